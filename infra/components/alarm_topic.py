@@ -1,0 +1,50 @@
+"""Where an environment's alarms go: one encrypted SNS topic that on-call tooling subscribes to."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from infra.iam import policy_document
+from infra.naming import Naming
+
+
+@dataclass(frozen=True)
+class AlarmTopicArgs:
+    naming: Naming
+    kms_key_arn: pulumi.Input[str]
+    account_id: pulumi.Input[str]
+
+
+class AlarmTopic(pulumi.ComponentResource):
+    """`mlops:monitoring:AlarmTopic`: the SNS route of every alarm in the environment."""
+
+    topic: aws.sns.Topic
+    arn: pulumi.Output[str]
+
+    def __init__(self, name: str, args: AlarmTopicArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("mlops:monitoring:AlarmTopic", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        self.topic = aws.sns.Topic(name, name=args.naming.name("alarms"), kms_master_key_id=args.kms_key_arn,
+                                   opts=child)
+        aws.sns.TopicPolicy(
+            name,
+            arn=self.topic.arn,
+            policy=policy_document(
+                [
+                    {
+                        "Sid": "CloudWatchPublishesAlarms",
+                        "Effect": "Allow",
+                        "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                        "Action": "sns:Publish",
+                        "Resource": self.topic.arn,
+                        "Condition": {"StringEquals": {"aws:SourceAccount": args.account_id}},
+                    }
+                ]
+            ),
+            opts=child,
+        )
+        self.arn = self.topic.arn
+        self.register_outputs({"arn": self.arn})

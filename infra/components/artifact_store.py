@@ -1,0 +1,142 @@
+"""The shared artifact store: one customer-managed KMS key and the data, artifacts and capture buckets.
+
+Environment accounts (`readerAccountIds`) may read model artifacts and write data capture: granted here,
+by bucket policy and key policy, because the resources live in the shared account.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from infra.components.secure_bucket import LifecycleSettings, SecureBucket, SecureBucketArgs
+from infra.iam import policy_document
+from infra.naming import Naming
+
+BUCKET_ROLES: dict[str, LifecycleSettings] = {
+    # Raw and processed training data: keep old versions a quarter for reproducibility audits.
+    "data": LifecycleSettings(noncurrent_version_expiration_days=90),
+    # Model artifacts and evaluations: registered packages point here, so keep a year, tier after 30 days.
+    "artifacts": LifecycleSettings(noncurrent_version_expiration_days=365, infrequent_access_after_days=30),
+    # Endpoint data capture: high volume, only needed for drift windows.
+    "capture": LifecycleSettings(noncurrent_version_expiration_days=7, current_version_expiration_days=90),
+}
+
+
+@dataclass(frozen=True)
+class ArtifactStoreArgs:
+    naming: Naming
+    account_id: pulumi.Input[str]
+    reader_account_ids: list[str]
+
+
+class ArtifactStore(pulumi.ComponentResource):
+    """`mlops:storage:ArtifactStore`: the KMS key and the three buckets every model uses."""
+
+    key: aws.kms.Key
+    buckets: dict[str, SecureBucket]
+
+    def __init__(self, name: str, args: ArtifactStoreArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("mlops:storage:ArtifactStore", name, None, opts)
+        self._args = args
+        self.key = self._key(name)
+        self.buckets = {
+            role: SecureBucket(
+                f"{name}-{role}",
+                SecureBucketArgs(
+                    # Bucket names are global: the account id keeps two installations from colliding.
+                    bucket_name=pulumi.Output.concat(args.naming.name(role), "-", args.account_id),
+                    kms_key_arn=self.key.arn,
+                    lifecycle=lifecycle,
+                    extra_policy_statements=self._reader_statements(role),
+                ),
+                pulumi.ResourceOptions(parent=self),
+            )
+            for role, lifecycle in BUCKET_ROLES.items()
+        }
+        self.register_outputs(
+            {"keyArn": self.key.arn, **{f"{role}Bucket": b.name for role, b in self.buckets.items()}}
+        )
+
+    def _key(self, name: str) -> aws.kms.Key:
+        key = aws.kms.Key(
+            name,
+            description=f"{self._args.naming.prefix}: artifacts, data, capture, registries and pipelines",
+            enable_key_rotation=True,
+            deletion_window_in_days=30,
+            policy=self._key_policy(),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        aws.kms.Alias(
+            name,
+            name=f"alias/{self._args.naming.prefix}",
+            target_key_id=key.key_id,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        return key
+
+    def _key_policy(self) -> pulumi.Output[str]:
+        account = self._args.account_id
+        statements = [
+            {
+                # Without this the key could become unmanageable; IAM policies then decide who uses it.
+                "Sid": "AccountAdministersKey",
+                "Effect": "Allow",
+                "Principal": {"AWS": pulumi.Output.concat("arn:aws:iam::", account, ":root")},
+                "Action": "kms:*",
+                "Resource": "*",
+            },
+            {
+                # EventBridge publishes promotion requests to the KMS-encrypted SNS topic.
+                "Sid": "EventBridgePublishesEncrypted",
+                "Effect": "Allow",
+                "Principal": {"Service": "events.amazonaws.com"},
+                "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+                "Resource": "*",
+                "Condition": {"StringEquals": {"aws:SourceAccount": account}},
+            },
+        ]
+        if self._args.reader_account_ids:
+            statements.append(
+                {
+                    "Sid": "EnvironmentAccountsUseKeyThroughServices",
+                    "Effect": "Allow",
+                    "Principal": {"AWS": [f"arn:aws:iam::{a}:root" for a in self._args.reader_account_ids]},
+                    "Action": ["kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey*"],
+                    "Resource": "*",
+                    "Condition": {
+                        "StringLike": {"kms:ViaService": ["s3.*.amazonaws.com", "sagemaker.*.amazonaws.com"]}
+                    },
+                }
+            )
+        return policy_document(statements)
+
+    def _reader_statements(self, role: str) -> list[dict]:
+        readers = self._args.reader_account_ids
+        if not readers:
+            return []
+        principals = {"AWS": [f"arn:aws:iam::{a}:root" for a in readers]}
+        bucket_arn = pulumi.Output.concat("arn:aws:s3:::", self._args.naming.name(role), "-", self._args.account_id)
+        if role == "artifacts":
+            return [
+                {
+                    "Sid": "EnvironmentAccountsReadModels",
+                    "Effect": "Allow",
+                    "Principal": principals,
+                    "Action": ["s3:GetObject", "s3:ListBucket"],
+                    "Resource": [bucket_arn, pulumi.Output.concat(bucket_arn, "/*")],
+                }
+            ]
+        if role == "capture":
+            return [
+                {
+                    "Sid": "EnvironmentAccountsWriteCapture",
+                    "Effect": "Allow",
+                    "Principal": principals,
+                    "Action": ["s3:PutObject"],
+                    "Resource": [pulumi.Output.concat(bucket_arn, "/*")],
+                }
+            ]
+        return []

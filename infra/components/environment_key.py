@@ -1,0 +1,66 @@
+"""An environment's own customer-managed KMS key: endpoint volumes and the alarm topic.
+
+It lives in the environment's account, so serving never depends on another account's key for its disks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from infra.iam import policy_document
+from infra.naming import Naming
+
+
+@dataclass(frozen=True)
+class EnvironmentKeyArgs:
+    naming: Naming
+    account_id: pulumi.Input[str]
+
+
+class EnvironmentKey(pulumi.ComponentResource):
+    """`mlops:security:EnvironmentKey`: a rotating key that CloudWatch alarms may publish through."""
+
+    key: aws.kms.Key
+    arn: pulumi.Output[str]
+
+    def __init__(self, name: str, args: EnvironmentKeyArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("mlops:security:EnvironmentKey", name, None, opts)
+        account = args.account_id
+        self.key = aws.kms.Key(
+            name,
+            description=f"{args.naming.prefix}: endpoint volumes and alarm notifications",
+            enable_key_rotation=True,
+            deletion_window_in_days=30,
+            policy=policy_document(
+                [
+                    {
+                        "Sid": "AccountAdministersKey",
+                        "Effect": "Allow",
+                        "Principal": {"AWS": pulumi.Output.concat("arn:aws:iam::", account, ":root")},
+                        "Action": "kms:*",
+                        "Resource": "*",
+                    },
+                    {
+                        # Alarms publish to the encrypted SNS topic; CloudWatch needs the data key for that.
+                        "Sid": "CloudWatchPublishesEncrypted",
+                        "Effect": "Allow",
+                        "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                        "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+                        "Resource": "*",
+                        "Condition": {"StringEquals": {"aws:SourceAccount": account}},
+                    },
+                ]
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        aws.kms.Alias(
+            name,
+            name=f"alias/{args.naming.prefix}",
+            target_key_id=self.key.key_id,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.arn = self.key.arn
+        self.register_outputs({"arn": self.arn})

@@ -1,0 +1,366 @@
+"""The push path for one model in one environment: a SageMaker endpoint that serves the pinned,
+approved model package and rolls out each change blue/green with automatic rollback.
+
+An update is a new endpoint configuration (its name is a digest of its content, so any change makes a new
+one, created before the old one is deleted), then SageMaker shifts traffic in canary or linear steps and
+rolls back by itself when one of this component's alarms fires.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from infra.config import Deploy, Network
+from infra.iam import allow, policy_document, service_trust
+from infra.naming import Naming
+
+VARIANT = "AllTraffic"
+SHADOW_VARIANT = "Shadow"
+_ROUTING_TYPE = {"all-at-once": "ALL_AT_ONCE", "canary": "CANARY", "linear": "LINEAR"}
+
+
+@dataclass(frozen=True)
+class SharedRegistry:
+    """What an environment needs from the shared stack (read through a StackReference)."""
+
+    account_id: pulumi.Input[str]
+    region: pulumi.Input[str]
+    kms_key_arn: pulumi.Input[str]
+    artifacts_bucket: pulumi.Input[str]
+    capture_bucket: pulumi.Input[str]
+    package_group_name: pulumi.Input[str]
+    serving_repository_arn: pulumi.Input[str]
+
+
+@dataclass(frozen=True)
+class SageMakerEndpointArgs:
+    naming: Naming
+    model: str
+    deploy: Deploy
+    network: Network
+    account_id: pulumi.Input[str]
+    region: str
+    kms_key_arn: pulumi.Input[str]
+    alarm_topic_arn: pulumi.Input[str]
+    shared: SharedRegistry
+
+
+def config_digest(content: Any) -> str:
+    """A short, stable digest of an endpoint configuration's resolved content, used in its physical name.
+
+    Typed args objects serialize through their attributes, so every field SageMaker sees is covered.
+    """
+    text = json.dumps(content, sort_keys=True, default=lambda value: vars(value))
+    return hashlib.sha256(text.encode()).hexdigest()[:10]
+
+
+def package_arn(shared: SharedRegistry, version: int) -> pulumi.Output[str]:
+    """The ARN of one version of the model package group; pinning it is what promotion changes."""
+    return pulumi.Output.concat(
+        "arn:aws:sagemaker:", shared.region, ":", shared.account_id, ":model-package/",
+        shared.package_group_name, f"/{version}",
+    )
+
+
+class SageMakerEndpoint(pulumi.ComponentResource):
+    """`mlops:serving:SageMakerEndpoint`: model, endpoint configuration, endpoint, alarms, scaling, dashboard."""
+
+    role: aws.iam.Role
+    model: aws.sagemaker.Model
+    endpoint_config: aws.sagemaker.EndpointConfiguration
+    endpoint: aws.sagemaker.Endpoint
+    alarms: list[aws.cloudwatch.MetricAlarm]
+    endpoint_name: str
+
+    def __init__(self, name: str, args: SageMakerEndpointArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("mlops:serving:SageMakerEndpoint", name, None, opts)
+        self._args = args
+        self._tags = args.naming.model_tags(args.model)
+        self.endpoint_name = args.naming.name(args.model)
+        self.role = self._execution_role(name)
+        self.model = self._model(name, args.deploy.approved_version)
+        shadow = self._model(f"{name}-shadow", args.deploy.shadow.approved_version) if args.deploy.shadow else None
+        self.endpoint_config = self._endpoint_config(name, shadow)
+        self.alarms = self._alarms(name)
+        self.endpoint = self._endpoint(name)
+        if args.deploy.autoscaling:
+            self._autoscaling(name)
+        self._dashboard(name)
+        self.register_outputs(
+            {
+                "endpointName": self.endpoint.name,
+                "endpointConfigName": self.endpoint_config.name,
+                "alarmNames": [a.name for a in self.alarms],
+            }
+        )
+
+    # -- identity ---------------------------------------------------------------------------------------------
+    def _execution_role(self, name: str) -> aws.iam.Role:
+        a = self._args
+        role_name = a.naming.name(a.model, "serving", limit=64)
+        role = aws.iam.Role(
+            name,
+            name=role_name,
+            assume_role_policy=service_trust("sagemaker.amazonaws.com", a.account_id),
+            tags=self._tags,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        artifacts = pulumi.Output.concat("arn:aws:s3:::", a.shared.artifacts_bucket, f"/{a.model}/*")
+        statements = [
+            allow("ReadModelArtifacts", ["s3:GetObject"], [artifacts]),
+            allow("DecryptModelArtifacts", ["kms:Decrypt", "kms:DescribeKey"], [a.shared.kms_key_arn]),
+            allow("PullServingImage", ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage",
+                                       "ecr:GetDownloadUrlForLayer"], [a.shared.serving_repository_arn]),
+            # GetAuthorizationToken has no resource-level permissions: AWS documents `*` as its only resource.
+            allow("AuthenticateToEcr", ["ecr:GetAuthorizationToken"], ["*"]),
+            allow("WriteEndpointLogs", ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+                  [pulumi.Output.concat("arn:aws:logs:", a.region, ":", a.account_id,
+                                        ":log-group:/aws/sagemaker/Endpoints/*")]),
+            allow("PublishEndpointMetrics", ["cloudwatch:PutMetricData"], ["*"],
+                  Condition={"StringLike": {"cloudwatch:namespace": "/aws/sagemaker/*"}}),
+        ]
+        if a.network.subnet_ids:
+            statements.append(
+                allow("AttachToVpc",
+                      ["ec2:CreateNetworkInterface", "ec2:CreateNetworkInterfacePermission",
+                       "ec2:DeleteNetworkInterface", "ec2:DeleteNetworkInterfacePermission",
+                       "ec2:DescribeDhcpOptions", "ec2:DescribeNetworkInterfaces", "ec2:DescribeSecurityGroups",
+                       "ec2:DescribeSubnets", "ec2:DescribeVpcs"], ["*"],
+                      Condition={"StringEquals": {"aws:RequestedRegion": a.region}})
+            )
+        aws.iam.RolePolicy(name, role=role.id, policy=policy_document(statements),
+                           opts=pulumi.ResourceOptions(parent=self))
+        return role
+
+    # -- model and configuration ------------------------------------------------------------------------------
+    def _model(self, name: str, version: int | None) -> aws.sagemaker.Model:
+        a = self._args
+        assert version is not None  # guaranteed by config validation for target 'sagemaker'
+        vpc = (
+            aws.sagemaker.ModelVpcConfigArgs(
+                subnets=a.network.subnet_ids, security_group_ids=a.network.security_group_ids
+            )
+            if a.network.subnet_ids
+            else None
+        )
+        # Auto-named: a new package version replaces the model under a fresh name, before the old one goes.
+        return aws.sagemaker.Model(
+            name,
+            execution_role_arn=self.role.arn,
+            primary_container=aws.sagemaker.ModelPrimaryContainerArgs(
+                model_package_name=package_arn(a.shared, version)
+            ),
+            enable_network_isolation=True,
+            vpc_config=vpc,
+            tags={**self._tags, "model-package-version": str(version)},
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    def _endpoint_config(
+        self, name: str, shadow: aws.sagemaker.Model | None
+    ) -> aws.sagemaker.EndpointConfiguration:
+        a, deploy = self._args, self._args.deploy
+        variants = [self._variant(VARIANT, self.model.name, deploy.instance_type, deploy.instance_count)]
+        shadow_variants = (
+            [self._variant(SHADOW_VARIANT, shadow.name, deploy.shadow.instance_type, deploy.shadow.instance_count)]
+            if shadow is not None and deploy.shadow is not None
+            else None
+        )
+        # SageMaker rejects a volume key for serverless variants: they have no volume of ours.
+        kms_key_arn = None if deploy.serverless else a.kms_key_arn
+        data_capture = self._data_capture()
+        content = pulumi.Output.from_input([variants, shadow_variants, kms_key_arn, data_capture])
+        return aws.sagemaker.EndpointConfiguration(
+            name,
+            name=content.apply(lambda c: a.naming.name(a.model, config_digest(c))),
+            production_variants=variants,
+            shadow_production_variants=shadow_variants,
+            kms_key_arn=kms_key_arn,
+            data_capture_config=data_capture,
+            tags=self._tags,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    def _variant(
+        self, variant: str, model_name: pulumi.Input[str], instance_type: str | None, count: int
+    ) -> aws.sagemaker.EndpointConfigurationProductionVariantArgs:
+        serverless = self._args.deploy.serverless
+        if serverless is not None and variant == VARIANT:
+            return aws.sagemaker.EndpointConfigurationProductionVariantArgs(
+                variant_name=variant,
+                model_name=model_name,
+                serverless_config=aws.sagemaker.EndpointConfigurationProductionVariantServerlessConfigArgs(
+                    memory_size_in_mb=serverless.memory_size_mb, max_concurrency=serverless.max_concurrency
+                ),
+            )
+        return aws.sagemaker.EndpointConfigurationProductionVariantArgs(
+            variant_name=variant,
+            model_name=model_name,
+            instance_type=instance_type,
+            initial_instance_count=count,
+            initial_variant_weight=1,
+        )
+
+    def _data_capture(self) -> aws.sagemaker.EndpointConfigurationDataCaptureConfigArgs | None:
+        a, percent = self._args, self._args.deploy.data_capture_percent
+        if percent == 0:
+            return None
+        return aws.sagemaker.EndpointConfigurationDataCaptureConfigArgs(
+            enable_capture=True,
+            initial_sampling_percentage=percent,
+            destination_s3_uri=pulumi.Output.concat(
+                "s3://", a.shared.capture_bucket, f"/{a.naming.config.environment}/{a.model}/"
+            ),
+            kms_key_id=a.shared.kms_key_arn,
+            capture_options=[
+                aws.sagemaker.EndpointConfigurationDataCaptureConfigCaptureOptionArgs(capture_mode="Input"),
+                aws.sagemaker.EndpointConfigurationDataCaptureConfigCaptureOptionArgs(capture_mode="Output"),
+            ],
+            capture_content_type_header=aws.sagemaker.EndpointConfigurationDataCaptureConfigCaptureContentTypeHeaderArgs(
+                csv_content_types=["text/csv"], json_content_types=["application/json"]
+            ),
+        )
+
+    # -- guardrails --------------------------------------------------------------------------------------------
+    def _alarms(self, name: str) -> list[aws.cloudwatch.MetricAlarm]:
+        a, limits = self._args, self._args.deploy.alarms
+        specs = [
+            ("5xx-errors", "Invocation5XXErrors", {"statistic": "Sum"}, limits.server_errors,
+             "Server errors from the endpoint"),
+            ("model-errors", "InvocationModelErrors", {"statistic": "Sum"}, limits.model_errors,
+             "Requests the model container failed"),
+            # ModelLatency is reported in microseconds.
+            ("latency-p99", "ModelLatency", {"extended_statistic": "p99"}, limits.latency_p99_ms * 1000,
+             f"p99 model latency above {limits.latency_p99_ms} ms"),
+        ]
+        return [
+            aws.cloudwatch.MetricAlarm(
+                f"{name}-{suffix}",
+                name=a.naming.name(a.model, suffix, limit=255),
+                alarm_description=f"{description}; trips the deployment's automatic rollback",
+                namespace="AWS/SageMaker",
+                metric_name=metric,
+                dimensions={"EndpointName": self.endpoint_name, "VariantName": VARIANT},
+                comparison_operator="GreaterThanOrEqualToThreshold",
+                threshold=threshold,
+                period=limits.period_seconds,
+                evaluation_periods=limits.evaluation_periods,
+                treat_missing_data="notBreaching",
+                alarm_actions=[a.alarm_topic_arn],
+                ok_actions=[a.alarm_topic_arn],
+                tags=self._tags,
+                opts=pulumi.ResourceOptions(parent=self),
+                **statistic,
+            )
+            for suffix, metric, statistic, threshold, description in specs
+        ]
+
+    def _endpoint(self, name: str) -> aws.sagemaker.Endpoint:
+        deploy = self._args.deploy
+        deployment_config = None
+        if deploy.serverless is None:
+            rollout = deploy.rollout
+            step = (
+                {"type": "CAPACITY_PERCENT", "value": rollout.step_percent} if rollout.step_percent else None
+            )
+            deployment_config = aws.sagemaker.EndpointDeploymentConfigArgs(
+                blue_green_update_policy=aws.sagemaker.EndpointDeploymentConfigBlueGreenUpdatePolicyArgs(
+                    traffic_routing_configuration=(
+                        aws.sagemaker.EndpointDeploymentConfigBlueGreenUpdatePolicyTrafficRoutingConfigurationArgs(
+                            type=_ROUTING_TYPE[rollout.strategy],
+                            wait_interval_in_seconds=rollout.wait_seconds,
+                            canary_size=step if rollout.strategy == "canary" else None,
+                            linear_step_size=step if rollout.strategy == "linear" else None,
+                        )
+                    ),
+                    termination_wait_in_seconds=rollout.termination_wait_seconds,
+                    maximum_execution_timeout_in_seconds=rollout.max_execution_seconds,
+                ),
+                auto_rollback_configuration=aws.sagemaker.EndpointDeploymentConfigAutoRollbackConfigurationArgs(
+                    alarms=[
+                        aws.sagemaker.EndpointDeploymentConfigAutoRollbackConfigurationAlarmArgs(alarm_name=a.name)
+                        for a in self.alarms
+                    ]
+                ),
+            )
+        return aws.sagemaker.Endpoint(
+            name,
+            name=self.endpoint_name,
+            endpoint_config_name=self.endpoint_config.name,
+            deployment_config=deployment_config,
+            tags=self._tags,
+            # The rollback alarms must exist before the first deployment can reference them.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(self.alarms)),
+        )
+
+    def _autoscaling(self, name: str) -> None:
+        scaling = self._args.deploy.autoscaling
+        assert scaling is not None
+        target = aws.appautoscaling.Target(
+            name,
+            service_namespace="sagemaker",
+            scalable_dimension="sagemaker:variant:DesiredInstanceCount",
+            resource_id=self.endpoint.name.apply(lambda n: f"endpoint/{n}/variant/{VARIANT}"),
+            min_capacity=scaling.min_capacity,
+            max_capacity=scaling.max_capacity,
+            tags=self._tags,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        aws.appautoscaling.Policy(
+            name,
+            policy_type="TargetTrackingScaling",
+            service_namespace=target.service_namespace,
+            scalable_dimension=target.scalable_dimension,
+            resource_id=target.resource_id,
+            target_tracking_scaling_policy_configuration=aws.appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationArgs(
+                target_value=scaling.target_invocations_per_instance,
+                predefined_metric_specification=aws.appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationPredefinedMetricSpecificationArgs(
+                    predefined_metric_type="SageMakerVariantInvocationsPerInstance"
+                ),
+                scale_in_cooldown=scaling.scale_in_cooldown_seconds,
+                scale_out_cooldown=scaling.scale_out_cooldown_seconds,
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    def _dashboard(self, name: str) -> None:
+        aws.cloudwatch.Dashboard(
+            name,
+            dashboard_name=self.endpoint_name,
+            dashboard_body=dashboard_body(self.endpoint_name, self._args.region),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+
+def dashboard_body(endpoint_name: str, region: str) -> str:
+    """Traffic, latency and errors of one endpoint, side by side, the first things on-call looks at."""
+    dims = ["EndpointName", endpoint_name, "VariantName", VARIANT]
+    widgets = [
+        ("Invocations", [["AWS/SageMaker", "Invocations", *dims, {"stat": "Sum"}]]),
+        ("Model latency p50 / p99 (us)", [["AWS/SageMaker", "ModelLatency", *dims, {"stat": "p50"}],
+                                          ["AWS/SageMaker", "ModelLatency", *dims, {"stat": "p99"}]]),
+        ("Errors", [["AWS/SageMaker", "Invocation4XXErrors", *dims, {"stat": "Sum"}],
+                    ["AWS/SageMaker", "Invocation5XXErrors", *dims, {"stat": "Sum"}],
+                    ["AWS/SageMaker", "InvocationModelErrors", *dims, {"stat": "Sum"}]]),
+        ("Instances", [["/aws/sagemaker/Endpoints", "CPUUtilization", *dims, {"stat": "Average"}],
+                       ["/aws/sagemaker/Endpoints", "MemoryUtilization", *dims, {"stat": "Average"}]]),
+    ]
+    return json.dumps(
+        {
+            "widgets": [
+                {
+                    "type": "metric", "x": (i % 2) * 12, "y": (i // 2) * 6, "width": 12, "height": 6,
+                    "properties": {"title": title, "metrics": metrics, "region": region, "period": 60,
+                                   "view": "timeSeries"},
+                }
+                for i, (title, metrics) in enumerate(widgets)
+            ]
+        },
+        sort_keys=True,
+    )

@@ -1,0 +1,212 @@
+"""A model's training path: a SageMaker Pipeline (preprocess, train, evaluate, gate, register), the
+least-privilege role it runs as, and an optional retraining schedule.
+
+The pipeline definition is built by the `sagemaker` SDK (see `pipeline_definition`), from names that are
+known at preview time, so `pulumi preview` and the policy pack see the real definition, not an unknown.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from infra.components.pipeline_definition import PipelineSpec, build_pipeline_definition
+from infra.config import Network, Training
+from infra.iam import allow, policy_document, service_trust
+from infra.naming import Naming
+
+
+@dataclass(frozen=True)
+class TrainingPipelineArgs:
+    naming: Naming
+    model: str
+    training: Training
+    network: Network
+    account_id: pulumi.Input[str]
+    region: str
+    kms_key_arn: pulumi.Input[str]
+    data_bucket: pulumi.Input[str]
+    artifacts_bucket: pulumi.Input[str]
+    training_repository_arn: pulumi.Input[str]
+    training_image_uri: pulumi.Input[str]
+    serving_image_uri: pulumi.Input[str]
+    package_group_name: pulumi.Input[str]
+
+
+class TrainingPipeline(pulumi.ComponentResource):
+    """`mlops:training:TrainingPipeline`: pipeline, execution role and retraining schedule of one model."""
+
+    role: aws.iam.Role
+    pipeline: aws.sagemaker.Pipeline
+
+    def __init__(self, name: str, args: TrainingPipelineArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("mlops:training:TrainingPipeline", name, None, opts)
+        self._args = args
+        self._tags = args.naming.model_tags(args.model)
+        self.role = self._execution_role(name)
+        self.pipeline = aws.sagemaker.Pipeline(
+            name,
+            pipeline_name=args.naming.name(args.model),
+            pipeline_display_name=args.naming.name(args.model),
+            pipeline_description=f"Train, evaluate and register {args.model}",
+            pipeline_definition=self._definition(),
+            role_arn=self.role.arn,
+            parallelism_configuration=aws.sagemaker.PipelineParallelismConfigurationArgs(
+                max_parallel_execution_steps=2
+            ),
+            tags=self._tags,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        if args.training.schedule:
+            self._schedule(name, args.training.schedule)
+        self.register_outputs({"pipelineArn": self.pipeline.arn, "roleArn": self.role.arn})
+
+    def _definition(self) -> pulumi.Output[str]:
+        args, training = self._args, self._args.training
+        role_name = args.naming.name(args.model, "pipeline", limit=64)
+
+        def build(values: list) -> str:
+            account, key, data, artifacts, train_image, serve_image, group = values
+            return build_pipeline_definition(
+                PipelineSpec(
+                    pipeline_name=args.naming.name(args.model),
+                    region=args.region,
+                    role_arn=f"arn:aws:iam::{account}:role/{role_name}",
+                    default_bucket=artifacts,
+                    raw_data_s3_uri=f"s3://{data}/{args.model}/raw/",
+                    artifacts_s3_uri=f"s3://{artifacts}/{args.model}/",
+                    kms_key_arn=key,
+                    training_image_uri=train_image,
+                    serving_image_uri=serve_image,
+                    training_instance_type=training.instance_type,
+                    training_instance_count=training.instance_count,
+                    processing_instance_type=training.processing_instance_type,
+                    volume_size_gb=training.volume_size_gb,
+                    max_runtime_seconds=training.max_runtime_seconds,
+                    use_spot=training.use_spot,
+                    max_wait_seconds=training.max_wait_seconds,
+                    hyperparameters=training.hyperparameter_strings(),
+                    metric_name=training.metric_gate.metric,
+                    metric_threshold=training.metric_gate.threshold,
+                    model_package_group_name=group,
+                    inference_instance_types=tuple(training.inference_instance_types),
+                    subnet_ids=tuple(args.network.subnet_ids),
+                    security_group_ids=tuple(args.network.security_group_ids),
+                )
+            )
+
+        return pulumi.Output.all(
+            args.account_id, args.kms_key_arn, args.data_bucket, args.artifacts_bucket,
+            args.training_image_uri, args.serving_image_uri, args.package_group_name,
+        ).apply(build)
+
+    def _execution_role(self, name: str) -> aws.iam.Role:
+        args = self._args
+        role_name = args.naming.name(args.model, "pipeline", limit=64)
+        role = aws.iam.Role(
+            name,
+            name=role_name,
+            assume_role_policy=service_trust("sagemaker.amazonaws.com", args.account_id),
+            tags=self._tags,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        aws.iam.RolePolicy(
+            name,
+            role=role.id,
+            policy=policy_document(self._permissions(role_name)),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        return role
+
+    def _permissions(self, role_name: str) -> list[dict]:
+        """Only what the five steps need, on this model's prefixes and resources."""
+        a, model = self._args, self._args.model
+        account, region = a.account_id, a.region
+        sm = pulumi.Output.concat("arn:aws:sagemaker:", region, ":", account)
+        data = pulumi.Output.concat("arn:aws:s3:::", a.data_bucket)
+        artifacts = pulumi.Output.concat("arn:aws:s3:::", a.artifacts_bucket)
+        job_prefix = f"{a.naming.prefix}-"
+        statements = [
+            allow("ReadTrainingData", ["s3:GetObject"], [pulumi.Output.concat(data, f"/{model}/*")]),
+            allow("ListTrainingData", ["s3:ListBucket"], [data],
+                  Condition={"StringLike": {"s3:prefix": [f"{model}/*"]}}),
+            allow("ReadWriteArtifacts", ["s3:GetObject", "s3:PutObject"],
+                  [pulumi.Output.concat(artifacts, f"/{model}/*")]),
+            allow("ListArtifacts", ["s3:ListBucket"], [artifacts],
+                  Condition={"StringLike": {"s3:prefix": [f"{model}/*"]}}),
+            allow("UseArtifactKey", ["kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey"], [a.kms_key_arn]),
+            allow("GrantKeyToJobVolumes", ["kms:CreateGrant"], [a.kms_key_arn],
+                  Condition={"Bool": {"kms:GrantIsForAWSResource": "true"}}),
+            allow("PullTrainingImage", ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage",
+                                        "ecr:GetDownloadUrlForLayer"], [a.training_repository_arn]),
+            # GetAuthorizationToken has no resource-level permissions: AWS documents `*` as its only resource.
+            allow("AuthenticateToEcr", ["ecr:GetAuthorizationToken"], ["*"]),
+            allow("WriteJobLogs", ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+                  [pulumi.Output.concat("arn:aws:logs:", region, ":", account, ":log-group:/aws/sagemaker/*")]),
+            # PutMetricData has no resource-level permissions; the namespace condition confines it.
+            allow("PublishJobMetrics", ["cloudwatch:PutMetricData"], ["*"],
+                  Condition={"StringLike": {"cloudwatch:namespace": "/aws/sagemaker/*"}}),
+            allow("RunPipelineJobs",
+                  ["sagemaker:AddTags", "sagemaker:CreateProcessingJob", "sagemaker:CreateTrainingJob",
+                   "sagemaker:DescribeProcessingJob", "sagemaker:DescribeTrainingJob",
+                   "sagemaker:StopProcessingJob", "sagemaker:StopTrainingJob"],
+                  [pulumi.Output.concat(sm, ":training-job/*"), pulumi.Output.concat(sm, ":processing-job/*")]),
+            allow("RegisterCandidates",
+                  ["sagemaker:CreateModelPackage", "sagemaker:DescribeModelPackage",
+                   "sagemaker:DescribeModelPackageGroup", "sagemaker:AddTags"],
+                  [pulumi.Output.concat(sm, ":model-package-group/", job_prefix, model),
+                   pulumi.Output.concat(sm, ":model-package/", job_prefix, model, "/*")]),
+            allow("PassOwnRoleToJobs", ["iam:PassRole"],
+                  [pulumi.Output.concat("arn:aws:iam::", account, ":role/", role_name)],
+                  Condition={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}),
+        ]
+        if a.network.subnet_ids:
+            # Jobs in a VPC attach network interfaces; EC2 scopes these by subnet and security group only.
+            statements.append(
+                allow("AttachJobsToVpc",
+                      ["ec2:CreateNetworkInterface", "ec2:CreateNetworkInterfacePermission",
+                       "ec2:DeleteNetworkInterface", "ec2:DeleteNetworkInterfacePermission",
+                       "ec2:DescribeDhcpOptions", "ec2:DescribeNetworkInterfaces", "ec2:DescribeSecurityGroups",
+                       "ec2:DescribeSubnets", "ec2:DescribeVpcs"], ["*"],
+                      Condition={"StringEquals": {"aws:RequestedRegion": region}})
+            )
+        return statements
+
+    def _schedule(self, name: str, expression: str) -> None:
+        a = self._args
+        child = pulumi.ResourceOptions(parent=self)
+        events_role = aws.iam.Role(
+            f"{name}-schedule",
+            name=a.naming.name(a.model, "schedule", limit=64),
+            assume_role_policy=service_trust("events.amazonaws.com", a.account_id),
+            tags=self._tags,
+            opts=child,
+        )
+        aws.iam.RolePolicy(
+            f"{name}-schedule",
+            role=events_role.id,
+            policy=policy_document(
+                [allow("StartThisPipeline", ["sagemaker:StartPipelineExecution"], [self.pipeline.arn])]
+            ),
+            opts=child,
+        )
+        rule = aws.cloudwatch.EventRule(
+            f"{name}-schedule",
+            name=a.naming.name(a.model, "retrain"),
+            description=f"Retrain {a.model} on schedule",
+            schedule_expression=expression,
+            tags=self._tags,
+            opts=child,
+        )
+        aws.cloudwatch.EventTarget(
+            f"{name}-schedule",
+            rule=rule.name,
+            arn=self.pipeline.arn,
+            role_arn=events_role.arn,
+            sagemaker_pipeline_target=aws.cloudwatch.EventTargetSagemakerPipelineTargetArgs(
+                pipeline_parameter_lists=[]
+            ),
+            opts=child,
+        )

@@ -1,0 +1,398 @@
+"""The typed stack configuration: parsed and validated once, at the edge, before any resource exists.
+
+The Pulumi CLI hands a program a flat map of `namespace:key` strings (objects arrive as JSON text). This
+module turns that map into frozen, fully validated objects. Components trust these objects and never
+re-check them. Every problem is collected and reported together, each naming the key path, the bad value
+and what is allowed, so a typo in a stack file costs one round trip, not five.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic.alias_generators import to_camel
+
+PROJECT_NAMESPACE = "mlops"
+"""Config namespace of this program's own keys (the project name in Pulumi.yaml)."""
+
+AWS_KEYS = {
+    "region": "the AWS region to deploy into (required)",
+    "profile": "a named AWS CLI profile for local runs",
+}
+"""The `aws:` keys this program honours. It builds an explicit provider, so others would be ignored."""
+
+# Keys whose values the CLI passes as JSON text (objects and lists); scalars arrive as plain strings.
+_JSON_KEYS = frozenset({"models", "network", "tags", "readerAccountIds"})
+
+ModelName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{1,19}$")]
+InstanceType = Annotated[str, Field(pattern=r"^ml\.[a-z0-9]+\.[a-z0-9]+$")]
+AccountId = Annotated[str, Field(pattern=r"^\d{12}$")]
+ImageTag = Annotated[str, Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")]
+
+
+class ConfigError(Exception):
+    """Raised with every problem found in a stack's configuration, one line each."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("invalid stack configuration:\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+class _Strict(BaseModel):
+    """Base for config sections: camelCase keys as in the stack file, unknown keys rejected, immutable."""
+
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, alias_generator=to_camel, populate_by_name=True, strict=False
+    )
+
+
+class MetricGate(_Strict):
+    """The evaluation metric a candidate must reach before it is registered."""
+
+    metric: Literal["auc", "accuracy", "f1", "precision", "recall"] = Field(
+        description="Metric read from evaluation.json (binary_classification_metrics.<metric>.value)."
+    )
+    threshold: float = Field(ge=0.0, le=1.0, description="Minimum value of the metric, inclusive.")
+
+
+class Training(_Strict):
+    """How the shared stack trains one model (SageMaker Pipeline settings)."""
+
+    image_tag: ImageTag = Field(description="Tag of the model's training image in its ECR repository.")
+    serving_image_tag: ImageTag = Field(description="Serving image tag recorded on registered packages.")
+    instance_type: InstanceType = "ml.m5.large"
+    instance_count: int = Field(1, ge=1, le=10)
+    processing_instance_type: InstanceType = "ml.m5.large"
+    volume_size_gb: int = Field(30, ge=1, le=1024)
+    max_runtime_seconds: int = Field(3600, ge=60, le=432000)
+    use_spot: bool = Field(False, description="Managed spot training; needs maxWaitSeconds.")
+    max_wait_seconds: int | None = Field(None, ge=60, le=432000)
+    hyperparameters: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    schedule: str | None = Field(
+        None,
+        pattern=r"^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\([^)]+\))$",
+        description="EventBridge schedule expression for retraining; null for on-demand only.",
+    )
+    inference_instance_types: list[InstanceType] = Field(default_factory=lambda: ["ml.m5.large"], min_length=1)
+    metric_gate: MetricGate
+
+    @model_validator(mode="after")
+    def _spot_needs_wait(self) -> Training:
+        if self.use_spot and self.max_wait_seconds is None:
+            raise ValueError("useSpot is true, so maxWaitSeconds is required (>= maxRuntimeSeconds)")
+        if self.max_wait_seconds is not None:
+            if not self.use_spot:
+                raise ValueError("maxWaitSeconds is only allowed with useSpot: true")
+            if self.max_wait_seconds < self.max_runtime_seconds:
+                raise ValueError(
+                    f"maxWaitSeconds ({self.max_wait_seconds}) must be >= maxRuntimeSeconds "
+                    f"({self.max_runtime_seconds})"
+                )
+        return self
+
+    @field_validator("image_tag", "serving_image_tag")
+    @classmethod
+    def _no_moving_tag(cls, value: str) -> str:
+        if value == "latest":
+            raise ValueError("'latest' is a moving tag and the repositories are immutable; pin a version")
+        return value
+
+    @field_validator("hyperparameters")
+    @classmethod
+    def _hyperparameter_names(cls, value: dict[str, Any]) -> dict[str, Any]:
+        bad = [k for k in value if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.-]{0,255}", k)]
+        if bad:
+            raise ValueError(f"hyperparameter names must match [A-Za-z_][A-Za-z0-9_.-]*, got {bad}")
+        return value
+
+    def hyperparameter_strings(self) -> dict[str, str]:
+        """SageMaker takes hyperparameters as strings; booleans as lower-case words."""
+        return {k: (str(v).lower() if isinstance(v, bool) else str(v)) for k, v in self.hyperparameters.items()}
+
+
+class Rollout(_Strict):
+    """Blue/green traffic shifting of a SageMaker endpoint update."""
+
+    strategy: Literal["all-at-once", "canary", "linear"] = "all-at-once"
+    step_percent: int | None = Field(
+        None, ge=1, le=50, description="Canary size, or linear step, as a percentage of capacity."
+    )
+    wait_seconds: int = Field(300, ge=0, le=3600, description="Bake time between traffic shifts.")
+    termination_wait_seconds: int = Field(300, ge=0, le=3600)
+    max_execution_seconds: int = Field(3600, ge=600, le=28800)
+
+    @model_validator(mode="after")
+    def _step_matches_strategy(self) -> Rollout:
+        if self.strategy in ("canary", "linear") and self.step_percent is None:
+            raise ValueError(f"strategy {self.strategy!r} needs stepPercent (1-50)")
+        if self.strategy == "all-at-once" and self.step_percent is not None:
+            raise ValueError("stepPercent is only allowed with strategy 'canary' or 'linear'")
+        return self
+
+
+class Autoscaling(_Strict):
+    """Target tracking on invocations per instance."""
+
+    min_capacity: int = Field(1, ge=1, le=100)
+    max_capacity: int = Field(2, ge=1, le=100)
+    target_invocations_per_instance: int = Field(100, ge=1, le=100000)
+    scale_in_cooldown_seconds: int = Field(300, ge=0, le=3600)
+    scale_out_cooldown_seconds: int = Field(60, ge=0, le=3600)
+
+    @model_validator(mode="after")
+    def _bounds(self) -> Autoscaling:
+        if self.max_capacity < self.min_capacity:
+            raise ValueError(f"maxCapacity ({self.max_capacity}) must be >= minCapacity ({self.min_capacity})")
+        return self
+
+
+class Serverless(_Strict):
+    """A serverless variant instead of instances."""
+
+    memory_size_mb: Literal[1024, 2048, 3072, 4096, 5120, 6144] = 2048
+    max_concurrency: int = Field(5, ge=1, le=200)
+
+
+class Shadow(_Strict):
+    """A shadow variant that receives a copy of live traffic; its answers are only logged."""
+
+    approved_version: int = Field(ge=1)
+    instance_type: InstanceType
+    instance_count: int = Field(1, ge=1, le=10)
+
+
+class Alarms(_Strict):
+    """Thresholds of the alarms that page and roll back a deployment."""
+
+    latency_p99_ms: int = Field(1000, ge=1, le=60000)
+    server_errors: int = Field(5, ge=1, description="5XX errors per period that trip the alarm.")
+    model_errors: int = Field(5, ge=1, description="Model (invocation) errors per period.")
+    period_seconds: Literal[10, 30, 60, 300] = 60
+    evaluation_periods: int = Field(2, ge=1, le=10)
+
+
+class Deploy(_Strict):
+    """How an environment stack serves one model."""
+
+    target: Literal["sagemaker", "kubernetes", "none"]
+    approved_version: int | None = Field(
+        None, ge=1, description="Approved model package version pinned for this environment."
+    )
+    instance_type: InstanceType | None = None
+    instance_count: int = Field(1, ge=1, le=20)
+    serverless: Serverless | None = None
+    rollout: Rollout = Field(default_factory=Rollout)
+    autoscaling: Autoscaling | None = None
+    data_capture_percent: int = Field(0, ge=0, le=100)
+    shadow: Shadow | None = None
+    alarms: Alarms = Field(default_factory=Alarms)
+
+    @model_validator(mode="after")
+    def _sagemaker_shape(self) -> Deploy:
+        if self.target != "sagemaker":
+            return self
+        problems = []
+        if self.approved_version is None:
+            problems.append("target 'sagemaker' needs approvedVersion (the model package version to serve)")
+        if (self.serverless is None) == (self.instance_type is None):
+            problems.append("set exactly one of instanceType or serverless")
+        if self.serverless is not None:
+            if self.rollout.strategy != "all-at-once":
+                problems.append("serverless endpoints support only rollout strategy 'all-at-once'")
+            if self.autoscaling is not None:
+                problems.append("serverless endpoints scale by maxConcurrency; remove autoscaling")
+            if self.shadow is not None:
+                problems.append("serverless endpoints cannot have a shadow variant")
+        if self.autoscaling is not None and not (
+            self.autoscaling.min_capacity <= self.instance_count <= self.autoscaling.max_capacity
+        ):
+            problems.append(
+                f"instanceCount ({self.instance_count}) must lie within autoscaling "
+                f"[{self.autoscaling.min_capacity}, {self.autoscaling.max_capacity}]"
+            )
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+
+class Model(_Strict):
+    """One model: trained in the shared stack, served in environment stacks."""
+
+    framework: Literal["sklearn", "xgboost", "pytorch", "tensorflow", "custom"]
+    training: Training | None = None
+    deploy: Deploy | None = None
+
+
+class Network(_Strict):
+    """Private subnets and security groups for training and serving; empty means no VPC."""
+
+    subnet_ids: list[Annotated[str, Field(pattern=r"^subnet-[0-9a-f]{8,17}$")]] = Field(default_factory=list)
+    security_group_ids: list[Annotated[str, Field(pattern=r"^sg-[0-9a-f]{8,17}$")]] = Field(
+        default_factory=list
+    )
+
+    @model_validator(mode="after")
+    def _both_or_neither(self) -> Network:
+        if bool(self.subnet_ids) != bool(self.security_group_ids):
+            raise ValueError("give both subnetIds and securityGroupIds, or neither")
+        return self
+
+
+class StackConfig(_Strict):
+    """Everything one stack can say. The field names are the `mlops:` keys of a stack file."""
+
+    kind: Literal["shared", "environment"] = Field(
+        description="'shared' holds registries, artifact store and training; 'environment' serves."
+    )
+    environment: str = Field(pattern=r"^[a-z][a-z0-9-]{1,15}$", description="Tier name: dev, staging, prod.")
+    region: str = Field(pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")
+    profile: str | None = None
+    account_id: AccountId | None = Field(None, description="Refuse to deploy into any other account.")
+    owner: str = Field(min_length=1, max_length=64)
+    cost_center: str = Field(min_length=1, max_length=64)
+    shared_stack: str = Field(pattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+    github_repository: str = Field(
+        pattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$", description="owner/name; wildcards are not allowed."
+    )
+    protect: bool = Field(False, description="Protect stateful resources (keys, buckets, registries) from deletion.")
+    github_oidc_provider: Literal["create", "from-shared"] | None = Field(
+        None,
+        description="'create' the GitHub OIDC provider in this stack's account, or reuse the shared stack's "
+        "(same account only). Default: create in the shared stack, reuse in environment stacks.",
+    )
+    reader_account_ids: list[AccountId] = Field(default_factory=list)
+    network: Network = Field(default_factory=Network)
+    tags: dict[Annotated[str, Field(min_length=1, max_length=128)], Annotated[str, Field(max_length=256)]] = (
+        Field(default_factory=dict)
+    )
+    models: dict[ModelName, Model] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _models_fit_kind(self) -> StackConfig:
+        problems = []
+        for name, model in self.models.items():
+            if self.kind == "shared":
+                if model.training is None:
+                    problems.append(f"models.{name}.training is required in a shared stack")
+                if model.deploy is not None:
+                    problems.append(f"models.{name}.deploy belongs in an environment stack, not the shared one")
+            else:
+                if model.deploy is None:
+                    problems.append(f"models.{name}.deploy is required in an environment stack")
+                if model.training is not None:
+                    problems.append(f"models.{name}.training belongs in the shared stack")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def creates_oidc_provider(self) -> bool:
+        """An account holds one provider per URL, so exactly one stack per account creates it."""
+        if self.github_oidc_provider is None:
+            return self.kind == "shared"
+        return self.github_oidc_provider == "create"
+
+    def sagemaker_models(self) -> dict[str, Deploy]:
+        """The models this environment serves on SageMaker (the push path)."""
+        return {
+            name: m.deploy for name, m in self.models.items() if m.deploy and m.deploy.target == "sagemaker"
+        }
+
+    def trained_models(self) -> dict[str, Training]:
+        """The models the shared stack trains and registers."""
+        return {name: m.training for name, m in self.models.items() if m.training is not None}
+
+
+def parse_stack_config(raw: Mapping[str, Any]) -> StackConfig:
+    """Validate the CLI's flat config map. Raises ConfigError with every problem found."""
+    problems: list[str] = []
+    values: dict[str, Any] = {}
+    allowed_project_keys = sorted(f.alias or n for n, f in StackConfig.model_fields.items() if n not in AWS_KEYS)
+    for full_key, value in sorted(raw.items()):
+        namespace, _, key = full_key.partition(":")
+        if namespace == "aws":
+            if key not in AWS_KEYS:
+                problems.append(
+                    f"aws:{key}: not supported by this program (it builds its own provider); "
+                    f"allowed: {', '.join('aws:' + k for k in AWS_KEYS)}"
+                )
+                continue
+            values[key] = value
+        elif namespace == PROJECT_NAMESPACE:
+            if key not in allowed_project_keys:
+                problems.append(f"{full_key}: unknown key; allowed keys: {', '.join(allowed_project_keys)}")
+                continue
+            try:
+                values[key] = _decode(key, value)
+            except json.JSONDecodeError as exc:
+                problems.append(f"{full_key}: not valid JSON ({exc.msg}); got {_short(value)}")
+                values[key] = None
+        # Other namespaces (other providers, other programs' keys) are not ours to judge.
+    undecodable = {key for key, value in values.items() if value is None}
+    try:
+        config = StackConfig.model_validate({k: v for k, v in values.items() if v is not None})
+    except ValidationError as exc:
+        problems.extend(_describe(e) for e in exc.errors() if not e["loc"] or e["loc"][0] not in undecodable)
+    else:
+        if not problems:
+            return config
+    raise ConfigError(problems)
+
+
+def _decode(key: str, value: Any) -> Any:
+    return json.loads(value) if key in _JSON_KEYS and isinstance(value, str) else value
+
+
+def _describe(error: Mapping[str, Any]) -> str:
+    """One line per pydantic error: the key path as written in the stack file, the value, what is allowed."""
+    loc = [str(part) for part in error["loc"]]
+    if error["type"] == "extra_forbidden":
+        allowed = _allowed_keys(error["loc"][:-1])
+        return f"{_key_path(loc)}: unknown key; allowed keys: {', '.join(allowed)}"
+    if error["type"] == "missing":
+        return f"{_key_path(loc)}: required key is missing"
+    message = error["msg"].removeprefix("Value error, ")
+    if error["type"] in ("value_error", "assertion_error") or error["type"].startswith("model_"):
+        return f"{_key_path(loc)}: {message}"
+    return f"{_key_path(loc)}: {message}; got {_short(error.get('input'))}"
+
+
+def _key_path(loc: list[str]) -> str:
+    if not loc:
+        return PROJECT_NAMESPACE
+    head = loc[0]
+    namespace = "aws" if head in AWS_KEYS else PROJECT_NAMESPACE
+    return f"{namespace}:{'.'.join(loc)}"
+
+
+def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
+    """Walk the schema along an error location to list the keys allowed where an unknown one stood."""
+    model: Any = StackConfig
+    for part in loc:
+        if isinstance(part, int) or not (isinstance(model, type) and issubclass(model, BaseModel)):
+            continue
+        field = next((f for n, f in model.model_fields.items() if (f.alias or n) == part), None)
+        if field is None:
+            # A free-form map key (a model name): the next part indexes into the map's value type.
+            continue
+        model = _section_type(field.annotation)
+    if isinstance(model, type) and issubclass(model, BaseModel):
+        return sorted(f.alias or n for n, f in model.model_fields.items())
+    return []
+
+
+def _section_type(annotation: Any) -> Any:
+    """The BaseModel inside `X | None` or `dict[str, X]`, or the annotation itself."""
+    args = getattr(annotation, "__args__", ())
+    for arg in (annotation, *reversed(args)):
+        if isinstance(arg, type) and issubclass(arg, BaseModel):
+            return arg
+    return annotation
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value) if not isinstance(value, str) else repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."

@@ -1,0 +1,218 @@
+"""Runs a Pulumi Python program under the SDK's mock runtime and returns what it declared.
+
+The SDK's runtime settings are process-wide (a few, such as the config and the root resource, are context
+variables). So runs are serialized, each runs on a thread of its own (fresh context variables) and the
+process-wide settings are restored afterwards: a plan neither sees nor leaves behind another run's state.
+A StackReference to a stack not yet planned stops the run; that stack is planned, then the run repeats.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import runpy
+import sys
+import threading
+import warnings
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pulumi
+from pulumi.runtime import set_all_config, set_mocks
+from pulumi.runtime.settings import SETTINGS, set_root_resource
+from pulumi.runtime.stack import run_in_stack
+
+from infra.plan.mocks import DEFAULT_ACCOUNT_ID, PlanMocks, RecordingMonitor, StackResolver
+from infra.plan.model import PlannedResource, PlanResult
+from infra.plan.project import ProjectError, StackInput, load_stack
+
+# A run stopped by a missing StackReference leaves some SDK coroutines unawaited; that is expected.
+warnings.filterwarnings("ignore", message="coroutine '.*' was never awaited", category=RuntimeWarning)
+
+T = TypeVar("T")
+_RUNTIME_LOCK = threading.Lock()
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+class ProgramError(Exception):
+    """The program refused to run (a `pulumi.RunError`, such as invalid config) or crashed."""
+
+    def __init__(self, message: str, *, rejected_input: bool) -> None:
+        super().__init__(message)
+        self.rejected_input = rejected_input
+
+
+def plan_program(
+    program_dir: Path,
+    project: str,
+    stack: str,
+    config: Mapping[str, str],
+    secret_keys: tuple[str, ...] | list[str] = (),
+    stack_references: Mapping[str, Mapping[str, Any]] | None = None,
+    resolve_stack: StackResolver | None = None,
+) -> PlanResult:
+    """Run the program in `program_dir` for `stack` with `config` and record every resource it declares.
+
+    StackReferences resolve from `stack_references` (name -> outputs) first, then through `resolve_stack`.
+    """
+    references: dict[str, tuple[dict[str, Any], list[str]]] = {
+        name: (dict(outputs), []) for name, outputs in (stack_references or {}).items()
+    }
+    while True:
+        mocks = PlanMocks(_account_id(config), config.get("aws:region", "us-east-1"), references)
+        try:
+            return _in_fresh_context(
+                lambda m=mocks: _run(program_dir, project, stack, dict(config), list(secret_keys), m)
+            )
+        except ProgramError:
+            if not mocks.missing_references:
+                raise
+        # The run asked for stacks not planned yet: plan them (now that the runtime is free), run again.
+        for name in sorted(mocks.missing_references):
+            if resolve_stack is None:
+                raise ProgramError(
+                    f"stack reference {name!r} cannot be resolved offline; "
+                    "give its outputs with --stack-outputs NAME=FILE.json", rejected_input=True,
+                )
+            references[name] = resolve_stack(name)
+
+
+def plan_stack(
+    stack: str,
+    project_dir: Path = PROJECT_ROOT,
+    stack_file: Path | None = None,
+    program_dir: Path | None = None,
+    stack_references: Mapping[str, Mapping[str, Any]] | None = None,
+) -> PlanResult:
+    """Plan one stack of a project as `pulumi preview -s STACK` would evaluate it.
+
+    A StackReference to another stack of the same project is resolved by planning that stack first.
+    """
+    return _StackPlanner(project_dir, program_dir, stack_references or {}).plan(stack, stack_file)
+
+
+class _StackPlanner:
+    """Plans stacks of one project, planning referenced stacks on demand (each once, cycles refused)."""
+
+    def __init__(self, project_dir: Path, program_dir: Path | None, references: Mapping[str, Mapping]) -> None:
+        self._project_dir = project_dir
+        self._program_dir = program_dir
+        self._references = references
+        self._in_progress: list[str] = []
+        self._done: dict[str, PlanResult] = {}
+
+    def plan(self, stack: str, stack_file: Path | None = None) -> PlanResult:
+        stack_input = load_stack(self._project_dir, stack, stack_file, self._program_dir)
+        self._in_progress.append(stack)
+        try:
+            return plan_program(
+                stack_input.program_dir, stack_input.project, stack, stack_input.config, stack_input.secret_keys,
+                self._references, lambda name: self._resolve(stack_input, name),
+            )
+        finally:
+            self._in_progress.pop()
+
+    def _resolve(self, referrer: StackInput, name: str) -> tuple[dict[str, Any], list[str]]:
+        parts = name.split("/")
+        stack = parts[-1]
+        if len(parts) == 3 and parts[1] != referrer.project:
+            raise ProgramError(
+                f"stack reference {name!r} belongs to project {parts[1]!r}, not {referrer.project!r}; "
+                "give its outputs with --stack-outputs NAME=FILE.json", rejected_input=True,
+            )
+        if stack in self._in_progress:
+            chain = " -> ".join([*self._in_progress, stack])
+            raise ProgramError(f"stack references form a cycle: {chain}", rejected_input=True)
+        if stack not in self._done:
+            try:
+                self._done[stack] = self.plan(stack)
+            except ProjectError as exc:
+                raise ProgramError(f"stack reference {name!r}: {exc}", rejected_input=True) from None
+        result = self._done[stack]
+        return result.outputs, sorted(result.secret_outputs)
+
+
+def _account_id(config: Mapping[str, str]) -> str:
+    for key, value in config.items():
+        if key.endswith(":accountId") and isinstance(value, str) and value.isdigit() and len(value) == 12:
+            return value
+    return DEFAULT_ACCOUNT_ID
+
+
+def _run(program_dir: Path, project: str, stack: str, config: dict[str, str], secret_keys: list[str],
+         mocks: PlanMocks) -> PlanResult:
+    main = program_dir / "__main__.py"
+    if not main.is_file():
+        raise ProgramError(f"{program_dir}: not a Pulumi Python program (no __main__.py)", rejected_input=True)
+    with _RUNTIME_LOCK, _restored_settings():
+        return _run_program(program_dir, project, stack, config, secret_keys, mocks)
+
+
+@contextmanager
+def _restored_settings() -> Iterator[None]:
+    saved = dict(vars(SETTINGS))
+    try:
+        yield
+    finally:
+        vars(SETTINGS).clear()
+        vars(SETTINGS).update(saved)
+
+
+def _run_program(program_dir: Path, project: str, stack: str, config: dict[str, str], secret_keys: list[str],
+                 mocks: PlanMocks) -> PlanResult:
+    monitor = RecordingMonitor(mocks)
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    set_all_config(config, secret_keys)
+    set_mocks(mocks, project=project, stack=stack, preview=True, monitor=monitor,
+              logger=logging.getLogger("infra.plan.program"))
+    set_root_resource(None)  # set_mocks made a root stack; the program run makes its own, as under the CLI
+    # MockSettings leaves these at whatever the last run left; every run needs its own.
+    SETTINGS.outputs = set()
+    SETTINGS.lock = threading.Lock()
+    modules_before = set(sys.modules)
+    logging.getLogger("asyncio").setLevel(logging.CRITICAL)
+    try:
+        loop.run_until_complete(run_in_stack(lambda: runpy.run_path(str(program_dir), run_name="__main__")))
+    except pulumi.RunError as exc:
+        raise ProgramError(str(exc), rejected_input=True) from None
+    except ProgramError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any crash of the user's program is reported, not re-raised raw
+        raise ProgramError(f"the program failed: {type(exc).__name__}: {exc}", rejected_input=False) from exc
+    finally:
+        loop.close()
+        _forget_program_modules(program_dir, modules_before)
+    resources = tuple(sorted(monitor.records, key=lambda r: r.urn))
+    return PlanResult(project, stack, resources, monitor.stack_outputs, frozenset(monitor.secret_outputs))
+
+
+def _forget_program_modules(program_dir: Path, before: set[str]) -> None:
+    """Drop a program's own top-level modules, so the next program's same-named modules load afresh."""
+    root = str(program_dir.resolve())
+    for name in set(sys.modules) - before:
+        module_file = getattr(sys.modules[name], "__file__", None) or ""
+        if "." not in name and module_file.startswith(root):
+            del sys.modules[name]
+
+
+def _in_fresh_context(work: Callable[[], T]) -> T:
+    outcome: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            outcome["value"] = work()
+        except BaseException as exc:  # noqa: BLE001 - handed back to the calling thread
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=target, name="offline-plan")
+    thread.start()
+    thread.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
+
+
+__all__ = ["PlannedResource", "PlanResult", "ProgramError", "plan_program", "plan_stack"]
