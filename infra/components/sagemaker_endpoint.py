@@ -85,7 +85,9 @@ class SageMakerEndpoint(pulumi.ComponentResource):
         self.endpoint_name = args.naming.name(args.model)
         self.role = self._execution_role(name)
         self.model = self._model(name, args.deploy.approved_version)
-        shadow = self._model(f"{name}-shadow", args.deploy.shadow.approved_version) if args.deploy.shadow else None
+        shadow = (
+            self._model(f"{name}-shadow", args.deploy.shadow.approved_version, "shadow") if args.deploy.shadow else None
+        )
         self.endpoint_config = self._endpoint_config(name, shadow)
         self.alarms = self._alarms(name)
         self.endpoint = self._endpoint(name)
@@ -139,7 +141,7 @@ class SageMakerEndpoint(pulumi.ComponentResource):
         return role
 
     # -- model and configuration ------------------------------------------------------------------------------
-    def _model(self, name: str, version: int | None) -> aws.sagemaker.Model:
+    def _model(self, name: str, version: int | None, variant: str = "") -> aws.sagemaker.Model:
         a = self._args
         assert version is not None  # guaranteed by config validation for target 'sagemaker'
         vpc = (
@@ -149,13 +151,18 @@ class SageMakerEndpoint(pulumi.ComponentResource):
             if a.network.subnet_ids
             else None
         )
-        # Auto-named: a new package version replaces the model under a fresh name, before the old one goes.
+        container = aws.sagemaker.ModelPrimaryContainerArgs(model_package_name=package_arn(a.shared, version))
+        content = pulumi.Output.from_input([container, vpc, self.role.arn])
+        # A model is immutable: any change replaces it. The name carries the version and a digest of the
+        # content, so the replacement is created before the old model goes, and the endpoint configuration
+        # that names it changes too, which is what rolls the change out.
         return aws.sagemaker.Model(
             name,
-            execution_role_arn=self.role.arn,
-            primary_container=aws.sagemaker.ModelPrimaryContainerArgs(
-                model_package_name=package_arn(a.shared, version)
+            name=content.apply(
+                lambda c: a.naming.name(*filter(None, (a.model, variant, f"v{version}", config_digest(c))))
             ),
+            execution_role_arn=self.role.arn,
+            primary_container=container,
             enable_network_isolation=True,
             vpc_config=vpc,
             tags={**self._tags, "model-package-version": str(version)},
@@ -300,34 +307,40 @@ class SageMakerEndpoint(pulumi.ComponentResource):
         )
 
     def _autoscaling(self, name: str) -> None:
-        scaling = self._args.deploy.autoscaling
+        """Target tracking per variant; a shadow variant gets a copy of all traffic, so it scales too."""
+        deploy = self._args.deploy
+        scaling = deploy.autoscaling
         assert scaling is not None
-        target = aws.appautoscaling.Target(
-            name,
-            service_namespace="sagemaker",
-            scalable_dimension="sagemaker:variant:DesiredInstanceCount",
-            resource_id=self.endpoint.name.apply(lambda n: f"endpoint/{n}/variant/{VARIANT}"),
-            min_capacity=scaling.min_capacity,
-            max_capacity=scaling.max_capacity,
-            tags=self._tags,
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        aws.appautoscaling.Policy(
-            name,
-            policy_type="TargetTrackingScaling",
-            service_namespace=target.service_namespace,
-            scalable_dimension=target.scalable_dimension,
-            resource_id=target.resource_id,
-            target_tracking_scaling_policy_configuration=aws.appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationArgs(
-                target_value=scaling.target_invocations_per_instance,
-                predefined_metric_specification=aws.appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationPredefinedMetricSpecificationArgs(
-                    predefined_metric_type="SageMakerVariantInvocationsPerInstance"
+        variants = {VARIANT: (scaling.min_capacity, name)}
+        if deploy.shadow is not None:
+            variants[SHADOW_VARIANT] = (min(deploy.shadow.instance_count, scaling.max_capacity), f"{name}-shadow")
+        for variant, (min_capacity, resource_name) in variants.items():
+            target = aws.appautoscaling.Target(
+                resource_name,
+                service_namespace="sagemaker",
+                scalable_dimension="sagemaker:variant:DesiredInstanceCount",
+                resource_id=self.endpoint.name.apply(lambda n, v=variant: f"endpoint/{n}/variant/{v}"),
+                min_capacity=min_capacity,
+                max_capacity=scaling.max_capacity,
+                tags=self._tags,
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            aws.appautoscaling.Policy(
+                resource_name,
+                policy_type="TargetTrackingScaling",
+                service_namespace=target.service_namespace,
+                scalable_dimension=target.scalable_dimension,
+                resource_id=target.resource_id,
+                target_tracking_scaling_policy_configuration=aws.appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationArgs(
+                    target_value=scaling.target_invocations_per_instance,
+                    predefined_metric_specification=aws.appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationPredefinedMetricSpecificationArgs(
+                        predefined_metric_type="SageMakerVariantInvocationsPerInstance"
+                    ),
+                    scale_in_cooldown=scaling.scale_in_cooldown_seconds,
+                    scale_out_cooldown=scaling.scale_out_cooldown_seconds,
                 ),
-                scale_in_cooldown=scaling.scale_in_cooldown_seconds,
-                scale_out_cooldown=scaling.scale_out_cooldown_seconds,
-            ),
-            opts=pulumi.ResourceOptions(parent=self),
-        )
+                opts=pulumi.ResourceOptions(parent=self),
+            )
 
     def _dashboard(self, name: str) -> None:
         aws.cloudwatch.Dashboard(

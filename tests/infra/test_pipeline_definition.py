@@ -25,11 +25,9 @@ import pytest
 # the guard is installed so that probe is not mistaken for a network call made by the builder.
 import urllib3  # noqa: F401
 
-ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:  # allow plain `pytest` as well as `python -m pytest` from the repo root
-    sys.path.insert(0, str(ROOT))
-
 from infra.components.pipeline_definition import PipelineSpec, build_pipeline_definition
+
+ROOT = Path(__file__).resolve().parents[2]
 
 ROLE = "arn:aws:iam::123456789012:role/mlops-dev-churn-pipeline"
 KMS = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"

@@ -1,0 +1,169 @@
+"""Renders a plan (and its policy verdict) as a table for people, JSON for machines, Mermaid for docs.
+
+The JSON document is a stable contract (`schemaVersion` 1): keys are only ever added, never renamed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+from infra.plan.model import SECRET_PLACEHOLDER, PlannedResource, PlanResult
+
+SCHEMA_VERSION = 1
+
+
+def to_document(plan: PlanResult, violations: Sequence[Any] = (), policy: dict[str, Any] | None = None) -> dict:
+    """The JSON document: every resource with its inputs and options, the outputs, the verdict."""
+    return {
+        "schemaVersion": SCHEMA_VERSION,
+        "project": plan.project,
+        "stack": plan.stack,
+        "summary": {
+            "resourceCount": len(plan.resources),
+            "byType": dict(sorted(Counter(r.type for r in plan.resources).items())),
+        },
+        "resources": [_resource_document(r) for r in plan.resources],
+        "outputs": _mask(plan.outputs, plan.secret_outputs),
+        "policy": _policy_document(violations, policy),
+    }
+
+
+def render_json(plan: PlanResult, violations: Sequence[Any] = (), policy: dict[str, Any] | None = None) -> str:
+    return json.dumps(to_document(plan, violations, policy), indent=2, sort_keys=True) + "\n"
+
+
+def render_table(plan: PlanResult, violations: Sequence[Any] = (), policy: dict[str, Any] | None = None) -> str:
+    """Resources grouped under the components that declared them, with counts; then outputs and verdict."""
+    children: dict[str | None, list[PlannedResource]] = defaultdict(list)
+    urns = {r.urn for r in plan.resources}
+    for resource in plan.resources:
+        children[resource.parent if resource.parent in urns else None].append(resource)
+    components = sum(1 for r in plan.resources if not r.custom and r.type != "pulumi:pulumi:StackReference")
+    lines = [
+        f"Plan of stack {plan.stack} (project {plan.project}): "
+        f"{sum(1 for r in plan.resources if r.custom)} resources in {components} components",
+        "",
+    ]
+
+    def walk(resource: PlannedResource, depth: int) -> None:
+        indent = "  " * depth
+        if resource.custom:
+            flags = " [protected]" if resource.protect else ""
+            flags += " [retained on delete]" if resource.retain_on_delete else ""
+            lines.append(f"{indent}{resource.type:<{max(1, 62 - len(indent))}} {resource.name}{flags}")
+            return
+        count = _count_custom(resource.urn, children)
+        lines.append(f"{indent}{resource.type} {resource.name}  ({count} resources)")
+        for child in sorted(children[resource.urn], key=lambda r: (not r.custom, r.type, r.name)):
+            walk(child, depth + 1)
+
+    for root in sorted(children[None], key=lambda r: (r.custom, r.type, r.name)):
+        walk(root, 0)
+    if plan.outputs:
+        lines += ["", "Outputs:"]
+        for key, value in sorted(_mask(plan.outputs, plan.secret_outputs).items()):
+            lines.append(f"  {key:<24} {json.dumps(value, sort_keys=True)}")
+    if policy is not None:
+        lines += ["", *_verdict_lines(violations, policy)]
+    return "\n".join(lines) + "\n"
+
+
+def render_mermaid(plan: PlanResult) -> str:
+    """A flowchart: components as subgraphs, resources as nodes, property dependencies as edges."""
+    ids = {r.urn: f"r{i}" for i, r in enumerate(plan.resources)}
+    children: dict[str | None, list[PlannedResource]] = defaultdict(list)
+    for resource in plan.resources:
+        children[resource.parent if resource.parent in ids else None].append(resource)
+    lines = ["flowchart LR"]
+
+    def walk(resource: PlannedResource, depth: int) -> None:
+        pad = "  " * (depth + 1)
+        label = f"{resource.type.split(':')[-1]}<br/>{resource.name}".replace('"', "'")
+        if resource.custom or not children[resource.urn]:
+            lines.append(f'{pad}{ids[resource.urn]}["{label}"]')
+            return
+        lines.append(f'{pad}subgraph {ids[resource.urn]}["{label}"]')
+        for child in children[resource.urn]:
+            walk(child, depth + 1)
+        lines.append(f"{pad}end")
+
+    for root in children[None]:
+        if root.type.startswith("pulumi:providers:"):
+            continue
+        walk(root, 0)
+    edges = set()
+    for resource in plan.resources:
+        for urns in resource.property_dependencies.values():
+            for urn in urns:
+                if urn in ids and urn != resource.urn and not urn.split("::")[2].endswith("pulumi:providers:aws"):
+                    edges.add((ids[urn], ids[resource.urn]))
+    lines += [f"  {a} --> {b}" for a, b in sorted(edges)]
+    return "\n".join(lines) + "\n"
+
+
+def _resource_document(resource: PlannedResource) -> dict[str, Any]:
+    return {
+        "urn": resource.urn,
+        "type": resource.type,
+        "name": resource.name,
+        "custom": resource.custom,
+        "parent": resource.parent,
+        "provider": resource.provider,
+        "inputs": _mask(resource.inputs, resource.secret_keys),
+        "options": {
+            "protect": resource.protect,
+            "retainOnDelete": resource.retain_on_delete,
+            "deleteBeforeReplace": resource.delete_before_replace,
+            "ignoreChanges": list(resource.ignore_changes),
+            "dependencies": sorted(resource.dependencies),
+            "propertyDependencies": {k: sorted(v) for k, v in sorted(resource.property_dependencies.items())},
+        },
+    }
+
+
+def _policy_document(violations: Sequence[Any], policy: dict[str, Any] | None) -> dict[str, Any] | None:
+    if policy is None:
+        return None
+    return {
+        **policy,
+        "mandatoryCount": sum(1 for v in violations if v.enforcement == "mandatory"),
+        "advisoryCount": sum(1 for v in violations if v.enforcement != "mandatory"),
+        "violations": [
+            {
+                "policy": v.policy_name,
+                "enforcement": v.enforcement,
+                "severity": v.severity,
+                "urn": v.urn,
+                "resource": v.resource_name,
+                "message": v.message,
+                "remediation": v.remediation,
+            }
+            for v in violations
+        ],
+    }
+
+
+def _verdict_lines(violations: Sequence[Any], policy: dict[str, Any]) -> list[str]:
+    mandatory = sum(1 for v in violations if v.enforcement == "mandatory")
+    lines = [
+        f"Policy pack {policy.get('pack')} with {policy.get('config')}: "
+        f"{mandatory} mandatory, {len(violations) - mandatory} advisory violations"
+    ]
+    order = {"mandatory": 0, "advisory": 1}
+    for v in sorted(violations, key=lambda v: (order.get(v.enforcement, 2), v.policy_name, v.urn or "")):
+        lines.append(f"  [{v.enforcement}] {v.policy_name}: {v.resource_name or '(stack)'}")
+        lines.append(f"      {v.message}")
+        if v.remediation:
+            lines.append(f"      remediation: {v.remediation}")
+    return lines
+
+
+def _count_custom(urn: str, children: dict[str | None, list[PlannedResource]]) -> int:
+    return sum(1 if c.custom else _count_custom(c.urn, children) for c in children[urn])
+
+
+def _mask(values: dict[str, Any], secret_keys: frozenset[str]) -> dict[str, Any]:
+    return {k: SECRET_PLACEHOLDER if k in secret_keys else v for k, v in values.items()}

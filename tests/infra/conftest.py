@@ -1,0 +1,62 @@
+"""Shared fixtures: each stack is planned once per session under the SDK's mock runtime."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from infra.plan.model import PlannedResource, PlanResult
+from infra.plan.project import load_stack
+from infra.plan.runner import PROJECT_ROOT, plan_program, plan_stack
+
+STACKS = ("shared", "dev", "staging", "prod")
+
+
+@pytest.fixture(scope="session")
+def plans() -> dict[str, PlanResult]:
+    return {stack: plan_stack(stack) for stack in STACKS}
+
+
+def of_type(plan: PlanResult, type_: str) -> list[PlannedResource]:
+    return [r for r in plan.resources if r.type == type_]
+
+
+def one(plan: PlanResult, type_: str, name: str | None = None) -> PlannedResource:
+    matches = [r for r in of_type(plan, type_) if name is None or r.name == name]
+    assert len(matches) == 1, f"expected one {type_} {name or ''}, found {[r.name for r in matches]}"
+    return matches[0]
+
+
+def policy_of(resource: PlannedResource, key: str = "policy") -> dict:
+    return json.loads(resource.inputs[key])
+
+
+@pytest.fixture(scope="session")
+def plan_with() -> Callable[..., PlanResult]:
+    """Plan a stack with some config keys replaced (models given as Python objects)."""
+    shared_outputs: dict[str, dict] = {}
+
+    def run(stack: str, **overrides: object) -> PlanResult:
+        stack_input = load_stack(PROJECT_ROOT, stack)
+        config = dict(stack_input.config)
+        for key, value in overrides.items():
+            config[f"mlops:{key}"] = value if isinstance(value, str) else json.dumps(value)
+        references = {}
+        if stack != "shared":
+            if "shared" not in shared_outputs:
+                shared_outputs["shared"] = plan_stack("shared").outputs
+            references = {config["mlops:sharedStack"]: shared_outputs["shared"]}
+        return plan_program(stack_input.program_dir, stack_input.project, stack, config,
+                            stack_input.secret_keys, references)
+
+    return run
+
+
+def stack_models(stack: str) -> dict:
+    return json.loads(load_stack(PROJECT_ROOT, stack).config["mlops:models"])
+
+
+REPO = Path(PROJECT_ROOT)

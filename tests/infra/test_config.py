@@ -1,0 +1,117 @@
+"""Config validation: bad values and typos are rejected before any resource, all at once, by key path."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from infra.config import ConfigError, parse_stack_config
+
+BASE = {
+    "aws:region": "us-east-1",
+    "mlops:kind": "environment",
+    "mlops:environment": "dev",
+    "mlops:owner": "ml-platform",
+    "mlops:costCenter": "ml-0000",
+    "mlops:sharedStack": "organization/mlops/shared",
+    "mlops:githubRepository": "acme/ml-platform",
+}
+SERVED = {"framework": "sklearn", "deploy": {"target": "sagemaker", "approvedVersion": 3,
+                                             "instanceType": "ml.m5.large"}}
+TRAINED = {"framework": "sklearn", "training": {"imageTag": "1.0.0", "servingImageTag": "1.0.0",
+                                                "metricGate": {"metric": "auc", "threshold": 0.8}}}
+
+
+def problems(**overrides: object) -> list[str]:
+    raw = dict(BASE)
+    raw.setdefault("mlops:models", json.dumps({"churn": SERVED}))
+    for key, value in overrides.items():
+        full = key.replace("__", ":")
+        if value is None:
+            raw.pop(full, None)
+        else:
+            raw[full] = value if isinstance(value, str) else json.dumps(value)
+    with pytest.raises(ConfigError) as caught:
+        parse_stack_config(raw)
+    return caught.value.problems
+
+
+def served(**deploy: object) -> dict:
+    return {"churn": {**SERVED, "deploy": {**SERVED["deploy"], **deploy}}}
+
+
+def test_valid_environment_config_parses_with_defaults() -> None:
+    config = parse_stack_config({**BASE, "mlops:models": json.dumps({"churn": SERVED}), "mlops:protect": "true"})
+    deploy = config.sagemaker_models()["churn"]
+    assert config.protect is True
+    assert deploy.rollout.strategy == "all-at-once" and deploy.alarms.latency_p99_ms == 1000
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        ({"mlops__typo": "x"}, "mlops:typo: unknown key; allowed keys: accountId"),
+        ({"aws__accessKey": "x"}, "aws:accessKey: not supported by this program"),
+        ({"mlops__kind": "both"}, "mlops:kind: Input should be 'shared' or 'environment'; got 'both'"),
+        ({"mlops__githubRepository": "acme/*"}, "mlops:githubRepository: String should match pattern"),
+        ({"mlops__accountId": "12345"}, "mlops:accountId: String should match pattern"),
+        ({"mlops__protect": "maybe"}, "mlops:protect: Input should be a valid boolean"),
+        ({"mlops__models": "{not json"}, "mlops:models: not valid JSON"),
+        ({"mlops__models": "{}"}, "mlops:models: Dictionary should have at least 1 item"),
+        ({"aws__region": None}, "aws:region: required key is missing"),
+        ({"mlops__models": served(rollout={"strategy": "canry"})},
+         "mlops:models.churn.deploy.rollout.strategy: Input should be 'all-at-once', 'canary' or 'linear'; "
+         "got 'canry'"),
+        ({"mlops__models": served(rollout={"strategy": "canary"})},
+         "mlops:models.churn.deploy.rollout: strategy 'canary' needs stepPercent"),
+        ({"mlops__models": served(rollout={"strategy": "linear", "stepPercent": 80})},
+         "mlops:models.churn.deploy.rollout.stepPercent: Input should be less than or equal to 50; got 80"),
+        ({"mlops__models": served(rollout={"stratgy": "linear"})},
+         "mlops:models.churn.deploy.rollout.stratgy: unknown key; allowed keys: maxExecutionSeconds, stepPercent"),
+        ({"mlops__models": served(dataCapturePercent=150)},
+         "mlops:models.churn.deploy.dataCapturePercent: Input should be less than or equal to 100; got 150"),
+        ({"mlops__models": served(instanceType="m5.large")},
+         "mlops:models.churn.deploy.instanceType: String should match pattern"),
+        ({"mlops__models": served(approvedVersion=None)},
+         "target 'sagemaker' needs approvedVersion"),
+        ({"mlops__models": served(serverless={"memorySizeMb": 2048})}, "set exactly one of instanceType or serverless"),
+        ({"mlops__models": served(instanceType=None, serverless={}, rollout={"strategy": "canary", "stepPercent": 10})},
+         "serverless endpoints support only rollout strategy 'all-at-once'"),
+        ({"mlops__models": served(autoscaling={"minCapacity": 3, "maxCapacity": 2})},
+         "mlops:models.churn.deploy.autoscaling: maxCapacity (2) must be >= minCapacity (3)"),
+        ({"mlops__models": served(instanceCount=5, autoscaling={"minCapacity": 1, "maxCapacity": 2})},
+         "instanceCount (5) must lie within autoscaling [1, 2]"),
+        ({"mlops__models": served(target="lambda")},
+         "mlops:models.churn.deploy.target: Input should be 'sagemaker', 'kubernetes' or 'none'; got 'lambda'"),
+        ({"mlops__models": {"Churn Model": SERVED}}, "String should match pattern '^[a-z][a-z0-9-]{1,19}$'"),
+        ({"mlops__models": {"churn": TRAINED}}, "models.churn.deploy is required in an environment stack"),
+        ({"mlops__kind": "shared", "mlops__models": {"churn": SERVED}},
+         "models.churn.training is required in a shared stack"),
+        ({"mlops__kind": "shared", "mlops__models": {"churn": {**TRAINED, "training": {
+            **TRAINED["training"], "useSpot": True}}}}, "useSpot is true, so maxWaitSeconds is required"),
+        ({"mlops__kind": "shared", "mlops__models": {"churn": {**TRAINED, "training": {
+            **TRAINED["training"], "imageTag": "latest"}}}}, "'latest' is a moving tag"),
+        ({"mlops__kind": "shared", "mlops__models": {"churn": {**TRAINED, "training": {
+            **TRAINED["training"], "schedule": "every week"}}}}, "mlops:models.churn.training.schedule"),
+        ({"mlops__network": {"subnetIds": ["subnet-0123456789abcdef0"]}},
+         "give both subnetIds and securityGroupIds, or neither"),
+    ],
+)
+def test_bad_input_is_named_with_key_path_value_and_what_is_allowed(overrides: dict, expected: str) -> None:
+    found = problems(**overrides)
+    assert any(expected in p for p in found), f"{expected!r} not in {found}"
+
+
+def test_several_problems_are_reported_together() -> None:
+    found = problems(mlops__typo="x", mlops__protect="maybe",
+                     mlops__models=served(dataCapturePercent=-1, rollout={"strategy": "canry"}))
+    assert len(found) == 4, found
+
+
+def test_error_message_lists_every_problem_without_a_traceback() -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_stack_config({**BASE, "mlops:models": json.dumps(served(dataCapturePercent=101)), "mlops:x": "1"})
+    text = str(caught.value)
+    assert text.startswith("invalid stack configuration:")
+    assert "dataCapturePercent" in text and "mlops:x: unknown key" in text and "Traceback" not in text
