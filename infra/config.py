@@ -274,6 +274,8 @@ class StackConfig(_Strict):
     @model_validator(mode="after")
     def _models_fit_kind(self) -> StackConfig:
         problems = []
+        if self.kind == "shared" and self.github_oidc_provider == "from-shared":
+            problems.append("githubOidcProvider: the shared stack creates the provider; use 'create' or omit it")
         for name, model in self.models.items():
             if self.kind == "shared":
                 if model.training is None:

@@ -94,6 +94,8 @@ def test_valid_environment_config_parses_with_defaults() -> None:
             **TRAINED["training"], "imageTag": "latest"}}}}, "'latest' is a moving tag"),
         ({"mlops__kind": "shared", "mlops__models": {"churn": {**TRAINED, "training": {
             **TRAINED["training"], "schedule": "every week"}}}}, "mlops:models.churn.training.schedule"),
+        ({"mlops__kind": "shared", "mlops__githubOidcProvider": "from-shared", "mlops__models": {"churn": TRAINED}},
+         "githubOidcProvider: the shared stack creates the provider"),
         ({"mlops__network": {"subnetIds": ["subnet-0123456789abcdef0"]}},
          "give both subnetIds and securityGroupIds, or neither"),
     ],
