@@ -50,6 +50,11 @@ def aws_provider(config: StackConfig, naming: Naming) -> aws.Provider:
         "aws",
         region=config.region,
         profile=config.profile,
+        assume_roles=[
+            aws.ProviderAssumeRoleArgs(role_arn=r.role_arn, session_name=r.session_name, external_id=r.external_id)
+            for r in config.assume_roles
+        ]
+        or None,
         allowed_account_ids=[config.account_id] if config.account_id else None,
         default_tags=aws.ProviderDefaultTagsArgs(tags=naming.base_tags()),
     )

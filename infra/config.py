@@ -22,11 +22,12 @@ PROJECT_NAMESPACE = "mlops"
 AWS_KEYS = {
     "region": "the AWS region to deploy into (required)",
     "profile": "a named AWS CLI profile for local runs",
+    "assumeRoles": "roles to assume into this stack's account, as [{roleArn, sessionName, externalId}]",
 }
 """The `aws:` keys this program honours. It builds an explicit provider, so others would be ignored."""
 
 # Keys whose values the CLI passes as JSON text (objects and lists); scalars arrive as plain strings.
-_JSON_KEYS = frozenset({"models", "network", "tags", "readerAccountIds"})
+_JSON_KEYS = frozenset({"models", "network", "tags", "readerAccountIds", "assumeRoles"})
 
 ModelName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{1,19}$")]
 InstanceType = Annotated[str, Field(pattern=r"^ml\.[a-z0-9]+\.[a-z0-9]+$")]
@@ -227,6 +228,14 @@ class Model(_Strict):
     deploy: Deploy | None = None
 
 
+class AssumeRole(_Strict):
+    """A role the provider assumes, e.g. from a CI account into an environment account."""
+
+    role_arn: str = Field(pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
+    session_name: str | None = Field(None, pattern=r"^[\w+=,.@-]{2,64}$")
+    external_id: str | None = Field(None, min_length=2, max_length=1224)
+
+
 class Network(_Strict):
     """Private subnets and security groups for training and serving; empty means no VPC."""
 
@@ -251,6 +260,7 @@ class StackConfig(_Strict):
     environment: str = Field(pattern=r"^[a-z][a-z0-9-]{1,15}$", description="Tier name: dev, staging, prod.")
     region: str = Field(pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")
     profile: str | None = None
+    assume_roles: list[AssumeRole] = Field(default_factory=list, max_length=1)
     account_id: AccountId | None = Field(None, description="Refuse to deploy into any other account.")
     owner: str = Field(min_length=1, max_length=64)
     cost_center: str = Field(min_length=1, max_length=64)
@@ -312,7 +322,9 @@ def parse_stack_config(raw: Mapping[str, Any]) -> StackConfig:
     """Validate the CLI's flat config map. Raises ConfigError with every problem found."""
     problems: list[str] = []
     values: dict[str, Any] = {}
-    allowed_project_keys = sorted(f.alias or n for n, f in StackConfig.model_fields.items() if n not in AWS_KEYS)
+    allowed_project_keys = sorted(
+        key for key in (f.alias or n for n, f in StackConfig.model_fields.items()) if key not in AWS_KEYS
+    )
     for full_key, value in sorted(raw.items()):
         namespace, _, key = full_key.partition(":")
         if namespace == "aws":
@@ -322,17 +334,17 @@ def parse_stack_config(raw: Mapping[str, Any]) -> StackConfig:
                     f"allowed: {', '.join('aws:' + k for k in AWS_KEYS)}"
                 )
                 continue
-            values[key] = value
         elif namespace == PROJECT_NAMESPACE:
             if key not in allowed_project_keys:
                 problems.append(f"{full_key}: unknown key; allowed keys: {', '.join(allowed_project_keys)}")
                 continue
-            try:
-                values[key] = _decode(key, value)
-            except json.JSONDecodeError as exc:
-                problems.append(f"{full_key}: not valid JSON ({exc.msg}); got {_short(value)}")
-                values[key] = None
-        # Other namespaces (other providers, other programs' keys) are not ours to judge.
+        else:
+            continue  # Other namespaces (other providers, other programs' keys) are not ours to judge.
+        try:
+            values[key] = _decode(key, value)
+        except json.JSONDecodeError as exc:
+            problems.append(f"{full_key}: not valid JSON ({exc.msg}); got {_short(value)}")
+            values[key] = None
     undecodable = {key for key, value in values.items() if value is None}
     try:
         config = StackConfig.model_validate({k: v for k, v in values.items() if v is not None})
@@ -357,6 +369,8 @@ def _describe(error: Mapping[str, Any]) -> str:
     if error["type"] == "missing":
         return f"{_key_path(loc)}: required key is missing"
     message = error["msg"].removeprefix("Value error, ")
+    if loc[-1:] == ["[key]"]:
+        return f"{_key_path(loc[:-2])}: the name {loc[-2]!r} is not allowed: {message}"
     if error["type"] in ("value_error", "assertion_error") or error["type"].startswith("model_"):
         return f"{_key_path(loc)}: {message}"
     return f"{_key_path(loc)}: {message}; got {_short(error.get('input'))}"

@@ -43,7 +43,9 @@ def plan_with() -> Callable[..., PlanResult]:
         stack_input = load_stack(PROJECT_ROOT, stack)
         config = dict(stack_input.config)
         for key, value in overrides.items():
-            config[f"mlops:{key}"] = value if isinstance(value, str) else json.dumps(value)
+            # `__aws_region=...` sets aws:region; plain keys are mlops: keys.
+            full_key = key.replace("__aws_", "aws:") if key.startswith("__aws_") else f"mlops:{key}"
+            config[full_key] = value if isinstance(value, str) else json.dumps(value)
         references = {}
         if stack != "shared":
             if "shared" not in shared_outputs:

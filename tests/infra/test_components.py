@@ -265,3 +265,13 @@ def test_every_resource_uses_the_explicit_provider_with_default_tags(plans: dict
         for resource in plan.resources:
             if resource.custom and resource.type.startswith("aws:"):
                 assert resource.provider and resource.provider.startswith(provider.urn), (stack, resource.urn)
+
+
+def test_assume_role_from_the_stack_file_reaches_the_provider(plan_with) -> None:
+    role = {"roleArn": "arn:aws:iam::222222222222:role/deployer", "sessionName": "ci", "externalId": "x1"}
+    stack_input_plan = plan_with("dev", **{})
+    assert "assumeRoles" not in one(stack_input_plan, "pulumi:providers:aws").inputs
+    plan = plan_with("dev", __aws_assumeRoles=[role])
+    provider = one(plan, "pulumi:providers:aws").inputs
+    roles = json.loads(provider["assumeRoles"]) if isinstance(provider["assumeRoles"], str) else provider["assumeRoles"]
+    assert roles == [role]
