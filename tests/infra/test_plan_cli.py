@@ -141,3 +141,17 @@ def test_planning_twice_gives_the_same_document(capsys: pytest.CaptureFixture) -
     first = capsys.readouterr().out
     main(["--stack", "staging", "--format", "json"])
     assert capsys.readouterr().out == first
+
+
+def test_a_plan_leaves_the_sdk_runtime_as_it_found_it() -> None:
+    from pulumi.runtime import config as runtime_config
+    from pulumi.runtime.settings import SETTINGS, get_root_resource
+
+    settings_before = dict(vars(SETTINGS))
+    config_before = dict(runtime_config.CONFIG.get())
+    root_before = get_root_resource()
+    plan_stack("dev")
+    assert vars(SETTINGS).keys() == settings_before.keys()
+    assert all(vars(SETTINGS)[k] is v for k, v in settings_before.items())
+    assert runtime_config.CONFIG.get() == config_before and "mlops:models" not in runtime_config.CONFIG.get()
+    assert get_root_resource() is root_before
