@@ -18,10 +18,6 @@ from infra.naming import Naming
 
 READ_ONLY_POLICY_ARN = "arn:aws:iam::aws:policy/ReadOnlyAccess"
 
-# Services this program manages; the deploy role may act on them in this account and region only.
-_DEPLOYED_SERVICES = (
-    "application-autoscaling", "cloudwatch", "ecr", "events", "kms", "logs", "s3", "sagemaker", "sns",
-)
 
 
 @dataclass(frozen=True)
@@ -112,22 +108,113 @@ class CiRoles(pulumi.ComponentResource):
         return role
 
     def _deploy_permissions(self) -> list[dict]:
+        """The API calls `pulumi up` makes for this program, on resources this stack names or tags only.
+
+        Names follow `<project>-<stack>-*`; KMS key ids are random, so keys are scoped by the `pulumi-stack`
+        tag that the provider's default tags put on them (and must be present when a key is created).
+        """
         a = self._args
-        account, region, prefix = a.account_id, a.region, a.naming.prefix
+        account, region, prefix, stack = a.account_id, a.region, a.naming.prefix, a.naming.stack
+
+        def arn(service: str, resource: str, *, region_part: pulumi.Input[str] = region) -> pulumi.Output[str]:
+            return pulumi.Output.concat(f"arn:aws:{service}:", region_part, ":", account, ":", resource)
+
+        def sagemaker(*kinds: str) -> list[pulumi.Output[str]]:
+            return [arn("sagemaker", f"{kind}/{prefix}-*") for kind in kinds]
+
         role_arns = pulumi.Output.concat("arn:aws:iam::", account, ":role/", prefix, "-*")
+        stack_keys = {"StringEquals": {"aws:ResourceTag/pulumi-stack": stack}}
         return [
-            allow("ManageServicesInThisRegion", [f"{s}:*" for s in _DEPLOYED_SERVICES], ["*"],
-                  Condition={"StringEquals": {"aws:RequestedRegion": region}}),
-            allow("ManageOwnRoles",
-                  ["iam:AttachRolePolicy", "iam:CreateRole", "iam:DeleteRole", "iam:DeleteRolePolicy",
-                   "iam:DetachRolePolicy", "iam:GetRole", "iam:GetRolePolicy", "iam:ListAttachedRolePolicies",
-                   "iam:ListInstanceProfilesForRole", "iam:ListRolePolicies", "iam:PutRolePolicy",
-                   "iam:TagRole", "iam:UntagRole", "iam:UpdateAssumeRolePolicy", "iam:UpdateRole"],
-                  [role_arns]),
+            allow("ManageStackBuckets", _S3_BUCKET_ACTIONS, [f"arn:aws:s3:::{prefix}-*"]),
+            allow("ManageStackRepositories", _ECR_ACTIONS, [arn("ecr", f"repository/{prefix}-*")]),
+            allow("ManageStackRules", _EVENTS_ACTIONS, [arn("events", f"rule/{prefix}-*")]),
+            allow("ManageStackTopics", _SNS_ACTIONS, [arn("sns", f"{prefix}-*")]),
+            allow("ManageStackAlarms", _ALARM_ACTIONS, [arn("cloudwatch", f"alarm:{prefix}-*")]),
+            allow("ManageStackDashboards", _DASHBOARD_ACTIONS,
+                  [arn("cloudwatch", f"dashboard/{prefix}-*", region_part="")]),
+            allow("ManageStackSageMaker", _SAGEMAKER_ACTIONS,
+                  sagemaker("model", "endpoint-config", "endpoint", "pipeline", "model-package-group")),
+            # Serving pins a version of a package registered in the shared stack, possibly in another account.
+            allow("ReadRegisteredPackages", ["sagemaker:DescribeModelPackage"],
+                  [pulumi.Output.concat("arn:aws:sagemaker:", region, ":*:model-package/", a.naming.project, "-*")]),
+            allow("CreateKeysTaggedForThisStack", ["kms:CreateKey"], ["*"],
+                  Condition={"StringEquals": {"aws:RequestTag/pulumi-stack": stack}}),
+            allow("ManageKeysTaggedForThisStack", _KMS_KEY_ACTIONS, [arn("kms", "key/*")], Condition=stack_keys),
+            allow("ManageStackKeyAlias", ["kms:CreateAlias", "kms:DeleteAlias", "kms:UpdateAlias"],
+                  [arn("kms", f"alias/{prefix}"), arn("kms", "key/*")]),
+            allow("ManageEndpointScaling", _AUTOSCALING_ACTIONS,
+                  [arn("application-autoscaling", "scalable-target/*")]),
+            # These two describe calls have no resource-level permissions; AWS documents `*` as their resource.
+            allow("DescribeEndpointScaling", ["application-autoscaling:DescribeScalableTargets",
+                                              "application-autoscaling:DescribeScalingPolicies"], ["*"]),
+            allow("CreateScalingServiceRole", ["iam:CreateServiceLinkedRole"],
+                  [pulumi.Output.concat("arn:aws:iam::", account, f":role/aws-service-role/{_SCALING_SERVICE}/*")],
+                  Condition={"StringEquals": {"iam:AWSServiceName": _SCALING_SERVICE}}),
+            allow("ManageOwnRoles", _IAM_ROLE_ACTIONS, [role_arns]),
             allow("PassOwnRolesToServices", ["iam:PassRole"], [role_arns],
                   Condition={"StringEquals": {"iam:PassedToService": ["sagemaker.amazonaws.com",
                                                                      "events.amazonaws.com"]}}),
-            allow("ReadOidcProvider", ["iam:GetOpenIDConnectProvider", "iam:TagOpenIDConnectProvider",
-                                       "iam:CreateOpenIDConnectProvider", "iam:DeleteOpenIDConnectProvider"],
+            allow("ManageGitHubOidcProvider", ["iam:GetOpenIDConnectProvider", "iam:TagOpenIDConnectProvider",
+                                               "iam:CreateOpenIDConnectProvider", "iam:DeleteOpenIDConnectProvider"],
                   [pulumi.Output.concat("arn:aws:iam::", account, f":oidc-provider/{GITHUB_OIDC_HOST}")]),
         ]
+
+
+_SCALING_SERVICE = "sagemaker.application-autoscaling.amazonaws.com"
+
+# What `pulumi up` calls, per resource family of this program (create, read, update, delete, tag).
+_S3_BUCKET_ACTIONS = [
+    "s3:CreateBucket", "s3:DeleteBucket", "s3:ListBucket", "s3:GetBucket*", "s3:PutBucketOwnershipControls",
+    "s3:PutBucketPolicy", "s3:DeleteBucketPolicy", "s3:PutBucketPublicAccessBlock", "s3:PutBucketTagging",
+    "s3:PutBucketVersioning",
+    "s3:GetAccelerateConfiguration", "s3:GetEncryptionConfiguration", "s3:PutEncryptionConfiguration",
+    "s3:GetLifecycleConfiguration", "s3:PutLifecycleConfiguration", "s3:GetReplicationConfiguration",
+]
+_ECR_ACTIONS = [
+    "ecr:CreateRepository", "ecr:DeleteRepository", "ecr:DescribeRepositories", "ecr:PutImageScanningConfiguration",
+    "ecr:PutImageTagMutability", "ecr:PutLifecyclePolicy", "ecr:GetLifecyclePolicy", "ecr:DeleteLifecyclePolicy",
+    "ecr:SetRepositoryPolicy", "ecr:GetRepositoryPolicy", "ecr:DeleteRepositoryPolicy", "ecr:ListTagsForResource",
+    "ecr:TagResource", "ecr:UntagResource",
+]
+_EVENTS_ACTIONS = [
+    "events:PutRule", "events:DeleteRule", "events:DescribeRule", "events:EnableRule", "events:DisableRule",
+    "events:PutTargets", "events:RemoveTargets", "events:ListTargetsByRule", "events:ListTagsForResource",
+    "events:TagResource", "events:UntagResource",
+]
+_SNS_ACTIONS = [
+    "sns:CreateTopic", "sns:DeleteTopic", "sns:GetTopicAttributes", "sns:SetTopicAttributes",
+    "sns:ListTagsForResource", "sns:TagResource", "sns:UntagResource",
+]
+_ALARM_ACTIONS = [
+    "cloudwatch:PutMetricAlarm", "cloudwatch:DeleteAlarms", "cloudwatch:DescribeAlarms",
+    "cloudwatch:ListTagsForResource", "cloudwatch:TagResource", "cloudwatch:UntagResource",
+]
+_DASHBOARD_ACTIONS = ["cloudwatch:PutDashboard", "cloudwatch:GetDashboard", "cloudwatch:DeleteDashboards"]
+_SAGEMAKER_ACTIONS = [
+    "sagemaker:CreateModel", "sagemaker:DescribeModel", "sagemaker:DeleteModel",
+    "sagemaker:CreateEndpointConfig", "sagemaker:DescribeEndpointConfig", "sagemaker:DeleteEndpointConfig",
+    "sagemaker:CreateEndpoint", "sagemaker:DescribeEndpoint", "sagemaker:UpdateEndpoint", "sagemaker:DeleteEndpoint",
+    "sagemaker:CreatePipeline", "sagemaker:DescribePipeline", "sagemaker:UpdatePipeline", "sagemaker:DeletePipeline",
+    "sagemaker:CreateModelPackageGroup", "sagemaker:DescribeModelPackageGroup", "sagemaker:DeleteModelPackageGroup",
+    "sagemaker:PutModelPackageGroupPolicy", "sagemaker:GetModelPackageGroupPolicy",
+    "sagemaker:DeleteModelPackageGroupPolicy", "sagemaker:AddTags", "sagemaker:DeleteTags", "sagemaker:ListTags",
+]
+_KMS_KEY_ACTIONS = [
+    "kms:DescribeKey", "kms:GetKeyPolicy", "kms:PutKeyPolicy", "kms:GetKeyRotationStatus", "kms:EnableKeyRotation",
+    "kms:UpdateKeyDescription", "kms:ListResourceTags", "kms:TagResource", "kms:UntagResource",
+    "kms:ScheduleKeyDeletion", "kms:CancelKeyDeletion",
+    # Creating an encrypted endpoint or topic makes the service use the key on the caller's behalf.
+    "kms:CreateGrant", "kms:GenerateDataKey", "kms:Decrypt",
+]
+_AUTOSCALING_ACTIONS = [
+    "application-autoscaling:RegisterScalableTarget", "application-autoscaling:DeregisterScalableTarget",
+    "application-autoscaling:PutScalingPolicy", "application-autoscaling:DeleteScalingPolicy",
+    "application-autoscaling:ListTagsForResource", "application-autoscaling:TagResource",
+    "application-autoscaling:UntagResource",
+]
+_IAM_ROLE_ACTIONS = [
+    "iam:AttachRolePolicy", "iam:CreateRole", "iam:DeleteRole", "iam:DeleteRolePolicy", "iam:DetachRolePolicy",
+    "iam:GetRole", "iam:GetRolePolicy", "iam:ListAttachedRolePolicies", "iam:ListInstanceProfilesForRole",
+    "iam:ListRolePolicies", "iam:PutRolePolicy", "iam:TagRole", "iam:UntagRole", "iam:UpdateAssumeRolePolicy",
+    "iam:UpdateRole",
+]

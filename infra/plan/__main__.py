@@ -86,6 +86,8 @@ def _judge(plan: Any, args: argparse.Namespace) -> tuple[list[Any], dict[str, An
         violations = verdict.evaluate(pack, plan, config)
     except (verdict.PolicyConfigError, verdict.PackLoadError) as exc:
         raise _UsageError(str(exc)) from None
+    except verdict.PolicyRunError as exc:
+        raise _UsageError(f"the policy pack failed: {exc}") from None
     shown = str(config_path) if config_path.is_file() else "the pack's defaults"
     return violations, {"pack": pack.name, "config": shown, "environment": environment}
 

@@ -64,6 +64,9 @@ class PlanMocks(Mocks):
         if args.typ == "aws:ecr/repository:Repository":
             state["repositoryUrl"] = f"{self.account_id}.dkr.ecr.{self.region}.amazonaws.com/{physical}"
             state["registryId"] = self.account_id
+        if args.typ == "aws:iam/openIdConnectProvider:OpenIdConnectProvider":
+            host = str(state.get("url", physical)).removeprefix("https://")
+            state["arn"] = f"arn:aws:iam::{self.account_id}:oidc-provider/{host}"
         if args.typ == "aws:kms/key:Key":
             state["keyId"] = _digest(physical, 32)
             state["arn"] = f"arn:aws:kms:{self.region}:{self.account_id}:key/{state['keyId']}"

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 
-from infra.plan.model import PlannedResource, PlanResult
+from infra.plan.model import PlanResult
 from infra.plan.project import load_stack
 from infra.plan.runner import PROJECT_ROOT, plan_program, plan_stack
 
@@ -18,20 +17,6 @@ STACKS = ("shared", "dev", "staging", "prod")
 @pytest.fixture(scope="session")
 def plans() -> dict[str, PlanResult]:
     return {stack: plan_stack(stack) for stack in STACKS}
-
-
-def of_type(plan: PlanResult, type_: str) -> list[PlannedResource]:
-    return [r for r in plan.resources if r.type == type_]
-
-
-def one(plan: PlanResult, type_: str, name: str | None = None) -> PlannedResource:
-    matches = [r for r in of_type(plan, type_) if name is None or r.name == name]
-    assert len(matches) == 1, f"expected one {type_} {name or ''}, found {[r.name for r in matches]}"
-    return matches[0]
-
-
-def policy_of(resource: PlannedResource, key: str = "policy") -> dict:
-    return json.loads(resource.inputs[key])
 
 
 @pytest.fixture(scope="session")
@@ -55,10 +40,3 @@ def plan_with() -> Callable[..., PlanResult]:
                             stack_input.secret_keys, references)
 
     return run
-
-
-def stack_models(stack: str) -> dict:
-    return json.loads(load_stack(PROJECT_ROOT, stack).config["mlops:models"])
-
-
-REPO = Path(PROJECT_ROOT)

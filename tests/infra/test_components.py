@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import of_type, one, policy_of, stack_models
+from planned import of_type, one, policy_of, stack_models
 
 from infra.plan.model import PlanResult
 
@@ -252,7 +252,12 @@ def test_deploy_role_passes_only_this_stacks_roles(plans: dict[str, PlanResult])
     statements = policy_of(one(plans["prod"], "aws:iam/rolePolicy:RolePolicy", "ci-deploy"))["Statement"]
     pass_role = next(s for s in statements if "iam:PassRole" in s["Action"])
     assert pass_role["Resource"] == ["arn:aws:iam::444444444444:role/mlops-prod-*"]
-    assert all(a != "*" for s in statements for a in s["Action"])
+    assert all(a != "*" and not a.endswith(":*") for s in statements for a in s["Action"])
+    by_sid = {s["Sid"]: s for s in statements}
+    assert by_sid["ManageStackBuckets"]["Resource"] == ["arn:aws:s3:::mlops-prod-*"]
+    assert by_sid["ManageKeysTaggedForThisStack"]["Condition"] == {
+        "StringEquals": {"aws:ResourceTag/pulumi-stack": "prod"}}
+    assert not any("s3:GetObject" in s["Action"] for s in statements)
 
 
 def test_every_resource_uses_the_explicit_provider_with_default_tags(plans: dict[str, PlanResult]) -> None:

@@ -1,0 +1,1 @@
+"""The mlops-guardrails CrossGuard policy pack (see docs/policies.md)."""

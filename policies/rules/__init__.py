@@ -1,0 +1,25 @@
+"""The rules of the mlops-guardrails pack, one module per area; ALL_POLICIES is what the pack enforces.
+
+Modules use relative imports only, so the package works both as `rules` (the Pulumi CLI runs the pack with
+`policies/` as the working directory) and as `policies.rules` (tests and the offline verdict).
+"""
+
+from __future__ import annotations
+
+from pulumi_policy import Policy
+
+from . import ecr, iam, kms, kubernetes, operability, protection, s3, sagemaker, tags
+
+ALL_POLICIES: list[Policy] = [
+    *s3.RULES,
+    *kms.RULES,
+    *ecr.RULES,
+    *sagemaker.RULES,
+    *iam.RULES,
+    *tags.RULES,
+    *protection.RULES,
+    *operability.RULES,
+    *kubernetes.RULES,
+]
+
+__all__ = ["ALL_POLICIES"]

@@ -1,0 +1,345 @@
+"""One compliant and one non-compliant plan for every rule of the pack, through the offline verdict.
+
+The table must name every rule the pack declares (see `test_every_rule_has_cases`). Compliant plans must
+produce no violation of any rule at all, so a building block that trips another rule is caught here too.
+Edge cases live in the per-area test modules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from policy_factory import (
+    REPOSITORY,
+    PlanBuilder,
+    ecr_repository,
+    endpoint_stack,
+    github_trust,
+    kms_key,
+    of,
+    pack,
+    pipeline,
+    pipeline_definition,
+    policy_json,
+    run,
+    secure_bucket,
+)
+
+Build = Callable[[PlanBuilder], Any]
+
+
+@dataclass(frozen=True)
+class Case:
+    rule: str
+    compliant: Build
+    violating: Build
+    expect: str  # a fragment of the violation message
+    env: str = "prod"
+    overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def _change(b: PlanBuilder, resource: Any, **inputs: Any) -> None:
+    b.replace(resource, inputs={**resource.inputs, **inputs})
+
+
+def _drop(b: PlanBuilder, resource: Any, *keys: str) -> None:
+    b.replace(resource, inputs={k: v for k, v in resource.inputs.items() if k not in keys})
+
+
+def _remove(b: PlanBuilder, resource: Any) -> None:
+    b.resources.remove(resource)
+
+
+def _helm(b: PlanBuilder, name: str = "argocd", **inputs: Any) -> None:
+    values = {
+        "configs": {
+            "params": {"server.insecure": False},
+            "cm": {"admin.enabled": False},
+            "rbac": {"policy.default": "role:readonly"},
+        }
+    }
+    b.add(
+        "kubernetes:helm.sh/v3:Release",
+        name,
+        {"chart": "argo-cd", "version": "7.7.3", "namespace": "argocd", "values": values, **inputs},
+        provider=False,
+    )
+
+
+def _deployment(b: PlanBuilder, **container: Any) -> None:
+    spec = {
+        "name": "server",
+        "image": "111111111111.dkr.ecr.us-east-1.amazonaws.com/fraud:0.9.2",
+        "securityContext": {"runAsNonRoot": True, "runAsUser": 1000},
+        "resources": {"limits": {"cpu": "1", "memory": "2Gi"}, "requests": {"cpu": "500m", "memory": "1Gi"}},
+        **container,
+    }
+    b.add(
+        "kubernetes:apps/v1:Deployment",
+        "fraud-server",
+        {
+            "metadata": {"name": "fraud-server", "labels": {"app.kubernetes.io/component": "model-server"}},
+            "spec": {
+                "replicas": 2,
+                "template": {
+                    "metadata": {"labels": {"app.kubernetes.io/component": "model-server"}},
+                    "spec": {"containers": [{k: v for k, v in spec.items() if v is not None}]},
+                },
+            },
+        },
+        provider=False,
+    )
+
+
+def _admin_policy(b: PlanBuilder, action: Any = "*", resource: Any = "*") -> None:
+    role = b.add("aws:iam/role:Role", "worker", {"assumeRolePolicy": _service_trust()})
+    b.add(
+        "aws:iam/rolePolicy:RolePolicy",
+        "worker-access",
+        {
+            "role": "worker",
+            "policy": policy_json({"Effect": "Allow", "Action": action, "Resource": resource}),
+        },
+        deps={"role": [role]},
+    )
+
+
+def _service_trust() -> str:
+    return policy_json(
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": "sagemaker.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+            "Condition": {"StringEquals": {"aws:SourceAccount": "444444444444"}},
+        }
+    )
+
+
+SCOPED = ["s3:GetObject", "s3:PutObject"]
+BUCKET_OBJECTS = "arn:aws:s3:::mlops-artifacts-prod/*"
+ROLE_ARN = "arn:aws:iam::444444444444:role/churn-execution"
+
+
+def _both(
+    build: Callable[[PlanBuilder, dict[str, Any]], None], make: Callable[[PlanBuilder], dict[str, Any]]
+) -> Build:
+    return lambda b: build(b, make(b))
+
+
+CASES = [
+    # S3 (stack rules pairing buckets with their companion resources)
+    Case(
+        "s3-public-access-blocked",
+        secure_bucket,
+        _both(
+            lambda b, p: _change(b, p["block"], blockPublicAcls=False, restrictPublicBuckets=False),
+            secure_bucket,
+        ),
+        "leaves blockPublicAcls, restrictPublicBuckets off",
+    ),
+    Case(
+        "s3-sse-kms-cmk",
+        secure_bucket,
+        _both(
+            lambda b, p: _change(
+                b, p["sse"], rules=[{"applyServerSideEncryptionByDefault": {"sseAlgorithm": "AES256"}}]
+            ),
+            secure_bucket,
+        ),
+        "sseAlgorithm is 'AES256'",
+    ),
+    Case(
+        "s3-versioning-enabled",
+        secure_bucket,
+        _both(
+            lambda b, p: _change(b, p["versioning"], versioningConfiguration={"status": "Suspended"}),
+            secure_bucket,
+        ),
+        "status 'Suspended'",
+    ),
+    Case(
+        "s3-tls-only",
+        secure_bucket,
+        _both(lambda b, p: _remove(b, p["policy"]), secure_bucket),
+        "has no aws.s3.BucketPolicy",
+    ),
+    # KMS and ECR
+    Case(
+        "kms-key-rotation",
+        kms_key,
+        lambda b: kms_key(b, enableKeyRotation=False),
+        "does not enable automatic key rotation",
+    ),
+    Case(
+        "ecr-scan-on-push",
+        ecr_repository,
+        lambda b: ecr_repository(b, imageScanningConfiguration={"scanOnPush": False}),
+        "does not scan images on push",
+    ),
+    Case(
+        "ecr-immutable-tags",
+        ecr_repository,
+        lambda b: ecr_repository(b, imageTagMutability="MUTABLE"),
+        "imageTagMutability MUTABLE",
+    ),
+    Case(
+        "ecr-kms-encryption",
+        ecr_repository,
+        lambda b: ecr_repository(b, encryptionConfigurations=[{"encryptionType": "AES256"}]),
+        "encrypts with AES256, not KMS",
+    ),
+    # SageMaker
+    Case(
+        "sagemaker-endpoint-kms",
+        endpoint_stack,
+        _both(lambda b, p: _drop(b, p["config"], "kmsKeyArn"), endpoint_stack),
+        "sets no kmsKeyArn",
+    ),
+    Case(
+        "sagemaker-data-capture",
+        endpoint_stack,
+        _both(lambda b, p: _drop(b, p["config"], "dataCaptureConfig"), endpoint_stack),
+        "has no dataCaptureConfig",
+    ),
+    Case(
+        "sagemaker-endpoint-safe-deployment",
+        endpoint_stack,
+        _both(lambda b, p: _drop(b, p["endpoint"], "deploymentConfig"), endpoint_stack),
+        "has no deploymentConfig",
+    ),
+    Case(
+        "sagemaker-model-pinned-package",
+        endpoint_stack,
+        _both(
+            lambda b, p: _change(
+                b, p["model"], primaryContainer={"image": "x.dkr.ecr.us-east-1.amazonaws.com/churn:1.4.0"}
+            ),
+            endpoint_stack,
+        ),
+        "not from a registered model package version",
+    ),
+    Case(
+        "sagemaker-job-isolation",
+        lambda b: pipeline(b, pipeline_definition()),
+        lambda b: pipeline(b, pipeline_definition(Train={"EnableNetworkIsolation": False})),
+        "step 'Train' (Training) does not enable network isolation",
+    ),
+    Case(
+        "sagemaker-instance-cost-guard",
+        endpoint_stack,
+        _both(
+            lambda b, p: _change(
+                b,
+                p["config"],
+                productionVariants=[
+                    {
+                        "variantName": "primary",
+                        "modelName": "m",
+                        "instanceType": "ml.p4d.24xlarge",
+                        "initialInstanceCount": 1,
+                    }
+                ],
+            ),
+            endpoint_stack,
+        ),
+        "instance type 'ml.p4d.24xlarge', which is not allowed",
+    ),
+    # IAM
+    Case(
+        "iam-no-admin-wildcard",
+        lambda b: _admin_policy(b, SCOPED, BUCKET_OBJECTS),
+        lambda b: _admin_policy(b, "*", "*"),
+        "allows every action ('*') on every resource ('*')",
+    ),
+    Case(
+        "iam-no-passrole-wildcard",
+        lambda b: _admin_policy(b, "iam:PassRole", ROLE_ARN),
+        lambda b: _admin_policy(b, ["iam:PassRole", "sagemaker:CreateModel"], "*"),
+        "allows iam:PassRole on '*'",
+    ),
+    Case(
+        "iam-github-oidc-trust-pinned",
+        lambda b: b.add("aws:iam/role:Role", "deployer", {"assumeRolePolicy": github_trust()}),
+        lambda b: b.add(
+            "aws:iam/role:Role",
+            "deployer",
+            {"assumeRolePolicy": github_trust("repo:*", operator="StringLike")},
+        ),
+        "does not name a repository",
+        overrides={"iam-github-oidc-trust-pinned": {"allowedRepositories": [REPOSITORY]}},
+    ),
+    # Tags
+    Case(
+        "aws-required-tags",
+        kms_key,
+        lambda b: b.add(
+            "aws:sns/topic:Topic", "alerts", {"name": "alerts", "tags": {"owner": "x"}}, provider=False
+        ),
+        "lacks required tag(s) environment, cost-center, managed-by",
+    ),
+    # Protection (stack rule)
+    Case(
+        "stateful-resources-protected",
+        kms_key,
+        _both(lambda b, p: b.replace(p["bucket"], protect=False), secure_bucket),
+        "'artifacts' (aws:s3/bucket:Bucket) is not protected",
+    ),
+    # Operability (stack rule)
+    Case(
+        "sagemaker-endpoint-operability",
+        endpoint_stack,
+        _both(lambda b, p: (_remove(b, p["scaling_policy"]), _remove(b, p["target"])), endpoint_stack),
+        "has no application autoscaling target",
+    ),
+    # Kubernetes
+    Case("helm-chart-version-pinned", _helm, lambda b: _helm(b, version=None), "has no version"),
+    Case(
+        "argocd-hardened",
+        _helm,
+        lambda b: _helm(
+            b,
+            values={
+                "configs": {
+                    "params": {"server.insecure": True},
+                    "cm": {"admin.enabled": False},
+                    "rbac": {"policy.default": "role:readonly"},
+                }
+            },
+        ),
+        "runs the API server insecure",
+    ),
+    Case(
+        "k8s-model-server-hardened",
+        _deployment,
+        lambda b: _deployment(b, image="111111111111.dkr.ecr.us-east-1.amazonaws.com/fraud:latest"),
+        "uses the moving tag 'latest'",
+    ),
+]
+
+
+def test_every_rule_has_cases() -> None:
+    assert sorted(c.rule for c in CASES) == sorted(p.name for p in pack().policies)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.rule for c in CASES])
+def test_compliant(case: Case) -> None:
+    b = PlanBuilder(stack=case.env)
+    case.compliant(b)
+    violations = run(b.plan(), case.env, case.overrides)
+    assert violations == [], "\n".join(f"{v.policy_name}: {v.message}" for v in violations)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.rule for c in CASES])
+def test_violating(case: Case) -> None:
+    b = PlanBuilder(stack=case.env)
+    case.violating(b)
+    found = of(run(b.plan(), case.env, case.overrides), case.rule)
+    assert found, f"{case.rule} reported nothing"
+    assert any(case.expect in v.message for v in found), [v.message for v in found]
+    for violation in found:
+        assert violation.enforcement == "mandatory"  # every rule is mandatory in prod
+        assert violation.remediation and violation.description and violation.severity != "unspecified"
+        assert violation.urn and violation.resource_name
