@@ -105,9 +105,14 @@ class RecordingMonitor(MockMonitor):
 
     def RegisterResource(self, request):  # noqa: N802 - gRPC method name
         response = super().RegisterResource(request)
-        if request.type != "pulumi:pulumi:Stack":
-            outputs = self.resources[response.urn].state if response.urn in self.resources else {}
-            self._record(request, response.urn, request.object, outputs, request.custom)
+        if request.type == "pulumi:pulumi:Stack":
+            # The engine analyzes the root stack resource too. The SDK's mock setup registers one as well:
+            # keep a single record of it.
+            with self._lock:
+                if any(r.urn == response.urn for r in self.records):
+                    return response
+        outputs = self.resources[response.urn].state if response.urn in self.resources else {}
+        self._record(request, response.urn, request.object, outputs, request.custom)
         return response
 
     def ReadResource(self, request):  # noqa: N802 - gRPC method name

@@ -13,6 +13,7 @@ from typing import Any
 from infra.plan.model import SECRET_PLACEHOLDER, PlannedResource, PlanResult
 
 SCHEMA_VERSION = 1
+_STACK = "pulumi:pulumi:Stack"
 
 
 def to_document(plan: PlanResult, violations: Sequence[Any] = (), policy: dict[str, Any] | None = None) -> dict:
@@ -37,11 +38,8 @@ def render_json(plan: PlanResult, violations: Sequence[Any] = (), policy: dict[s
 
 def render_table(plan: PlanResult, violations: Sequence[Any] = (), policy: dict[str, Any] | None = None) -> str:
     """Resources grouped under the components that declared them, with counts; then outputs and verdict."""
-    children: dict[str | None, list[PlannedResource]] = defaultdict(list)
-    urns = {r.urn for r in plan.resources}
-    for resource in plan.resources:
-        children[resource.parent if resource.parent in urns else None].append(resource)
-    components = sum(1 for r in plan.resources if not r.custom and r.type != "pulumi:pulumi:StackReference")
+    children = _children_of(plan)
+    components = sum(1 for r in plan.resources if not r.custom and r.type != _STACK)
     lines = [
         f"Plan of stack {plan.stack} (project {plan.project}): "
         f"{sum(1 for r in plan.resources if r.custom)} resources in {components} components",
@@ -74,9 +72,7 @@ def render_table(plan: PlanResult, violations: Sequence[Any] = (), policy: dict[
 def render_mermaid(plan: PlanResult) -> str:
     """A flowchart: components as subgraphs, resources as nodes, property dependencies as edges."""
     ids = {r.urn: f"r{i}" for i, r in enumerate(plan.resources)}
-    children: dict[str | None, list[PlannedResource]] = defaultdict(list)
-    for resource in plan.resources:
-        children[resource.parent if resource.parent in ids else None].append(resource)
+    children = _children_of(plan)
     lines = ["flowchart LR"]
 
     def walk(resource: PlannedResource, depth: int) -> None:
@@ -102,6 +98,17 @@ def render_mermaid(plan: PlanResult) -> str:
                     edges.add((ids[urn], ids[resource.urn]))
     lines += [f"  {a} --> {b}" for a, b in sorted(edges)]
     return "\n".join(lines) + "\n"
+
+
+def _children_of(plan: PlanResult) -> dict[str | None, list[PlannedResource]]:
+    """Resources by parent; the root stack's children (and orphans) are the roots (key None)."""
+    stack_urns = {r.urn for r in plan.resources if r.type == _STACK}
+    urns = {r.urn for r in plan.resources} - stack_urns
+    children: dict[str | None, list[PlannedResource]] = defaultdict(list)
+    for resource in plan.resources:
+        if resource.type != _STACK:
+            children[resource.parent if resource.parent in urns else None].append(resource)
+    return children
 
 
 def _resource_document(resource: PlannedResource) -> dict[str, Any]:
