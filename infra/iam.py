@@ -33,3 +33,26 @@ def service_trust(service: str, account_id: Any) -> pulumi.Output[str]:
             }
         ]
     )
+
+
+def ecr_login() -> dict[str, Any]:
+    """ECR's GetAuthorizationToken has no resource-level permissions: AWS documents `*` as its only resource."""
+    return allow("AuthenticateToEcr", ["ecr:GetAuthorizationToken"], ["*"])
+
+
+def sagemaker_metrics() -> dict[str, Any]:
+    """PutMetricData has no resource-level permissions; the namespace condition confines it to SageMaker's."""
+    return allow("PublishSageMakerMetrics", ["cloudwatch:PutMetricData"], ["*"],
+                 Condition={"StringLike": {"cloudwatch:namespace": "/aws/sagemaker/*"}})
+
+
+def vpc_attachment(region: str) -> dict[str, Any]:
+    """What SageMaker needs to attach jobs or endpoints to private subnets; EC2 scopes these by region only."""
+    return allow(
+        "AttachToVpc",
+        ["ec2:CreateNetworkInterface", "ec2:CreateNetworkInterfacePermission", "ec2:DeleteNetworkInterface",
+         "ec2:DeleteNetworkInterfacePermission", "ec2:DescribeDhcpOptions", "ec2:DescribeNetworkInterfaces",
+         "ec2:DescribeSecurityGroups", "ec2:DescribeSubnets", "ec2:DescribeVpcs"],
+        ["*"],
+        Condition={"StringEquals": {"aws:RequestedRegion": region}},
+    )

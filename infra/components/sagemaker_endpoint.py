@@ -17,7 +17,7 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.config import Deploy, Network
-from infra.iam import allow, policy_document, service_trust
+from infra.iam import allow, ecr_login, policy_document, sagemaker_metrics, service_trust, vpc_attachment
 from infra.naming import Naming
 
 VARIANT = "AllTraffic"
@@ -119,23 +119,14 @@ class SageMakerEndpoint(pulumi.ComponentResource):
             allow("DecryptModelArtifacts", ["kms:Decrypt", "kms:DescribeKey"], [a.shared.kms_key_arn]),
             allow("PullServingImage", ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage",
                                        "ecr:GetDownloadUrlForLayer"], [a.shared.serving_repository_arn]),
-            # GetAuthorizationToken has no resource-level permissions: AWS documents `*` as its only resource.
-            allow("AuthenticateToEcr", ["ecr:GetAuthorizationToken"], ["*"]),
+            ecr_login(),
             allow("WriteEndpointLogs", ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
                   [pulumi.Output.concat("arn:aws:logs:", a.region, ":", a.account_id,
                                         ":log-group:/aws/sagemaker/Endpoints/*")]),
-            allow("PublishEndpointMetrics", ["cloudwatch:PutMetricData"], ["*"],
-                  Condition={"StringLike": {"cloudwatch:namespace": "/aws/sagemaker/*"}}),
+            sagemaker_metrics(),
         ]
         if a.network.subnet_ids:
-            statements.append(
-                allow("AttachToVpc",
-                      ["ec2:CreateNetworkInterface", "ec2:CreateNetworkInterfacePermission",
-                       "ec2:DeleteNetworkInterface", "ec2:DeleteNetworkInterfacePermission",
-                       "ec2:DescribeDhcpOptions", "ec2:DescribeNetworkInterfaces", "ec2:DescribeSecurityGroups",
-                       "ec2:DescribeSubnets", "ec2:DescribeVpcs"], ["*"],
-                      Condition={"StringEquals": {"aws:RequestedRegion": a.region}})
-            )
+            statements.append(vpc_attachment(a.region))
         aws.iam.RolePolicy(name, role=role.id, policy=policy_document(statements),
                            opts=pulumi.ResourceOptions(parent=self))
         return role

@@ -14,7 +14,7 @@ import pulumi_aws as aws
 
 from infra.components.pipeline_definition import PipelineSpec, build_pipeline_definition
 from infra.config import Network, Training
-from infra.iam import allow, policy_document, service_trust
+from infra.iam import allow, ecr_login, policy_document, sagemaker_metrics, service_trust, vpc_attachment
 from infra.naming import Naming
 
 
@@ -141,13 +141,10 @@ class TrainingPipeline(pulumi.ComponentResource):
                   Condition={"Bool": {"kms:GrantIsForAWSResource": "true"}}),
             allow("PullTrainingImage", ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage",
                                         "ecr:GetDownloadUrlForLayer"], [a.training_repository_arn]),
-            # GetAuthorizationToken has no resource-level permissions: AWS documents `*` as its only resource.
-            allow("AuthenticateToEcr", ["ecr:GetAuthorizationToken"], ["*"]),
+            ecr_login(),
             allow("WriteJobLogs", ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
                   [pulumi.Output.concat("arn:aws:logs:", region, ":", account, ":log-group:/aws/sagemaker/*")]),
-            # PutMetricData has no resource-level permissions; the namespace condition confines it.
-            allow("PublishJobMetrics", ["cloudwatch:PutMetricData"], ["*"],
-                  Condition={"StringLike": {"cloudwatch:namespace": "/aws/sagemaker/*"}}),
+            sagemaker_metrics(),
             allow("RunPipelineJobs",
                   ["sagemaker:AddTags", "sagemaker:CreateProcessingJob", "sagemaker:CreateTrainingJob",
                    "sagemaker:DescribeProcessingJob", "sagemaker:DescribeTrainingJob",
@@ -163,15 +160,7 @@ class TrainingPipeline(pulumi.ComponentResource):
                   Condition={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}),
         ]
         if a.network.subnet_ids:
-            # Jobs in a VPC attach network interfaces; EC2 scopes these by subnet and security group only.
-            statements.append(
-                allow("AttachJobsToVpc",
-                      ["ec2:CreateNetworkInterface", "ec2:CreateNetworkInterfacePermission",
-                       "ec2:DeleteNetworkInterface", "ec2:DeleteNetworkInterfacePermission",
-                       "ec2:DescribeDhcpOptions", "ec2:DescribeNetworkInterfaces", "ec2:DescribeSecurityGroups",
-                       "ec2:DescribeSubnets", "ec2:DescribeVpcs"], ["*"],
-                      Condition={"StringEquals": {"aws:RequestedRegion": region}})
-            )
+            statements.append(vpc_attachment(region))
         return statements
 
     def _schedule(self, name: str, expression: str) -> None:

@@ -280,3 +280,21 @@ def test_assume_role_from_the_stack_file_reaches_the_provider(plan_with) -> None
     provider = one(plan, "pulumi:providers:aws").inputs
     roles = json.loads(provider["assumeRoles"]) if isinstance(provider["assumeRoles"], str) else provider["assumeRoles"]
     assert roles == [role]
+
+
+def test_private_network_reaches_jobs_models_and_their_roles(plan_with) -> None:
+    network = {"subnetIds": ["subnet-0123456789abcdef0"], "securityGroupIds": ["sg-0123456789abcdef0"]}
+    shared = plan_with("shared", network=network)
+    definition = json.loads(one(shared, "aws:sagemaker/pipeline:Pipeline", "churn").inputs["pipelineDefinition"])
+    train = next(s for s in definition["Steps"] if s["Name"] == "Train")["Arguments"]
+    assert train["VpcConfig"] == {"Subnets": ["subnet-0123456789abcdef0"], "SecurityGroupIds": ["sg-0123456789abcdef0"]}
+    sids = {s["Sid"] for s in policy_of(one(shared, "aws:iam/rolePolicy:RolePolicy", "churn"))["Statement"]}
+    assert "AttachToVpc" in sids
+    prod = plan_with("prod", network=network)
+    model = one(prod, "aws:sagemaker/model:Model")
+    assert model.inputs["vpcConfig"] == {"subnets": ["subnet-0123456789abcdef0"],
+                                         "securityGroupIds": ["sg-0123456789abcdef0"]}
+    sids = {s["Sid"] for s in policy_of(one(prod, "aws:iam/rolePolicy:RolePolicy", "churn"))["Statement"]}
+    assert "AttachToVpc" in sids
+    assert "AttachToVpc" not in {s["Sid"] for s in policy_of(
+        one(plan_with("prod"), "aws:iam/rolePolicy:RolePolicy", "churn"))["Statement"]}
