@@ -141,7 +141,12 @@ def environment_stack(config: StackConfig, naming: Naming, provider: aws.Provide
     account_id = account_id_of(config, provider)
     opts = pulumi.ResourceOptions(providers={"aws": provider})
     shared = pulumi.StackReference(config.shared_stack)
+    # Read each shared output once: every read copies the whole outputs map into fresh Outputs.
     shared_models = shared.require_output("models")
+    shared_account, shared_region, shared_key, artifacts_bucket, capture_bucket = (
+        shared.require_output(name)
+        for name in ("accountId", "region", "kmsKeyArn", "artifactsBucket", "captureBucket")
+    )
     key = EnvironmentKey(
         "environment", EnvironmentKeyArgs(naming=naming, account_id=account_id),
         pulumi.ResourceOptions(providers={"aws": provider}, protect=config.protect),
@@ -157,11 +162,11 @@ def environment_stack(config: StackConfig, naming: Naming, provider: aws.Provide
                     naming=naming, model=model, deploy=deploy, network=config.network, account_id=account_id,
                     region=config.region, kms_key_arn=key.arn, alarm_topic_arn=topic.arn,
                     shared=SharedRegistry(
-                        account_id=shared.require_output("accountId"),
-                        region=shared.require_output("region"),
-                        kms_key_arn=shared.require_output("kmsKeyArn"),
-                        artifacts_bucket=shared.require_output("artifactsBucket"),
-                        capture_bucket=shared.require_output("captureBucket"),
+                        account_id=shared_account,
+                        region=shared_region,
+                        kms_key_arn=shared_key,
+                        artifacts_bucket=artifacts_bucket,
+                        capture_bucket=capture_bucket,
                         package_group_name=_shared_model_field(shared_models, model, "packageGroupName"),
                         serving_repository_arn=_shared_model_field(shared_models, model, "servingRepositoryArn"),
                     ),

@@ -14,7 +14,6 @@ from typing import Any
 
 from pulumi.runtime import rpc
 from pulumi.runtime.mocks import MockCallArgs, MockMonitor, MockResourceArgs, Mocks
-from pulumi.runtime.sync_await import _sync_await
 
 from infra.plan.model import PlannedResource
 
@@ -122,7 +121,7 @@ class RecordingMonitor(MockMonitor):
 
     def RegisterResourceOutputs(self, request):  # noqa: N802 - gRPC method name
         if request.urn.split("::")[2] == "pulumi:pulumi:Stack":
-            outputs = _sync_await(_deserialize(request.outputs))
+            outputs = _deserialize(request.outputs)
             secrets: set[str] = set()
             self.stack_outputs = {k: _unwrap(v, k, secrets) for k, v in outputs.items()}
             self.secret_outputs = secrets
@@ -130,7 +129,7 @@ class RecordingMonitor(MockMonitor):
 
     def _record(self, request: Any, urn: str, properties: Any, outputs: dict, custom: bool) -> None:
         secrets: set[str] = set()
-        inputs = {k: _unwrap(v, k, secrets) for k, v in _sync_await(_deserialize(properties)).items()}
+        inputs = {k: _unwrap(v, k, secrets) for k, v in _deserialize(properties).items()}
         options = getattr(request, "protect", False)
         record = PlannedResource(
             urn=urn,
@@ -155,7 +154,7 @@ class RecordingMonitor(MockMonitor):
             self.records.append(record)
 
 
-async def _deserialize(struct: Any) -> dict[str, Any]:
+def _deserialize(struct: Any) -> dict[str, Any]:
     return rpc.deserialize_properties(struct) or {}
 
 
