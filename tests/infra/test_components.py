@@ -122,7 +122,7 @@ def test_approval_events_of_every_group_reach_the_promotion_topic(plans: dict[st
 
 # -- serving -------------------------------------------------------------------------------------------------
 def test_rollout_strategy_per_environment_with_rollback_on_every_alarm(plans: dict[str, PlanResult]) -> None:
-    expected = {"dev": ("ALL_AT_ONCE", None), "staging": ("CANARY", "canarySize"), "prod": ("LINEAR", "linearStepSize")}
+    expected = {"dev": ("ALL_AT_ONCE", None), "staging": ("LINEAR", "linearStepSize"), "prod": ("CANARY", "canarySize")}
     for stack, (routing, size_key) in expected.items():
         plan = plans[stack]
         config = one(plan, "aws:sagemaker/endpoint:Endpoint").inputs["deploymentConfig"]
@@ -204,7 +204,7 @@ def test_endpoint_configuration_name_changes_exactly_when_its_content_changes(pl
     assert config_name(dataCapturePercent=30) != baseline
     assert config_name(approvedVersion=4) != baseline  # a new model (version) is new content
     # Rollout settings live on the endpoint, not the configuration: they must not replace it.
-    assert config_name(rollout={"strategy": "linear", "stepPercent": 10, "waitSeconds": 600}) == baseline
+    assert config_name(rollout={"strategy": "linear", "stepPercent": 20, "waitSeconds": 900}) == baseline
 
 
 def test_serverless_variant_has_no_volume_key_no_blue_green_and_no_autoscaling(plan_with) -> None:
