@@ -125,6 +125,13 @@ class SageMakerEndpoint(pulumi.ComponentResource):
                                         ":log-group:/aws/sagemaker/Endpoints/*")]),
             sagemaker_metrics(),
         ]
+        if a.deploy.data_capture_percent:
+            # SageMaker writes captured requests as the endpoint's execution role, into the shared capture bucket.
+            statements += [
+                allow("WriteDataCapture", ["s3:PutObject"], [self._capture_uri().apply(
+                    lambda uri: "arn:aws:s3:::" + uri.removeprefix("s3://") + "*")]),
+                allow("EncryptDataCapture", ["kms:GenerateDataKey"], [a.shared.kms_key_arn]),
+            ]
         if a.network.subnet_ids:
             statements.append(vpc_attachment(a.region))
         aws.iam.RolePolicy(name, role=role.id, policy=policy_document(statements),
@@ -212,9 +219,7 @@ class SageMakerEndpoint(pulumi.ComponentResource):
         return aws.sagemaker.EndpointConfigurationDataCaptureConfigArgs(
             enable_capture=True,
             initial_sampling_percentage=percent,
-            destination_s3_uri=pulumi.Output.concat(
-                "s3://", a.shared.capture_bucket, f"/{a.naming.config.environment}/{a.model}/"
-            ),
+            destination_s3_uri=self._capture_uri(),
             kms_key_id=a.shared.kms_key_arn,
             capture_options=[
                 aws.sagemaker.EndpointConfigurationDataCaptureConfigCaptureOptionArgs(capture_mode="Input"),
@@ -224,6 +229,11 @@ class SageMakerEndpoint(pulumi.ComponentResource):
                 csv_content_types=["text/csv"], json_content_types=["application/json"]
             ),
         )
+
+    def _capture_uri(self) -> pulumi.Output[str]:
+        """Where this endpoint's captured traffic goes: `<capture bucket>/<environment>/<model>/`."""
+        a = self._args
+        return pulumi.Output.concat("s3://", a.shared.capture_bucket, f"/{a.naming.config.environment}/{a.model}/")
 
     # -- guardrails --------------------------------------------------------------------------------------------
     def _alarms(self, name: str) -> list[aws.cloudwatch.MetricAlarm]:

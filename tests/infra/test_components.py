@@ -167,6 +167,9 @@ def test_endpoint_configuration_encrypts_captures_and_serves_the_pinned_package(
         "arn:aws:sagemaker:us-east-1:111111111111:model-package/mlops-shared-churn/3")
     assert model.inputs["enableNetworkIsolation"] is True
     assert variant["modelName"] == model.outputs["name"]
+    by_sid = {s["Sid"]: s for s in policy_of(one(prod, "aws:iam/rolePolicy:RolePolicy", "churn"))["Statement"]}
+    assert by_sid["WriteDataCapture"]["Resource"] == ["arn:aws:s3:::mlops-shared-capture-111111111111/prod/churn/*"]
+    assert by_sid["EncryptDataCapture"]["Resource"] == [capture["kmsKeyId"]]
 
 
 def test_staging_runs_a_shadow_variant_of_the_next_candidate(plans: dict[str, PlanResult]) -> None:
