@@ -130,7 +130,6 @@ class RecordingMonitor(MockMonitor):
     def _record(self, request: Any, urn: str, properties: Any, outputs: dict, custom: bool) -> None:
         secrets: set[str] = set()
         inputs = {k: _unwrap(v, k, secrets) for k, v in _deserialize(properties).items()}
-        options = getattr(request, "protect", False)
         record = PlannedResource(
             urn=urn,
             type=request.type,
@@ -139,7 +138,7 @@ class RecordingMonitor(MockMonitor):
             parent=request.parent or None,
             inputs=inputs,
             outputs={k: _unwrap(v, k, set()) for k, v in outputs.items()},
-            protect=bool(options),
+            protect=bool(getattr(request, "protect", False)),
             retain_on_delete=bool(getattr(request, "retainOnDelete", False)),
             delete_before_replace=bool(getattr(request, "deleteBeforeReplace", False)),
             ignore_changes=tuple(getattr(request, "ignoreChanges", ())),

@@ -40,10 +40,6 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 class ProgramError(Exception):
     """The program refused to run (a `pulumi.RunError`, such as invalid config) or crashed."""
 
-    def __init__(self, message: str, *, rejected_input: bool) -> None:
-        super().__init__(message)
-        self.rejected_input = rejected_input
-
 
 def plan_program(
     program_dir: Path,
@@ -75,7 +71,7 @@ def plan_program(
             if resolve_stack is None:
                 raise ProgramError(
                     f"stack reference {name!r} cannot be resolved offline; "
-                    "give its outputs with --stack-outputs NAME=FILE.json", rejected_input=True,
+                    "give its outputs with --stack-outputs NAME=FILE.json"
                 )
             references[name] = resolve_stack(name)
 
@@ -121,16 +117,16 @@ class _StackPlanner:
         if len(parts) == 3 and parts[1] != referrer.project:
             raise ProgramError(
                 f"stack reference {name!r} belongs to project {parts[1]!r}, not {referrer.project!r}; "
-                "give its outputs with --stack-outputs NAME=FILE.json", rejected_input=True,
+                "give its outputs with --stack-outputs NAME=FILE.json"
             )
         if stack in self._in_progress:
             chain = " -> ".join([*self._in_progress, stack])
-            raise ProgramError(f"stack references form a cycle: {chain}", rejected_input=True)
+            raise ProgramError(f"stack references form a cycle: {chain}")
         if stack not in self._done:
             try:
                 self._done[stack] = self.plan(stack)
             except ProjectError as exc:
-                raise ProgramError(f"stack reference {name!r}: {exc}", rejected_input=True) from None
+                raise ProgramError(f"stack reference {name!r}: {exc}") from None
         result = self._done[stack]
         return result.outputs, sorted(result.secret_outputs)
 
@@ -146,7 +142,7 @@ def _run(program_dir: Path, project: str, stack: str, config: dict[str, str], se
          mocks: PlanMocks) -> PlanResult:
     main = program_dir / "__main__.py"
     if not main.is_file():
-        raise ProgramError(f"{program_dir}: not a Pulumi Python program (no __main__.py)", rejected_input=True)
+        raise ProgramError(f"{program_dir}: not a Pulumi Python program (no __main__.py)")
     with _RUNTIME_LOCK, _restored_settings():
         return _run_program(program_dir, project, stack, config, secret_keys, mocks)
 
@@ -182,11 +178,11 @@ def _run_program(program_dir: Path, project: str, stack: str, config: dict[str, 
     try:
         loop.run_until_complete(run_in_stack(lambda: runpy.run_path(str(program_dir), run_name="__main__")))
     except pulumi.RunError as exc:
-        raise ProgramError(str(exc), rejected_input=True) from None
+        raise ProgramError(str(exc)) from None
     except ProgramError:
         raise
     except Exception as exc:  # noqa: BLE001 - any crash of the user's program is reported, not re-raised raw
-        raise ProgramError(f"the program failed: {type(exc).__name__}: {exc}", rejected_input=False) from exc
+        raise ProgramError(f"the program failed: {type(exc).__name__}: {exc}") from exc
     finally:
         if collector_was_on:
             gc.enable()
