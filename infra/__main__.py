@@ -32,7 +32,14 @@ from infra.components.sagemaker_endpoint import (  # noqa: E402
 )
 from infra.components.training_pipeline import TrainingPipeline, TrainingPipelineArgs  # noqa: E402
 from infra.config import ConfigError, StackConfig, parse_stack_config  # noqa: E402
-from infra.naming import Naming  # noqa: E402
+from infra.naming import Naming, stack_tags  # noqa: E402
+from infra.outputs import (  # noqa: E402
+    EndpointOutputs,
+    EnvironmentOutputs,
+    SharedModelOutputs,
+    SharedOutputs,
+    SharedStack,
+)
 
 
 def load_config() -> StackConfig:
@@ -44,7 +51,7 @@ def load_config() -> StackConfig:
         raise pulumi.RunError(str(exc)) from None
 
 
-def aws_provider(config: StackConfig, naming: Naming) -> aws.Provider:
+def aws_provider(config: StackConfig, stack: str) -> aws.Provider:
     """One explicit provider: region, account guard and the default tags every resource inherits."""
     return aws.Provider(
         "aws",
@@ -56,7 +63,10 @@ def aws_provider(config: StackConfig, naming: Naming) -> aws.Provider:
         ]
         or None,
         allowed_account_ids=[config.account_id] if config.account_id else None,
-        default_tags=aws.ProviderDefaultTagsArgs(tags=naming.base_tags()),
+        default_tags=aws.ProviderDefaultTagsArgs(
+            tags=stack_tags(stack=stack, environment=config.environment, owner=config.owner,
+                            cost_center=config.cost_center, extra=config.tags)
+        ),
     )
 
 
@@ -77,7 +87,7 @@ def shared_stack(config: StackConfig, naming: Naming, provider: aws.Provider) ->
         ArtifactStoreArgs(naming=naming, account_id=account_id, reader_account_ids=config.reader_account_ids),
         stateful,
     )
-    models: dict[str, dict[str, pulumi.Output]] = {}
+    models: dict[str, SharedModelOutputs[pulumi.Output[str]]] = {}
     for model, training in config.trained_models().items():
         registry = ModelRegistry(
             model,
@@ -101,19 +111,19 @@ def shared_stack(config: StackConfig, naming: Naming, provider: aws.Provider) ->
             ),
             opts,
         )
-        models[model] = {
-            "packageGroupName": registry.package_group.model_package_group_name,
-            "packageGroupArn": registry.package_group.arn,
-            "trainingRepositoryUrl": training_repo.repository_url,
-            "servingRepositoryUrl": serving_repo.repository_url,
-            "servingRepositoryArn": serving_repo.arn,
-            "pipelineName": pipeline.pipeline.pipeline_name,
-        }
+        models[model] = SharedModelOutputs(
+            package_group_name=registry.package_group.model_package_group_name,
+            package_group_arn=registry.package_group.arn,
+            training_repository_url=training_repo.repository_url,
+            serving_repository_url=serving_repo.repository_url,
+            serving_repository_arn=serving_repo.arn,
+            pipeline_name=pipeline.pipeline.pipeline_name,
+        )
     promotion = PromotionTrigger(
         "promotion",
         PromotionTriggerArgs(
-            naming=naming, package_group_names=[naming.name(m) for m in models], kms_key_arn=store.key.arn,
-            account_id=account_id,
+            naming=naming, package_group_names=[naming.package_group(m) for m in models],
+            kms_key_arn=store.key.arn, account_id=account_id,
         ),
         opts,
     )
@@ -121,97 +131,85 @@ def shared_stack(config: StackConfig, naming: Naming, provider: aws.Provider) ->
     ci = CiRoles(
         "ci",
         CiRolesArgs(naming=naming, oidc_provider_arn=oidc.arn, repository=config.github_repository,
-                    account_id=account_id, region=config.region),
+                    environment=config.environment, account_id=account_id, region=config.region),
         opts,
     )
-    pulumi.export("accountId", account_id)
-    pulumi.export("region", config.region)
-    pulumi.export("kmsKeyArn", store.key.arn)
-    for role, bucket in store.buckets.items():
-        pulumi.export(f"{role}Bucket", bucket.name)
-    pulumi.export("models", models)
-    pulumi.export("promotionTopicArn", promotion.topic.arn)
-    pulumi.export("githubOidcProviderArn", oidc.arn)
-    pulumi.export("ciPreviewRoleArn", ci.preview_role.arn)
-    pulumi.export("ciDeployRoleArn", ci.deploy_role.arn)
+    SharedOutputs(
+        account_id=account_id,
+        region=config.region,
+        kms_key_arn=store.key.arn,
+        data_bucket=store.buckets["data"].name,
+        artifacts_bucket=store.buckets["artifacts"].name,
+        capture_bucket=store.buckets["capture"].name,
+        models=models,
+        promotion_topic_arn=promotion.topic.arn,
+        github_oidc_provider_arn=oidc.arn,
+        ci_preview_role_arn=ci.preview_role.arn,
+        ci_deploy_role_arn=ci.deploy_role.arn,
+    ).export()
 
 
 def environment_stack(config: StackConfig, naming: Naming, provider: aws.Provider) -> None:
     """Serving (push path), alarms, CI roles; everything shared comes through a StackReference."""
     account_id = account_id_of(config, provider)
     opts = pulumi.ResourceOptions(providers={"aws": provider})
-    shared = pulumi.StackReference(config.shared_stack)
-    # Read each shared output once: every read copies the whole outputs map into fresh Outputs.
-    shared_models = shared.require_output("models")
-    shared_account, shared_region, shared_key, artifacts_bucket, capture_bucket = (
-        shared.require_output(name)
-        for name in ("accountId", "region", "kmsKeyArn", "artifactsBucket", "captureBucket")
-    )
+    shared = SharedStack(config.shared_stack)
     key = EnvironmentKey(
         "environment", EnvironmentKeyArgs(naming=naming, account_id=account_id),
         pulumi.ResourceOptions(providers={"aws": provider}, protect=config.protect),
     )
-    endpoints: dict[str, dict[str, pulumi.Output]] = {}
+    endpoints: dict[str, EndpointOutputs[pulumi.Output[str]]] = {}
+    alarm_topic_arn = None
     serving = config.sagemaker_models()
     if serving:
         topic = AlarmTopic("alarms", AlarmTopicArgs(naming=naming, kms_key_arn=key.arn, account_id=account_id), opts)
+        alarm_topic_arn = topic.arn
         for model, deploy in serving.items():
+            shared_model = shared.model(model)
             endpoint = SageMakerEndpoint(
                 model,
                 SageMakerEndpointArgs(
-                    naming=naming, model=model, deploy=deploy, network=config.network, account_id=account_id,
-                    region=config.region, kms_key_arn=key.arn, alarm_topic_arn=topic.arn,
+                    naming=naming, model=model, environment=config.environment, deploy=deploy,
+                    network=config.network, account_id=account_id, region=config.region, kms_key_arn=key.arn,
+                    alarm_topic_arn=topic.arn,
                     shared=SharedRegistry(
-                        account_id=shared_account,
-                        region=shared_region,
-                        kms_key_arn=shared_key,
-                        artifacts_bucket=artifacts_bucket,
-                        capture_bucket=capture_bucket,
-                        package_group_name=_shared_model_field(shared_models, model, "packageGroupName"),
-                        serving_repository_arn=_shared_model_field(shared_models, model, "servingRepositoryArn"),
+                        account_id=shared.output("account_id"),
+                        region=shared.output("region"),
+                        kms_key_arn=shared.output("kms_key_arn"),
+                        artifacts_bucket=shared.output("artifacts_bucket"),
+                        capture_bucket=shared.output("capture_bucket"),
+                        package_group_name=shared_model.package_group_name,
+                        serving_repository_arn=shared_model.serving_repository_arn,
                     ),
                 ),
                 opts,
             )
-            endpoints[model] = {"endpointName": endpoint.endpoint.name,
-                                "endpointConfigName": endpoint.endpoint_config.name}
-        pulumi.export("alarmTopicArn", topic.arn)
+            endpoints[model] = EndpointOutputs(endpoint_name=endpoint.endpoint.name,
+                                               endpoint_config_name=endpoint.endpoint_config.name)
     oidc_arn = (
         GitHubOidcProvider("github", opts).arn
         if config.creates_oidc_provider()
-        else shared.require_output("githubOidcProviderArn")
+        else shared.output("github_oidc_provider_arn")
     )
     ci = CiRoles(
         "ci",
-        CiRolesArgs(naming=naming, oidc_provider_arn=oidc_arn,
-                    repository=config.github_repository, account_id=account_id, region=config.region),
+        CiRolesArgs(naming=naming, oidc_provider_arn=oidc_arn, repository=config.github_repository,
+                    environment=config.environment, account_id=account_id, region=config.region),
         opts,
     )
-    pulumi.export("endpoints", endpoints)
-    pulumi.export(
-        "pinnedVersions",
-        {name: m.deploy.approved_version for name, m in config.models.items() if m.deploy},
-    )
-    pulumi.export("ciPreviewRoleArn", ci.preview_role.arn)
-    pulumi.export("ciDeployRoleArn", ci.deploy_role.arn)
-
-
-def _shared_model_field(models: pulumi.Output, model: str, field: str) -> pulumi.Output[str]:
-    def pick(values: dict) -> str:
-        if model not in values:
-            raise pulumi.RunError(
-                f"model {model!r} is deployed here but the shared stack does not declare it "
-                f"(shared models: {', '.join(sorted(values)) or 'none'})"
-            )
-        return values[model][field]
-
-    return models.apply(pick)
+    EnvironmentOutputs(
+        endpoints=endpoints,
+        pinned_versions=config.pinned_versions(),
+        alarm_topic_arn=alarm_topic_arn,
+        ci_preview_role_arn=ci.preview_role.arn,
+        ci_deploy_role_arn=ci.deploy_role.arn,
+    ).export()
 
 
 def main() -> None:
     config = load_config()
-    naming = Naming(project=pulumi.get_project(), stack=pulumi.get_stack(), config=config)
-    provider = aws_provider(config, naming)
+    naming = Naming(project=pulumi.get_project(), stack=pulumi.get_stack())
+    provider = aws_provider(config, naming.stack)
     if config.kind == "shared":
         shared_stack(config, naming, provider)
     else:

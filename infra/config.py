@@ -176,29 +176,32 @@ class Alarms(_Strict):
     evaluation_periods: int = Field(2, ge=1, le=10)
 
 
-class Deploy(_Strict):
-    """How an environment stack serves one model."""
+class _DeployBase(_Strict):
+    """What every deploy target of a model has: the pinned version, how a release rolls out, what aborts it."""
 
-    target: Literal["sagemaker", "kubernetes", "none"]
-    approved_version: int | None = Field(
-        None, ge=1, description="Approved model package version pinned for this environment."
+    approved_version: int = Field(
+        ge=1, description="Approved model package version pinned for this environment; promotion changes it."
     )
-    instance_type: InstanceType | None = None
-    instance_count: int = Field(1, ge=1, le=20)
-    serverless: Serverless | None = None
-    rollout: Rollout = Field(default_factory=Rollout)
-    autoscaling: Autoscaling | None = None
-    data_capture_percent: int = Field(0, ge=0, le=100)
-    shadow: Shadow | None = None
-    alarms: Alarms = Field(default_factory=Alarms)
+    rollout: Rollout = Field(default_factory=Rollout, description="How a new version takes traffic.")
+    alarms: Alarms = Field(default_factory=Alarms, description="Thresholds that page and roll a release back.")
+
+
+class SageMakerDeploy(_DeployBase):
+    """Serve on a SageMaker endpoint, delivered by `pulumi up` (the push path)."""
+
+    target: Literal["sagemaker"] = Field(description="Deploy target: a SageMaker endpoint.")
+    instance_type: InstanceType | None = Field(None, description="Instance type; exclusive with serverless.")
+    instance_count: int = Field(1, ge=1, le=20, description="Instances of the primary variant.")
+    serverless: Serverless | None = Field(None, description="A serverless variant instead of instances.")
+    autoscaling: Autoscaling | None = Field(None, description="Target tracking on invocations per instance.")
+    data_capture_percent: int = Field(
+        0, ge=0, le=100, description="Share of requests (and responses) captured for drift checks; 0 is off."
+    )
+    shadow: Shadow | None = Field(None, description="A shadow variant that tries the next candidate on live traffic.")
 
     @model_validator(mode="after")
-    def _sagemaker_shape(self) -> Deploy:
-        if self.target != "sagemaker":
-            return self
+    def _sagemaker_shape(self) -> SageMakerDeploy:
         problems = []
-        if self.approved_version is None:
-            problems.append("target 'sagemaker' needs approvedVersion (the model package version to serve)")
         if (self.serverless is None) == (self.instance_type is None):
             problems.append("set exactly one of instanceType or serverless")
         if self.serverless is not None:
@@ -218,6 +221,26 @@ class Deploy(_Strict):
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+
+class KubernetesDeploy(_DeployBase):
+    """Serve on Kubernetes as an Argo Rollouts `Rollout`, delivered by Argo CD from `gitops/` (the pull path)."""
+
+    target: Literal["kubernetes"] = Field(description="Deploy target: a model server in the environment's cluster.")
+
+
+class NoDeploy(_Strict):
+    """Registered and trained, but not served in this environment."""
+
+    target: Literal["none"] = Field(description="Not served here.")
+
+
+Deploy = Annotated[SageMakerDeploy | KubernetesDeploy | NoDeploy, Field(discriminator="target")]
+"""How an environment stack serves one model: one class per deploy target, chosen by `target`."""
+
+DEPLOY_TARGETS: dict[str, type[_Strict]] = {"sagemaker": SageMakerDeploy, "kubernetes": KubernetesDeploy,
+                                            "none": NoDeploy}
+"""Every deploy target and the class of its config section (used to list allowed keys in errors)."""
 
 
 class Model(_Strict):
@@ -307,10 +330,16 @@ class StackConfig(_Strict):
             return self.kind == "shared"
         return self.github_oidc_provider == "create"
 
-    def sagemaker_models(self) -> dict[str, Deploy]:
+    def sagemaker_models(self) -> dict[str, SageMakerDeploy]:
         """The models this environment serves on SageMaker (the push path)."""
+        return {name: m.deploy for name, m in self.models.items() if isinstance(m.deploy, SageMakerDeploy)}
+
+    def pinned_versions(self) -> dict[str, int]:
+        """The package version each served model pins in this environment (what promotion changes)."""
         return {
-            name: m.deploy for name, m in self.models.items() if m.deploy and m.deploy.target == "sagemaker"
+            name: m.deploy.approved_version
+            for name, m in self.models.items()
+            if isinstance(m.deploy, _DeployBase)
         }
 
     def trained_models(self) -> dict[str, Training]:
@@ -362,12 +391,18 @@ def _decode(key: str, value: Any) -> Any:
 
 def _describe(error: Mapping[str, Any]) -> str:
     """One line per pydantic error: the key path as written in the stack file, the value, what is allowed."""
-    loc = [str(part) for part in error["loc"]]
+    loc, section = _walk(error["loc"])
     if error["type"] == "extra_forbidden":
-        allowed = _allowed_keys(error["loc"][:-1])
-        return f"{_key_path(loc)}: unknown key; allowed keys: {', '.join(allowed)}"
+        _, parent = _walk(error["loc"][:-1])
+        return f"{_key_path(loc)}: unknown key; allowed keys: {', '.join(_keys_of(parent))}"
     if error["type"] == "missing":
         return f"{_key_path(loc)}: required key is missing"
+    if error["type"] in ("union_tag_not_found", "union_tag_invalid"):
+        *others, last = (repr(t) for t in DEPLOY_TARGETS)
+        allowed = f"Input should be {', '.join(others)} or {last}"
+        if error["type"] == "union_tag_not_found":
+            return f"{_key_path([*loc, 'target'])}: required key is missing; {allowed}"
+        return f"{_key_path([*loc, 'target'])}: {allowed}; got {_short((error.get('ctx') or {}).get('tag'))}"
     message = error["msg"].removeprefix("Value error, ")
     if loc[-1:] == ["[key]"]:
         return f"{_key_path(loc[:-2])}: the name {loc[-2]!r} is not allowed: {message}"
@@ -384,27 +419,40 @@ def _key_path(loc: list[str]) -> str:
     return f"{namespace}:{'.'.join(loc)}"
 
 
-def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
-    """Walk the schema along an error location to list the keys allowed where an unknown one stood."""
+def _walk(loc: tuple[Any, ...]) -> tuple[list[str], Any]:
+    """Follow an error location through the schema: the key path as the stack file spells it (without the
+    discriminator tags pydantic inserts for `deploy`), and the config section the location ends in."""
     model: Any = StackConfig
+    path: list[str] = []
+    union_next = False
     for part in loc:
+        if union_next and part in DEPLOY_TARGETS:
+            model, union_next = DEPLOY_TARGETS[part], False
+            continue  # pydantic's tag, not a key of the stack file
+        path.append(str(part))
         if isinstance(part, int) or not (isinstance(model, type) and issubclass(model, BaseModel)):
             continue
         field = next((f for n, f in model.model_fields.items() if (f.alias or n) == part), None)
         if field is None:
-            # A free-form map key (a model name): the next part indexes into the map's value type.
-            continue
+            continue  # A free-form map key (a model name): the next part indexes into the map's value type.
         model = _section_type(field.annotation)
+        union_next = model == Deploy
+    return path, model
+
+
+def _keys_of(model: Any) -> list[str]:
     if isinstance(model, type) and issubclass(model, BaseModel):
         return sorted(f.alias or n for n, f in model.model_fields.items())
     return []
 
 
 def _section_type(annotation: Any) -> Any:
-    """The BaseModel inside `X | None` or `dict[str, X]`, or the annotation itself."""
+    """The BaseModel (or the Deploy union) inside `X | None` or `dict[str, X]`, or the annotation itself."""
+    if annotation == Deploy:
+        return annotation
     args = getattr(annotation, "__args__", ())
     for arg in (annotation, *reversed(args)):
-        if isinstance(arg, type) and issubclass(arg, BaseModel):
+        if arg == Deploy or (isinstance(arg, type) and issubclass(arg, BaseModel)):
             return arg
     return annotation
 

@@ -1,48 +1,139 @@
-"""Physical names and tags, so that every component names and labels resources the same way.
+"""Physical names and tags: the one home of every name this project gives an AWS resource.
 
 Convention (see ARCHITECTURE.md): `<project>-<stack>-<model>-<role>` where AWS needs a name. Explicit
-names matter here beyond looks: the CI deploy role's permissions are scoped to this prefix.
+names matter here beyond looks: the CI deploy role's permissions are scoped to this prefix, and the release
+tool (`infra.release`) finds endpoints, pipelines and package groups by asking this same class. So every
+kind of name has exactly one method here; components, role scopes and the release tool all call it, and a
+rename cannot silently break one of them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
-from infra.config import StackConfig
+IMAGE_ROLES = ("training", "serving")
+"""The two ECR repositories every model has."""
+
+BUCKET_ROLES = ("data", "artifacts", "capture")
+"""The three buckets of the shared artifact store."""
 
 
 @dataclass(frozen=True)
 class Naming:
-    """Builds physical names and tags for one stack."""
+    """Builds the physical names of one stack of one project. Pure: strings in, strings out."""
 
     project: str
     stack: str
-    config: StackConfig
 
     @property
     def prefix(self) -> str:
         """Every physical name of this stack starts with this; IAM scoping relies on it."""
         return f"{self.project}-{self.stack}"
 
-    def name(self, *parts: str, limit: int = 63) -> str:
+    @property
+    def wildcard(self) -> str:
+        """The IAM resource pattern that covers every name this stack makes (and no other stack's)."""
+        return f"{self.prefix}-*"
+
+    def _name(self, *parts: str, limit: int = 63) -> str:
         """`<project>-<stack>-<parts...>`, refusing to silently truncate a name AWS would reject."""
         value = "-".join([self.prefix, *parts])
         if len(value) > limit:
             raise ValueError(f"physical name {value!r} is longer than {limit} characters; shorten the model name")
         return value
 
-    def base_tags(self) -> dict[str, str]:
-        """Tags every taggable resource carries; applied through the provider's default tags."""
-        return {
-            **self.config.tags,
-            "environment": self.config.environment,
-            "owner": self.config.owner,
-            "cost-center": self.config.cost_center,
-            "managed-by": "pulumi",
-            "pulumi-stack": self.stack,
-        }
+    # -- shared stack -------------------------------------------------------------------------------------------
+    def kms_alias(self) -> str:
+        """The alias of the stack's customer-managed key (one per stack)."""
+        return f"alias/{self.prefix}"
+
+    def bucket(self, role: str, account_id: str) -> str:
+        """Bucket names are global: the account id keeps two installations from colliding."""
+        return self._name(role, account_id)
+
+    def repository(self, model: str, role: str) -> str:
+        """ECR repository of a model's training or serving image."""
+        return self._name(model, role)
+
+    def package_group(self, model: str) -> str:
+        """SageMaker model package group that holds a model's candidate and approved versions."""
+        return self._name(model)
+
+    def pipeline(self, model: str) -> str:
+        """SageMaker Pipeline that trains, evaluates and registers a model."""
+        return self._name(model)
+
+    def retrain_rule(self, model: str) -> str:
+        """EventBridge rule that starts a model's pipeline on schedule."""
+        return self._name(model, "retrain")
+
+    def approval_rule(self) -> str:
+        """EventBridge rule that turns a package approval into a promotion request."""
+        return self._name("package-approved")
+
+    def topic(self, purpose: str) -> str:
+        """SNS topic of the stack (`alarms`, `promotions`)."""
+        return self._name(purpose)
+
+    # -- roles ---------------------------------------------------------------------------------------------------
+    def role(self, *parts: str) -> str:
+        """An IAM role this stack creates: `ci-deploy`, `<model>-pipeline`, `<model>-serving`, ..."""
+        return self._name(*parts, limit=64)
+
+    def pipeline_role(self, model: str) -> str:
+        return self.role(model, "pipeline")
+
+    def schedule_role(self, model: str) -> str:
+        return self.role(model, "schedule")
+
+    def serving_role(self, model: str) -> str:
+        return self.role(model, "serving")
+
+    def ci_role(self, purpose: str) -> str:
+        """`preview` or `deploy`: the roles GitHub Actions assume."""
+        return self.role("ci", purpose)
+
+    # -- serving -------------------------------------------------------------------------------------------------
+    def endpoint(self, model: str) -> str:
+        """A model's SageMaker endpoint in this environment; its dashboard carries the same name."""
+        return self._name(model)
+
+    def endpoint_config(self, model: str, digest: str) -> str:
+        """An endpoint configuration; the digest of its content makes every change a new configuration."""
+        return self._name(model, digest)
+
+    def sagemaker_model(self, model: str, version: int, digest: str, variant: str = "") -> str:
+        """A SageMaker model serving one package version (of the primary or the shadow variant)."""
+        return self._name(*filter(None, (model, variant, f"v{version}", digest)))
+
+    def alarm(self, model: str, signal: str) -> str:
+        """A rollback alarm of a model's endpoint (`5xx-errors`, `model-errors`, `latency-p99`)."""
+        return self._name(model, signal, limit=255)
 
     @staticmethod
-    def model_tags(model: str) -> dict[str, str]:
-        """The per-resource tag that ties a resource to the model it serves."""
-        return {"model": model}
+    def capture_prefix(environment: str, model: str) -> str:
+        """Key prefix, in the shared capture bucket, of one endpoint's captured traffic."""
+        return f"{environment}/{model}/"
+
+
+def stack_tags(
+    *, stack: str, environment: str, owner: str, cost_center: str, extra: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """Tags every taggable resource carries; applied through the provider's default tags.
+
+    `pulumi-stack` is also what the CI deploy role's KMS permissions are conditioned on.
+    """
+    return {
+        **(extra or {}),
+        "environment": environment,
+        "owner": owner,
+        "cost-center": cost_center,
+        "managed-by": "pulumi",
+        "pulumi-stack": stack,
+    }
+
+
+def model_tags(model: str) -> dict[str, str]:
+    """The per-resource tag that ties a resource to the model it serves."""
+    return {"model": model}

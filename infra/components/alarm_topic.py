@@ -27,7 +27,7 @@ class AlarmTopic(pulumi.ComponentResource):
     def __init__(self, name: str, args: AlarmTopicArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("mlops:monitoring:AlarmTopic", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        self.topic = aws.sns.Topic(name, name=args.naming.name("alarms"), kms_master_key_id=args.kms_key_arn,
+        self.topic = aws.sns.Topic(name, name=args.naming.topic("alarms"), kms_master_key_id=args.kms_key_arn,
                                    opts=child)
         aws.sns.TopicPolicy(
             name,

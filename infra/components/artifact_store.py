@@ -13,9 +13,9 @@ import pulumi_aws as aws
 
 from infra.components.secure_bucket import LifecycleSettings, SecureBucket, SecureBucketArgs
 from infra.iam import policy_document
-from infra.naming import Naming
+from infra.naming import BUCKET_ROLES, Naming
 
-BUCKET_ROLES: dict[str, LifecycleSettings] = {
+BUCKET_LIFECYCLES: dict[str, LifecycleSettings] = {
     # Raw and processed training data: keep old versions a quarter for reproducibility audits.
     "data": LifecycleSettings(noncurrent_version_expiration_days=90),
     # Model artifacts and evaluations: registered packages point here, so keep a year, tier after 30 days.
@@ -23,6 +23,7 @@ BUCKET_ROLES: dict[str, LifecycleSettings] = {
     # Endpoint data capture: high volume, only needed for drift windows.
     "capture": LifecycleSettings(noncurrent_version_expiration_days=7, current_version_expiration_days=90),
 }
+assert set(BUCKET_LIFECYCLES) == set(BUCKET_ROLES), "every bucket of the store has its lifecycle"
 
 
 @dataclass(frozen=True)
@@ -46,19 +47,21 @@ class ArtifactStore(pulumi.ComponentResource):
             role: SecureBucket(
                 f"{name}-{role}",
                 SecureBucketArgs(
-                    # Bucket names are global: the account id keeps two installations from colliding.
-                    bucket_name=pulumi.Output.concat(args.naming.name(role), "-", args.account_id),
+                    bucket_name=self._bucket_name(role),
                     kms_key_arn=self.key.arn,
                     lifecycle=lifecycle,
                     extra_policy_statements=self._reader_statements(role),
                 ),
                 pulumi.ResourceOptions(parent=self),
             )
-            for role, lifecycle in BUCKET_ROLES.items()
+            for role, lifecycle in BUCKET_LIFECYCLES.items()
         }
         self.register_outputs(
             {"keyArn": self.key.arn, **{f"{role}Bucket": b.name for role, b in self.buckets.items()}}
         )
+
+    def _bucket_name(self, role: str) -> pulumi.Output[str]:
+        return pulumi.Output.from_input(self._args.account_id).apply(lambda a: self._args.naming.bucket(role, a))
 
     def _key(self, name: str) -> aws.kms.Key:
         key = aws.kms.Key(
@@ -71,7 +74,7 @@ class ArtifactStore(pulumi.ComponentResource):
         )
         aws.kms.Alias(
             name,
-            name=f"alias/{self._args.naming.prefix}",
+            name=self._args.naming.kms_alias(),
             target_key_id=key.key_id,
             opts=pulumi.ResourceOptions(parent=self),
         )
@@ -118,7 +121,7 @@ class ArtifactStore(pulumi.ComponentResource):
         if not readers:
             return []
         principals = {"AWS": [f"arn:aws:iam::{a}:root" for a in readers]}
-        bucket_arn = pulumi.Output.concat("arn:aws:s3:::", self._args.naming.name(role), "-", self._args.account_id)
+        bucket_arn = pulumi.Output.concat("arn:aws:s3:::", self._bucket_name(role))
         if role == "artifacts":
             return [
                 {

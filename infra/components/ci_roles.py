@@ -25,6 +25,7 @@ class CiRolesArgs:
     naming: Naming
     oidc_provider_arn: pulumi.Input[str]
     repository: str
+    environment: str
     account_id: pulumi.Input[str]
     region: str
 
@@ -67,7 +68,7 @@ class CiRoles(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         role = aws.iam.Role(
             name,
-            name=a.naming.name("ci-preview", limit=64),
+            name=a.naming.ci_role("preview"),
             assume_role_policy=github_trust(a.oidc_provider_arn, f"repo:{a.repository}:pull_request"),
             max_session_duration=3600,
             opts=child,
@@ -96,10 +97,10 @@ class CiRoles(pulumi.ComponentResource):
     def _deploy_role(self, name: str) -> aws.iam.Role:
         a = self._args
         child = pulumi.ResourceOptions(parent=self)
-        environment = a.naming.config.environment
+        environment = a.environment
         role = aws.iam.Role(
             name,
-            name=a.naming.name("ci-deploy", limit=64),
+            name=a.naming.ci_role("deploy"),
             assume_role_policy=github_trust(a.oidc_provider_arn, f"repo:{a.repository}:environment:{environment}"),
             max_session_duration=3600,
             opts=child,
@@ -114,24 +115,24 @@ class CiRoles(pulumi.ComponentResource):
         tag that the provider's default tags put on them (and must be present when a key is created).
         """
         a = self._args
-        account, region, prefix, stack = a.account_id, a.region, a.naming.prefix, a.naming.stack
+        account, region, scope, stack = a.account_id, a.region, a.naming.wildcard, a.naming.stack
 
         def arn(service: str, resource: str, *, region_part: pulumi.Input[str] = region) -> pulumi.Output[str]:
             return pulumi.Output.concat(f"arn:aws:{service}:", region_part, ":", account, ":", resource)
 
         def sagemaker(*kinds: str) -> list[pulumi.Output[str]]:
-            return [arn("sagemaker", f"{kind}/{prefix}-*") for kind in kinds]
+            return [arn("sagemaker", f"{kind}/{scope}") for kind in kinds]
 
-        role_arns = pulumi.Output.concat("arn:aws:iam::", account, ":role/", prefix, "-*")
+        role_arns = pulumi.Output.concat("arn:aws:iam::", account, ":role/", scope)
         stack_keys = {"StringEquals": {"aws:ResourceTag/pulumi-stack": stack}}
         return [
-            allow("ManageStackBuckets", _S3_BUCKET_ACTIONS, [f"arn:aws:s3:::{prefix}-*"]),
-            allow("ManageStackRepositories", _ECR_ACTIONS, [arn("ecr", f"repository/{prefix}-*")]),
-            allow("ManageStackRules", _EVENTS_ACTIONS, [arn("events", f"rule/{prefix}-*")]),
-            allow("ManageStackTopics", _SNS_ACTIONS, [arn("sns", f"{prefix}-*")]),
-            allow("ManageStackAlarms", _ALARM_ACTIONS, [arn("cloudwatch", f"alarm:{prefix}-*")]),
+            allow("ManageStackBuckets", _S3_BUCKET_ACTIONS, [f"arn:aws:s3:::{scope}"]),
+            allow("ManageStackRepositories", _ECR_ACTIONS, [arn("ecr", f"repository/{scope}")]),
+            allow("ManageStackRules", _EVENTS_ACTIONS, [arn("events", f"rule/{scope}")]),
+            allow("ManageStackTopics", _SNS_ACTIONS, [arn("sns", scope)]),
+            allow("ManageStackAlarms", _ALARM_ACTIONS, [arn("cloudwatch", f"alarm:{scope}")]),
             allow("ManageStackDashboards", _DASHBOARD_ACTIONS,
-                  [arn("cloudwatch", f"dashboard/{prefix}-*", region_part="")]),
+                  [arn("cloudwatch", f"dashboard/{scope}", region_part="")]),
             allow("ManageStackSageMaker", _SAGEMAKER_ACTIONS,
                   sagemaker("model", "endpoint-config", "endpoint", "pipeline", "model-package-group")),
             # Serving pins a version of a package registered in the shared stack, possibly in another account.
@@ -141,7 +142,7 @@ class CiRoles(pulumi.ComponentResource):
                   Condition={"StringEquals": {"aws:RequestTag/pulumi-stack": stack}}),
             allow("ManageKeysTaggedForThisStack", _KMS_KEY_ACTIONS, [arn("kms", "key/*")], Condition=stack_keys),
             allow("ManageStackKeyAlias", ["kms:CreateAlias", "kms:DeleteAlias", "kms:UpdateAlias"],
-                  [arn("kms", f"alias/{prefix}"), arn("kms", "key/*")]),
+                  [arn("kms", a.naming.kms_alias()), arn("kms", "key/*")]),
             allow("ManageEndpointScaling", _AUTOSCALING_ACTIONS,
                   [arn("application-autoscaling", "scalable-target/*")]),
             # These two describe calls have no resource-level permissions; AWS documents `*` as their resource.

@@ -58,7 +58,7 @@ class EnvironmentKey(pulumi.ComponentResource):
         )
         aws.kms.Alias(
             name,
-            name=f"alias/{args.naming.prefix}",
+            name=args.naming.kms_alias(),
             target_key_id=self.key.key_id,
             opts=pulumi.ResourceOptions(parent=self),
         )

@@ -13,7 +13,7 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.iam import policy_document
-from infra.naming import Naming
+from infra.naming import IMAGE_ROLES, Naming, model_tags
 
 # Untagged layers are garbage after a week; tagged releases are kept, newest 100.
 _LIFECYCLE_POLICY = json.dumps(
@@ -36,9 +36,6 @@ _LIFECYCLE_POLICY = json.dumps(
     }
 )
 
-IMAGE_ROLES = ("training", "serving")
-
-
 @dataclass(frozen=True)
 class ModelRegistryArgs:
     naming: Naming
@@ -58,11 +55,11 @@ class ModelRegistry(pulumi.ComponentResource):
     def __init__(self, name: str, args: ModelRegistryArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("mlops:registry:ModelRegistry", name, None, opts)
         self._args = args
-        tags = args.naming.model_tags(args.model)
+        tags = model_tags(args.model)
         self.repositories = {role: self._repository(f"{name}-{role}", role, tags) for role in IMAGE_ROLES}
         self.package_group = aws.sagemaker.ModelPackageGroup(
             name,
-            model_package_group_name=args.naming.name(args.model),
+            model_package_group_name=args.naming.package_group(args.model),
             model_package_group_description=f"Candidate and approved versions of {args.model}",
             tags=tags,
             opts=pulumi.ResourceOptions(parent=self),
@@ -80,7 +77,7 @@ class ModelRegistry(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         repository = aws.ecr.Repository(
             name,
-            name=self._args.naming.name(self._args.model, role),
+            name=self._args.naming.repository(self._args.model, role),
             image_tag_mutability="IMMUTABLE",
             image_scanning_configuration=aws.ecr.RepositoryImageScanningConfigurationArgs(scan_on_push=True),
             encryption_configurations=[
@@ -111,7 +108,7 @@ class ModelRegistry(pulumi.ComponentResource):
 
     def _share_package_group(self, name: str) -> None:
         args = self._args
-        group_name = args.naming.name(args.model)
+        group_name = args.naming.package_group(args.model)
         prefix = pulumi.Output.concat("arn:aws:sagemaker:", args.region, ":", args.account_id)
         aws.sagemaker.ModelPackageGroupPolicy(
             name,

@@ -48,7 +48,7 @@ class PromotionTrigger(pulumi.ComponentResource):
         super().__init__("mlops:delivery:PromotionTrigger", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         self.topic = aws.sns.Topic(
-            name, name=args.naming.name("promotions"), kms_master_key_id=args.kms_key_arn, opts=child
+            name, name=args.naming.topic("promotions"), kms_master_key_id=args.kms_key_arn, opts=child
         )
         aws.sns.TopicPolicy(
             name,
@@ -69,7 +69,7 @@ class PromotionTrigger(pulumi.ComponentResource):
         )
         self.rule = aws.cloudwatch.EventRule(
             name,
-            name=args.naming.name("package-approved"),
+            name=args.naming.approval_rule(),
             description="A model package was approved: request its promotion",
             event_pattern=approval_event_pattern(args.package_group_names),
             opts=child,

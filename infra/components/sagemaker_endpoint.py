@@ -16,9 +16,9 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from infra.config import Deploy, Network
+from infra.config import Autoscaling, Network, SageMakerDeploy
 from infra.iam import allow, ecr_login, policy_document, sagemaker_metrics, service_trust, vpc_attachment
-from infra.naming import Naming
+from infra.naming import Naming, model_tags
 
 VARIANT = "AllTraffic"
 SHADOW_VARIANT = "Shadow"
@@ -42,7 +42,8 @@ class SharedRegistry:
 class SageMakerEndpointArgs:
     naming: Naming
     model: str
-    deploy: Deploy
+    environment: str
+    deploy: SageMakerDeploy
     network: Network
     account_id: pulumi.Input[str]
     region: str
@@ -81,8 +82,8 @@ class SageMakerEndpoint(pulumi.ComponentResource):
     def __init__(self, name: str, args: SageMakerEndpointArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("mlops:serving:SageMakerEndpoint", name, None, opts)
         self._args = args
-        self._tags = args.naming.model_tags(args.model)
-        self.endpoint_name = args.naming.name(args.model)
+        self._tags = model_tags(args.model)
+        self.endpoint_name = args.naming.endpoint(args.model)
         self.role = self._execution_role(name)
         self.model = self._model(name, args.deploy.approved_version)
         shadow = (
@@ -92,7 +93,7 @@ class SageMakerEndpoint(pulumi.ComponentResource):
         self.alarms = self._alarms(name)
         self.endpoint = self._endpoint(name)
         if args.deploy.autoscaling:
-            self._autoscaling(name)
+            self._autoscaling(name, args.deploy.autoscaling)
         self._dashboard(name)
         self.register_outputs(
             {
@@ -105,7 +106,7 @@ class SageMakerEndpoint(pulumi.ComponentResource):
     # -- identity ---------------------------------------------------------------------------------------------
     def _execution_role(self, name: str) -> aws.iam.Role:
         a = self._args
-        role_name = a.naming.name(a.model, "serving", limit=64)
+        role_name = a.naming.serving_role(a.model)
         role = aws.iam.Role(
             name,
             name=role_name,
@@ -139,9 +140,8 @@ class SageMakerEndpoint(pulumi.ComponentResource):
         return role
 
     # -- model and configuration ------------------------------------------------------------------------------
-    def _model(self, name: str, version: int | None, variant: str = "") -> aws.sagemaker.Model:
+    def _model(self, name: str, version: int, variant: str = "") -> aws.sagemaker.Model:
         a = self._args
-        assert version is not None  # guaranteed by config validation for target 'sagemaker'
         vpc = (
             aws.sagemaker.ModelVpcConfigArgs(
                 subnets=a.network.subnet_ids, security_group_ids=a.network.security_group_ids
@@ -156,9 +156,7 @@ class SageMakerEndpoint(pulumi.ComponentResource):
         # that names it changes too, which is what rolls the change out.
         return aws.sagemaker.Model(
             name,
-            name=content.apply(
-                lambda c: a.naming.name(*filter(None, (a.model, variant, f"v{version}", config_digest(c))))
-            ),
+            name=content.apply(lambda c: a.naming.sagemaker_model(a.model, version, config_digest(c), variant)),
             execution_role_arn=self.role.arn,
             primary_container=container,
             enable_network_isolation=True,
@@ -183,7 +181,7 @@ class SageMakerEndpoint(pulumi.ComponentResource):
         content = pulumi.Output.from_input([variants, shadow_variants, kms_key_arn, data_capture])
         return aws.sagemaker.EndpointConfiguration(
             name,
-            name=content.apply(lambda c: a.naming.name(a.model, config_digest(c))),
+            name=content.apply(lambda c: a.naming.endpoint_config(a.model, config_digest(c))),
             production_variants=variants,
             shadow_production_variants=shadow_variants,
             kms_key_arn=kms_key_arn,
@@ -233,7 +231,8 @@ class SageMakerEndpoint(pulumi.ComponentResource):
     def _capture_uri(self) -> pulumi.Output[str]:
         """Where this endpoint's captured traffic goes: `<capture bucket>/<environment>/<model>/`."""
         a = self._args
-        return pulumi.Output.concat("s3://", a.shared.capture_bucket, f"/{a.naming.config.environment}/{a.model}/")
+        prefix = Naming.capture_prefix(a.environment, a.model)
+        return pulumi.Output.concat("s3://", a.shared.capture_bucket, "/", prefix)
 
     # -- guardrails --------------------------------------------------------------------------------------------
     def _alarms(self, name: str) -> list[aws.cloudwatch.MetricAlarm]:
@@ -250,7 +249,7 @@ class SageMakerEndpoint(pulumi.ComponentResource):
         return [
             aws.cloudwatch.MetricAlarm(
                 f"{name}-{suffix}",
-                name=a.naming.name(a.model, suffix, limit=255),
+                name=a.naming.alarm(a.model, suffix),
                 alarm_description=f"{description}; trips the deployment's automatic rollback",
                 namespace="AWS/SageMaker",
                 metric_name=metric,
@@ -307,11 +306,9 @@ class SageMakerEndpoint(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=list(self.alarms)),
         )
 
-    def _autoscaling(self, name: str) -> None:
+    def _autoscaling(self, name: str, scaling: Autoscaling) -> None:
         """Target tracking per variant; a shadow variant gets a copy of all traffic, so it scales too."""
         deploy = self._args.deploy
-        scaling = deploy.autoscaling
-        assert scaling is not None
         variants = {VARIANT: (scaling.min_capacity, name)}
         if deploy.shadow is not None:
             variants[SHADOW_VARIANT] = (min(deploy.shadow.instance_count, scaling.max_capacity), f"{name}-shadow")

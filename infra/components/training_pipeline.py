@@ -15,7 +15,7 @@ import pulumi_aws as aws
 from infra.components.pipeline_definition import PipelineSpec, build_pipeline_definition
 from infra.config import Network, Training
 from infra.iam import allow, ecr_login, policy_document, sagemaker_metrics, service_trust, vpc_attachment
-from infra.naming import Naming
+from infra.naming import Naming, model_tags
 
 
 @dataclass(frozen=True)
@@ -44,12 +44,12 @@ class TrainingPipeline(pulumi.ComponentResource):
     def __init__(self, name: str, args: TrainingPipelineArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("mlops:training:TrainingPipeline", name, None, opts)
         self._args = args
-        self._tags = args.naming.model_tags(args.model)
+        self._tags = model_tags(args.model)
         self.role = self._execution_role(name)
         self.pipeline = aws.sagemaker.Pipeline(
             name,
-            pipeline_name=args.naming.name(args.model),
-            pipeline_display_name=args.naming.name(args.model),
+            pipeline_name=args.naming.pipeline(args.model),
+            pipeline_display_name=args.naming.pipeline(args.model),
             pipeline_description=f"Train, evaluate and register {args.model}",
             pipeline_definition=self._definition(),
             role_arn=self.role.arn,
@@ -65,13 +65,13 @@ class TrainingPipeline(pulumi.ComponentResource):
 
     def _definition(self) -> pulumi.Output[str]:
         args, training = self._args, self._args.training
-        role_name = args.naming.name(args.model, "pipeline", limit=64)
+        role_name = args.naming.pipeline_role(args.model)
 
         def build(values: list) -> str:
             account, key, data, artifacts, train_image, serve_image, group = values
             return build_pipeline_definition(
                 PipelineSpec(
-                    pipeline_name=args.naming.name(args.model),
+                    pipeline_name=args.naming.pipeline(args.model),
                     region=args.region,
                     role_arn=f"arn:aws:iam::{account}:role/{role_name}",
                     default_bucket=artifacts,
@@ -104,7 +104,7 @@ class TrainingPipeline(pulumi.ComponentResource):
 
     def _execution_role(self, name: str) -> aws.iam.Role:
         args = self._args
-        role_name = args.naming.name(args.model, "pipeline", limit=64)
+        role_name = args.naming.pipeline_role(args.model)
         role = aws.iam.Role(
             name,
             name=role_name,
@@ -127,7 +127,6 @@ class TrainingPipeline(pulumi.ComponentResource):
         sm = pulumi.Output.concat("arn:aws:sagemaker:", region, ":", account)
         data = pulumi.Output.concat("arn:aws:s3:::", a.data_bucket)
         artifacts = pulumi.Output.concat("arn:aws:s3:::", a.artifacts_bucket)
-        job_prefix = f"{a.naming.prefix}-"
         statements = [
             allow("ReadTrainingData", ["s3:GetObject"], [pulumi.Output.concat(data, f"/{model}/*")]),
             allow("ListTrainingData", ["s3:ListBucket"], [data],
@@ -153,8 +152,8 @@ class TrainingPipeline(pulumi.ComponentResource):
             allow("RegisterCandidates",
                   ["sagemaker:CreateModelPackage", "sagemaker:DescribeModelPackage",
                    "sagemaker:DescribeModelPackageGroup", "sagemaker:AddTags"],
-                  [pulumi.Output.concat(sm, ":model-package-group/", job_prefix, model),
-                   pulumi.Output.concat(sm, ":model-package/", job_prefix, model, "/*")]),
+                  [pulumi.Output.concat(sm, ":model-package-group/", a.naming.package_group(model)),
+                   pulumi.Output.concat(sm, ":model-package/", a.naming.package_group(model), "/*")]),
             allow("PassOwnRoleToJobs", ["iam:PassRole"],
                   [pulumi.Output.concat("arn:aws:iam::", account, ":role/", role_name)],
                   Condition={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}),
@@ -168,7 +167,7 @@ class TrainingPipeline(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         events_role = aws.iam.Role(
             f"{name}-schedule",
-            name=a.naming.name(a.model, "schedule", limit=64),
+            name=a.naming.schedule_role(a.model),
             assume_role_policy=service_trust("events.amazonaws.com", a.account_id),
             tags=self._tags,
             opts=child,
@@ -183,7 +182,7 @@ class TrainingPipeline(pulumi.ComponentResource):
         )
         rule = aws.cloudwatch.EventRule(
             f"{name}-schedule",
-            name=a.naming.name(a.model, "retrain"),
+            name=a.naming.retrain_rule(a.model),
             description=f"Retrain {a.model} on schedule",
             schedule_expression=expression,
             tags=self._tags,

@@ -74,7 +74,7 @@ def test_valid_environment_config_parses_with_defaults() -> None:
         ({"mlops__models": served(instanceType="m5.large")},
          "mlops:models.churn.deploy.instanceType: String should match pattern"),
         ({"mlops__models": served(approvedVersion=None)},
-         "target 'sagemaker' needs approvedVersion"),
+         "mlops:models.churn.deploy.approvedVersion: Input should be a valid integer; got null"),
         ({"mlops__models": served(serverless={"memorySizeMb": 2048})}, "set exactly one of instanceType or serverless"),
         ({"mlops__models": served(instanceType=None, serverless={}, rollout={"strategy": "canary", "stepPercent": 10})},
          "serverless endpoints support only rollout strategy 'all-at-once'"),
