@@ -19,10 +19,14 @@ import pulumi  # noqa: E402
 import pulumi_aws as aws  # noqa: E402
 
 from infra.components.alarm_topic import AlarmTopic, AlarmTopicArgs  # noqa: E402
+from infra.components.argo_rollouts import ArgoRolloutsInstall, ArgoRolloutsInstallArgs  # noqa: E402
+from infra.components.argocd import ArgoCdInstall, ArgoCdInstallArgs  # noqa: E402
 from infra.components.artifact_store import ArtifactStore, ArtifactStoreArgs  # noqa: E402
 from infra.components.ci_roles import CiRoles, CiRolesArgs  # noqa: E402
+from infra.components.cluster import KubernetesCluster, KubernetesClusterArgs  # noqa: E402
 from infra.components.environment_key import EnvironmentKey, EnvironmentKeyArgs  # noqa: E402
 from infra.components.github_oidc import GitHubOidcProvider  # noqa: E402
+from infra.components.gitops_apps import GitOpsApps, GitOpsAppsArgs, ModelAccess  # noqa: E402
 from infra.components.model_registry import ModelRegistry, ModelRegistryArgs  # noqa: E402
 from infra.components.promotion_trigger import PromotionTrigger, PromotionTriggerArgs  # noqa: E402
 from infra.components.sagemaker_endpoint import (  # noqa: E402
@@ -197,13 +201,51 @@ def environment_stack(config: StackConfig, naming: Naming, provider: aws.Provide
                     environment=config.environment, account_id=account_id, region=config.region),
         opts,
     )
+    applications = pull_path(config, naming, provider, shared, key.arn, account_id, ci.deploy_role.arn)
     EnvironmentOutputs(
+        gitops_applications=applications,
         endpoints=endpoints,
         pinned_versions=config.pinned_versions(),
         alarm_topic_arn=alarm_topic_arn,
         ci_preview_role_arn=ci.preview_role.arn,
         ci_deploy_role_arn=ci.deploy_role.arn,
     ).export()
+
+
+def pull_path(config: StackConfig, naming: Naming, provider: aws.Provider, shared: SharedStack,
+              kms_key_arn: pulumi.Input[str], account_id: pulumi.Input[str],
+              deployer_role_arn: pulumi.Input[str]) -> dict[str, str] | None:
+    """The cluster side: the cluster and its provider, Argo CD, Argo Rollouts, and what Argo CD syncs."""
+    if config.cluster is None or config.argocd is None:
+        return None
+    opts = pulumi.ResourceOptions(providers={"aws": provider})
+    cluster = KubernetesCluster(
+        "cluster",
+        KubernetesClusterArgs(naming=naming, cluster=config.cluster, region=config.region, profile=config.profile,
+                              account_id=account_id, kms_key_arn=kms_key_arn, deployer_role_arn=deployer_role_arn),
+        opts,
+    )
+    argocd = ArgoCdInstall(
+        "argocd", ArgoCdInstallArgs(settings=config.argocd, environment=config.environment, provider=cluster.provider)
+    )
+    ArgoRolloutsInstall(
+        "argo-rollouts",
+        ArgoRolloutsInstallArgs(provider=cluster.provider, high_availability=config.argocd.high_availability),
+    )
+    models = {
+        model: ModelAccess(package_group_arn=shared.model(model).package_group_arn,
+                           artifacts_bucket=shared.output("artifacts_bucket"), kms_key_arn=shared.output("kms_key_arn"))
+        for model in config.kubernetes_models()
+    }
+    apps = GitOpsApps(
+        "gitops",
+        GitOpsAppsArgs(naming=naming, environment=config.environment, repository=config.github_repository,
+                       settings=config.argocd, provider=cluster.provider, models=models,
+                       oidc_provider_arn=cluster.oidc_provider_arn, oidc_host=cluster.oidc_host,
+                       argocd=argocd.release),
+        opts,
+    )
+    return apps.applications
 
 
 def main() -> None:

@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
 PROJECT_NAMESPACE = "mlops"
@@ -27,7 +27,7 @@ AWS_KEYS = {
 """The `aws:` keys this program honours. It builds an explicit provider, so others would be ignored."""
 
 # Keys whose values the CLI passes as JSON text (objects and lists); scalars arrive as plain strings.
-_JSON_KEYS = frozenset({"models", "network", "tags", "readerAccountIds", "assumeRoles"})
+_JSON_KEYS = frozenset({"models", "network", "tags", "readerAccountIds", "assumeRoles", "cluster", "argocd"})
 
 ModelName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{1,19}$")]
 InstanceType = Annotated[str, Field(pattern=r"^ml\.[a-z0-9]+\.[a-z0-9]+$")]
@@ -223,10 +223,37 @@ class SageMakerDeploy(_DeployBase):
         return self
 
 
+Quantity = Annotated[str, Field(pattern=r"^\d+(\.\d+)?(m|Ki|Mi|Gi)?$")]
+
+
+class ContainerResources(_Strict):
+    """Requests and limits of the model-server container (Kubernetes quantities)."""
+
+    cpu_request: Quantity = Field("250m", description="CPU the scheduler reserves per pod.")
+    memory_request: Quantity = Field("512Mi", description="Memory the scheduler reserves per pod.")
+    cpu_limit: Quantity = Field("1", description="CPU a pod may use at most.")
+    memory_limit: Quantity = Field("1Gi", description="Memory a pod may use at most (then it is OOM-killed).")
+
+
 class KubernetesDeploy(_DeployBase):
-    """Serve on Kubernetes as an Argo Rollouts `Rollout`, delivered by Argo CD from `gitops/` (the pull path)."""
+    """Serve on Kubernetes as an Argo Rollouts `Rollout`, delivered by Argo CD from `gitops/` (the pull path).
+
+    The manifests live in `gitops/<env>/<model>/`; these fields say what the overlay must declare, and CI checks
+    that the rendered overlay agrees (steps from `rollout`, replicas, resources), so the stack file and Git
+    cannot silently mean two different things.
+    """
 
     target: Literal["kubernetes"] = Field(description="Deploy target: a model server in the environment's cluster.")
+    replicas: int = Field(2, ge=1, le=50, description="Minimum replicas (the HPA's floor and the Rollout's size).")
+    max_replicas: int = Field(4, ge=1, le=100, description="The HPA's ceiling.")
+    target_cpu_percent: int = Field(70, ge=10, le=100, description="HPA target average CPU utilisation.")
+    resources: ContainerResources = Field(default_factory=ContainerResources)
+
+    @model_validator(mode="after")
+    def _replica_bounds(self) -> KubernetesDeploy:
+        if self.max_replicas < self.replicas:
+            raise ValueError(f"maxReplicas ({self.max_replicas}) must be >= replicas ({self.replicas})")
+        return self
 
 
 class NoDeploy(_Strict):
@@ -274,6 +301,100 @@ class Network(_Strict):
         return self
 
 
+SubnetId = Annotated[str, Field(pattern=r"^subnet-[0-9a-f]{8,17}$")]
+RoleArn = Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")]
+Cidr = Annotated[str, Field(pattern=r"^\d{1,3}(\.\d{1,3}){3}/\d{1,2}$")]
+
+
+class EksCluster(_Strict):
+    """An EKS cluster the program creates: secrets encrypted with the environment key, a managed node group."""
+
+    version: str = Field("1.33", pattern=r"^1\.\d{2}$", description="Kubernetes minor version, e.g. '1.33'.")
+    subnet_ids: list[SubnetId] = Field(min_length=2, description="Private subnets in at least two zones.")
+    public_endpoint_cidrs: list[Cidr] = Field(
+        default_factory=list,
+        description="CIDRs allowed to reach the API server's public endpoint; empty keeps the endpoint private.",
+    )
+    node_instance_types: list[Annotated[str, Field(pattern=r"^[a-z0-9]+\.[a-z0-9]+$")]] = Field(
+        default_factory=lambda: ["m6i.large"], min_length=1, description="Instance types of the managed node group."
+    )
+    node_min: int = Field(2, ge=1, le=100, description="Nodes at least.")
+    node_max: int = Field(4, ge=1, le=100, description="Nodes at most.")
+    admin_role_arns: list[RoleArn] = Field(
+        default_factory=list, description="IAM roles given cluster-admin through EKS access entries."
+    )
+
+    @model_validator(mode="after")
+    def _bounds(self) -> EksCluster:
+        problems = []
+        if self.node_max < self.node_min:
+            problems.append(f"nodeMax ({self.node_max}) must be >= nodeMin ({self.node_min})")
+        wide = [c for c in self.public_endpoint_cidrs if c.endswith("/0")]
+        if wide:
+            problems.append(f"publicEndpointCidrs must not open the API server to the internet (got {wide})")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+
+class Cluster(_Strict):
+    """Where the pull path runs: an EKS cluster this stack creates, or an existing one given by kubeconfig."""
+
+    eks: EksCluster | None = Field(None, description="Create an EKS cluster with these settings.")
+    kubeconfig: SecretStr | None = Field(
+        None, description="Kubeconfig of an existing cluster; set it as a secret (pulumi config set --secret --path)."
+    )
+    oidc_provider_arn: str | None = Field(
+        None,
+        pattern=r"^arn:aws[a-z-]*:iam::\d{12}:oidc-provider/.+$",
+        description="With kubeconfig: the IAM OIDC provider of that cluster, for IRSA roles of the model servers.",
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Cluster:
+        if (self.eks is None) == (self.kubeconfig is None):
+            raise ValueError("set exactly one of eks (create a cluster) or kubeconfig (use an existing one)")
+        if self.eks is not None and self.oidc_provider_arn is not None:
+            raise ValueError("oidcProviderArn is only for a kubeconfig cluster; an EKS cluster brings its own")
+        return self
+
+
+class Sso(_Strict):
+    """OIDC single sign-on for the Argo CD UI and CLI."""
+
+    issuer: str = Field(pattern=r"^https://[^\s]+$", description="The OIDC issuer URL.")
+    client_id: str = Field(min_length=1, max_length=256, description="The OIDC client id registered for Argo CD.")
+    client_secret: SecretStr = Field(description="The OIDC client secret; set it as a Pulumi secret.")
+
+
+class SyncWindow(_Strict):
+    """A window in which Argo CD may sync automatically (an AppProject `allow` window)."""
+
+    schedule: str = Field(pattern=r"^\S+ \S+ \S+ \S+ \S+$", description="Cron start of the window, e.g. '0 9 * * 1-4'.")
+    duration: str = Field(pattern=r"^\d+[mh]$", description="Length of the window, e.g. '2h'.")
+    time_zone: str = Field("UTC", min_length=1, description="IANA time zone of the schedule.")
+
+
+class ArgoCd(_Strict):
+    """Argo CD as installed in this environment, and how it syncs what `gitops/<env>/` declares."""
+
+    url: str = Field(pattern=r"^https://[^\s/]+$", description="The external URL of Argo CD (SSO redirects to it).")
+    sso: Sso = Field(description="OIDC single sign-on.")
+    admin_group: str = Field(min_length=1, max_length=256, description="The SSO group mapped to role:admin.")
+    high_availability: bool = Field(False, description="Install the chart's HA setup (Redis HA, replicas).")
+    local_admin: bool = Field(False, description="Keep the built-in admin account; never in a protected stack.")
+    sync: Literal["automated", "manual"] = Field(
+        "automated", description="'automated' (with prune and self-heal) or 'manual' syncs."
+    )
+    sync_windows: list[SyncWindow] = Field(
+        default_factory=list, description="Allow windows; with them, automated syncs happen only inside."
+    )
+    revision: str = Field("main", min_length=1, description="The Git revision Argo CD follows.")
+    notification_webhook_url: SecretStr | None = Field(
+        None, description="Webhook that receives sync-failed and health-degraded notifications (a secret)."
+    )
+
+
 class StackConfig(_Strict):
     """Everything one stack can say. The field names are the `mlops:` keys of a stack file."""
 
@@ -303,10 +424,13 @@ class StackConfig(_Strict):
         Field(default_factory=dict)
     )
     models: dict[ModelName, Model] = Field(min_length=1)
+    cluster: Cluster | None = Field(None, description="The Kubernetes cluster of the pull path (environments only).")
+    argocd: ArgoCd | None = Field(None, description="Argo CD in that cluster; required with a cluster.")
 
     @model_validator(mode="after")
     def _models_fit_kind(self) -> StackConfig:
         problems = []
+        problems += self._cluster_problems()
         if self.kind == "shared" and self.github_oidc_provider == "from-shared":
             problems.append("githubOidcProvider: the shared stack creates the provider; use 'create' or omit it")
         for name, model in self.models.items():
@@ -323,6 +447,34 @@ class StackConfig(_Strict):
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+    def _cluster_problems(self) -> list[str]:
+        problems = []
+        if self.kind == "shared" and (self.cluster or self.argocd):
+            problems.append("cluster and argocd belong in an environment stack, not the shared one")
+            return problems
+        if self.cluster is not None and self.argocd is None:
+            problems.append("argocd is required with a cluster (the pull path installs Argo CD)")
+        if self.argocd is not None and self.cluster is None:
+            problems.append("argocd needs a cluster section (eks or kubeconfig)")
+        if self.cluster is None and self.kubernetes_models():
+            problems.append(
+                f"models {', '.join(sorted(self.kubernetes_models()))} deploy to kubernetes, so a cluster section "
+                "is required"
+            )
+        if self.argocd is not None and self.protect:
+            if self.argocd.local_admin:
+                problems.append("argocd.localAdmin must be false in a protected stack (use SSO)")
+            if self.argocd.sync == "automated" and not self.argocd.sync_windows:
+                problems.append(
+                    "argocd.sync is 'automated' in a protected stack, so argocd.syncWindows is required "
+                    "(or set sync: manual)"
+                )
+        return problems
+
+    def kubernetes_models(self) -> dict[str, KubernetesDeploy]:
+        """The models this environment serves on Kubernetes (the pull path)."""
+        return {name: m.deploy for name, m in self.models.items() if isinstance(m.deploy, KubernetesDeploy)}
 
     def creates_oidc_provider(self) -> bool:
         """An account holds one provider per URL, so exactly one stack per account creates it."""

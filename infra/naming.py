@@ -111,6 +111,27 @@ class Naming:
         """A rollback alarm of a model's endpoint (`5xx-errors`, `model-errors`, `latency-p99`)."""
         return self._name(model, signal, limit=255)
 
+    # -- the pull path (Kubernetes) ------------------------------------------------------------------------------
+    def eks_cluster(self) -> str:
+        """The EKS cluster of an environment (when the stack creates one)."""
+        return self._name("cluster", limit=100)
+
+    def k8s_serving_role(self, model: str) -> str:
+        """The IRSA role a model server's service account assumes to read its package and artifact."""
+        return self.role(model, "k8s-serving")
+
+    def model_namespace(self, model: str) -> str:
+        """The namespace a model server runs in; Argo CD's project allows exactly these namespaces."""
+        return self._name(model)
+
+    def argocd_project(self) -> str:
+        """The Argo CD AppProject of this environment."""
+        return self.prefix
+
+    def argocd_application(self, model: str) -> str:
+        """The Argo CD Application that syncs one model's directory (made by the ApplicationSet)."""
+        return self._name(model)
+
     @staticmethod
     def capture_prefix(environment: str, model: str) -> str:
         """Key prefix, in the shared capture bucket, of one endpoint's captured traffic."""

@@ -138,6 +138,8 @@ class EnvironmentOutputs(_Outputs, Generic[T]):
     alarm_topic_arn: T | None
     ci_preview_role_arn: T
     ci_deploy_role_arn: T
+    gitops_applications: Mapping[str, str] | None = None
+    """Pull path: model -> the Argo CD Application that syncs `gitops/<env>/<model>` (None without a cluster)."""
 
     @classmethod
     def from_wire(cls, data: Mapping[str, Any]) -> EnvironmentOutputs[Any]:

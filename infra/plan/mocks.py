@@ -69,6 +69,15 @@ class PlanMocks(Mocks):
         if args.typ == "aws:kms/key:Key":
             state["keyId"] = _digest(physical, 32)
             state["arn"] = f"arn:aws:kms:{self.region}:{self.account_id}:key/{state['keyId']}"
+        if args.typ == "aws:eks/cluster:Cluster":
+            # What EKS computes on create: the API endpoint, its CA and the cluster's OIDC issuer (for IRSA).
+            cluster_id = _digest(physical, 32).upper()
+            state["endpoint"] = f"https://{cluster_id}.gr7.{self.region}.eks.amazonaws.com"
+            state["certificateAuthority"] = {"data": "T0ZGTElORS1QTEFOLUNB"}
+            state["identities"] = [{"oidcs": [{"issuer": f"https://oidc.eks.{self.region}.amazonaws.com/id/{cluster_id}"}]}]
+        if args.typ == "random:index/randomPassword:RandomPassword":
+            # Deterministic, so two plans agree; it is only ever seen as a secret.
+            state["result"] = _digest(args.name, int(state.get("length", 32)))
         if args.typ == "aws:s3/bucket:Bucket":
             state["bucket"] = state.get("bucket") or physical
             state["arn"] = f"arn:aws:s3:::{state['bucket']}"

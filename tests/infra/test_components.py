@@ -231,7 +231,7 @@ def test_kubernetes_models_get_no_sagemaker_endpoint_but_their_pin_is_exported(p
 def test_ci_roles_trust_only_this_repository_for_pull_requests_and_its_environment(plans: dict) -> None:
     for stack in ("dev", "prod"):
         plan = plans[stack]
-        provider_arn = one(plan, "aws:iam/openIdConnectProvider:OpenIdConnectProvider").outputs["arn"]
+        provider_arn = one(plan, "aws:iam/openIdConnectProvider:OpenIdConnectProvider", "github").outputs["arn"]
         for role_name, subject in (("ci-preview", "repo:acme/ml-platform:pull_request"),
                                    ("ci-deploy", f"repo:acme/ml-platform:environment:{stack}")):
             (statement,) = policy_of(one(plan, "aws:iam/role:Role", role_name), "assumeRolePolicy")["Statement"]

@@ -1,0 +1,192 @@
+"""Argo CD, installed by the environment stack from the official chart at a pinned version.
+
+Values per environment: the chart's HA setup where configured (prod), SSO through OIDC with the client
+secret from a Pulumi secret, RBAC whose default role is read-only with one SSO group mapped to admin, the
+local admin account off unless the (unprotected) stack asks for it, and notifications on sync failure and
+degraded health.
+
+The chart's `redis-secret-init` pre-install hook does not work under Pulumi: `helm.v4.Chart` skips hooks
+(pulumi-kubernetes #3284) and `helm.v3.Release` has been seen to hang on it (argo-helm #2707, #2857). So
+the hook is disabled (`redisSecretInit.enabled: false`) and this component creates the `argocd-redis`
+Secret (key `auth`) itself, from a password `pulumi-random` generates once and keeps, encrypted, in the
+stack state; the release depends on the Secret, so Redis never starts without it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+import pulumi_random as random
+
+from infra.config import ArgoCd
+
+CHART = "argo-cd"
+CHART_VERSION = "10.1.1"
+"""The argo-cd chart version (app v3.4.4); the vendored CRDs in tests/gitops/crds/ are from this version."""
+CHART_REPOSITORY = "https://argoproj.github.io/argo-helm"
+NAMESPACE = "argocd"
+RELEASE_NAME = "argocd"
+REDIS_SECRET = "argocd-redis"
+"""The Secret name the chart (and its redis-ha subchart) reads the Redis password from, key `auth`."""
+SSO_SECRET_KEY = "oidc.clientSecret"
+WEBHOOK_SECRET_KEY = "webhook-url"
+NOTIFY_TRIGGERS = ("on-sync-failed", "on-health-degraded")
+
+
+def argocd_values(settings: ArgoCd, environment: str, webhook: bool) -> dict[str, Any]:
+    """The chart values for one environment, without secrets (those are merged in as Outputs).
+
+    Pure, so tests can read the values an environment gets without running the program.
+    """
+    values: dict[str, Any] = {
+        "global": {"domain": settings.url.removeprefix("https://")},
+        "crds": {"install": True, "keep": True},
+        "redisSecretInit": {"enabled": False},
+        "configs": {
+            "params": {"server.insecure": False},
+            "cm": {
+                "url": settings.url,
+                "admin.enabled": settings.local_admin,
+                "exec.enabled": False,
+                "oidc.config": _oidc_config(settings),
+                # Argo CD knows Rollout health natively (argoproj.io/Rollout health.lua ships with it): a
+                # Rollout that is paused for analysis is Suspended, an aborted one Degraded.
+                "application.resourceTrackingMethod": "annotation",
+            },
+            "rbac": {
+                "policy.default": "role:readonly",
+                "policy.csv": f"g, {settings.admin_group}, role:admin\n",
+                "scopes": "[groups]",
+            },
+        },
+        "notifications": _notifications(environment, webhook),
+        "server": {"ingress": {"enabled": False}},
+    }
+    if settings.high_availability:
+        # The chart's documented HA setup: Redis HA with HAProxy, and two or more replicas of every
+        # stateless component. The application controller shards, so it stays at one replica here.
+        values["redis-ha"] = {"enabled": True, "existingSecret": REDIS_SECRET}
+        values["controller"] = {"replicas": 1}
+        values["server"]["replicas"] = 2
+        values["repoServer"] = {"replicas": 2}
+        values["applicationSet"] = {"replicas": 2}
+        for component in ("server", "repoServer"):
+            values[component]["pdb"] = {"enabled": True, "minAvailable": 1}
+    return values
+
+
+def _oidc_config(settings: ArgoCd) -> str:
+    # `$oidc.clientSecret` makes Argo CD read the secret from argocd-secret, where configs.secret.extra puts it:
+    # the client secret never appears in the argocd-cm ConfigMap.
+    return (
+        "name: SSO\n"
+        f"issuer: {settings.sso.issuer}\n"
+        f"clientID: {settings.sso.client_id}\n"
+        f"clientSecret: ${SSO_SECRET_KEY}\n"
+        "requestedScopes: [openid, profile, email, groups]\n"
+    )
+
+
+def _notifications(environment: str, webhook: bool) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        "enabled": True,
+        "triggers": {
+            "trigger.on-sync-failed": (
+                "- description: Application syncing has failed\n"
+                "  send: [app-sync-failed]\n"
+                "  when: app.status.operationState != nil and app.status.operationState.phase in ['Error', 'Failed']\n"
+            ),
+            "trigger.on-health-degraded": (
+                "- description: Application has degraded\n"
+                "  send: [app-health-degraded]\n"
+                "  when: app.status.health.status == 'Degraded'\n"
+            ),
+        },
+        "templates": {
+            "template.app-sync-failed": _template(environment, "sync failed"),
+            "template.app-health-degraded": _template(environment, "health degraded"),
+        },
+    }
+    if webhook:
+        values["notifiers"] = {
+            "service.webhook.alerts": (
+                f"url: ${WEBHOOK_SECRET_KEY}\nheaders:\n- name: Content-Type\n  value: application/json\n"
+            )
+        }
+        values["subscriptions"] = [{"recipients": ["alerts"], "triggers": list(NOTIFY_TRIGGERS)}]
+    return values
+
+
+def _template(environment: str, what: str) -> str:
+    body = '{"environment": "ENV", "application": "{{.app.metadata.name}}", "event": "WHAT"}'
+    body = body.replace("ENV", environment).replace("WHAT", what)
+    return (
+        f"message: '[{environment}] {{{{.app.metadata.name}}}}: {what}'\n"
+        "webhook:\n"
+        "  alerts:\n"
+        "    method: POST\n"
+        f"    body: '{body}'\n"
+    )
+
+
+@dataclass(frozen=True)
+class ArgoCdInstallArgs:
+    settings: ArgoCd
+    environment: str
+    provider: k8s.Provider
+
+
+class ArgoCdInstall(pulumi.ComponentResource):
+    """`mlops:gitops:ArgoCd`: namespace, the Redis password Secret, then the Helm release."""
+
+    namespace: k8s.core.v1.Namespace
+    redis_secret: k8s.core.v1.Secret
+    release: k8s.helm.v3.Release
+
+    def __init__(self, name: str, args: ArgoCdInstallArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("mlops:gitops:ArgoCd", name, None, opts)
+        k8s_opts = pulumi.ResourceOptions(parent=self, provider=args.provider)
+        self.namespace = k8s.core.v1.Namespace(
+            name, metadata=k8s.meta.v1.ObjectMetaArgs(name=NAMESPACE), opts=k8s_opts
+        )
+        password = random.RandomPassword(f"{name}-redis", length=32, special=False,
+                                         opts=pulumi.ResourceOptions(parent=self))
+        self.redis_secret = k8s.core.v1.Secret(
+            f"{name}-redis",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=REDIS_SECRET, namespace=self.namespace.metadata.name,
+                labels={"app.kubernetes.io/part-of": "argocd"},
+            ),
+            type="Opaque",
+            string_data={"auth": password.result},
+            opts=k8s_opts,
+        )
+        settings = args.settings
+        webhook = settings.notification_webhook_url is not None
+        values: dict[str, Any] = argocd_values(settings, args.environment, webhook)
+        values["configs"]["secret"] = {
+            "extra": {SSO_SECRET_KEY: pulumi.Output.secret(settings.sso.client_secret.get_secret_value())}
+        }
+        if settings.notification_webhook_url is not None:
+            values["notifications"]["secret"] = {
+                "items": {WEBHOOK_SECRET_KEY: pulumi.Output.secret(
+                    settings.notification_webhook_url.get_secret_value())}
+            }
+        self.release = k8s.helm.v3.Release(
+            name,
+            name=RELEASE_NAME,
+            chart=CHART,
+            version=CHART_VERSION,
+            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=CHART_REPOSITORY),
+            namespace=self.namespace.metadata.name,
+            create_namespace=False,
+            values=values,
+            atomic=True,
+            cleanup_on_fail=True,
+            timeout=900,
+            opts=pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=[self.redis_secret]),
+        )
+        self.register_outputs({"namespace": NAMESPACE, "release": self.release.name})
