@@ -26,6 +26,7 @@ WORKLOAD_TYPES = (
     "kubernetes:apps/v1:Deployment",
     "kubernetes:apps/v1:StatefulSet",
     "kubernetes:apps/v1:DaemonSet",
+    "kubernetes:argoproj.io/v1alpha1:Rollout",  # Argo Rollouts: the model server of the GitOps path
 )
 
 _EXACT_VERSION = re.compile(r"^v?\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$")
