@@ -168,7 +168,7 @@ class KubernetesCluster(pulumi.ComponentResource):
             lambda v: eks_kubeconfig(v[0], v[1], v[2], a.region, a.profile)
         )
         # The provider may only connect once the deployer's access entry exists.
-        return pulumi.Output.all(kubeconfig, *[p.id for p in admins]).apply(lambda v: v[0])
+        return pulumi.Output.secret(pulumi.Output.all(kubeconfig, *[p.id for p in admins]).apply(lambda v: v[0]))
 
     def _access_entries(self, name: str, cluster: aws.eks.Cluster, eks: EksCluster) -> list:
         a = self._args

@@ -1,0 +1,353 @@
+"""The cluster side of the environment stacks, as the engine would see it: cluster, provider wiring, Argo CD,
+Argo Rollouts, and what Argo CD syncs (project, application set, sync policy), under the SDK mocks."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+import pytest
+from planned import of_type, one, policy_of
+
+from infra.components.argo_rollouts import CHART_VERSION as ROLLOUTS_VERSION
+from infra.components.argocd import CHART_VERSION as ARGOCD_VERSION
+from infra.config import ConfigError, parse_stack_config
+from infra.plan.model import PlannedResource, PlanResult
+from infra.plan.project import load_stack
+from infra.plan.runner import PROJECT_ROOT, ProgramError, plan_program
+from infra.plan.verdict import default_policy_config_path, evaluate, load_pack, load_policy_config
+
+ENVS = ("dev", "staging", "prod")
+RELEASE = "kubernetes:helm.sh/v3:Release"
+PROJECT = "kubernetes:argoproj.io/v1alpha1:AppProject"
+APPSET = "kubernetes:argoproj.io/v1alpha1:ApplicationSet"
+ACCOUNTS = {"dev": "222222222222", "staging": "333333333333", "prod": "444444444444"}
+
+
+def k8s_provider(plan: PlanResult) -> PlannedResource:
+    return one(plan, "pulumi:providers:kubernetes")
+
+
+def release(plan: PlanResult, name: str) -> PlannedResource:
+    return one(plan, RELEASE, name)
+
+
+def config_of(stack: str, **overrides: object):
+    raw = dict(load_stack(PROJECT_ROOT, stack).config)
+    raw.update({f"mlops:{k}": json.dumps(v) for k, v in overrides.items()})
+    return parse_stack_config(raw)
+
+
+# -- provider wiring ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("env", ENVS)
+def test_every_kubernetes_resource_uses_the_one_explicit_provider(plans: dict[str, PlanResult], env: str) -> None:
+    plan = plans[env]
+    provider = k8s_provider(plan)
+    k8s_resources = [r for r in plan.resources if r.type.startswith("kubernetes:") and r.custom]
+    assert len(k8s_resources) >= 8
+    assert {r.provider.rsplit("::", 1)[0] for r in k8s_resources} == {provider.urn}
+    # The kubeconfig is a secret and authenticates through `aws eks get-token`, never a static token.
+    assert "kubeconfig" in provider.secret_keys
+    kubeconfig = json.loads(provider.inputs["kubeconfig"])
+    assert kubeconfig["users"][0]["user"]["exec"]["args"][:2] == ["eks", "get-token"]
+    cluster = one(plan, "aws:eks/cluster:Cluster")
+    assert kubeconfig["clusters"][0]["cluster"]["server"] == cluster.outputs["endpoint"]
+
+
+# -- EKS -----------------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("env", ENVS)
+def test_eks_encrypts_secrets_with_the_environment_key_and_keeps_the_endpoint_private(
+    plans: dict[str, PlanResult], env: str
+) -> None:
+    plan = plans[env]
+    cluster = one(plan, "aws:eks/cluster:Cluster")
+    key_arn = one(plan, "aws:kms/key:Key").outputs["arn"]
+    assert cluster.inputs["encryptionConfig"] == {"resources": ["secrets"], "provider": {"keyArn": key_arn}}
+    assert cluster.inputs["vpcConfig"]["endpointPrivateAccess"] is True
+    assert cluster.inputs["vpcConfig"]["endpointPublicAccess"] is False
+    assert cluster.inputs["accessConfig"] == {"authenticationMode": "API",
+                                              "bootstrapClusterCreatorAdminPermissions": False}
+    assert cluster.inputs["name"] == f"mlops-{env}-cluster"
+    group = one(plan, "aws:eks/nodeGroup:NodeGroup")
+    assert group.inputs["scalingConfig"]["minSize"] >= 2
+    assert group.inputs["subnetIds"] == cluster.inputs["vpcConfig"]["subnetIds"]
+
+
+def test_access_entries_give_the_ci_deployer_and_the_configured_admins_cluster_admin(
+    plans: dict[str, PlanResult],
+) -> None:
+    plan = plans["prod"]
+    entries = {r.inputs["principalArn"] for r in of_type(plan, "aws:eks/accessEntry:AccessEntry")}
+    assert entries == {"arn:aws:iam::444444444444:role/mlops-prod-ci-deploy",
+                       "arn:aws:iam::444444444444:role/platform-admins"}
+    for association in of_type(plan, "aws:eks/accessPolicyAssociation:AccessPolicyAssociation"):
+        assert association.inputs["accessScope"] == {"type": "cluster"}
+    # The provider connects only once the deployer may: its kubeconfig depends on the access policies.
+    provider = k8s_provider(plan)
+    associations = {r.urn for r in of_type(plan, "aws:eks/accessPolicyAssociation:AccessPolicyAssociation")}
+    assert associations <= set(provider.dependencies)
+
+
+def test_a_public_endpoint_is_restricted_to_the_configured_cidrs(plan_with: Callable[..., PlanResult]) -> None:
+    cluster_config = json.loads(load_stack(PROJECT_ROOT, "dev").config["mlops:cluster"])
+    cluster_config["eks"]["publicEndpointCidrs"] = ["203.0.113.0/24"]
+    cluster = one(plan_with("dev", cluster=cluster_config), "aws:eks/cluster:Cluster")
+    assert cluster.inputs["vpcConfig"]["endpointPublicAccess"] is True
+    assert cluster.inputs["vpcConfig"]["publicAccessCidrs"] == ["203.0.113.0/24"]
+
+
+def test_irsa_role_trusts_only_the_model_servers_service_account_through_the_cluster_oidc_provider(
+    plans: dict[str, PlanResult],
+) -> None:
+    plan = plans["staging"]
+    oidc = one(plan, "aws:iam/openIdConnectProvider:OpenIdConnectProvider", "cluster")
+    issuer = one(plan, "aws:eks/cluster:Cluster").outputs["identities"][0]["oidcs"][0]["issuer"]
+    assert oidc.inputs["url"] == issuer
+    role = one(plan, "aws:iam/role:Role", "gitops-fraud")
+    assert role.inputs["name"] == "mlops-staging-fraud-k8s-serving"
+    (statement,) = policy_of(role, "assumeRolePolicy")["Statement"]
+    host = issuer.removeprefix("https://")
+    assert statement["Principal"] == {"Federated": oidc.outputs["arn"]}
+    assert statement["Condition"]["StringEquals"] == {
+        f"{host}:sub": "system:serviceaccount:mlops-staging-fraud:model-server", f"{host}:aud": "sts.amazonaws.com"}
+    actions = {a for s in policy_of(one(plan, "aws:iam/rolePolicy:RolePolicy", "gitops-fraud"))["Statement"]
+               for a in s["Action"]}
+    assert actions == {"sagemaker:DescribeModelPackage", "s3:GetObject", "kms:Decrypt", "kms:DescribeKey"}
+
+
+def test_an_existing_cluster_comes_from_a_secret_kubeconfig_and_nothing_eks_is_created(
+    plan_with: Callable[..., PlanResult],
+) -> None:
+    kubeconfig = "apiVersion: v1\nkind: Config\nclusters: []\n"
+    oidc_arn = "arn:aws:iam::222222222222:oidc-provider/oidc.example.com/id/A"
+    plan = plan_with("dev", cluster={"kubeconfig": kubeconfig, "oidcProviderArn": oidc_arn})
+    assert not [r for r in plan.resources if r.type.startswith("aws:eks/")]
+    provider = k8s_provider(plan)
+    assert provider.inputs["kubeconfig"] == kubeconfig and "kubeconfig" in provider.secret_keys
+    (statement,) = policy_of(one(plan, "aws:iam/role:Role", "gitops-fraud"), "assumeRolePolicy")["Statement"]
+    assert "oidc.example.com/id/A:sub" in statement["Condition"]["StringEquals"]
+    without_oidc = plan_with("dev", cluster={"kubeconfig": kubeconfig})
+    assert not [r for r in of_type(without_oidc, "aws:iam/role:Role") if r.name == "gitops-fraud"]
+
+
+# -- Argo CD -------------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("env", ENVS)
+def test_argocd_release_is_pinned_with_sso_readonly_default_and_no_local_admin(
+    plans: dict[str, PlanResult], env: str
+) -> None:
+    argocd = release(plans[env], "argocd")
+    assert (argocd.inputs["chart"], argocd.inputs["version"]) == ("argo-cd", ARGOCD_VERSION) == ("argo-cd", "10.1.1")
+    assert argocd.inputs["repositoryOpts"] == {"repo": "https://argoproj.github.io/argo-helm"}
+    values = argocd.inputs["values"]
+    assert values["configs"]["cm"]["admin.enabled"] is False
+    assert values["configs"]["rbac"]["policy.default"] == "role:readonly"
+    assert values["configs"]["rbac"]["policy.csv"] == "g, ml-platform-admins, role:admin\n"
+    assert values["configs"]["params"]["server.insecure"] is False
+    oidc = values["configs"]["cm"]["oidc.config"]
+    assert f"clientID: argocd-{env}" in oidc and "clientSecret: $oidc.clientSecret" in oidc
+    # The client secret travels only as a secret, into argocd-secret.
+    assert "values" in argocd.secret_keys
+    assert values["configs"]["secret"]["extra"]["oidc.clientSecret"] == "[secret]"
+    notifications = values["notifications"]
+    assert set(notifications["triggers"]) == {"trigger.on-sync-failed", "trigger.on-health-degraded"}
+
+
+def test_argocd_is_highly_available_in_prod_only(plans: dict[str, PlanResult]) -> None:
+    for env in ENVS:
+        values = release(plans[env], "argocd").inputs["values"]
+        ha = env == "prod"
+        assert values.get("redis-ha", {}).get("enabled", False) is ha, env
+        assert values["server"].get("replicas", 1) == (2 if ha else 1), env
+        assert values.get("repoServer", {}).get("replicas", 1) == (2 if ha else 1), env
+        if ha:
+            assert values["redis-ha"]["existingSecret"] == "argocd-redis"
+        rollouts = release(plans[env], "argo-rollouts")
+        assert rollouts.inputs["values"]["controller"]["replicas"] == (2 if ha else 1)
+
+
+def test_notifications_subscribe_the_webhook_when_one_is_configured(plan_with: Callable[..., PlanResult]) -> None:
+    argocd = json.loads(load_stack(PROJECT_ROOT, "dev").config["mlops:argocd"])
+    argocd["notificationWebhookUrl"] = "https://hooks.example.com/T000/B000"
+    values = release(plan_with("dev", argocd=argocd), "argocd").inputs["values"]
+    assert values["notifications"]["subscriptions"] == [
+        {"recipients": ["alerts"], "triggers": ["on-sync-failed", "on-health-degraded"]}]
+    assert values["notifications"]["secret"]["items"]["webhook-url"] == "https://hooks.example.com/T000/B000"
+    assert "url: $webhook-url" in values["notifications"]["notifiers"]["service.webhook.alerts"]
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_redis_secret_exists_before_the_release_and_the_init_hook_is_off(
+    plans: dict[str, PlanResult], env: str
+) -> None:
+    plan = plans[env]
+    secret = one(plan, "kubernetes:core/v1:Secret", "argocd-redis")
+    assert secret.inputs["metadata"] == {"name": "argocd-redis", "namespace": "argocd",
+                                         "labels": {"app.kubernetes.io/part-of": "argocd"}}
+    assert "stringData" in secret.secret_keys
+    password = one(plan, "random:index/randomPassword:RandomPassword")
+    assert secret.property_dependencies["stringData"] == (password.urn,)
+    argocd = release(plan, "argocd")
+    assert secret.urn in argocd.dependencies
+    assert argocd.inputs["values"]["redisSecretInit"] == {"enabled": False}
+    # Registration order is creation order for dependent resources: the Secret is declared first.
+    urns = [r.urn for r in plan.resources]
+    assert urns.index(secret.urn) < urns.index(argocd.urn)
+
+
+def test_argo_rollouts_release_is_pinned(plans: dict[str, PlanResult]) -> None:
+    rollouts = release(plans["dev"], "argo-rollouts")
+    assert (rollouts.inputs["chart"], rollouts.inputs["version"]) == ("argo-rollouts", ROLLOUTS_VERSION)
+    assert rollouts.inputs["values"]["dashboard"] == {"enabled": False}
+
+
+# -- what Argo CD syncs --------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("env", ENVS)
+def test_app_project_allows_only_the_repository_and_this_environments_namespaces(
+    plans: dict[str, PlanResult], env: str
+) -> None:
+    project = one(plans[env], PROJECT)
+    spec = project.inputs["spec"]
+    assert project.inputs["metadata"] == {"name": f"mlops-{env}", "namespace": "argocd"}
+    assert spec["sourceRepos"] == ["https://github.com/acme/ml-platform.git"]
+    assert spec["destinations"] == [{"server": "https://kubernetes.default.svc", "namespace": f"mlops-{env}-fraud"}]
+    assert spec["clusterResourceWhitelist"] == []
+    kinds = {(k["group"], k["kind"]) for k in spec["namespaceResourceWhitelist"]}
+    assert ("argoproj.io", "Rollout") in kinds and ("", "Secret") not in kinds and ("rbac.authorization.k8s.io",
+                                                                                     "Role") not in kinds
+    (role,) = spec["roles"]
+    assert role["name"] == "ci"
+    assert role["policies"] == [f"p, proj:mlops-{env}:ci, applications, sync, mlops-{env}/*, allow"]
+    assert argocd_release_urn(plans[env]) in project.dependencies
+
+
+def argocd_release_urn(plan: PlanResult) -> str:
+    return release(plan, "argocd").urn
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_application_set_generates_one_application_per_model_directory(
+    plans: dict[str, PlanResult], env: str
+) -> None:
+    spec = one(plans[env], APPSET).inputs["spec"]
+    (generator,) = spec["generators"]
+    assert generator == {"git": {"repoURL": "https://github.com/acme/ml-platform.git", "revision": "main",
+                                 "directories": [{"path": f"gitops/{env}/*"}]}}
+    template = spec["template"]
+    assert template["metadata"]["name"] == f"mlops-{env}-{{{{.path.basename}}}}"
+    assert template["spec"]["project"] == f"mlops-{env}"
+    assert template["spec"]["source"]["path"] == "{{.path.path}}"
+    assert template["spec"]["destination"]["namespace"] == f"mlops-{env}-{{{{.path.basename}}}}"
+    assert template["spec"]["syncPolicy"]["retry"] == {
+        "limit": 5, "backoff": {"duration": "10s", "factor": 2, "maxDuration": "5m"}}
+    assert plans[env].outputs["gitopsApplications"] == {"fraud": f"mlops-{env}-fraud"}
+
+
+def test_sync_policy_is_automated_with_prune_and_self_heal_in_dev_and_staging(plans: dict[str, PlanResult]) -> None:
+    for env in ("dev", "staging"):
+        policy = one(plans[env], APPSET).inputs["spec"]["template"]["spec"]["syncPolicy"]
+        assert policy["automated"] == {"prune": True, "selfHeal": True, "allowEmpty": False}, env
+        assert "syncWindows" not in one(plans[env], PROJECT).inputs["spec"]
+
+
+def test_prod_syncs_automatically_only_inside_its_windows(plans: dict[str, PlanResult]) -> None:
+    windows = one(plans["prod"], PROJECT).inputs["spec"]["syncWindows"]
+    assert windows == [{"kind": "allow", "schedule": "0 9 * * 1-4", "duration": "3h", "timeZone": "Europe/Berlin",
+                        "applications": ["*"], "manualSync": True}]
+    assert "automated" in one(plans["prod"], APPSET).inputs["spec"]["template"]["spec"]["syncPolicy"]
+
+
+def test_manual_sync_has_no_automated_policy(plan_with: Callable[..., PlanResult]) -> None:
+    argocd = json.loads(load_stack(PROJECT_ROOT, "prod").config["mlops:argocd"])
+    argocd["sync"] = "manual"
+    del argocd["syncWindows"]
+    plan = plan_with("prod", argocd=argocd)
+    policy = one(plan, APPSET).inputs["spec"]["template"]["spec"]["syncPolicy"]
+    assert "automated" not in policy and policy["retry"]["limit"] == 5
+
+
+def test_stacks_without_a_cluster_declare_no_kubernetes_resources(plan_with: Callable[..., PlanResult]) -> None:
+    models = json.loads(load_stack(PROJECT_ROOT, "dev").config["mlops:models"])
+    models["fraud"]["deploy"] = {"target": "none"}
+    raw = dict(load_stack(PROJECT_ROOT, "dev").config)
+    raw.pop("mlops:cluster")
+    raw.pop("mlops:argocd")
+    raw["mlops:models"] = json.dumps(models)
+    stack = load_stack(PROJECT_ROOT, "dev")
+    plan = plan_program(stack.program_dir, stack.project, "dev", raw, (), {
+        raw["mlops:sharedStack"]: plan_with("shared").outputs})
+    assert not [r for r in plan.resources if r.type.startswith(("kubernetes:", "pulumi:providers:kubernetes"))]
+    assert "gitopsApplications" not in plan.outputs
+
+
+# -- config --------------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("stack", "overrides", "message"),
+    [
+        ("prod", {"argocd": {"url": "https://argocd.example.com", "adminGroup": "admins", "localAdmin": True,
+                             "syncWindows": [{"schedule": "0 9 * * 1", "duration": "1h"}],
+                             "sso": {"issuer": "https://id.example.com", "clientId": "a", "clientSecret": "s"}}},
+         "mlops: argocd.localAdmin must be false in a protected stack (use SSO)"),
+        ("prod", {"argocd": {"url": "https://argocd.example.com", "adminGroup": "admins",
+                             "sso": {"issuer": "https://id.example.com", "clientId": "a", "clientSecret": "s"}}},
+         "mlops: argocd.sync is 'automated' in a protected stack, so argocd.syncWindows is required "
+         "(or set sync: manual)"),
+        ("dev", {"cluster": {"kubeconfig": "x", "eks": {"subnetIds": ["subnet-0123456789abcdef0",
+                                                                        "subnet-0123456789abcdef1"]}}},
+         "mlops:cluster: set exactly one of eks (create a cluster) or kubeconfig (use an existing one)"),
+        ("dev", {"cluster": {"eks": {"subnetIds": ["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"],
+                                     "publicEndpointCidrs": ["0.0.0.0/0"]}}},
+         "mlops:cluster.eks: publicEndpointCidrs must not open the API server to the internet (got ['0.0.0.0/0'])"),
+        ("dev", {"models": {"fraud": {"framework": "xgboost", "deploy": {"target": "kubernetes", "approvedVersion": 1,
+                                                                         "replicas": 3, "maxReplicas": 2}}}},
+         "mlops:models.fraud.deploy: maxReplicas (2) must be >= replicas (3)"),
+    ],
+)
+def test_contradictory_cluster_config_is_refused_with_one_line_each(stack: str, overrides: dict,
+                                                                    message: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        config_of(stack, **overrides)
+    assert message in caught.value.problems
+
+
+def test_a_kubernetes_model_needs_a_cluster() -> None:
+    raw = dict(load_stack(PROJECT_ROOT, "dev").config)
+    raw.pop("mlops:cluster")
+    raw.pop("mlops:argocd")
+    with pytest.raises(ConfigError) as caught:
+        parse_stack_config(raw)
+    assert caught.value.problems == [
+        "mlops: models fraud deploy to kubernetes, so a cluster section is required"]
+
+
+def test_secrets_do_not_show_in_the_parsed_config() -> None:
+    config = config_of("dev", argocd={"url": "https://argocd.example.com", "adminGroup": "admins",
+                                      "sso": {"issuer": "https://id.example.com", "clientId": "a",
+                                              "clientSecret": "hunter2"}})
+    assert "hunter2" not in repr(config) and config.argocd.sso.client_secret.get_secret_value() == "hunter2"
+
+
+# -- guardrails --------------------------------------------------------------------------------------------------
+def test_pack_kubernetes_rules_fire_on_a_careless_program() -> None:
+    program = PROJECT_ROOT / "tests" / "fixtures" / "careless_k8s_program"
+    plan = plan_program(program, "careless", "prod", {})
+    pack = load_pack(PROJECT_ROOT / "policies")
+    violations = evaluate(pack, plan, load_policy_config(pack, default_policy_config_path(pack.directory, "prod")))
+    fired = {(v.policy_name, v.resource_name) for v in violations if v.enforcement == "mandatory"}
+    assert fired >= {("helm-chart-version-pinned", "argocd"), ("argocd-hardened", "argocd"),
+                     ("k8s-model-server-hardened", "fraud-server")}
+    messages = " ".join(v.message for v in violations)
+    assert "admin account enabled" in messages and "default role 'role:admin'" in messages
+    assert "may run as root" in messages and "'latest'" in messages
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_environment_plans_pass_the_kubernetes_rules(plans: dict[str, PlanResult], env: str) -> None:
+    pack = load_pack(PROJECT_ROOT / "policies")
+    violations = evaluate(pack, plans[env], load_policy_config(pack, default_policy_config_path(pack.directory, env)))
+    assert [v for v in violations if v.policy_name.startswith(("helm-", "argocd-", "k8s-"))] == []
+
+
+def test_program_error_for_bad_cluster_config_is_one_line(plan_with: Callable[..., PlanResult]) -> None:
+    with pytest.raises(ProgramError) as caught:
+        plan_with("dev", cluster={"eks": {"subnetIds": ["subnet-1"]}})
+    assert "mlops:cluster.eks.subnetIds" in str(caught.value)
