@@ -120,6 +120,29 @@ def as_plan(manifests: Sequence[dict[str, Any]], environment: str, model: str) -
     return PlanResult(project="gitops", stack=environment, resources=tuple(resources), outputs={})
 
 
+def as_core_workloads(manifests: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The manifests with each Argo Rollouts object replaced by the core object it runs, for scanners (checkov)
+    that know Deployments and Jobs but not Rollouts: a Rollout's pod template as a Deployment, each Job metric
+    of an AnalysisTemplate as the Job it starts. Nothing else changes."""
+    out: list[dict[str, Any]] = []
+    for manifest in manifests:
+        kind, metadata, spec = manifest.get("kind"), manifest.get("metadata", {}), manifest.get("spec", {})
+        if kind == "Rollout":
+            out.append({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": metadata,
+                        "spec": {"replicas": spec.get("replicas"), "selector": spec.get("selector"),
+                                 "template": spec.get("template")}})
+        elif kind == "AnalysisTemplate":
+            for metric in spec.get("metrics", []):
+                job = (metric.get("provider") or {}).get("job")
+                if job:
+                    out.append({"apiVersion": "batch/v1", "kind": "Job",
+                                "metadata": {**metadata, "name": f"{metadata.get('name')}-{metric['name']}"},
+                                "spec": job["spec"]})
+        else:
+            out.append(manifest)
+    return out
+
+
 @functools.lru_cache(maxsize=1)
 def _pack() -> Any:
     return load_pack(PACK_DIR)

@@ -4,6 +4,7 @@ Argo Rollouts, and what Argo CD syncs (project, application set, sync policy), u
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable
 
 import pytest
@@ -351,3 +352,15 @@ def test_program_error_for_bad_cluster_config_is_one_line(plan_with: Callable[..
     with pytest.raises(ProgramError) as caught:
         plan_with("dev", cluster={"eks": {"subnetIds": ["subnet-1"]}})
     assert "mlops:cluster.eks.subnetIds" in str(caught.value)
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_project_and_application_set_validate_against_the_pinned_argocd_crds(
+    plans: dict[str, PlanResult], env: str
+) -> None:
+    sys.path.insert(0, str(PROJECT_ROOT / "tests" / "gitops"))
+    from crd_schemas import validate  # the vendored argo-cd 10.1.1 CRDs
+
+    for type_ in (PROJECT, APPSET):
+        resource = one(plans[env], type_)
+        assert validate(resource.inputs) == [], type_

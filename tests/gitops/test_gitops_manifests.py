@@ -1,0 +1,233 @@
+"""What Git delivers to Argo CD: every overlay renders, validates offline against the Kubernetes and the pinned
+Argo CRD schemas, passes checkov and the policy pack's Kubernetes rules, and says what the stack config says."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import kubernetes_validate
+import pytest
+import yaml
+from crd_schemas import CRD_DIR
+from crd_schemas import validate as validate_custom_resource
+
+from infra import manifests
+from infra.components import argo_rollouts, argocd
+from infra.components.argo_rollouts import canary_steps, traffic_weights
+from infra.config import KubernetesDeploy, Rollout
+from infra.naming import Naming
+from infra.plan.runner import PROJECT_ROOT
+
+OVERLAYS = manifests.overlays()
+IDS = [f"{o.environment}/{o.model}" for o in OVERLAYS]
+KUBERNETES_VERSION = "1.33.0"
+"""The EKS version of the stacks (cluster.eks.version); core kinds are validated against its schemas."""
+CARELESS = PROJECT_ROOT / "tests" / "fixtures" / "gitops" / "prod" / "careless"
+CHECKOV = PROJECT_ROOT / ".venv-checkov" / "bin" / "checkov"
+
+
+def test_every_environment_serves_fraud_from_an_overlay() -> None:
+    assert IDS == ["dev/fraud", "prod/fraud", "staging/fraud"]
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS, ids=IDS)
+def test_overlay_renders_the_whole_model_server(overlay: manifests.Overlay) -> None:
+    kinds = sorted(m["kind"] for m in manifests.render(overlay.path))
+    assert kinds == ["AnalysisTemplate", "ConfigMap", "HorizontalPodAutoscaler", "NetworkPolicy", "NetworkPolicy",
+                     "PodDisruptionBudget", "Rollout", "Service", "Service", "Service", "ServiceAccount"]
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS, ids=IDS)
+def test_core_kinds_validate_strictly_against_the_kubernetes_schemas(overlay: manifests.Overlay) -> None:
+    for manifest in manifests.render(overlay.path):
+        if manifest["apiVersion"].startswith("argoproj.io/"):
+            continue
+        kubernetes_validate.validate(manifest, KUBERNETES_VERSION, strict=True)
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS, ids=IDS)
+def test_argo_custom_resources_validate_against_the_pinned_crds(overlay: manifests.Overlay) -> None:
+    custom = [m for m in manifests.render(overlay.path) if m["apiVersion"].startswith("argoproj.io/")]
+    assert {m["kind"] for m in custom} == {"Rollout", "AnalysisTemplate"}
+    assert [e for m in custom for e in validate_custom_resource(m)] == []
+
+
+def test_crd_validation_catches_a_misspelt_field() -> None:
+    rollout = next(m for m in manifests.render(OVERLAYS[0].path) if m["kind"] == "Rollout")
+    rollout["spec"]["strategy"]["canary"]["stepz"] = rollout["spec"]["strategy"]["canary"].pop("steps")
+    rollout["spec"]["template"]["spec"]["containers"][0]["imagePullPolicyy"] = "Always"
+    errors = validate_custom_resource(rollout)
+    assert any("'stepz' was unexpected" in e for e in errors)
+    assert any("'imagePullPolicyy' was unexpected" in e for e in errors)
+
+
+def test_vendored_crds_are_those_of_the_pinned_charts() -> None:
+    readme = (CRD_DIR / "README.md").read_text()
+    assert f"argo-cd {argocd.CHART_VERSION} (v3.4.4)" in readme
+    assert f"argo-rollouts {argo_rollouts.CHART_VERSION} (v1.9.0)" in readme
+    listed = {line.split("`")[1] for line in readme.splitlines() if line.startswith("| `")}
+    assert listed == {p.name for p in CRD_DIR.glob("*.yaml")}
+
+
+# -- the pod ------------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("overlay", OVERLAYS, ids=IDS)
+def test_model_server_pod_is_hardened_probed_and_pinned(overlay: manifests.Overlay) -> None:
+    rendered = manifests.render(overlay.path)
+    pod = next(m for m in rendered if m["kind"] == "Rollout")["spec"]["template"]["spec"]
+    assert pod["securityContext"]["runAsNonRoot"] is True and pod["securityContext"]["runAsUser"] > 10000
+    assert pod["automountServiceAccountToken"] is False and pod["serviceAccountName"] == "model-server"
+    for container in pod["containers"] + pod["initContainers"]:
+        context = container["securityContext"]
+        assert context["readOnlyRootFilesystem"] is True and context["allowPrivilegeEscalation"] is False
+        assert context["capabilities"] == {"drop": ["ALL"]}
+        assert set(container["resources"]["limits"]) == {"cpu", "memory"}
+        assert "@sha256:" in container["image"], container["image"]
+    (server,) = pod["containers"]
+    assert server["readinessProbe"]["httpGet"]["path"] == "/ping"
+    assert server["livenessProbe"]["httpGet"]["path"] == "/ping"
+    assert server["lifecycle"]["preStop"]["sleep"]["seconds"] < pod["terminationGracePeriodSeconds"]
+    account = next(m for m in rendered if m["kind"] == "ServiceAccount")
+    role = account["metadata"]["annotations"]["eks.amazonaws.com/role-arn"]
+    assert role.endswith(f":role/mlops-{overlay.environment}-{overlay.model}-k8s-serving")
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS, ids=IDS)
+def test_the_release_configmap_reaches_every_reader_under_its_hashed_name(overlay: manifests.Overlay) -> None:
+    rendered = manifests.render(overlay.path)
+    (config_map,) = [m for m in rendered if m["kind"] == "ConfigMap"]
+    assert config_map["metadata"]["name"].startswith("model-release-")
+    text = json.dumps([m for m in rendered if m["kind"] in ("Rollout", "AnalysisTemplate")])
+    assert text.count('"configMapRef": {"name": "model-release"}') == 0
+    assert text.count(config_map["metadata"]["name"]) == 3  # fetch-model, model-server, the smoke Job
+
+
+# -- promotion -----------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("overlay", OVERLAYS, ids=IDS)
+def test_each_overlay_has_exactly_one_promotion_line(overlay: manifests.Overlay) -> None:
+    version = manifests.promoted_version(overlay)
+    (config_map,) = [m for m in manifests.render(overlay.path) if m["kind"] == "ConfigMap"]
+    assert config_map["data"]["MODEL_PACKAGE_VERSION"] == str(version)
+
+
+def test_promotion_is_one_line_and_starts_a_new_rollout(tmp_path: Path) -> None:
+    shutil.copytree(PROJECT_ROOT / "gitops", tmp_path / "gitops")
+    overlay = manifests.overlay_of(tmp_path / "gitops" / "staging" / "fraud")
+    before = manifests.render(overlay.path)
+    path = overlay.path / "kustomization.yaml"
+    old = path.read_text()
+    version = manifests.promoted_version(overlay)
+    new = old.replace(f"- MODEL_PACKAGE_VERSION={version}\n", f"- MODEL_PACKAGE_VERSION={version + 1}\n")
+    assert sum(a != b for a, b in zip(old.splitlines(), new.splitlines(), strict=True)) == 1
+    path.write_text(new)
+    after = manifests.render(overlay.path)
+    assert manifests.promoted_version(overlay) == version + 1
+
+    def pod_template(docs: list[dict]) -> dict:
+        return next(m for m in docs if m["kind"] == "Rollout")["spec"]["template"]
+
+    # The ConfigMap gets a new name, so the Rollout's pod template changes: Argo Rollouts starts a canary.
+    assert pod_template(before) != pod_template(after)
+    changed = {m["kind"] for m in after if m not in before}
+    assert changed == {"ConfigMap", "Rollout", "AnalysisTemplate"}
+
+
+# -- progressive delivery ------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("rollout", "weights"),
+    [
+        (Rollout(strategy="canary", step_percent=10), [10, 100]),
+        (Rollout(strategy="linear", step_percent=25), [25, 50, 75, 100]),
+        (Rollout(strategy="linear", step_percent=30), [30, 60, 90, 100]),
+        (Rollout(strategy="all-at-once"), [100]),
+    ],
+)
+def test_traffic_weights_follow_the_rollout_config(rollout: Rollout, weights: list[int]) -> None:
+    assert traffic_weights(rollout) == weights
+
+
+@pytest.mark.parametrize("strategy", ["all-at-once", "canary", "linear"])
+def test_a_version_that_fails_its_smoke_check_never_takes_all_traffic(strategy: str) -> None:
+    rollout = Rollout(strategy=strategy, step_percent=None if strategy == "all-at-once" else 20, wait_seconds=120)
+    steps = canary_steps(rollout)
+    # The first weight is small, and the analysis gates every increase of traffic.
+    assert steps[0]["setWeight"] < 100 and "analysis" in steps[1]
+    weights_seen = []
+    for before, step in zip(steps, steps[1:], strict=False):
+        if "setWeight" in step:
+            assert "analysis" in before, f"traffic raised to {step['setWeight']} % without a passed analysis"
+            weights_seen.append(step["setWeight"])
+    assert weights_seen[-1] == 100
+    assert {"pause": {"duration": "120s"}} in steps
+    assert "analysis" in steps[-1]  # the bake at full traffic ends with a check too, before the old version goes
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS, ids=IDS)
+def test_overlay_agrees_with_the_stack_config_and_passes_the_pack(overlay: manifests.Overlay) -> None:
+    violations, problems = manifests.check(overlay)
+    assert problems == []
+    assert [v.as_dict() for v in violations] == []
+
+
+def test_a_stack_config_change_the_overlay_does_not_follow_is_reported() -> None:
+    overlay = next(o for o in OVERLAYS if o.environment == "prod")
+    rendered = manifests.render(overlay.path)
+    deploy = KubernetesDeploy(target="kubernetes", approved_version=1, replicas=10, max_replicas=20,
+                              rollout=Rollout(strategy="canary", step_percent=20, wait_seconds=600),
+                              resources={"cpuRequest": "500m", "memoryRequest": "1Gi", "cpuLimit": "2",
+                                         "memoryLimit": "2Gi"})
+    problems = manifests.disagreements(overlay, rendered, deploy, Naming("mlops", "prod"), "444444444444")
+    assert problems == ["prod/fraud: Rollout steps differ from those of the stack's rollout config "
+                        "(canary, step 20, wait 600s)"]
+    wrong_account = manifests.disagreements(overlay, rendered, deploy.model_copy(update={"rollout": Rollout(
+        strategy="canary", step_percent=10, wait_seconds=600)}), Naming("mlops", "prod"), "999999999999")
+    assert len(wrong_account) == 1 and "IRSA role" in wrong_account[0]
+
+
+# -- guardrails on what Git delivers -------------------------------------------------------------------------------
+def test_a_careless_overlay_fails_the_packs_kubernetes_rules() -> None:
+    violations = manifests.judge(manifests.render(CARELESS), "prod", "careless")
+    mandatory = [v for v in violations if v.enforcement == "mandatory"]
+    assert {v.policy_name for v in mandatory} == {"k8s-model-server-hardened"}
+    messages = "\n".join(v.message for v in mandatory)
+    assert "container 'model-server' of 'model-server' may run as root" in messages
+    assert "sets no resource limit for cpu, memory" in messages
+    assert "uses the moving tag 'latest'" in messages
+
+
+def test_the_ci_command_fails_the_careless_overlay_and_passes_the_real_ones(capsys: pytest.CaptureFixture) -> None:
+    assert manifests.main([str(CARELESS)]) == 1
+    assert "prod/careless: FAIL" in capsys.readouterr().out
+    assert manifests.main([]) == 0
+    assert manifests.main(["--format", "json", str(OVERLAYS[0].path)]) == 0
+    assert json.loads(capsys.readouterr().out.split("\n", 3)[-1]) == {"dev/fraud": {"violations": [], "problems": []}}
+
+
+def test_the_ci_command_refuses_a_directory_that_is_not_an_overlay(tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture) -> None:
+    assert manifests.main([str(tmp_path)]) == 2
+    assert "no kustomization.yaml" in capsys.readouterr().err
+
+
+def test_checkov_passes_the_rendered_overlays_with_only_explained_skips(tmp_path: Path) -> None:
+    if not CHECKOV.exists():
+        pytest.skip(".venv-checkov is absent; .ci/run creates it from requirements-checkov.txt")
+    skips = yaml.safe_load((PROJECT_ROOT / "gitops" / "checkov-skips.yaml").read_text())["skips"]
+    assert all(isinstance(s.get("reason"), str) and len(s["reason"]) > 20 for s in skips), skips
+    for overlay in OVERLAYS:
+        docs = manifests.as_core_workloads(manifests.render(overlay.path))
+        (tmp_path / f"{overlay.environment}-{overlay.model}.yaml").write_text(yaml.safe_dump_all(docs))
+    command = [str(CHECKOV), "-d", str(tmp_path), "--framework", "kubernetes", "--skip-download", "--quiet",
+               "-o", "json"]
+    if skips:
+        command += ["--skip-check", ",".join(s["id"] for s in skips)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False,
+                            env={**os.environ, "BC_SKIP_MAPPING": "TRUE"})
+    report = json.loads(result.stdout)
+    reports = report if isinstance(report, list) else [report]
+    failed = [(c["check_id"], c["resource"]) for r in reports for c in r["results"]["failed_checks"]]
+    assert failed == []
+    assert sum(r["summary"]["passed"] for r in reports) > 100
