@@ -1,7 +1,7 @@
 """A model's training path: a SageMaker Pipeline (preprocess, train, evaluate, gate, register), the
 least-privilege role it runs as, and an optional retraining schedule.
 
-The pipeline definition is built by the `sagemaker` SDK (see `pipeline_definition`), from names that are
+The pipeline definition is built by the `sagemaker` SDK (see `infra.pipeline`), from names that are
 known at preview time, so `pulumi preview` and the policy pack see the real definition, not an unknown.
 """
 
@@ -12,10 +12,10 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from infra.components.pipeline_definition import PipelineSpec, build_pipeline_definition
 from infra.config import Network, Training
 from infra.iam import allow, ecr_login, policy_document, sagemaker_metrics, service_trust, vpc_attachment
 from infra.naming import Naming, model_tags
+from infra.pipeline import PipelineSpec, build_pipeline_definition
 
 
 @dataclass(frozen=True)

@@ -1,11 +1,12 @@
-"""Shared fixtures: each stack is planned once per session under the SDK's mock runtime."""
+"""Shared fixtures: whole stacks planned once per session, and the runtime left as each test found it."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
+from pulumi.runtime.settings import SETTINGS
 
 from infra.plan.model import PlanResult
 from infra.plan.project import load_stack
@@ -14,8 +15,24 @@ from infra.plan.runner import PROJECT_ROOT, plan_program, plan_stack
 STACKS = ("shared", "dev", "staging", "prod")
 
 
+@pytest.fixture(autouse=True)
+def pulumi_settings_restored() -> Iterator[None]:
+    """As the SDK's own mock tests do: restore the Pulumi runtime's global settings after every test.
+
+    A plan run restores them itself; a test that finds them changed has leaked runtime state into the next.
+    """
+    saved = dict(vars(SETTINGS))
+    yield
+    current = dict(vars(SETTINGS))
+    vars(SETTINGS).clear()
+    vars(SETTINGS).update(saved)
+    leaked = sorted(k for k in set(saved) | set(current) if saved.get(k) is not current.get(k))
+    assert not leaked, f"the test left Pulumi runtime settings changed: {leaked}"
+
+
 @pytest.fixture(scope="session")
 def plans() -> dict[str, PlanResult]:
+    """Every stack of the repository, planned from its real stack file (for whole-stack tests only)."""
     return {stack: plan_stack(stack) for stack in STACKS}
 
 

@@ -20,7 +20,29 @@ def one(plan: PlanResult, type_: str, name: str | None = None) -> PlannedResourc
 
 
 def policy_of(resource: PlannedResource, key: str = "policy") -> dict:
-    return json.loads(resource.inputs[key])
+    """A policy document input; the provider takes it as a JSON string, and only as one."""
+    document = resource.inputs[key]
+    assert isinstance(document, str), f"{resource.urn}: {key} is {type(document).__name__}, not a JSON string"
+    return json.loads(document)
+
+
+def statements_by_sid(resource: PlannedResource, key: str = "policy") -> dict[str, dict]:
+    return {s["Sid"]: s for s in policy_of(resource, key)["Statement"]}
+
+
+def provider_json(resource: PlannedResource, key: str) -> object:
+    """A nested provider input: the engine hands provider config over as JSON strings, never as objects."""
+    value = resource.inputs[key]
+    assert isinstance(value, str), f"{resource.urn}: {key} is {type(value).__name__}, not a JSON string"
+    return json.loads(value)
+
+
+def children_of(plan: PlanResult, component: PlannedResource) -> list[PlannedResource]:
+    return [r for r in plan.resources if r.parent == component.urn]
+
+
+def depends_on(resource: PlannedResource, other: PlannedResource) -> bool:
+    return other.urn in resource.dependencies
 
 
 def stack_models(stack: str) -> dict:

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
 from infra.config import ConfigError, parse_stack_config
+from infra.plan.runner import PROJECT_ROOT
 
 BASE = {
     "aws:region": "us-east-1",
@@ -114,9 +118,27 @@ def test_several_problems_are_reported_together() -> None:
     assert len(found) == 4, found
 
 
-def test_error_message_lists_every_problem_without_a_traceback() -> None:
+def test_error_message_lists_every_problem_one_per_line() -> None:
     with pytest.raises(ConfigError) as caught:
         parse_stack_config({**BASE, "mlops:models": json.dumps(served(dataCapturePercent=101)), "mlops:x": "1"})
-    text = str(caught.value)
-    assert text.startswith("invalid stack configuration:")
-    assert "dataCapturePercent" in text and "mlops:x: unknown key" in text and "Traceback" not in text
+    header, *lines = str(caught.value).splitlines()
+    assert header == "invalid stack configuration:"
+    assert len(lines) == 2 and all(line.startswith("  - mlops:") for line in lines), lines
+    assert any("mlops:models.churn.deploy.dataCapturePercent" in line for line in lines)
+    assert any("mlops:x: unknown key" in line for line in lines)
+
+
+def test_the_program_reports_bad_config_as_its_error_lines_only_on_stderr(tmp_path: Path) -> None:
+    """Run the real program (through the offline plan CLI) on a broken stack file: exit 2, and stderr is the
+    error, one line per problem, and nothing else (no traceback, no log noise)."""
+    stack_file = tmp_path / "Pulumi.broken.yaml"
+    config = {**BASE, "mlops:models": served(dataCapturePercent=101), "mlops:x": "1"}
+    stack_file.write_text(json.dumps({"config": config}))  # JSON is YAML
+    result = subprocess.run([sys.executable, "-m", "infra.plan", "--stack", "broken", "--stack-file",
+                             str(stack_file), "--no-policy"], cwd=PROJECT_ROOT, capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 2, result.stderr
+    assert result.stdout == ""
+    header, *lines = result.stderr.splitlines()
+    assert header == "error: invalid stack configuration:"
+    assert len(lines) == 2 and all(line.startswith("  - mlops:") for line in lines), result.stderr

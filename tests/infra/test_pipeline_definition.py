@@ -1,4 +1,4 @@
-"""Offline build of the per-model SageMaker Pipeline definition (infra/components/pipeline_definition.py).
+"""Offline build of the per-model SageMaker Pipeline definition (infra/pipeline/).
 
 Every build here runs with sockets forbidden and without AWS credentials, the way ``pulumi preview`` must be
 able to run on a laptop or in CI without an AWS account. The definitions are built once per module (the
@@ -15,7 +15,6 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +24,7 @@ import pytest
 # the guard is installed so that probe is not mistaken for a network call made by the builder.
 import urllib3  # noqa: F401
 
-from infra.components.pipeline_definition import PipelineSpec, build_pipeline_definition
+from infra.pipeline import PipelineSpec, build_pipeline_definition
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -91,7 +90,7 @@ class Socket(socket.socket):
 import urllib3
 socket.socket, socket.create_connection, socket.getaddrinfo = Socket, refuse, refuse
 sys.path.insert(0, sys.argv[1])
-from infra.components.pipeline_definition import PipelineSpec, build_pipeline_definition
+from infra.pipeline import PipelineSpec, build_pipeline_definition
 kwargs = json.loads(sys.argv[2])
 for name in {tuple_fields!r}:
     kwargs[name] = tuple(kwargs[name])
@@ -445,29 +444,48 @@ def test_no_telemetry_is_scheduled(builds: dict[str, Any], monkeypatch: pytest.M
     assert calls == []
 
 
-# --------------------------------------------------------------------------- validation
+# --------------------------------------------------------------------------- validation lives in the config
+
+
+SHARED_BASE = {
+    "aws:region": "eu-west-1",
+    "mlops:kind": "shared",
+    "mlops:environment": "shared",
+    "mlops:owner": "ml-platform",
+    "mlops:costCenter": "ml-0000",
+    "mlops:sharedStack": "organization/mlops/shared",
+    "mlops:githubRepository": "acme/ml-platform",
+}
+TRAINING = {"imageTag": "1.0.0", "servingImageTag": "1.0.0", "metricGate": {"metric": "auc", "threshold": 0.8}}
 
 
 @pytest.mark.parametrize(
-    ("overrides", "field"),
+    ("training", "network", "key"),
     [
-        ({"use_spot": True, "max_wait_seconds": None}, "max_wait_seconds"),
-        ({"use_spot": True, "max_wait_seconds": 1800}, "max_wait_seconds"),
-        ({"hyperparameters": {"": "1"}}, "hyperparameters"),
-        ({"hyperparameters": {"  ": "1"}}, "hyperparameters"),
-        ({"metric_threshold": float("nan")}, "metric_threshold"),
-        ({"metric_threshold": float("inf")}, "metric_threshold"),
-        ({"metric_name": "auc.value"}, "metric_name"),
-        ({"subnet_ids": ["subnet-0a"], "security_group_ids": []}, "security_group_ids"),
+        ({"useSpot": True}, {}, "mlops:models.churn.training"),
+        ({"useSpot": True, "maxWaitSeconds": 1800, "maxRuntimeSeconds": 3600}, {}, "mlops:models.churn.training"),
+        ({"hyperparameters": {"": "1"}}, {}, "mlops:models.churn.training.hyperparameters"),
+        ({"hyperparameters": {"  ": "1"}}, {}, "mlops:models.churn.training.hyperparameters"),
+        ({"metricGate": {"metric": "auc", "threshold": float("nan")}}, {},
+         "mlops:models.churn.training.metricGate.threshold"),
+        ({"metricGate": {"metric": "auc", "threshold": float("inf")}}, {},
+         "mlops:models.churn.training.metricGate.threshold"),
+        ({"metricGate": {"metric": "auc.value", "threshold": 0.8}}, {},
+         "mlops:models.churn.training.metricGate.metric"),
+        ({"inferenceInstanceTypes": []}, {}, "mlops:models.churn.training.inferenceInstanceTypes"),
+        ({"volumeSizeGb": 0}, {}, "mlops:models.churn.training.volumeSizeGb"),
+        ({}, {"subnetIds": ["subnet-0123456789abcdef0"]}, "mlops:network"),
     ],
 )
-def test_invalid_spec_is_rejected_naming_the_field(overrides: dict[str, Any], field: str) -> None:
-    with pytest.raises(ValueError, match=field):
-        build_pipeline_definition(make_spec(**overrides))
+def test_config_refuses_what_the_builder_would_render_into_a_broken_pipeline(
+    training: dict[str, Any], network: dict[str, Any], key: str
+) -> None:
+    """The builder trusts its spec (it no longer validates it a second time): the config layer must refuse
+    every value the SDK would accept and render into a pipeline that breaks at run time."""
+    from infra.config import ConfigError, parse_stack_config
 
-
-def test_spec_is_frozen() -> None:
-    spec = make_spec()
-    with pytest.raises(AttributeError):
-        spec.region = "us-east-1"  # type: ignore[misc]
-    assert replace(spec, region="us-east-1").region == "us-east-1"
+    models = {"churn": {"framework": "sklearn", "training": {**TRAINING, **training}}}
+    raw = {**SHARED_BASE, "mlops:models": json.dumps(models), "mlops:network": json.dumps(network)}
+    with pytest.raises(ConfigError) as caught:
+        parse_stack_config(raw)
+    assert any(problem.startswith(key) for problem in caught.value.problems), caught.value.problems

@@ -1,0 +1,57 @@
+"""What determines one model's pipeline definition, and the names in it that others rely on."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+# Step and parameter names are part of the contract with operators, dashboards, the release tool and the
+# policy pack: keep them stable.
+STEP_PREPROCESS = "Preprocess"
+STEP_TRAIN = "Train"
+STEP_EVALUATE = "Evaluate"
+STEP_GATE = "CheckMetricGate"
+STEP_GATE_FAILED = "GateFailed"
+STEP_REGISTER = "Register"
+PARAM_METRIC_THRESHOLD = "MetricThreshold"
+PARAM_APPROVAL_STATUS = "ModelApprovalStatus"
+PROPERTY_FILE_EVALUATION = "EvaluationReport"
+EVALUATION_FILE = "evaluation.json"
+
+
+@dataclass(frozen=True)
+class PipelineSpec:
+    """Everything that determines one model's pipeline definition (and nothing else).
+
+    The builder trusts these values: they come from the validated stack config (`infra.config.Training`,
+    `infra.config.Network`) and from names the program makes, so they are not validated a second time here.
+    """
+
+    pipeline_name: str
+    region: str
+    role_arn: str
+    default_bucket: str  # artifacts bucket name (pipeline session default bucket)
+    raw_data_s3_uri: str  # s3://<data-bucket>/<model>/raw/  (input to preprocessing)
+    artifacts_s3_uri: str  # s3://<artifacts-bucket>/<model>/  (processed data, model, evaluation)
+    kms_key_arn: str  # customer-managed key for volumes and outputs
+    training_image_uri: str  # also used for processing (the image ships model_code)
+    serving_image_uri: str  # inference image recorded on the registered model package
+    training_instance_type: str
+    training_instance_count: int
+    processing_instance_type: str
+    volume_size_gb: int
+    max_runtime_seconds: int
+    use_spot: bool
+    max_wait_seconds: int | None  # required when use_spot (checked by the config layer)
+    hyperparameters: Mapping[str, str]
+    metric_name: str  # e.g. "auc" or "accuracy"
+    metric_threshold: float
+    model_package_group_name: str
+    inference_instance_types: tuple[str, ...]
+    subnet_ids: tuple[str, ...] = ()
+    security_group_ids: tuple[str, ...] = ()
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+    def job_tags(self) -> list[tuple[str, str]]:
+        """Job tags in a stable order (the caller's dict order must not leak into the JSON)."""
+        return sorted(self.tags.items())

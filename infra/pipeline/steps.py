@@ -1,0 +1,285 @@
+"""One builder per pipeline step: preprocess, train, evaluate, register, the gate and its failure step.
+
+Each builder takes the :class:`StepContext` of one build (the SDK names, the offline session, the spec and the
+pipeline parameters) plus the steps whose outputs it reads; data dependencies alone order the steps. The SDK
+objects are bound to the offline session of `infra.pipeline.sandbox`, so nothing here touches the network.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import Any
+
+from infra.pipeline.spec import (
+    EVALUATION_FILE,
+    PARAM_APPROVAL_STATUS,
+    PARAM_METRIC_THRESHOLD,
+    PROPERTY_FILE_EVALUATION,
+    STEP_EVALUATE,
+    STEP_GATE,
+    STEP_GATE_FAILED,
+    STEP_PREPROCESS,
+    STEP_REGISTER,
+    STEP_TRAIN,
+    PipelineSpec,
+)
+
+PROCESSING_ROOT = "/opt/ml/processing"
+SPLITS = ("train", "validation", "test")
+TRAINING_CHANNELS = ("train", "validation")
+CONTENT_TYPES = ("text/csv", "application/json")
+METRIC_DEFINITIONS = (
+    ("train:accuracy", r"train:accuracy=([0-9\.]+);"),
+    ("validation:accuracy", r"validation:accuracy=([0-9\.]+);"),
+    ("validation:auc", r"validation:auc=([0-9\.]+);"),
+)
+"""What the training job scrapes from the log; `model_code.train` prints these lines."""
+
+
+@dataclass(frozen=True)
+class StepContext:
+    """What every step builder of one build shares."""
+
+    sdk: SimpleNamespace
+    session: Any
+    spec: PipelineSpec
+    threshold: Any  # ParameterFloat MetricThreshold
+    approval: Any  # ParameterString ModelApprovalStatus
+
+    @classmethod
+    def create(cls, sdk: SimpleNamespace, session: Any, spec: PipelineSpec) -> StepContext:
+        return cls(
+            sdk=sdk,
+            session=session,
+            spec=spec,
+            threshold=sdk.ParameterFloat(name=PARAM_METRIC_THRESHOLD, default_value=float(spec.metric_threshold)),
+            approval=sdk.ParameterString(name=PARAM_APPROVAL_STATUS, default_value="PendingManualApproval"),
+        )
+
+    @property
+    def job_prefix(self) -> str:
+        """Base job names; the SDK trims them from definitions anyway."""
+        return self.spec.pipeline_name[:40]
+
+    def execution_path(self, *parts: str) -> Any:
+        """s3://<artifacts>/<model>/<execution id>/<parts...>: one folder per execution."""
+        artifacts = self.spec.artifacts_s3_uri.rstrip("/")
+        return self.sdk.Join(on="/", values=[artifacts, self.sdk.ExecutionVariables.PIPELINE_EXECUTION_ID, *parts])
+
+
+# --------------------------------------------------------------------------- the steps
+
+
+def preprocess_step(ctx: StepContext) -> Any:
+    """Raw CSV -> train/validation/test splits, one S3 folder per split and execution."""
+    root = PROCESSING_ROOT
+    return ctx.sdk.ProcessingStep(
+        name=STEP_PREPROCESS,
+        step_args=_processor(ctx, "model_code.data", "preprocess").run(
+            inputs=[_s3_input(ctx, "raw", ctx.spec.raw_data_s3_uri, f"{root}/input")],
+            outputs=[_s3_output(ctx, split, ctx.execution_path("data", split), f"{root}/output/{split}")
+                     for split in SPLITS],
+            arguments=["--out-dir", f"{root}/output", "--raw", f"{root}/input/raw.csv"],
+        ),
+    )
+
+
+def train_step(ctx: StepContext, preprocess: Any) -> Any:
+    """The image's own `train` entry point (no SDK-managed source code or drivers) on two of the splits."""
+    trainer = _trainer(ctx)
+    trainer.with_metric_definitions([ctx.sdk.MetricDefinition(name=n, regex=r) for n, r in METRIC_DEFINITIONS])
+    return ctx.sdk.TrainingStep(
+        name=STEP_TRAIN,
+        step_args=ctx.sdk.model_trainer_train(
+            trainer,
+            input_data_config=[
+                ctx.sdk.InputData(channel_name=split, data_source=_output_uri(preprocess, split))
+                for split in TRAINING_CHANNELS
+            ],
+            wait=False,
+            logs=False,
+        ),
+    )
+
+
+def evaluation_report(ctx: StepContext) -> Any:
+    """The property file the evaluate step writes and the gate reads."""
+    return ctx.sdk.PropertyFile(name=PROPERTY_FILE_EVALUATION, output_name="evaluation", path=EVALUATION_FILE)
+
+
+def evaluate_step(ctx: StepContext, preprocess: Any, train: Any, report: Any) -> Any:
+    """Scores the model on the test split into evaluation.json; `--no-fail` because the gate decides."""
+    root = PROCESSING_ROOT
+    return ctx.sdk.ProcessingStep(
+        name=STEP_EVALUATE,
+        step_args=_processor(ctx, "model_code.evaluate", "evaluate").run(
+            inputs=[
+                _s3_input(ctx, "model", _model_data(train), f"{root}/model"),
+                _s3_input(ctx, "test", _output_uri(preprocess, "test"), f"{root}/test"),
+            ],
+            outputs=[_s3_output(ctx, "evaluation", ctx.execution_path("evaluation"), f"{root}/evaluation")],
+            arguments=[
+                *("--model-dir", f"{root}/model", "--test-dir", f"{root}/test"),
+                *("--output-dir", f"{root}/evaluation", "--metric", ctx.spec.metric_name),
+                # The same parameter as the gate, so an overridden threshold is reported consistently.
+                *("--threshold", ctx.sdk.Join(on="", values=[ctx.threshold]), "--no-fail"),
+            ],
+        ),
+        property_files=[report],
+    )
+
+
+def register_step(ctx: StepContext, train: Any, evaluate: Any) -> Any:
+    """Registers the trained model, with its evaluation, as a package of the model's group (behind the gate)."""
+    sdk, spec = ctx.sdk, ctx.spec
+    builder = sdk.ModelBuilder(
+        image_uri=spec.serving_image_uri,
+        s3_model_data_url=_model_data(train),
+        role_arn=spec.role_arn,
+        sagemaker_session=ctx.session,
+        instance_type=spec.inference_instance_types[0],
+        dependencies=None,  # the default {"auto": True} would stage (upload) inference code to S3
+        log_level=None,  # the default sets the SDK's serve logger to DEBUG, process-wide
+    )
+    return sdk.ModelStep(
+        name=STEP_REGISTER,
+        step_args=sdk.model_builder_register(
+            builder,
+            model_package_group_name=spec.model_package_group_name,
+            content_types=list(CONTENT_TYPES),
+            response_types=list(CONTENT_TYPES),
+            inference_instances=list(spec.inference_instance_types),
+            approval_status=ctx.approval,
+            model_metrics=sdk.ModelMetrics(
+                model_statistics=sdk.MetricsSource(
+                    content_type="application/json",
+                    s3_uri=sdk.Join(on="/", values=[_output_uri(evaluate, "evaluation"), EVALUATION_FILE]),
+                )
+            ),
+        ),
+    )
+
+
+def gate_failed_step(ctx: StepContext) -> Any:
+    """Fails the execution loudly, naming the metric and the effective threshold of this execution."""
+    metric = ctx.spec.metric_name
+    return ctx.sdk.FailStep(
+        name=STEP_GATE_FAILED,
+        error_message=ctx.sdk.Join(
+            on="",
+            values=[
+                f"Model quality gate failed: {metric} is below the {PARAM_METRIC_THRESHOLD} ",
+                "parameter (",
+                ctx.threshold,
+                f"); see {EVALUATION_FILE} of step {STEP_EVALUATE}. No model package was registered.",
+            ],
+        ),
+    )
+
+
+def gate_step(ctx: StepContext, report: Any, register: Any, failed: Any) -> Any:
+    """Metric >= MetricThreshold -> register, else fail."""
+    metric = ctx.sdk.JsonGet(
+        step_name=STEP_EVALUATE,
+        property_file=report,
+        json_path=f"binary_classification_metrics.{ctx.spec.metric_name}.value",
+    )
+    return ctx.sdk.ConditionStep(
+        name=STEP_GATE,
+        conditions=[ctx.sdk.ConditionGreaterThanOrEqualTo(left=metric, right=ctx.threshold)],
+        if_steps=[register],
+        else_steps=[failed],
+    )
+
+
+# --------------------------------------------------------------------------- shared pieces
+
+
+def _processor(ctx: StepContext, module: str, job_suffix: str) -> Any:
+    """A processing job running `python3 -m <module>` in the training image: isolated, encrypted, bounded."""
+    sdk, spec = ctx.sdk, ctx.spec
+    return sdk.Processor(
+        role=spec.role_arn,
+        image_uri=spec.training_image_uri,
+        instance_count=1,
+        instance_type=spec.processing_instance_type,
+        entrypoint=["python3", "-m", module],
+        volume_size_in_gb=spec.volume_size_gb,
+        volume_kms_key=spec.kms_key_arn,
+        output_kms_key=spec.kms_key_arn,
+        max_runtime_in_seconds=spec.max_runtime_seconds,
+        base_job_name=f"{ctx.job_prefix}-{job_suffix}",
+        sagemaker_session=ctx.session,
+        tags=dict(spec.job_tags()) or None,
+        network_config=sdk.NetworkConfig(
+            enable_network_isolation=True,
+            encrypt_inter_container_traffic=True,
+            subnets=list(spec.subnet_ids) or None,
+            security_group_ids=list(spec.security_group_ids) or None,
+        ),
+    )
+
+
+def _trainer(ctx: StepContext) -> Any:
+    """The training job: isolated, encrypted, bounded; spot only when asked (with its wait bound)."""
+    sdk, spec = ctx.sdk, ctx.spec
+    return sdk.ModelTrainer(
+        training_image=spec.training_image_uri,
+        role=spec.role_arn,
+        sagemaker_session=ctx.session,
+        base_job_name=f"{ctx.job_prefix}-train",
+        compute=sdk.Compute(
+            instance_type=spec.training_instance_type,
+            instance_count=spec.training_instance_count,
+            volume_size_in_gb=spec.volume_size_gb,
+            volume_kms_key_id=spec.kms_key_arn,
+            enable_managed_spot_training=True if spec.use_spot else None,
+        ),
+        networking=sdk.Networking(
+            subnets=list(spec.subnet_ids) or None,
+            security_group_ids=list(spec.security_group_ids) or None,
+            enable_network_isolation=True,
+            enable_inter_container_traffic_encryption=True,
+        ),
+        stopping_condition=sdk.StoppingCondition(
+            max_runtime_in_seconds=spec.max_runtime_seconds,
+            max_wait_time_in_seconds=spec.max_wait_seconds if spec.use_spot else None,
+        ),
+        output_data_config=sdk.OutputDataConfig(
+            s3_output_path=ctx.execution_path("model"), kms_key_id=spec.kms_key_arn, compression_type="GZIP"
+        ),
+        hyperparameters=dict(sorted(spec.hyperparameters.items())),
+        environment={},
+        tags=[sdk.Tag(key=k, value=v) for k, v in spec.job_tags()] or None,
+    )
+
+
+def _s3_input(ctx: StepContext, name: str, uri: Any, local_path: str) -> Any:
+    return ctx.sdk.ProcessingInput(
+        input_name=name,
+        s3_input=ctx.sdk.ProcessingS3Input(
+            s3_uri=uri,
+            local_path=local_path,
+            s3_data_type="S3Prefix",
+            s3_input_mode="File",
+            s3_data_distribution_type="FullyReplicated",
+        ),
+    )
+
+
+def _s3_output(ctx: StepContext, name: str, uri: Any, local_path: str) -> Any:
+    return ctx.sdk.ProcessingOutput(
+        output_name=name,
+        s3_output=ctx.sdk.ProcessingS3Output(s3_uri=uri, local_path=local_path, s3_upload_mode="EndOfJob"),
+    )
+
+
+def _output_uri(step: Any, name: str) -> Any:
+    """The S3 URI a processing step wrote one of its outputs to (a property reference)."""
+    return step.properties.ProcessingOutputConfig.Outputs[name].S3Output.S3Uri
+
+
+def _model_data(train: Any) -> Any:
+    """The model artifact the training step wrote (a property reference)."""
+    return train.properties.ModelArtifacts.S3ModelArtifacts

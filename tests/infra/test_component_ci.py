@@ -1,0 +1,64 @@
+"""GitHubOidcProvider and CiRoles, each declared alone with hand-made args."""
+
+from __future__ import annotations
+
+import pytest
+from declare import ACCOUNT, NAMING, REGION, declare
+from planned import one, policy_of
+
+from infra.components.ci_roles import CiRoles, CiRolesArgs
+from infra.components.github_oidc import GitHubOidcProvider
+from infra.plan.model import PlanResult
+
+PROVIDER_ARN = f"arn:aws:iam::{ACCOUNT}:oidc-provider/token.actions.githubusercontent.com"
+REPOSITORY = "acme/ml-platform"
+
+
+def test_oidc_provider_trusts_github_tokens_for_the_sts_audience_only() -> None:
+    plan = declare(lambda: GitHubOidcProvider("github"))
+    provider = one(plan, "aws:iam/openIdConnectProvider:OpenIdConnectProvider")
+    assert provider.inputs["url"] == "https://token.actions.githubusercontent.com"
+    assert provider.inputs["clientIdLists"] == ["sts.amazonaws.com"]
+    assert provider.outputs["arn"] == PROVIDER_ARN
+
+
+@pytest.fixture(scope="module")
+def ci_plan() -> PlanResult:
+    return declare(lambda: CiRoles("ci", CiRolesArgs(naming=NAMING, oidc_provider_arn=PROVIDER_ARN,
+                                                     repository=REPOSITORY, environment="staging",
+                                                     account_id=ACCOUNT, region=REGION)))
+
+
+@pytest.mark.parametrize(("role", "name", "subject"), [
+    ("ci-preview", "mlops-test-ci-preview", "repo:acme/ml-platform:pull_request"),
+    ("ci-deploy", "mlops-test-ci-deploy", "repo:acme/ml-platform:environment:staging"),
+])
+def test_each_ci_role_trusts_exactly_one_github_subject(ci_plan: PlanResult, role: str, name: str,
+                                                        subject: str) -> None:
+    resource = one(ci_plan, "aws:iam/role:Role", role)
+    assert resource.inputs["name"] == name
+    assert resource.inputs["maxSessionDuration"] == 3600
+    (statement,) = policy_of(resource, "assumeRolePolicy")["Statement"]
+    assert statement == {
+        "Sid": "GitHubActionsOidc", "Effect": "Allow", "Principal": {"Federated": PROVIDER_ARN},
+        "Action": "sts:AssumeRoleWithWebIdentity",
+        "Condition": {"StringEquals": {"token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
+                                       "token.actions.githubusercontent.com:sub": subject}},
+    }
+
+
+def test_preview_role_reads_metadata_but_is_denied_data_reads(ci_plan: PlanResult) -> None:
+    attachment = one(ci_plan, "aws:iam/rolePolicyAttachment:RolePolicyAttachment", "ci-preview")
+    assert attachment.inputs["policyArn"] == "arn:aws:iam::aws:policy/ReadOnlyAccess"
+    (deny,) = policy_of(one(ci_plan, "aws:iam/rolePolicy:RolePolicy", "ci-preview"))["Statement"]
+    assert deny["Effect"] == "Deny" and deny["Resource"] == "*"
+    assert {"s3:GetObject", "secretsmanager:GetSecretValue", "sagemaker:InvokeEndpoint"} <= set(deny["Action"])
+
+
+def test_deploy_role_passes_and_manages_only_this_stacks_roles(ci_plan: PlanResult) -> None:
+    statements = policy_of(one(ci_plan, "aws:iam/rolePolicy:RolePolicy", "ci-deploy"))["Statement"]
+    assert all(s["Effect"] == "Allow" for s in statements)
+    assert all(a != "*" and not a.endswith(":*") for s in statements for a in s["Action"])
+    pass_role = [s for s in statements if "iam:PassRole" in s["Action"]]
+    assert [s["Resource"] for s in pass_role] == [[f"arn:aws:iam::{ACCOUNT}:role/mlops-test-*"]]
+    assert not any("s3:GetObject" in s["Action"] for s in statements)
