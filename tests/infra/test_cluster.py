@@ -392,3 +392,18 @@ def test_the_offline_plan_shows_the_cluster_side_with_secrets_masked(plans: dict
     argocd = next(r for r in document["resources"] if r["type"] == RELEASE and r["name"] == "argocd")
     assert "PLACEHOLDER" not in json.dumps(argocd["inputs"])
     assert argocd["inputs"]["values"]["configs"]["rbac"]["policy.default"] == "role:readonly"  # reviewable
+
+
+def test_switching_a_model_from_push_to_pull_swaps_its_endpoint_for_an_application(
+    plans: dict[str, PlanResult], plan_with: Callable[..., PlanResult]
+) -> None:
+    models = json.loads(load_stack(PROJECT_ROOT, "dev").config["mlops:models"])
+    models["churn"]["deploy"] = {"target": "kubernetes", "approvedVersion": 3}
+    pulled = plan_with("dev", models=models)
+    pushed = plans["dev"]
+    assert [r.name for r in of_type(pushed, "aws:sagemaker/endpoint:Endpoint")] == ["churn"]
+    assert of_type(pulled, "aws:sagemaker/endpoint:Endpoint") == []
+    destinations = one(pulled, PROJECT).inputs["spec"]["destinations"]
+    assert [d["namespace"] for d in destinations] == ["mlops-dev-churn", "mlops-dev-fraud"]
+    assert pulled.outputs["gitopsApplications"] == {"churn": "mlops-dev-churn", "fraud": "mlops-dev-fraud"}
+    assert one(pulled, "aws:iam/role:Role", "gitops-churn").inputs["name"] == "mlops-dev-churn-k8s-serving"
