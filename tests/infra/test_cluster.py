@@ -320,6 +320,15 @@ def test_contradictory_cluster_config_is_refused_with_one_line_each(stack: str, 
     assert message in caught.value.problems
 
 
+def test_argocd_ha_needs_three_nodes_for_redis_ha() -> None:
+    cluster = json.loads(load_stack(PROJECT_ROOT, "prod").config["mlops:cluster"])
+    cluster["eks"]["nodeMin"] = 2
+    with pytest.raises(ConfigError) as caught:
+        config_of("prod", cluster=cluster)
+    assert caught.value.problems == ["mlops: argocd.highAvailability needs cluster.eks.nodeMin >= 3 (Redis HA "
+                                     "places its three replicas on separate nodes); got 2"]
+
+
 def test_a_kubernetes_model_needs_a_cluster() -> None:
     raw = dict(load_stack(PROJECT_ROOT, "dev").config)
     raw.pop("mlops:cluster")
