@@ -462,6 +462,12 @@ class StackConfig(_Strict):
                 f"models {', '.join(sorted(self.kubernetes_models()))} deploy to kubernetes, so a cluster section "
                 "is required"
             )
+        if (self.argocd is not None and self.argocd.high_availability and self.cluster is not None
+                and self.cluster.eks is not None and self.cluster.eks.node_min < 3):
+            problems.append(
+                f"argocd.highAvailability needs cluster.eks.nodeMin >= 3 (Redis HA places its three replicas on "
+                f"separate nodes); got {self.cluster.eks.node_min}"
+            )
         if self.argocd is not None and self.protect:
             if self.argocd.local_admin:
                 problems.append("argocd.localAdmin must be false in a protected stack (use SSO)")

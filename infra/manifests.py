@@ -10,7 +10,10 @@ Kubernetes rules run: the others judge AWS resources that manifests never contai
 It also checks that each overlay says what the stack config says (`models.<m>.deploy` with target
 `kubernetes`): the canary steps derived from `rollout`, replicas, HPA bounds, resources, namespace and IRSA role.
 
-    python -m infra.manifests [--format table|json] [OVERLAY_DIR ...]      (default: every overlay)
+    python -m infra.manifests [--format table|json] [--write-patches] [OVERLAY_DIR ...]   (default: all)
+
+`--write-patches` first rewrites each overlay's `rollout-patch.yaml` and `hpa-patch.yaml` from the stack
+config (atomically), for when a stack's `rollout`, replicas or resources change.
 
 Exit codes: 0 no violation, 1 a mandatory violation or a disagreement with the stack config, 2 bad input.
 """
@@ -209,6 +212,55 @@ def disagreements(overlay: Overlay, manifests: Sequence[dict[str, Any]], deploy:
     return problems
 
 
+class _NoAliases(yaml.SafeDumper):
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+def patch_files(environment: str, model: str, deploy: KubernetesDeploy) -> dict[str, str]:
+    """The overlay's patches that restate the stack config: file name -> content (JSON patches as YAML)."""
+    r = deploy.resources
+    rollout = [
+        {"op": "replace", "path": "/spec/replicas", "value": deploy.replicas},
+        {"op": "replace", "path": "/spec/strategy/canary/steps", "value": canary_steps(deploy.rollout)},
+        {"op": "replace", "path": "/spec/template/spec/containers/0/resources",
+         "value": {"requests": {"cpu": r.cpu_request, "memory": r.memory_request},
+                   "limits": {"cpu": r.cpu_limit, "memory": r.memory_limit}}},
+    ]
+    hpa = [
+        {"op": "replace", "path": "/spec/minReplicas", "value": deploy.replicas},
+        {"op": "replace", "path": "/spec/maxReplicas", "value": deploy.max_replicas},
+        {"op": "replace", "path": "/spec/metrics/0/resource/target/averageUtilization",
+         "value": deploy.target_cpu_percent},
+    ]
+    head = (f"# Generated from stacks/Pulumi.{environment}.yaml (models.{model}.deploy) by "
+            "`python -m infra.manifests --write-patches`; CI fails if they differ.\n")
+    return {name: head + yaml.dump(ops, Dumper=_NoAliases, sort_keys=False)
+            for name, ops in (("rollout-patch.yaml", rollout), ("hpa-patch.yaml", hpa))}
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(text)
+    temporary.replace(path)
+
+
+def write_patches(overlay: Overlay) -> list[Path]:
+    """Rewrite the overlay's patches from its stack config; returns the files that changed."""
+    config = parse_stack_config(load_stack(PROJECT_ROOT, overlay.environment).config)
+    deploy = config.kubernetes_models().get(overlay.model)
+    if deploy is None:
+        raise ManifestError(f"{overlay.environment}/{overlay.model}: the stack config does not serve this model "
+                            "with target kubernetes")
+    changed = []
+    for name, text in patch_files(overlay.environment, overlay.model, deploy).items():
+        path = overlay.path / name
+        if not path.is_file() or path.read_text() != text:
+            _write_atomic(path, text)
+            changed.append(path)
+    return changed
+
+
 def check(overlay: Overlay) -> tuple[list[Violation], list[str]]:
     """Render, judge and compare one overlay with its environment's stack config."""
     manifests = render(overlay.path)
@@ -234,11 +286,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m infra.manifests", description=__doc__.split("\n\n")[0])
     parser.add_argument("overlays", nargs="*", type=Path, help="gitops/<env>/<model> directories (default: all)")
     parser.add_argument("--format", choices=("table", "json"), default="table")
+    parser.add_argument("--write-patches", action="store_true",
+                        help="rewrite rollout-patch.yaml and hpa-patch.yaml from the stack config, then check")
     args = parser.parse_args(argv)
     try:
         chosen = [overlay_of(p) for p in args.overlays] if args.overlays else overlays()
+        if args.write_patches:
+            for overlay in chosen:
+                for path in write_patches(overlay):
+                    print(f"wrote {path}", file=sys.stderr)
         results = {f"{o.environment}/{o.model}": check(o) for o in chosen}
-    except ManifestError as exc:
+    except (ManifestError, ProjectError, ConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     failed = any(has_mandatory(v) or problems for v, problems in results.values())

@@ -1,7 +1,8 @@
 """Argo CD, installed by the environment stack from the official chart at a pinned version.
 
 Values per environment: the chart's HA setup where configured (prod), SSO through OIDC with the client
-secret from a Pulumi secret, RBAC whose default role is read-only with one SSO group mapped to admin, the
+secret from a Pulumi secret (in a Secret of ours that `oidc.config` references, so the values hold no secret
+and stay readable in a plan), RBAC whose default role is read-only with one SSO group mapped to admin, the
 local admin account off unless the (unprotected) stack asks for it, and notifications on sync failure and
 degraded health.
 
@@ -31,7 +32,10 @@ NAMESPACE = "argocd"
 RELEASE_NAME = "argocd"
 REDIS_SECRET = "argocd-redis"
 """The Secret name the chart (and its redis-ha subchart) reads the Redis password from, key `auth`."""
-SSO_SECRET_KEY = "oidc.clientSecret"
+SSO_SECRET = "argocd-sso"
+"""A Secret of ours, labelled part-of argocd, that `oidc.config` reads as `$argocd-sso:clientSecret`."""
+SSO_SECRET_KEY = "clientSecret"
+NOTIFICATIONS_SECRET = "argocd-notifications-secret"
 WEBHOOK_SECRET_KEY = "webhook-url"
 NOTIFY_TRIGGERS = ("on-sync-failed", "on-health-degraded")
 
@@ -79,13 +83,13 @@ def argocd_values(settings: ArgoCd, environment: str, webhook: bool) -> dict[str
 
 
 def _oidc_config(settings: ArgoCd) -> str:
-    # `$oidc.clientSecret` makes Argo CD read the secret from argocd-secret, where configs.secret.extra puts it:
-    # the client secret never appears in the argocd-cm ConfigMap.
+    # `$<secret>:<key>` makes Argo CD read the value from a Secret labelled app.kubernetes.io/part-of: argocd.
+    # The client secret is in neither argocd-cm nor the chart values, so the values stay reviewable in a plan.
     return (
         "name: SSO\n"
         f"issuer: {settings.sso.issuer}\n"
         f"clientID: {settings.sso.client_id}\n"
-        f"clientSecret: ${SSO_SECRET_KEY}\n"
+        f"clientSecret: ${SSO_SECRET}:{SSO_SECRET_KEY}\n"
         "requestedScopes: [openid, profile, email, groups]\n"
     )
 
@@ -111,6 +115,8 @@ def _notifications(environment: str, webhook: bool) -> dict[str, Any]:
         },
     }
     if webhook:
+        # The program writes argocd-notifications-secret itself (with the webhook URL as a Pulumi secret).
+        values["secret"] = {"create": False}
         values["notifiers"] = {
             "service.webhook.alerts": (
                 f"url: ${WEBHOOK_SECRET_KEY}\nheaders:\n- name: Content-Type\n  value: application/json\n"
@@ -140,7 +146,8 @@ class ArgoCdInstallArgs:
 
 
 class ArgoCdInstall(pulumi.ComponentResource):
-    """`mlops:gitops:ArgoCd`: namespace, the Redis password Secret, then the Helm release."""
+    """`mlops:gitops:ArgoCd`: namespace, the Secrets it reads (Redis password, SSO client secret, webhook), then
+    the Helm release, which depends on them all."""
 
     namespace: k8s.core.v1.Namespace
     redis_secret: k8s.core.v1.Secret
@@ -154,27 +161,15 @@ class ArgoCdInstall(pulumi.ComponentResource):
         )
         password = random.RandomPassword(f"{name}-redis", length=32, special=False,
                                          opts=pulumi.ResourceOptions(parent=self))
-        self.redis_secret = k8s.core.v1.Secret(
-            f"{name}-redis",
-            metadata=k8s.meta.v1.ObjectMetaArgs(
-                name=REDIS_SECRET, namespace=self.namespace.metadata.name,
-                labels={"app.kubernetes.io/part-of": "argocd"},
-            ),
-            type="Opaque",
-            string_data={"auth": password.result},
-            opts=k8s_opts,
-        )
+        self.redis_secret = self._secret(f"{name}-redis", REDIS_SECRET, "auth", password.result, k8s_opts)
         settings = args.settings
+        secrets = [self.redis_secret, self._secret(f"{name}-sso", SSO_SECRET, SSO_SECRET_KEY,
+                                                   settings.sso.client_secret.get_secret_value(), k8s_opts)]
         webhook = settings.notification_webhook_url is not None
-        values: dict[str, Any] = argocd_values(settings, args.environment, webhook)
-        values["configs"]["secret"] = {
-            "extra": {SSO_SECRET_KEY: pulumi.Output.secret(settings.sso.client_secret.get_secret_value())}
-        }
         if settings.notification_webhook_url is not None:
-            values["notifications"]["secret"] = {
-                "items": {WEBHOOK_SECRET_KEY: pulumi.Output.secret(
-                    settings.notification_webhook_url.get_secret_value())}
-            }
+            secrets.append(self._secret(f"{name}-notifications", NOTIFICATIONS_SECRET, WEBHOOK_SECRET_KEY,
+                                        settings.notification_webhook_url.get_secret_value(), k8s_opts))
+        values = argocd_values(settings, args.environment, webhook)
         self.release = k8s.helm.v3.Release(
             name,
             name=RELEASE_NAME,
@@ -187,6 +182,18 @@ class ArgoCdInstall(pulumi.ComponentResource):
             atomic=True,
             cleanup_on_fail=True,
             timeout=900,
-            opts=pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=[self.redis_secret]),
+            opts=pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=secrets),
         )
         self.register_outputs({"namespace": NAMESPACE, "release": self.release.name})
+
+    def _secret(self, name: str, secret_name: str, key: str, value: pulumi.Input[str],
+                opts: pulumi.ResourceOptions) -> k8s.core.v1.Secret:
+        """A Secret in the Argo CD namespace that Argo CD may read (part-of: argocd), holding a Pulumi secret."""
+        return k8s.core.v1.Secret(
+            name,
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=secret_name, namespace=self.namespace.metadata.name,
+                                                labels={"app.kubernetes.io/part-of": "argocd"}),
+            type="Opaque",
+            string_data={key: pulumi.Output.secret(value)},
+            opts=opts,
+        )

@@ -157,13 +157,13 @@ class KubernetesCluster(pulumi.ComponentResource):
         self.name = cluster.name
         admins = self._access_entries(name, cluster, eks)
         self._node_group(name, cluster, eks)
-        issuer = cluster.identities.apply(lambda ids: ids[0]["oidcs"][0]["issuer"])
+        issuer = cluster.identities.apply(lambda ids: ids[0].oidcs[0].issuer)
         oidc = aws.iam.OpenIdConnectProvider(
             name, url=issuer, client_id_lists=["sts.amazonaws.com"], opts=child
         )
         self.oidc_provider_arn = oidc.arn
         self.oidc_host = issuer.apply(oidc_host)
-        ca = cluster.certificate_authority.apply(lambda c: c["data"])
+        ca = cluster.certificate_authority.apply(lambda c: c.data)
         kubeconfig = pulumi.Output.all(cluster.name, cluster.endpoint, ca).apply(
             lambda v: eks_kubeconfig(v[0], v[1], v[2], a.region, a.profile)
         )

@@ -18,8 +18,9 @@ from crd_schemas import validate as validate_custom_resource
 from infra import manifests
 from infra.components import argo_rollouts, argocd
 from infra.components.argo_rollouts import canary_steps, traffic_weights
-from infra.config import KubernetesDeploy, Rollout
+from infra.config import KubernetesDeploy, Rollout, parse_stack_config
 from infra.naming import Naming
+from infra.plan.project import load_stack
 from infra.plan.runner import PROJECT_ROOT
 
 OVERLAYS = manifests.overlays()
@@ -202,8 +203,9 @@ def test_the_ci_command_fails_the_careless_overlay_and_passes_the_real_ones(caps
     assert manifests.main([str(CARELESS)]) == 1
     assert "prod/careless: FAIL" in capsys.readouterr().out
     assert manifests.main([]) == 0
+    assert capsys.readouterr().out.splitlines() == ["dev/fraud: ok", "prod/fraud: ok", "staging/fraud: ok"]
     assert manifests.main(["--format", "json", str(OVERLAYS[0].path)]) == 0
-    assert json.loads(capsys.readouterr().out.split("\n", 3)[-1]) == {"dev/fraud": {"violations": [], "problems": []}}
+    assert json.loads(capsys.readouterr().out) == {"dev/fraud": {"violations": [], "problems": []}}
 
 
 def test_the_ci_command_refuses_a_directory_that_is_not_an_overlay(tmp_path: Path,
@@ -231,3 +233,23 @@ def test_checkov_passes_the_rendered_overlays_with_only_explained_skips(tmp_path
     failed = [(c["check_id"], c["resource"]) for r in reports for c in r["results"]["failed_checks"]]
     assert failed == []
     assert sum(r["summary"]["passed"] for r in reports) > 100
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS, ids=IDS)
+def test_committed_patches_are_the_ones_generated_from_the_stack_config(overlay: manifests.Overlay) -> None:
+    config = parse_stack_config(load_stack(PROJECT_ROOT, overlay.environment).config)
+    expected = manifests.patch_files(overlay.environment, overlay.model, config.kubernetes_models()[overlay.model])
+    assert {name: (overlay.path / name).read_text() for name in expected} == expected
+
+
+def test_write_patches_rewrites_a_stale_patch_atomically(tmp_path: Path) -> None:
+    shutil.copytree(PROJECT_ROOT / "gitops", tmp_path / "gitops")
+    overlay = manifests.overlay_of(tmp_path / "gitops" / "dev" / "fraud")
+    stale = overlay.path / "rollout-patch.yaml"
+    stale.write_text(stale.read_text().replace("duration: 60s", "duration: 5s"))
+    assert manifests.disagreements(overlay, manifests.render(overlay.path),
+                                   parse_stack_config(load_stack(PROJECT_ROOT, "dev").config)
+                                   .kubernetes_models()["fraud"], Naming("mlops", "dev"), "222222222222")
+    assert manifests.write_patches(overlay) == [stale]
+    assert manifests.write_patches(overlay) == []
+    assert not list(overlay.path.glob(".*.tmp"))

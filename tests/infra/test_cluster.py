@@ -145,10 +145,13 @@ def test_argocd_release_is_pinned_with_sso_readonly_default_and_no_local_admin(
     assert values["configs"]["rbac"]["policy.csv"] == "g, ml-platform-admins, role:admin\n"
     assert values["configs"]["params"]["server.insecure"] is False
     oidc = values["configs"]["cm"]["oidc.config"]
-    assert f"clientID: argocd-{env}" in oidc and "clientSecret: $oidc.clientSecret" in oidc
-    # The client secret travels only as a secret, into argocd-secret.
-    assert "values" in argocd.secret_keys
-    assert values["configs"]["secret"]["extra"]["oidc.clientSecret"] == "[secret]"
+    assert f"clientID: argocd-{env}" in oidc and "clientSecret: $argocd-sso:clientSecret" in oidc
+    # The client secret travels only as a secret, in a Secret Argo CD may read; the values hold none.
+    assert argocd.secret_keys == frozenset()
+    sso = one(plans[env], "kubernetes:core/v1:Secret", "argocd-sso")
+    assert sso.inputs["metadata"]["name"] == "argocd-sso" and "stringData" in sso.secret_keys
+    assert sso.inputs["metadata"]["labels"] == {"app.kubernetes.io/part-of": "argocd"}
+    assert sso.urn in argocd.dependencies
     notifications = values["notifications"]
     assert set(notifications["triggers"]) == {"trigger.on-sync-failed", "trigger.on-health-degraded"}
 
@@ -169,11 +172,18 @@ def test_argocd_is_highly_available_in_prod_only(plans: dict[str, PlanResult]) -
 def test_notifications_subscribe_the_webhook_when_one_is_configured(plan_with: Callable[..., PlanResult]) -> None:
     argocd = json.loads(load_stack(PROJECT_ROOT, "dev").config["mlops:argocd"])
     argocd["notificationWebhookUrl"] = "https://hooks.example.com/T000/B000"
-    values = release(plan_with("dev", argocd=argocd), "argocd").inputs["values"]
+    plan = plan_with("dev", argocd=argocd)
+    argocd_release = release(plan, "argocd")
+    values = argocd_release.inputs["values"]
     assert values["notifications"]["subscriptions"] == [
         {"recipients": ["alerts"], "triggers": ["on-sync-failed", "on-health-degraded"]}]
-    assert values["notifications"]["secret"]["items"]["webhook-url"] == "https://hooks.example.com/T000/B000"
+    assert values["notifications"]["secret"] == {"create": False}
     assert "url: $webhook-url" in values["notifications"]["notifiers"]["service.webhook.alerts"]
+    secret = one(plan, "kubernetes:core/v1:Secret", "argocd-notifications")
+    assert secret.inputs["metadata"]["name"] == "argocd-notifications-secret"
+    assert secret.inputs["stringData"] == {"webhook-url": "https://hooks.example.com/T000/B000"}
+    assert "stringData" in secret.secret_keys and secret.urn in argocd_release.dependencies
+    assert "hooks.example.com" not in json.dumps(values)
 
 
 @pytest.mark.parametrize("env", ENVS)
@@ -310,6 +320,15 @@ def test_contradictory_cluster_config_is_refused_with_one_line_each(stack: str, 
     assert message in caught.value.problems
 
 
+def test_argocd_ha_needs_three_nodes_for_redis_ha() -> None:
+    cluster = json.loads(load_stack(PROJECT_ROOT, "prod").config["mlops:cluster"])
+    cluster["eks"]["nodeMin"] = 2
+    with pytest.raises(ConfigError) as caught:
+        config_of("prod", cluster=cluster)
+    assert caught.value.problems == ["mlops: argocd.highAvailability needs cluster.eks.nodeMin >= 3 (Redis HA "
+                                     "places its three replicas on separate nodes); got 2"]
+
+
 def test_a_kubernetes_model_needs_a_cluster() -> None:
     raw = dict(load_stack(PROJECT_ROOT, "dev").config)
     raw.pop("mlops:cluster")
@@ -364,3 +383,36 @@ def test_project_and_application_set_validate_against_the_pinned_argocd_crds(
     for type_ in (PROJECT, APPSET):
         resource = one(plans[env], type_)
         assert validate(resource.inputs) == [], type_
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_the_offline_plan_shows_the_cluster_side_with_secrets_masked(plans: dict[str, PlanResult], env: str) -> None:
+    from infra.plan.render import render_json, render_table
+
+    table = render_table(plans[env])
+    for line in ("mlops:cluster:KubernetesCluster cluster", "mlops:gitops:ArgoCd argocd",
+                 "mlops:gitops:ArgoRollouts argo-rollouts", "mlops:gitops:GitOpsApps gitops"):
+        assert line in table
+    for type_ in (RELEASE, PROJECT, APPSET, "aws:eks/cluster:Cluster"):
+        assert type_ in table
+    document = json.loads(render_json(plans[env]))
+    secret = next(r for r in document["resources"] if r["name"] == "argocd-redis" and r["type"].endswith("Secret"))
+    assert secret["inputs"]["stringData"] == "[secret]"
+    argocd = next(r for r in document["resources"] if r["type"] == RELEASE and r["name"] == "argocd")
+    assert "PLACEHOLDER" not in json.dumps(argocd["inputs"])
+    assert argocd["inputs"]["values"]["configs"]["rbac"]["policy.default"] == "role:readonly"  # reviewable
+
+
+def test_switching_a_model_from_push_to_pull_swaps_its_endpoint_for_an_application(
+    plans: dict[str, PlanResult], plan_with: Callable[..., PlanResult]
+) -> None:
+    models = json.loads(load_stack(PROJECT_ROOT, "dev").config["mlops:models"])
+    models["churn"]["deploy"] = {"target": "kubernetes", "approvedVersion": 3}
+    pulled = plan_with("dev", models=models)
+    pushed = plans["dev"]
+    assert [r.name for r in of_type(pushed, "aws:sagemaker/endpoint:Endpoint")] == ["churn"]
+    assert of_type(pulled, "aws:sagemaker/endpoint:Endpoint") == []
+    destinations = one(pulled, PROJECT).inputs["spec"]["destinations"]
+    assert [d["namespace"] for d in destinations] == ["mlops-dev-churn", "mlops-dev-fraud"]
+    assert pulled.outputs["gitopsApplications"] == {"churn": "mlops-dev-churn", "fraud": "mlops-dev-fraud"}
+    assert one(pulled, "aws:iam/role:Role", "gitops-churn").inputs["name"] == "mlops-dev-churn-k8s-serving"
