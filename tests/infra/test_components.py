@@ -256,7 +256,10 @@ def test_deploy_role_passes_only_this_stacks_roles(plans: dict[str, PlanResult])
     assert pass_role["Resource"] == ["arn:aws:iam::444444444444:role/mlops-prod-*"]
     assert all(a != "*" and not a.endswith(":*") for s in statements for a in s["Action"])
     by_sid = {s["Sid"]: s for s in statements}
-    assert by_sid["ManageStackBuckets"]["Resource"] == ["arn:aws:s3:::mlops-prod-*"]
+    assert "ManageStackBuckets" not in by_sid  # an environment stack declares no bucket
+    shared = {s["Sid"]: s for s in policy_of(one(plans["shared"], "aws:iam/rolePolicy:RolePolicy", "ci-deploy"))[
+        "Statement"]}
+    assert shared["ManageStackBuckets"]["Resource"] == ["arn:aws:s3:::mlops-shared-*"]
     assert by_sid["ManageKeysTaggedForThisStack"]["Condition"] == {
         "StringEquals": {"aws:ResourceTag/pulumi-stack": "prod"}}
     assert not any("s3:GetObject" in s["Action"] for s in statements)
