@@ -17,7 +17,7 @@ Each `Need` says on which ARN the action is evaluated (`on`) and which request c
 - `context`: "request-tags" (aws:RequestTag/* of the tags the resource is created with), "resource-tags"
   (aws:ResourceTag/* of the resource named by `on`), "passed-to:<service>" (iam:PassedToService),
   "aws-resource-grant" (kms:GrantIsForAWSResource, a grant a service creates), "service-name:<service>"
-  (iam:AWSServiceName).
+  (iam:AWSServiceName). Every request carries aws:RequestedRegion.
 
 `PIPELINE_JOB_NEEDS` and `SERVING_NEEDS` hold what SageMaker does as the execution roles.
 """
@@ -389,3 +389,15 @@ SERVING_CAPTURE_NEEDS = TypeNeeds(
     ),
 )
 """What data capture adds to the serving role (only when the endpoint captures)."""
+
+VPC_NEEDS = TypeNeeds(
+    "https://docs.aws.amazon.com/sagemaker/latest/dg/infrastructure-give-access.html "
+    "(jobs and models in a VPC: SageMaker attaches network interfaces as the execution role)",
+    (
+        Need(("ec2:CreateNetworkInterface", "ec2:CreateNetworkInterfacePermission", "ec2:DeleteNetworkInterface",
+              "ec2:DeleteNetworkInterfacePermission", "ec2:DescribeDhcpOptions", "ec2:DescribeNetworkInterfaces",
+              "ec2:DescribeSecurityGroups", "ec2:DescribeSubnets", "ec2:DescribeVpcs"), "*"),
+    ),
+)
+"""What a private network adds to an execution role (only when the stack configures subnets)."""
+

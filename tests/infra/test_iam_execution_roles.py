@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from iam_actions import PIPELINE_JOB_NEEDS, SERVING_CAPTURE_NEEDS, SERVING_NEEDS, Need, TypeNeeds
+from iam_actions import PIPELINE_JOB_NEEDS, SERVING_CAPTURE_NEEDS, SERVING_NEEDS, VPC_NEEDS, Need, TypeNeeds
 from iam_arns import StackFacts
 from iam_eval import granted_actions, is_allowed
 
@@ -127,13 +127,14 @@ def role_documents(plan: PlanResult, role: str) -> list[str]:
 
 
 # -- checking needs -----------------------------------------------------------------------------------------------
-def check(documents: list[str], entry: TypeNeeds, targets: dict[str, list[tuple[str, dict]]]) -> list[str]:
+def check(documents: list[str], entry: TypeNeeds, targets: dict[str, list[tuple[str, dict]]],
+          region: str = "us-east-1") -> list[str]:
     """Every action of `entry` on every ARN its slot resolves to; the lines that the documents refuse."""
     missing = []
     for need in entry.needs:
         assert targets.get(need.on), f"nothing resolved for {need.on!r}: the test would check nothing"
         for arn, context in targets[need.on]:
-            full = {**context, **_context(need)}
+            full = {"aws:RequestedRegion": region, **context, **_context(need)}
             missing += [f"{action} on {arn}" for action in need.actions if not is_allowed(documents, action, arn,
                                                                                           full)]
     return missing
@@ -174,10 +175,11 @@ def pipeline_targets(facts: StackFacts, definition: Definition, step: dict[str, 
     }
 
 
-@pytest.fixture(scope="module")
-def pipelines(plans: dict[str, PlanResult]) -> list[tuple[str, list[str], Definition, StackFacts, str]]:
+Pipeline = tuple[str, list[str], Definition, StackFacts, str]
+
+
+def pipelines_of(plan: PlanResult) -> list[Pipeline]:
     """(model, pipeline role documents, definition, facts, role ARN the pipeline runs as) per planned pipeline."""
-    plan = plans["shared"]
     facts, naming = StackFacts.of(plan), Naming(plan.project, plan.stack)
     found = []
     for pipeline in (r for r in plan.resources if r.type == "aws:sagemaker/pipeline:Pipeline"):
@@ -189,7 +191,18 @@ def pipelines(plans: dict[str, PlanResult]) -> list[tuple[str, list[str], Defini
     return found
 
 
-def test_pipeline_role_may_run_every_step_of_its_pipeline(pipelines) -> None:
+@pytest.fixture(scope="module")
+def pipelines(plans: dict[str, PlanResult]) -> list[Pipeline]:
+    return pipelines_of(plans["shared"])
+
+
+def in_vpc(definition: Definition) -> bool:
+    return any("VpcConfig" in s.get("Arguments", {}) or "VpcConfig" in s.get("Arguments", {}).get("NetworkConfig", {})
+               for s in definition.steps)
+
+
+def pipeline_denials(pipelines: list[Pipeline]) -> list[str]:
+    missing = []
     for model, documents, definition, facts, role_arn in pipelines:
         missing = check(documents, PIPELINE_JOB_NEEDS["pipeline"],
                         {"role": [(role_arn, {})] + [(r, {}) for s in definition.steps
@@ -199,10 +212,27 @@ def test_pipeline_role_may_run_every_step_of_its_pipeline(pipelines) -> None:
             if step["Type"] not in PIPELINE_JOB_NEEDS:
                 continue
             kinds.add(step["Type"])
-            missing += [f"{step['Name']}: {line}" for line in check(
-                documents, PIPELINE_JOB_NEEDS[step["Type"]], pipeline_targets(facts, definition, step))]
+            missing += [f"{model} {step['Name']}: {line}" for line in check(
+                documents, PIPELINE_JOB_NEEDS[step["Type"]], pipeline_targets(facts, definition, step), facts.region)]
         assert kinds == {"Processing", "Training", "RegisterModel"}, kinds
-        assert missing == [], f"{model}: {missing}"
+        if in_vpc(definition):
+            missing += [f"{model} vpc: {line}" for line in check(documents, VPC_NEEDS, {"*": [("*", {})]},
+                                                                 facts.region)]
+    return missing
+
+
+def pipeline_extras(pipelines: list[Pipeline]) -> dict[str, set[str]]:
+    extras = {}
+    for model, documents, definition, _, _ in pipelines:
+        kinds = {"pipeline"} | {s["Type"] for s in definition.steps if s["Type"] in PIPELINE_JOB_NEEDS}
+        entries = [PIPELINE_JOB_NEEDS[k] for k in kinds] + ([VPC_NEEDS] if in_vpc(definition) else [])
+        needed = {a.lower() for entry in entries for need in entry.needs for a in need.actions}
+        extras[model] = granted_actions(documents) - needed
+    return extras
+
+
+def test_pipeline_role_may_run_every_step_of_its_pipeline(pipelines) -> None:
+    assert pipeline_denials(pipelines) == []
 
 
 def test_pipeline_role_reads_the_serving_image_manifest_but_pulls_only_training_layers(pipelines) -> None:
@@ -219,20 +249,20 @@ def test_pipeline_role_reads_the_serving_image_manifest_but_pulls_only_training_
 
 
 def test_pipeline_role_grants_nothing_its_steps_do_not_need(pipelines) -> None:
-    for model, documents, definition, _, _ in pipelines:
-        kinds = {"pipeline"} | {s["Type"] for s in definition.steps if s["Type"] in PIPELINE_JOB_NEEDS}
-        needed = {a.lower() for k in kinds for need in PIPELINE_JOB_NEEDS[k].needs for a in need.actions}
-        assert granted_actions(documents) - needed == set(), model
+    assert pipeline_extras(pipelines) == {"churn": set(), "fraud": set()}
 
 
 # -- serving ------------------------------------------------------------------------------------------------------
-def serving_cases(plans: dict[str, PlanResult], pipelines) -> Iterator[tuple[str, list[str], TypeNeeds, dict]]:
-    """(label, serving role documents, needs, targets) for every SageMaker model of every environment."""
-    shared = plans["shared"].outputs
+Case = tuple[str, list[str], TypeNeeds, dict, str]
+
+
+def serving_cases(shared_plan: PlanResult, environments: list[PlanResult], pipelines) -> Iterator[Case]:
+    """(label, serving role documents, needs, targets, region) for every SageMaker model of every environment."""
+    shared = shared_plan.outputs
     artifacts = {model: definition.values["Steps.Train.ModelArtifacts.S3ModelArtifacts"]
                  for model, _, definition, _, _ in pipelines}
-    for stack in ENVIRONMENTS:
-        plan = plans[stack]
+    for plan in environments:
+        stack = plan.stack
         facts = StackFacts.of(plan)
         for model_resource in (r for r in plan.resources if r.type == "aws:sagemaker/model:Model"):
             model = model_resource.inputs["tags"]["model"]
@@ -247,7 +277,9 @@ def serving_cases(plans: dict[str, PlanResult], pipelines) -> Iterator[tuple[str
                 "log-group:Endpoints": [(logs, {}), (f"{logs}:log-stream:AllTraffic/i-0123456789abcdef0", {})],
             }
             label = f"{stack} {model_resource.name}"
-            yield label, role_documents(plan, role), SERVING_NEEDS, targets
+            yield label, role_documents(plan, role), SERVING_NEEDS, targets, facts.region
+            if model_resource.inputs.get("vpcConfig"):
+                yield f"{label} (vpc)", role_documents(plan, role), VPC_NEEDS, {"*": [("*", {})]}, facts.region
             config = next(r for r in plan.resources
                           if r.type == "aws:sagemaker/endpointConfiguration:EndpointConfiguration"
                           and r.inputs["tags"]["model"] == model)
@@ -256,24 +288,50 @@ def serving_cases(plans: dict[str, PlanResult], pipelines) -> Iterator[tuple[str
                 destination = capture["destinationS3Uri"].rstrip("/")
                 captured = f"{destination}/{endpoint}/AllTraffic/2026/12/01/06/capture-0001.jsonl"
                 targets = {**targets, "capture-object": [(s3_object(captured, under=False), {})]}
-                yield f"{label} (capture)", role_documents(plan, role), SERVING_CAPTURE_NEEDS, targets
+                yield f"{label} (capture)", role_documents(plan, role), SERVING_CAPTURE_NEEDS, targets, facts.region
 
 
-def test_serving_role_may_do_what_sagemaker_does_for_the_endpoint(plans, pipelines) -> None:
-    cases = list(serving_cases(plans, pipelines))
-    assert {c[0] for c in cases} >= {"dev churn", "dev churn (capture)", "staging churn-shadow", "prod churn"}
-    for label, documents, needs, targets in cases:
-        assert check(documents, needs, targets) == [], label
+def serving_denials(cases: list[Case]) -> list[str]:
+    return [f"{label}: {line}" for label, documents, needs, targets, region in cases
+            for line in check(documents, needs, targets, region)]
 
 
-def test_serving_role_grants_nothing_the_endpoint_does_not_need(plans, pipelines) -> None:
+def serving_extras(cases: list[Case]) -> dict[str, set[str]]:
+    """Per serving role: the granted actions that none of its cases needs."""
     by_role: dict[str, tuple[list[str], set[str]]] = {}
-    for label, documents, needs, _ in serving_cases(plans, pipelines):
+    for label, documents, needs, _, _ in cases:
         key = label.split()[0] + " " + documents[0]
         needed = by_role.setdefault(key, (documents, set()))[1]
         needed.update(a.lower() for need in needs.needs for a in need.actions)
-    for key, (documents, needed) in by_role.items():
-        assert granted_actions(documents) - needed == set(), key
+    return {key: granted_actions(documents) - needed for key, (documents, needed) in by_role.items()}
+
+
+@pytest.fixture(scope="module")
+def serving(plans: dict[str, PlanResult], pipelines) -> list[Case]:
+    return list(serving_cases(plans["shared"], [plans[s] for s in ENVIRONMENTS], pipelines))
+
+
+def test_serving_role_may_do_what_sagemaker_does_for_the_endpoint(serving) -> None:
+    assert {c[0] for c in serving} >= {"dev churn", "dev churn (capture)", "staging churn-shadow", "prod churn"}
+    assert serving_denials(serving) == []
+
+
+def test_serving_role_grants_nothing_the_endpoint_does_not_need(serving) -> None:
+    extras = serving_extras(serving)
+    assert extras and all(extra == set() for extra in extras.values()), extras
+
+
+def test_in_a_private_network_the_roles_may_attach_to_it_and_still_grant_nothing_more(plan_with) -> None:
+    network = {"subnetIds": ["subnet-0123456789abcdef0"], "securityGroupIds": ["sg-0123456789abcdef0"]}
+    shared = plan_with("shared", network=network)
+    pipelines = pipelines_of(shared)
+    assert all(in_vpc(definition) for _, _, definition, _, _ in pipelines)
+    assert pipeline_denials(pipelines) == []
+    assert all(extra == set() for extra in pipeline_extras(pipelines).values())
+    cases = list(serving_cases(shared, [plan_with("prod", network=network)], pipelines))
+    assert "prod churn (vpc)" in {c[0] for c in cases}
+    assert serving_denials(cases) == []
+    assert all(extra == set() for extra in serving_extras(cases).values())
 
 
 def test_serving_role_writes_only_its_own_capture_prefix(plans) -> None:
