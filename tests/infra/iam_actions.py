@@ -401,3 +401,10 @@ VPC_NEEDS = TypeNeeds(
 )
 """What a private network adds to an execution role (only when the stack configures subnets)."""
 
+SCHEDULE_NEEDS = TypeNeeds(
+    "https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-use-resource-based.html "
+    "(a SageMaker pipeline target is started with the target's role)",
+    (Need(("sagemaker:StartPipelineExecution",), "pipeline"),),
+)
+"""What EventBridge does as a retraining schedule's role."""
+

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -64,13 +65,20 @@ def granted_actions(documents: Iterable[str | Mapping[str, Any]]) -> set[str]:
 
 
 def _for_moto(statement: Mapping[str, Any]) -> dict[str, Any]:
-    """The statement without its condition, actions lower-cased (IAM compares actions case-insensitively)."""
+    """The statement without its condition, actions lower-cased (IAM compares actions case-insensitively), and
+    every pattern made literal but for its wildcards: moto turns `*` into `.*` and hands the rest to `re`, where
+    a `.` in an ARN would match any character and a `?` would be a quantifier, not IAM's single character."""
     clean = {k: v for k, v in statement.items() if k != "Condition"}
-    for key in ("Action", "NotAction"):
+    for key in ("Action", "NotAction", "Resource"):
         if key in clean:
             value = clean[key]
-            clean[key] = value.lower() if isinstance(value, str) else [a.lower() for a in value]
+            patterns = [value] if isinstance(value, str) else list(value)
+            clean[key] = [_literal(p.lower() if key != "Resource" else p) for p in patterns]
     return clean
+
+
+def _literal(pattern: str) -> str:
+    return "".join("." if c == "?" else c if c == "*" else re.escape(c) for c in pattern)
 
 
 def _conditions_hold(condition: Mapping[str, Mapping[str, Any]] | None, context: Context) -> bool:

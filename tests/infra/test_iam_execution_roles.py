@@ -15,7 +15,15 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from iam_actions import PIPELINE_JOB_NEEDS, SERVING_CAPTURE_NEEDS, SERVING_NEEDS, VPC_NEEDS, Need, TypeNeeds
+from iam_actions import (
+    PIPELINE_JOB_NEEDS,
+    SCHEDULE_NEEDS,
+    SERVING_CAPTURE_NEEDS,
+    SERVING_NEEDS,
+    VPC_NEEDS,
+    Need,
+    TypeNeeds,
+)
 from iam_arns import StackFacts
 from iam_eval import granted_actions, is_allowed
 
@@ -341,3 +349,15 @@ def test_serving_role_writes_only_its_own_capture_prefix(plans) -> None:
     assert is_allowed(documents, "s3:PutObject", f"arn:aws:s3:::{bucket}/dev/churn/x/AllTraffic/f.jsonl")
     assert not is_allowed(documents, "s3:PutObject", f"arn:aws:s3:::{bucket}/prod/churn/x/AllTraffic/f.jsonl")
     assert not is_allowed(documents, "s3:GetObject", f"arn:aws:s3:::{bucket}/dev/churn/x/AllTraffic/f.jsonl")
+
+
+def test_schedule_role_may_start_its_own_pipeline_and_nothing_else(plans: dict[str, PlanResult]) -> None:
+    plan = plans["shared"]
+    facts, naming = StackFacts.of(plan), Naming(plan.project, plan.stack)
+    for model in ("churn", "fraud"):
+        documents = role_documents(plan, naming.schedule_role(model))
+        pipeline = facts.arn("sagemaker", f"pipeline/{naming.pipeline(model)}")
+        assert check(documents, SCHEDULE_NEEDS, {"pipeline": [(pipeline, {})]}) == []
+        assert granted_actions(documents) == {"sagemaker:startpipelineexecution"}
+        other = facts.arn("sagemaker", f"pipeline/{naming.pipeline('fraud' if model == 'churn' else 'churn')}")
+        assert not is_allowed(documents, "sagemaker:StartPipelineExecution", other)
