@@ -229,9 +229,8 @@ _ECR_ACTIONS = [
     "ecr:TagResource", "ecr:UntagResource",
 ]
 _EVENTS_ACTIONS = [
-    "events:PutRule", "events:DeleteRule", "events:DescribeRule", "events:EnableRule", "events:DisableRule",
-    "events:PutTargets", "events:RemoveTargets", "events:ListTargetsByRule", "events:ListTagsForResource",
-    "events:TagResource", "events:UntagResource",
+    "events:PutRule", "events:DeleteRule", "events:DescribeRule", "events:PutTargets", "events:RemoveTargets",
+    "events:ListTargetsByRule", "events:ListTagsForResource", "events:TagResource", "events:UntagResource",
 ]
 _SNS_ACTIONS = [
     "sns:CreateTopic", "sns:DeleteTopic", "sns:GetTopicAttributes", "sns:SetTopicAttributes",

@@ -6,7 +6,9 @@ make the caller need to create, read, update, delete and tag it. pulumi-aws v7 b
 provider (v6), so its resource code is the reference: `source` names the file under
 https://github.com/hashicorp/terraform-provider-aws/tree/main/. Some permissions are checked by a service
 on the caller's behalf and appear in no provider code (tag-on-create, PassRole, KMS grants, Application Auto
-Scaling's checks on the target); those cite the AWS page that documents them (`also`).
+Scaling's checks on the target); those cite the AWS page that documents them (`also`). The calls are those of
+the arguments this program sets: an argument it never sets (a key's `is_enabled`, a role's description) adds
+calls that the roles, being least-privilege, do not get until the program sets it.
 
 Each `Need` says on which ARN the action is evaluated (`on`) and which request context AWS supplies
 (`context`), so that conditions in the policies are evaluated as AWS would:
@@ -191,9 +193,9 @@ DEPLOY_NEEDS: dict[str, TypeNeeds] = {
     "aws:cloudwatch/eventRule:EventRule": TypeNeeds(
         "internal/service/events/rule.go",
         (
-            _crud("events:PutRule", "events:DescribeRule", "events:DeleteRule", "events:EnableRule",
-                  "events:DisableRule", "events:ListTagsForResource", "events:TagResource",
-                  "events:UntagResource", "events:ListTargetsByRule", context=_TAG_ON_CREATE),
+            # The rule's state travels in PutRule; delete retries while targets are still being removed.
+            _crud("events:PutRule", "events:DescribeRule", "events:DeleteRule", "events:ListTagsForResource",
+                  "events:TagResource", "events:UntagResource", context=_TAG_ON_CREATE),
         ),
     ),
     "aws:cloudwatch/eventTarget:EventTarget": TypeNeeds(
