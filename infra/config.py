@@ -71,11 +71,14 @@ class Training(_Strict):
     processing_instance_type: InstanceType = Field(
         "ml.m5.large", description="Instance type of the preprocessing and evaluation steps."
     )
-    volume_size_gb: int = Field(30, ge=1, le=1024, description="Training volume size, in GiB (encrypted with the shared key).")
+    volume_size_gb: int = Field(
+        30, ge=1, le=1024, description="Training volume size, in GiB (encrypted with the shared key)."
+    )
     max_runtime_seconds: int = Field(3600, ge=60, le=432000, description="Training job stop condition, in seconds.")
     use_spot: bool = Field(False, description="Managed spot training; needs maxWaitSeconds.")
     max_wait_seconds: int | None = Field(
-        None, ge=60, le=432000, description="Longest wait for spot capacity plus training, in seconds; only with useSpot."
+        None, ge=60, le=432000,
+        description="Longest wait for spot capacity plus training, in seconds; only with useSpot.",
     )
     hyperparameters: dict[str, str | int | float | bool] = Field(
         default_factory=dict, description="Hyperparameters passed to the training entry point (strings on the wire)."

@@ -129,7 +129,7 @@ def test_rollout_strategy_per_environment_with_rollback_on_every_alarm(plans: di
         traffic = config["blueGreenUpdatePolicy"]["trafficRoutingConfiguration"]
         assert traffic["type"] == routing
         if size_key:
-            assert traffic[size_key]["type"] == "CAPACITY_PERCENT"
+            assert traffic[size_key]["type"] == "INSTANCE_COUNT"
         alarm_names = {a.inputs["name"] for a in of_type(plan, "aws:cloudwatch/metricAlarm:MetricAlarm")}
         rollback = {a["alarmName"] for a in config["autoRollbackConfiguration"]["alarms"]}
         assert rollback == alarm_names == {f"mlops-{stack}-churn-{s}" for s in ("5xx-errors", "model-errors",
@@ -160,7 +160,7 @@ def test_endpoint_configuration_encrypts_captures_and_serves_the_pinned_package(
     assert capture["destinationS3Uri"] == "s3://mlops-shared-capture-111111111111/prod/churn/"
     assert capture["kmsKeyId"].startswith("arn:aws:kms:us-east-1:111111111111:key/")
     (variant,) = config["productionVariants"]
-    assert (variant["instanceType"], variant["initialInstanceCount"]) == ("ml.c5.xlarge", 2)
+    assert (variant["instanceType"], variant["initialInstanceCount"]) == ("ml.c5.xlarge", 4)
     model = one(prod, "aws:sagemaker/model:Model")
     assert model.inputs["primaryContainer"]["modelPackageName"] == (
         "arn:aws:sagemaker:us-east-1:111111111111:model-package/mlops-shared-churn/3")
@@ -184,7 +184,7 @@ def test_autoscaling_tracks_invocations_per_instance_of_the_endpoint_variant(pla
     prod = plans["prod"]
     target = one(prod, "aws:appautoscaling/target:Target")
     assert target.inputs["resourceId"] == "endpoint/mlops-prod-churn/variant/AllTraffic"
-    assert (target.inputs["minCapacity"], target.inputs["maxCapacity"]) == (2, 8)
+    assert (target.inputs["minCapacity"], target.inputs["maxCapacity"]) == (4, 8)
     policy = one(prod, "aws:appautoscaling/policy:Policy").inputs["targetTrackingScalingPolicyConfiguration"]
     assert policy["targetValue"] == 500
     assert policy["predefinedMetricSpecification"]["predefinedMetricType"] == "SageMakerVariantInvocationsPerInstance"
@@ -206,7 +206,7 @@ def test_endpoint_configuration_name_changes_exactly_when_its_content_changes(pl
     assert config_name(dataCapturePercent=30) != baseline
     assert config_name(approvedVersion=4) != baseline  # a new model (version) is new content
     # Rollout settings live on the endpoint, not the configuration: they must not replace it.
-    assert config_name(rollout={"strategy": "linear", "stepPercent": 20, "waitSeconds": 900}) == baseline
+    assert config_name(rollout={"strategy": "linear", "stepPercent": 25, "waitSeconds": 900}) == baseline
 
 
 def test_serverless_variant_has_no_volume_key_no_blue_green_and_no_autoscaling(plan_with) -> None:
