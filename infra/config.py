@@ -355,7 +355,7 @@ class StackConfig(_Strict):
 
     kind: Literal["shared", "environment"] = Field(
         "environment",
-        description="'shared' holds registries, artifact store and training; 'environment' serves.",
+        description="Stack kind: `shared` holds registries, artifact store and training; `environment` serves.",
     )
     environment: str = Field(pattern=r"^[a-z][a-z0-9-]{1,15}$", description="Tier name: dev, staging, prod.")
     region: str = Field(pattern=r"^[a-z]{2}(-[a-z]+)+-\d$", description=AWS_KEYS["region"])
@@ -379,7 +379,7 @@ class StackConfig(_Strict):
     protect: bool = Field(False, description="Protect stateful resources (keys, buckets, registries) from deletion.")
     github_oidc_provider: Literal["create", "from-shared"] | None = Field(
         None,
-        description="'create' the GitHub OIDC provider in this stack's account, or reuse the shared stack's "
+        description="`create` the GitHub OIDC provider in this stack's account, or reuse the shared stack's "
         "(same account only). Default: create in the shared stack, reuse in environment stacks.",
     )
     reader_account_ids: list[AccountId] = Field(
