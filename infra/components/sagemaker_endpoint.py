@@ -8,7 +8,8 @@ component's alarms fires. Three run-time contracts shape this component (see doc
   exactly what the plan shows (tags `release-instance-count` and `traffic-steps` on the endpoint).
 - `pulumi up` returns once the endpoint is InService, even when SageMaker rolled the release back; so the
   endpoint configurations and models are `retain_on_delete`: the one SageMaker returned to still exists.
-  `python -m infra.cleanup` deletes old generations that no endpoint uses.
+  `python -m infra.cleanup` deletes old generations that no endpoint uses. Their names carry a per-generation
+  random id, so returning to earlier content never collides with a retained resource of the same content.
 - UpdateEndpoint refuses an instance-type change on a variant registered with Application Auto Scaling. A
   `scaling guard` keyed on the instance types is replaced delete-before-replace when they change; the engine
   then deletes the dependent scaling policy and target (deregistering the variant) before the guard, and the
@@ -170,7 +171,9 @@ class SageMakerEndpoint(pulumi.ComponentResource):
         # that names it changes too, which is what rolls the change out.
         return aws.sagemaker.Model(
             name,
-            name=content.apply(lambda c: a.naming.sagemaker_model(a.model, version, config_digest(c), variant)),
+            name=self._generation(f"{name}-model", content).apply(
+                lambda digest: a.naming.sagemaker_model(a.model, version, digest, variant)
+            ),
             execution_role_arn=self.role.arn,
             primary_container=container,
             enable_network_isolation=True,
@@ -179,6 +182,22 @@ class SageMakerEndpoint(pulumi.ComponentResource):
             # An endpoint configuration SageMaker rolls back to still names this model: keep it.
             opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True),
         )
+
+    def _generation(self, name: str, content: pulumi.Output[Any]) -> pulumi.Output[str]:
+        """The digest in a retained resource's name: new whenever `content` changes, stable while it does not, and
+        never the name of an earlier generation with the same content.
+
+        Configurations and models are retained on delete, so returning to earlier content (reverting a pin
+        after a rollback) must not reuse the retained resource's name, or the create would fail with "already
+        exists". A random id, replaced exactly when the content digest changes, goes into the digest.
+        """
+        marker = random.RandomId(
+            f"{name}-generation",
+            byte_length=8,
+            keepers=content.apply(lambda c: {"content": config_digest(c)}),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        return pulumi.Output.all(content, marker.id).apply(config_digest)
 
     def _endpoint_config(
         self, name: str, shadow: aws.sagemaker.Model | None
@@ -196,7 +215,9 @@ class SageMakerEndpoint(pulumi.ComponentResource):
         content = pulumi.Output.from_input([variants, shadow_variants, kms_key_arn, data_capture])
         return aws.sagemaker.EndpointConfiguration(
             name,
-            name=content.apply(lambda c: a.naming.endpoint_config(a.model, config_digest(c))),
+            name=self._generation(f"{name}-config", content).apply(
+                lambda digest: a.naming.endpoint_config(a.model, digest)
+            ),
             production_variants=variants,
             shadow_production_variants=shadow_variants,
             kms_key_arn=kms_key_arn,

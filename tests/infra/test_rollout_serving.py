@@ -21,6 +21,10 @@ def with_deploy(plan_with, stack: str, **deploy: object) -> PlanResult:
     return plan_with(stack, models={**models, "churn": churn})
 
 
+def guard_of(plan: PlanResult) -> PlannedResource:
+    return one(plan, GUARD, "churn-scaling-guard")
+
+
 def routing(plan: PlanResult) -> dict:
     return one(plan, ENDPOINT).inputs["deploymentConfig"]["blueGreenUpdatePolicy"]["trafficRoutingConfiguration"]
 
@@ -50,7 +54,7 @@ def test_a_release_of_an_autoscaled_variant_starts_at_the_capacity_the_config_as
 def test_a_release_of_a_new_version_keeps_autoscaling_registered(plan_with, plans: dict[str, PlanResult]) -> None:
     # Changing the model is allowed on an autoscaled variant: the guard (and so the target) must not change.
     release = with_deploy(plan_with, "prod", approvedVersion=4)
-    assert one(release, GUARD).inputs["keepers"] == one(plans["prod"], GUARD).inputs["keepers"]
+    assert guard_of(release).inputs["keepers"] == guard_of(plans["prod"]).inputs["keepers"]
     assert one(release, CONFIG).inputs["name"] != one(plans["prod"], CONFIG).inputs["name"]
 
 
@@ -63,7 +67,7 @@ def _depends_on(resource: PlannedResource, other: PlannedResource, key: str | No
 def test_an_instance_type_change_replaces_the_scaling_guard_before_the_endpoint_update(plan_with,
                                                                                       plans: dict) -> None:
     prod = plans["prod"]
-    guard, endpoint, target = one(prod, GUARD), one(prod, ENDPOINT), one(prod, TARGET)
+    guard, endpoint, target = guard_of(prod), one(prod, ENDPOINT), one(prod, TARGET)
     assert guard.delete_before_replace is True
     assert guard.inputs["keepers"] == {"AllTraffic": "ml.c5.xlarge"}
     # The endpoint update waits for the guard; the target (by the property that forces its replacement) and so
@@ -73,17 +77,17 @@ def test_an_instance_type_change_replaces_the_scaling_guard_before_the_endpoint_
     assert target.inputs["resourceId"] == "endpoint/mlops-prod-churn/variant/AllTraffic"
     assert one(prod, POLICY).inputs["resourceId"] == target.inputs["resourceId"]
     changed = with_deploy(plan_with, "prod", instanceType="ml.c5.2xlarge")
-    assert one(changed, GUARD).inputs["keepers"] == {"AllTraffic": "ml.c5.2xlarge"}
+    assert guard_of(changed).inputs["keepers"] == {"AllTraffic": "ml.c5.2xlarge"}
 
 
 def test_the_shadow_variant_type_is_guarded_too(plans: dict[str, PlanResult]) -> None:
     staging = plans["staging"]
-    assert one(staging, GUARD).inputs["keepers"] == {"AllTraffic": "ml.m5.large", "Shadow": "ml.m5.large"}
+    assert guard_of(staging).inputs["keepers"] == {"AllTraffic": "ml.m5.large", "Shadow": "ml.m5.large"}
     assert len(of_type(staging, TARGET)) == 2
 
 
 def test_no_guard_without_autoscaling(plans: dict[str, PlanResult]) -> None:
-    assert not of_type(plans["dev"], GUARD)
+    assert not [r for r in of_type(plans["dev"], GUARD) if r.name.endswith("scaling-guard")]
     assert one(plans["dev"], ENDPOINT).dependencies  # the alarms
 
 
@@ -93,3 +97,22 @@ def test_configurations_and_models_a_rollback_may_return_to_are_retained(plans: 
         kept = [r for r in plan.resources if r.retain_on_delete]
         assert {r.type for r in kept} == {CONFIG, "aws:sagemaker/model:Model"}, stack
         assert not one(plan, ENDPOINT).retain_on_delete
+
+
+def test_retained_names_carry_a_generation_marker_replaced_exactly_when_content_changes(plan_with,
+                                                                                       plans: dict) -> None:
+    # Reverting to earlier content must not reuse a retained resource's name (the create would fail): the name
+    # depends on a random id whose keepers are the content digest.
+    prod = plans["prod"]
+    for kind, marker_name in ((CONFIG, "churn-config-generation"), ("aws:sagemaker/model:Model",
+                                                                     "churn-model-generation")):
+        marker = one(prod, GUARD, marker_name)
+        assert marker.urn in one(prod, kind, "churn").property_dependencies["name"], kind
+        assert set(marker.inputs["keepers"]) == {"content"}
+    release = with_deploy(plan_with, "prod", approvedVersion=4)
+    for marker_name in ("churn-config-generation", "churn-model-generation"):
+        assert (one(release, GUARD, marker_name).inputs["keepers"]
+                != one(prod, GUARD, marker_name).inputs["keepers"])
+    rollout_only = with_deploy(plan_with, "prod", rollout={"strategy": "canary", "stepPercent": 50, "waitSeconds": 900})
+    assert (one(rollout_only, GUARD, "churn-config-generation").inputs["keepers"]
+            == one(prod, GUARD, "churn-config-generation").inputs["keepers"])
