@@ -14,6 +14,10 @@ component's alarms fires. Three run-time contracts shape this component (see doc
   `scaling guard` keyed on the instance types is replaced delete-before-replace when they change; the engine
   then deletes the dependent scaling policy and target (deregistering the variant) before the guard, and the
   endpoint waits for the guard, so the update runs unregistered and scaling is registered again after it.
+  The engine deletes exactly the dependents whose inputs, with the guard's outputs made unknown, the provider
+  says must be replaced (pulumi/pulumi `pkg/resource/deploy/step_generator.go`,
+  `calculateDependentReplacements`): the target's `resourceId` (which forces replacement) depends on the guard,
+  the policy's on the target; the endpoint only `depends_on` it, which never replaces it.
 """
 
 from __future__ import annotations
