@@ -520,7 +520,8 @@ def _decode(key: str, value: Any) -> Any:
     if value == "" and field.default is None and not field.is_required():
         return _UNSET
     if kind == "bool":
-        return {"true": True, "false": False}.get(value, value)
+        # The words the Pulumi SDK's `Config.get_bool` accepts; anything else is left for the model to refuse.
+        return {"true": True, "True": True, "false": False, "False": False}.get(value, value)
     if kind == "int":
         return int(value) if re.fullmatch(r"-?[0-9]{1,9}", value) else value
     if value[:1] in "[{":

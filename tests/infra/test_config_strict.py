@@ -60,6 +60,7 @@ def test_cli_string_forms_of_top_level_scalars_still_parse() -> None:
     config = parse(**{"mlops:protect": "true", "mlops:owner": "[team] platform", "mlops:accountId": "123456789012"})
     assert config.protect is True and config.owner == "[team] platform" and config.account_id == "123456789012"
     assert parse(**{"mlops:protect": "false"}).protect is False
+    assert parse(**{"mlops:protect": "True"}).protect is True  # as the SDK's Config.get_bool reads it
     assert "mlops:protect: Input should be a valid boolean; got '1'" in problems(**{"mlops:protect": "1"})[0]
     assert "mlops:protect: Input should be a valid boolean; got 'yes'" in problems(**{"mlops:protect": "yes"})[0]
 
