@@ -308,8 +308,10 @@ DEPLOY_NEEDS: dict[str, TypeNeeds] = {
 }
 """Per declared resource type: what the deploy role must be allowed."""
 
-NO_AWS_CALLS = frozenset({"pulumi:pulumi:Stack", "pulumi:pulumi:StackReference", "pulumi:providers:aws"})
-"""Engine-only resources. The provider itself only calls sts:GetCallerIdentity, which needs no permission."""
+NO_AWS_CALLS = frozenset({"pulumi:pulumi:Stack", "pulumi:pulumi:StackReference", "pulumi:providers:aws",
+                          "pulumi:providers:random", "random:index/randomId:RandomId"})
+"""Engine-only and local resources (the random provider computes locally). The AWS provider itself only calls
+sts:GetCallerIdentity, which needs no permission."""
 
 
 _SM_ROLES_DOC = "https://docs.aws.amazon.com/sagemaker/latest/dg/sagemaker-roles.html"
