@@ -84,12 +84,14 @@ def account_id_of(config: StackConfig, provider: aws.Provider) -> pulumi.Input[s
 def shared_stack(config: StackConfig, naming: Naming, provider: aws.Provider) -> None:
     """Registries, artifact store, training pipelines, promotion trigger and CI trust."""
     account_id = account_id_of(config, provider)
+    # `protect` goes to the stateful children only (keys, buckets, repositories, package groups), never to
+    # whole components: their policies, lifecycle rules and aliases must stay changeable.
     opts = pulumi.ResourceOptions(providers={"aws": provider})
-    stateful = pulumi.ResourceOptions(providers={"aws": provider}, protect=config.protect)
     store = ArtifactStore(
         "artifacts",
-        ArtifactStoreArgs(naming=naming, account_id=account_id, reader_account_ids=config.reader_account_ids),
-        stateful,
+        ArtifactStoreArgs(naming=naming, account_id=account_id, reader_account_ids=config.reader_account_ids,
+                          protect=config.protect),
+        opts,
     )
     models: dict[str, SharedModelOutputs[pulumi.Output[str]]] = {}
     for model, training in config.trained_models().items():
@@ -97,9 +99,9 @@ def shared_stack(config: StackConfig, naming: Naming, provider: aws.Provider) ->
             model,
             ModelRegistryArgs(
                 naming=naming, model=model, kms_key_arn=store.key.arn, account_id=account_id,
-                region=config.region, reader_account_ids=config.reader_account_ids,
+                region=config.region, reader_account_ids=config.reader_account_ids, protect=config.protect,
             ),
-            stateful,
+            opts,
         )
         training_repo, serving_repo = registry.repositories["training"], registry.repositories["serving"]
         pipeline = TrainingPipeline(
@@ -108,6 +110,7 @@ def shared_stack(config: StackConfig, naming: Naming, provider: aws.Provider) ->
                 naming=naming, model=model, training=training, network=config.network, account_id=account_id,
                 region=config.region, kms_key_arn=store.key.arn, data_bucket=store.buckets["data"].name,
                 artifacts_bucket=store.buckets["artifacts"].name, training_repository_arn=training_repo.arn,
+                serving_repository_arn=serving_repo.arn,
                 training_image_uri=pulumi.Output.concat(training_repo.repository_url, ":", training.image_tag),
                 serving_image_uri=pulumi.Output.concat(serving_repo.repository_url, ":",
                                                        training.serving_image_tag),
@@ -135,7 +138,8 @@ def shared_stack(config: StackConfig, naming: Naming, provider: aws.Provider) ->
     ci = CiRoles(
         "ci",
         CiRolesArgs(naming=naming, oidc_provider_arn=oidc.arn, repository=config.github_repository,
-                    environment=config.environment, account_id=account_id, region=config.region),
+                    environment=config.environment, account_id=account_id, region=config.region,
+                    kind="shared", manages_oidc_provider=True),
         opts,
     )
     SharedOutputs(
@@ -159,8 +163,7 @@ def environment_stack(config: StackConfig, naming: Naming, provider: aws.Provide
     opts = pulumi.ResourceOptions(providers={"aws": provider})
     shared = SharedStack(config.shared_stack)
     key = EnvironmentKey(
-        "environment", EnvironmentKeyArgs(naming=naming, account_id=account_id),
-        pulumi.ResourceOptions(providers={"aws": provider}, protect=config.protect),
+        "environment", EnvironmentKeyArgs(naming=naming, account_id=account_id, protect=config.protect), opts
     )
     endpoints: dict[str, EndpointOutputs[pulumi.Output[str]]] = {}
     alarm_topic_arn = None
@@ -198,7 +201,8 @@ def environment_stack(config: StackConfig, naming: Naming, provider: aws.Provide
     ci = CiRoles(
         "ci",
         CiRolesArgs(naming=naming, oidc_provider_arn=oidc_arn, repository=config.github_repository,
-                    environment=config.environment, account_id=account_id, region=config.region),
+                    environment=config.environment, account_id=account_id, region=config.region,
+                    kind="environment", manages_oidc_provider=config.creates_oidc_provider()),
         opts,
     )
     applications = pull_path(config, naming, provider, shared, key.arn, account_id, ci.deploy_role.arn)

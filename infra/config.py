@@ -16,6 +16,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
+from infra.rollout import TrafficStep, bake_problems, step_problems, traffic_steps
+
 PROJECT_NAMESPACE = "mlops"
 """Config namespace of this program's own keys (the project name in Pulumi.yaml)."""
 
@@ -25,9 +27,6 @@ AWS_KEYS = {
     "assumeRoles": "roles to assume into this stack's account, as [{roleArn, sessionName, externalId}]",
 }
 """The `aws:` keys this program honours. It builds an explicit provider, so others would be ignored."""
-
-# Keys whose values the CLI passes as JSON text (objects and lists); scalars arrive as plain strings.
-_JSON_KEYS = frozenset({"models", "network", "tags", "readerAccountIds", "assumeRoles", "cluster", "argocd"})
 
 ModelName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{1,19}$")]
 InstanceType = Annotated[str, Field(pattern=r"^ml\.[a-z0-9]+\.[a-z0-9]+$")]
@@ -46,8 +45,10 @@ class ConfigError(Exception):
 class _Strict(BaseModel):
     """Base for config sections: camelCase keys as in the stack file, unknown keys rejected, immutable."""
 
+    # Strict: values inside structured keys come from JSON, so a bool is never an int, a number never a
+    # string. Top-level scalars arrive from the CLI as strings; parse_stack_config decodes them first.
     model_config = ConfigDict(
-        extra="forbid", frozen=True, alias_generator=to_camel, populate_by_name=True, strict=False
+        extra="forbid", frozen=True, alias_generator=to_camel, populate_by_name=True, strict=True
     )
 
 
@@ -65,21 +66,33 @@ class Training(_Strict):
 
     image_tag: ImageTag = Field(description="Tag of the model's training image in its ECR repository.")
     serving_image_tag: ImageTag = Field(description="Serving image tag recorded on registered packages.")
-    instance_type: InstanceType = "ml.m5.large"
-    instance_count: int = Field(1, ge=1, le=10)
-    processing_instance_type: InstanceType = "ml.m5.large"
-    volume_size_gb: int = Field(30, ge=1, le=1024)
-    max_runtime_seconds: int = Field(3600, ge=60, le=432000)
+    instance_type: InstanceType = Field("ml.m5.large", description="Instance type of the training job.")
+    instance_count: int = Field(1, ge=1, le=10, description="Instances of the training job.")
+    processing_instance_type: InstanceType = Field(
+        "ml.m5.large", description="Instance type of the preprocessing and evaluation steps."
+    )
+    volume_size_gb: int = Field(
+        30, ge=1, le=1024, description="Training volume size, in GiB (encrypted with the shared key)."
+    )
+    max_runtime_seconds: int = Field(3600, ge=60, le=432000, description="Training job stop condition, in seconds.")
     use_spot: bool = Field(False, description="Managed spot training; needs maxWaitSeconds.")
-    max_wait_seconds: int | None = Field(None, ge=60, le=432000)
-    hyperparameters: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    max_wait_seconds: int | None = Field(
+        None, ge=60, le=432000,
+        description="Longest wait for spot capacity plus training, in seconds; only with useSpot.",
+    )
+    hyperparameters: dict[str, str | int | float | bool] = Field(
+        default_factory=dict, description="Hyperparameters passed to the training entry point (strings on the wire)."
+    )
     schedule: str | None = Field(
         None,
         pattern=r"^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\([^)]+\))$",
         description="EventBridge schedule expression for retraining; null for on-demand only.",
     )
-    inference_instance_types: list[InstanceType] = Field(default_factory=lambda: ["ml.m5.large"], min_length=1)
-    metric_gate: MetricGate
+    inference_instance_types: list[InstanceType] = Field(
+        default_factory=lambda: ["ml.m5.large"], min_length=1,
+        description="Instance types a registered package declares it can be served on.",
+    )
+    metric_gate: MetricGate = Field(description="The evaluation gate a candidate must pass to be registered.")
 
     @model_validator(mode="after")
     def _spot_needs_wait(self) -> Training:
@@ -118,13 +131,24 @@ class Training(_Strict):
 class Rollout(_Strict):
     """Blue/green traffic shifting of a SageMaker endpoint update."""
 
-    strategy: Literal["all-at-once", "canary", "linear"] = "all-at-once"
-    step_percent: int | None = Field(
-        None, ge=1, le=50, description="Canary size, or linear step, as a percentage of capacity."
+    strategy: Literal["all-at-once", "canary", "linear"] = Field(
+        "all-at-once", description="How traffic moves to the new fleet: in one shift, a canary then the rest, or steps."
     )
-    wait_seconds: int = Field(300, ge=0, le=3600, description="Bake time between traffic shifts.")
-    termination_wait_seconds: int = Field(300, ge=0, le=3600)
-    max_execution_seconds: int = Field(3600, ge=600, le=28800)
+    step_percent: int | None = Field(
+        None, ge=1, le=50,
+        description="Canary size, or linear step, as a percentage of the release fleet; it must match a whole number "
+        "of instances (the plan shows the instances, and AWS is sent that instance count).",
+    )
+    wait_seconds: int = Field(
+        300, ge=0, le=3600,
+        description="Bake time after each traffic shift; at least as long as the rollback alarms need to fire.",
+    )
+    termination_wait_seconds: int = Field(
+        300, ge=0, le=3600, description="How long the old fleet is kept after the last shift, for a fast rollback."
+    )
+    max_execution_seconds: int = Field(
+        3600, ge=600, le=28800, description="Longest a whole release may take before SageMaker rolls it back."
+    )
 
     @model_validator(mode="after")
     def _step_matches_strategy(self) -> Rollout:
@@ -138,11 +162,13 @@ class Rollout(_Strict):
 class Autoscaling(_Strict):
     """Target tracking on invocations per instance."""
 
-    min_capacity: int = Field(1, ge=1, le=100)
-    max_capacity: int = Field(2, ge=1, le=100)
-    target_invocations_per_instance: int = Field(100, ge=1, le=100000)
-    scale_in_cooldown_seconds: int = Field(300, ge=0, le=3600)
-    scale_out_cooldown_seconds: int = Field(60, ge=0, le=3600)
+    min_capacity: int = Field(1, ge=1, le=100, description="Fewest instances scaling may leave; at most instanceCount.")
+    max_capacity: int = Field(2, ge=1, le=100, description="Most instances scaling may add; at least instanceCount.")
+    target_invocations_per_instance: int = Field(
+        100, ge=1, le=100000, description="Invocations per instance per minute that target tracking holds."
+    )
+    scale_in_cooldown_seconds: int = Field(300, ge=0, le=3600, description="Wait after a scale-in, in seconds.")
+    scale_out_cooldown_seconds: int = Field(60, ge=0, le=3600, description="Wait after a scale-out, in seconds.")
 
     @model_validator(mode="after")
     def _bounds(self) -> Autoscaling:
@@ -154,26 +180,30 @@ class Autoscaling(_Strict):
 class Serverless(_Strict):
     """A serverless variant instead of instances."""
 
-    memory_size_mb: Literal[1024, 2048, 3072, 4096, 5120, 6144] = 2048
-    max_concurrency: int = Field(5, ge=1, le=200)
+    memory_size_mb: Literal[1024, 2048, 3072, 4096, 5120, 6144] = Field(
+        2048, description="Memory of each serverless worker, in MB."
+    )
+    max_concurrency: int = Field(5, ge=1, le=200, description="Concurrent invocations before requests are throttled.")
 
 
 class Shadow(_Strict):
     """A shadow variant that receives a copy of live traffic; its answers are only logged."""
 
-    approved_version: int = Field(ge=1)
-    instance_type: InstanceType
-    instance_count: int = Field(1, ge=1, le=10)
+    approved_version: int = Field(ge=1, description="Package version the shadow variant serves (the next candidate).")
+    instance_type: InstanceType = Field(description="Instance type of the shadow variant.")
+    instance_count: int = Field(1, ge=1, le=10, description="Instances of the shadow variant.")
 
 
 class Alarms(_Strict):
     """Thresholds of the alarms that page and roll back a deployment."""
 
-    latency_p99_ms: int = Field(1000, ge=1, le=60000)
+    latency_p99_ms: int = Field(1000, ge=1, le=60000, description="p99 model latency, in ms, that trips the alarm.")
     server_errors: int = Field(5, ge=1, description="5XX errors per period that trip the alarm.")
     model_errors: int = Field(5, ge=1, description="Model (invocation) errors per period.")
-    period_seconds: Literal[10, 30, 60, 300] = 60
-    evaluation_periods: int = Field(2, ge=1, le=10)
+    period_seconds: Literal[10, 30, 60, 300] = Field(60, description="Length of one alarm evaluation period.")
+    evaluation_periods: int = Field(
+        2, ge=1, le=10, description="Consecutive breaching periods before the alarm fires (and rolls back)."
+    )
 
 
 class _DeployBase(_Strict):
@@ -185,13 +215,35 @@ class _DeployBase(_Strict):
     rollout: Rollout = Field(default_factory=Rollout, description="How a new version takes traffic.")
     alarms: Alarms = Field(default_factory=Alarms, description="Thresholds that page and roll a release back.")
 
+    def _bakes(self) -> bool:
+        """Whether a release of this target bakes under the rollback alarms (serverless SageMaker does not)."""
+        return True
+
+    def _problems(self) -> list[str]:
+        """Contradictions between this section's keys; targets extend the list with their own."""
+        if not self._bakes():
+            return []
+        return bake_problems(self.rollout.wait_seconds, self.alarms.period_seconds, self.alarms.evaluation_periods)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> _DeployBase:
+        problems = self._problems()
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
 
 class SageMakerDeploy(_DeployBase):
     """Serve on a SageMaker endpoint, delivered by `pulumi up` (the push path)."""
 
     target: Literal["sagemaker"] = Field(description="Deploy target: a SageMaker endpoint.")
     instance_type: InstanceType | None = Field(None, description="Instance type; exclusive with serverless.")
-    instance_count: int = Field(1, ge=1, le=20, description="Instances of the primary variant.")
+    instance_count: int = Field(
+        1, ge=1, le=20,
+        description="Instances of the primary variant, and the size of every release's green fleet (with "
+        "autoscaling, blue/green resets the variant to this count, so keep it >= minCapacity and raise it before a "
+        "release at peak load).",
+    )
     serverless: Serverless | None = Field(None, description="A serverless variant instead of instances.")
     autoscaling: Autoscaling | None = Field(None, description="Target tracking on invocations per instance.")
     data_capture_percent: int = Field(
@@ -199,9 +251,8 @@ class SageMakerDeploy(_DeployBase):
     )
     shadow: Shadow | None = Field(None, description="A shadow variant that tries the next candidate on live traffic.")
 
-    @model_validator(mode="after")
-    def _sagemaker_shape(self) -> SageMakerDeploy:
-        problems = []
+    def _problems(self) -> list[str]:
+        problems = super()._problems()
         if (self.serverless is None) == (self.instance_type is None):
             problems.append("set exactly one of instanceType or serverless")
         if self.serverless is not None:
@@ -218,9 +269,26 @@ class SageMakerDeploy(_DeployBase):
                 f"instanceCount ({self.instance_count}) must lie within autoscaling "
                 f"[{self.autoscaling.min_capacity}, {self.autoscaling.max_capacity}]"
             )
-        if problems:
-            raise ValueError("; ".join(problems))
-        return self
+        if self.serverless is None:
+            problems += [f"rollout.stepPercent vs instanceCount: {p}"
+                         for p in step_problems(self.rollout.strategy, self.rollout.step_percent,
+                                                self.release_instance_count())]
+        return problems
+
+    def _bakes(self) -> bool:
+        return self.serverless is None
+
+    def release_instance_count(self) -> int:
+        """The green fleet of every release: the endpoint configuration's initial instance count.
+
+        Blue/green provisions the new fleet at this count and suspends autoscaling until the update ends, so
+        the config keeps it within [minCapacity, maxCapacity]: a release never starts below the floor.
+        """
+        return self.instance_count
+
+    def traffic_steps(self) -> list[TrafficStep]:
+        """The traffic shifts of a release, in whole instances of the release fleet."""
+        return traffic_steps(self.rollout.strategy, self.rollout.step_percent, self.release_instance_count())
 
 
 Quantity = Annotated[str, Field(pattern=r"^\d+(\.\d+)?(m|Ki|Mi|Gi)?$")]
@@ -247,7 +315,8 @@ class KubernetesDeploy(_DeployBase):
     replicas: int = Field(2, ge=1, le=50, description="Minimum replicas (the HPA's floor and the Rollout's size).")
     max_replicas: int = Field(4, ge=1, le=100, description="The HPA's ceiling.")
     target_cpu_percent: int = Field(70, ge=10, le=100, description="HPA target average CPU utilisation.")
-    resources: ContainerResources = Field(default_factory=ContainerResources)
+    resources: ContainerResources = Field(default_factory=ContainerResources,
+                                          description="Requests and limits of the model-server container.")
 
     @model_validator(mode="after")
     def _replica_bounds(self) -> KubernetesDeploy:
@@ -273,25 +342,33 @@ DEPLOY_TARGETS: dict[str, type[_Strict]] = {"sagemaker": SageMakerDeploy, "kuber
 class Model(_Strict):
     """One model: trained in the shared stack, served in environment stacks."""
 
-    framework: Literal["sklearn", "xgboost", "pytorch", "tensorflow", "custom"]
-    training: Training | None = None
-    deploy: Deploy | None = None
+    framework: Literal["sklearn", "xgboost", "pytorch", "tensorflow", "custom"] = Field(
+        description="Model framework, recorded with the model."
+    )
+    training: Training | None = Field(None, description="How the shared stack trains it (shared stack only).")
+    deploy: Deploy | None = Field(None, description="How this environment serves it (environment stacks only).")
 
 
 class AssumeRole(_Strict):
     """A role the provider assumes, e.g. from a CI account into an environment account."""
 
-    role_arn: str = Field(pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
-    session_name: str | None = Field(None, pattern=r"^[\w+=,.@-]{2,64}$")
-    external_id: str | None = Field(None, min_length=2, max_length=1224)
+    role_arn: str = Field(
+        pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$", description="ARN of the role to assume."
+    )
+    session_name: str | None = Field(None, pattern=r"^[\w+=,.@-]{2,64}$", description="Session name in CloudTrail.")
+    external_id: str | None = Field(
+        None, min_length=2, max_length=1224, description="External id the role's trust policy requires."
+    )
 
 
 class Network(_Strict):
     """Private subnets and security groups for training and serving; empty means no VPC."""
 
-    subnet_ids: list[Annotated[str, Field(pattern=r"^subnet-[0-9a-f]{8,17}$")]] = Field(default_factory=list)
+    subnet_ids: list[Annotated[str, Field(pattern=r"^subnet-[0-9a-f]{8,17}$")]] = Field(
+        default_factory=list, description="Private subnets for training jobs and endpoints."
+    )
     security_group_ids: list[Annotated[str, Field(pattern=r"^sg-[0-9a-f]{8,17}$")]] = Field(
-        default_factory=list
+        default_factory=list, description="Security groups for training jobs and endpoints."
     )
 
     @model_validator(mode="after")
@@ -399,31 +476,43 @@ class StackConfig(_Strict):
     """Everything one stack can say. The field names are the `mlops:` keys of a stack file."""
 
     kind: Literal["shared", "environment"] = Field(
-        description="'shared' holds registries, artifact store and training; 'environment' serves."
+        "environment",
+        description="Stack kind: `shared` holds registries, artifact store and training; `environment` serves.",
     )
     environment: str = Field(pattern=r"^[a-z][a-z0-9-]{1,15}$", description="Tier name: dev, staging, prod.")
-    region: str = Field(pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")
-    profile: str | None = None
-    assume_roles: list[AssumeRole] = Field(default_factory=list, max_length=1)
-    account_id: AccountId | None = Field(None, description="Refuse to deploy into any other account.")
-    owner: str = Field(min_length=1, max_length=64)
-    cost_center: str = Field(min_length=1, max_length=64)
-    shared_stack: str = Field(pattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+    region: str = Field(pattern=r"^[a-z]{2}(-[a-z]+)+-\d$", description=AWS_KEYS["region"])
+    profile: str | None = Field(None, description=AWS_KEYS["profile"])
+    assume_roles: list[AssumeRole] = Field(default_factory=list, max_length=1, description=AWS_KEYS["assumeRoles"])
+    account_id: AccountId | None = Field(
+        None, description="The 12-digit account this stack deploys into; any other account is refused."
+    )
+    owner: str = Field("ml-platform", min_length=1, max_length=64,
+                       description="Team that owns the resources; becomes the `owner` tag.")
+    cost_center: str = Field("ml-0000", min_length=1, max_length=64,
+                             description="Cost center billed for the resources; becomes the `cost-center` tag.")
+    shared_stack: str = Field(
+        "organization/mlops/shared", pattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$",
+        description="Fully qualified name (org/project/stack) of the shared stack that environment stacks reference.",
+    )
     github_repository: str = Field(
-        pattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$", description="owner/name; wildcards are not allowed."
+        "acme/ml-platform", pattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$",
+        description="owner/name of the GitHub repository whose workflows may assume the CI roles; no wildcards.",
     )
     protect: bool = Field(False, description="Protect stateful resources (keys, buckets, registries) from deletion.")
     github_oidc_provider: Literal["create", "from-shared"] | None = Field(
         None,
-        description="'create' the GitHub OIDC provider in this stack's account, or reuse the shared stack's "
+        description="`create` the GitHub OIDC provider in this stack's account, or reuse the shared stack's "
         "(same account only). Default: create in the shared stack, reuse in environment stacks.",
     )
-    reader_account_ids: list[AccountId] = Field(default_factory=list)
-    network: Network = Field(default_factory=Network)
-    tags: dict[Annotated[str, Field(min_length=1, max_length=128)], Annotated[str, Field(max_length=256)]] = (
-        Field(default_factory=dict)
+    reader_account_ids: list[AccountId] = Field(
+        default_factory=list,
+        description="Environment account ids granted read on the shared registries and artifact store.",
     )
-    models: dict[ModelName, Model] = Field(min_length=1)
+    network: Network = Field(default_factory=Network, description="VPC placement of training and serving.")
+    tags: dict[Annotated[str, Field(min_length=1, max_length=128)], Annotated[str, Field(max_length=256)]] = (
+        Field(default_factory=dict, description="Extra tags on every resource (string values only).")
+    )
+    models: dict[ModelName, Model] = Field(min_length=1, description="The models, by name (lower-case, 2-20 chars).")
     cluster: Cluster | None = Field(None, description="The Kubernetes cluster of the pull path (environments only).")
     argocd: ArgoCd | None = Field(None, description="Argo CD in that cluster; required with a cluster.")
 
@@ -528,10 +617,16 @@ def parse_stack_config(raw: Mapping[str, Any]) -> StackConfig:
         else:
             continue  # Other namespaces (other providers, other programs' keys) are not ours to judge.
         try:
-            values[key] = _decode(key, value)
+            decoded = _decode(key, value)
         except json.JSONDecodeError as exc:
             problems.append(f"{full_key}: not valid JSON ({exc.msg}); got {_short(value)}")
             values[key] = None
+        except ValueError as exc:
+            problems.append(f"{full_key}: {exc}")
+            values[key] = None
+        else:
+            if decoded is not _UNSET:
+                values[key] = decoded
     undecodable = {key for key, value in values.items() if value is None}
     try:
         config = StackConfig.model_validate({k: v for k, v in values.items() if v is not None})
@@ -543,8 +638,86 @@ def parse_stack_config(raw: Mapping[str, Any]) -> StackConfig:
     raise ConfigError(problems)
 
 
+_UNSET = object()
+"""An optional key given as the empty string: Pulumi.yaml declares such keys with default "" (see config_docs)."""
+
+_MAX_JSON_DEPTH = 32
+
+
+def scalar_kind(annotation: Any) -> str | None:
+    """'str', 'int' or 'bool' for a key the CLI passes as a plain string; None for one it passes as JSON text."""
+    args = [a for a in getattr(annotation, "__args__", ()) if a is not type(None)]
+    if getattr(annotation, "__origin__", None) is Literal:
+        kinds = {type(a) for a in annotation.__args__}
+        return "str" if kinds == {str} else "int" if kinds == {int} else None
+    if annotation in (str, int, bool):
+        return annotation.__name__
+    if getattr(annotation, "__metadata__", None) is not None:  # Annotated[str, Field(...)]
+        return scalar_kind(annotation.__origin__)
+    if len(args) == 1 and type(None) in getattr(annotation, "__args__", ()):  # X | None
+        return scalar_kind(args[0])
+    return None
+
+
+def _field_for(key: str) -> Any:
+    return next((f for n, f in StackConfig.model_fields.items() if (f.alias or n) == key), None)
+
+
 def _decode(key: str, value: Any) -> Any:
-    return json.loads(value) if key in _JSON_KEYS and isinstance(value, str) else value
+    """The CLI's text for one top-level key, as the typed value the model validates strictly.
+
+    Objects and lists arrive as JSON text; booleans and integers as their words and digits; anything else as
+    the string itself. A YAML list or map given for a string key arrives as JSON text too, and is refused here
+    rather than becoming, say, a tag value.
+    """
+    field = _field_for(key)
+    if not isinstance(value, str) or field is None:
+        return value
+    kind = scalar_kind(field.annotation)
+    if value == "" and field.default is None and not field.is_required():
+        return _UNSET
+    if kind is None:
+        return _load_json(value)
+    if kind == "bool":
+        # The words the Pulumi SDK's `Config.get_bool` accepts; anything else is left for the model to refuse.
+        return {"true": True, "True": True, "false": False, "False": False}.get(value, value)
+    if kind == "int":
+        return int(value) if re.fullmatch(r"-?[0-9]{1,9}", value) else value
+    if value[:1] in "[{":
+        try:
+            structured = json.loads(value)
+        except (ValueError, RecursionError):
+            return value
+        if isinstance(structured, list | dict):
+            raise ValueError(f"expected a single value, got a {type(structured).__name__}; got {_short(structured)}")
+    return value
+
+
+def _load_json(text: str) -> Any:
+    """JSON with duplicate keys refused (the last one would silently win) and nesting bounded."""
+
+    def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        keys = [k for k, _ in pairs]
+        duplicates = sorted({k for k in keys if keys.count(k) > 1})
+        if duplicates:
+            raise ValueError(f"duplicate key(s) {', '.join(map(repr, duplicates))}")
+        return dict(pairs)
+
+    depth = max_depth = 0
+    in_string = escaped = False
+    for char in text:  # A cheap bound before parsing: json's recursion would otherwise end in RecursionError.
+        if in_string:
+            escaped, in_string = (False, True) if escaped else (char == "\\", char != '"')
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            max_depth = max(max_depth, depth)
+        elif char in "]}":
+            depth -= 1
+    if max_depth > _MAX_JSON_DEPTH:
+        raise ValueError(f"nested deeper than {_MAX_JSON_DEPTH} levels")
+    return json.loads(text, object_pairs_hook=no_duplicates)
 
 
 def _describe(error: Mapping[str, Any]) -> str:

@@ -31,6 +31,8 @@ class ArtifactStoreArgs:
     naming: Naming
     account_id: pulumi.Input[str]
     reader_account_ids: list[str]
+    protect: bool = False
+    """Protect the key and the buckets (the stateful children) only; policies and the alias stay changeable."""
 
 
 class ArtifactStore(pulumi.ComponentResource):
@@ -51,6 +53,7 @@ class ArtifactStore(pulumi.ComponentResource):
                     kms_key_arn=self.key.arn,
                     lifecycle=lifecycle,
                     extra_policy_statements=self._reader_statements(role),
+                    protect=args.protect,
                 ),
                 pulumi.ResourceOptions(parent=self),
             )
@@ -70,7 +73,7 @@ class ArtifactStore(pulumi.ComponentResource):
             enable_key_rotation=True,
             deletion_window_in_days=30,
             policy=self._key_policy(),
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=pulumi.ResourceOptions(parent=self, protect=self._args.protect),
         )
         aws.kms.Alias(
             name,

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import pulumi
 import pulumi_aws as aws
@@ -19,7 +20,6 @@ from infra.naming import Naming
 READ_ONLY_POLICY_ARN = "arn:aws:iam::aws:policy/ReadOnlyAccess"
 
 
-
 @dataclass(frozen=True)
 class CiRolesArgs:
     naming: Naming
@@ -28,6 +28,10 @@ class CiRolesArgs:
     environment: str
     account_id: pulumi.Input[str]
     region: str
+    kind: Literal["shared", "environment"]
+    """Which program half the deploy role deploys: its rights cover only the resource types that half declares."""
+    manages_oidc_provider: bool
+    """Whether this stack creates the account's GitHub OIDC provider (then its deploy role manages it)."""
 
 
 def github_trust(provider_arn: pulumi.Input[str], subject: str) -> pulumi.Output[str]:
@@ -109,67 +113,114 @@ class CiRoles(pulumi.ComponentResource):
         return role
 
     def _deploy_permissions(self) -> list[dict]:
-        """The API calls `pulumi up` makes for this program, on resources this stack names or tags only.
+        """The API calls `pulumi up` makes for this kind of stack, on resources this stack names or tags only.
 
         Names follow `<project>-<stack>-*`; KMS key ids are random, so keys are scoped by the `pulumi-stack`
-        tag that the provider's default tags put on them (and must be present when a key is created).
+        tag that the provider's default tags put on them (and must be present when a key is created). The
+        actions are exactly what the provider and the services call for the resource types this kind of stack
+        declares; `tests/infra/test_iam_deploy.py` holds them against a cited table, both ways.
         """
         a = self._args
-        account, region, scope, stack = a.account_id, a.region, a.naming.wildcard, a.naming.stack
-
-        def arn(service: str, resource: str, *, region_part: pulumi.Input[str] = region) -> pulumi.Output[str]:
-            return pulumi.Output.concat(f"arn:aws:{service}:", region_part, ":", account, ":", resource)
-
-        def sagemaker(*kinds: str) -> list[pulumi.Output[str]]:
-            return [arn("sagemaker", f"{kind}/{scope}") for kind in kinds]
-
-        role_arns = pulumi.Output.concat("arn:aws:iam::", account, ":role/", scope)
+        account, scope, stack = a.account_id, a.naming.wildcard, a.naming.stack
         stack_keys = {"StringEquals": {"aws:ResourceTag/pulumi-stack": stack}}
+        new_keys = {"StringEquals": {"aws:RequestTag/pulumi-stack": stack}}
+        role_arns = pulumi.Output.concat("arn:aws:iam::", account, ":role/", scope)
+        statements = [
+            # CreateKey has no resource-level permissions; tagging on create is authorized on the account's keys.
+            allow("CreateKeysTaggedForThisStack", ["kms:CreateKey"], ["*"], Condition=new_keys),
+            allow("TagKeysOnCreate", ["kms:TagResource"], [self._arn("kms", "key/*")], Condition=new_keys),
+            allow("ManageKeysTaggedForThisStack", _KMS_KEY_ACTIONS, [self._arn("kms", "key/*")], Condition=stack_keys),
+            # An alias is created, moved and deleted with rights on the alias and on the key it points to; an alias
+            # carries no tags, so the key side cannot be narrowed by the stack tag in the same statement.
+            allow("ManageStackKeyAlias", _KMS_ALIAS_ACTIONS,
+                  [self._arn("kms", a.naming.kms_alias()), self._arn("kms", "key/*")]),
+            # The provider reads an alias by listing them; ListAliases has no resource-level permissions.
+            allow("ReadKeyAliases", ["kms:ListAliases"], ["*"]),
+            allow("ManageStackTopics", _SNS_ACTIONS, [self._arn("sns", scope)]),
+            allow("ManageOwnRoles", _IAM_ROLE_ACTIONS, [role_arns]),
+            allow("PassOwnRolesToServices", ["iam:PassRole"], [role_arns],
+                  Condition={"StringEquals": {"iam:PassedToService": _PASSED_TO[a.kind]}}),
+        ]
+        if a.manages_oidc_provider:
+            statements.append(
+                allow("ManageGitHubOidcProvider", _OIDC_ACTIONS,
+                      [pulumi.Output.concat("arn:aws:iam::", account, f":oidc-provider/{GITHUB_OIDC_HOST}")])
+            )
+        return statements + (self._shared_permissions() if a.kind == "shared" else self._environment_permissions())
+
+    def _shared_permissions(self) -> list[dict]:
+        """Buckets, registries, pipelines and schedules: what only the shared stack declares."""
+        scope = self._args.naming.wildcard
         return [
             allow("ManageStackBuckets", _S3_BUCKET_ACTIONS, [f"arn:aws:s3:::{scope}"]),
-            allow("ManageStackRepositories", _ECR_ACTIONS, [arn("ecr", f"repository/{scope}")]),
-            allow("ManageStackRules", _EVENTS_ACTIONS, [arn("events", f"rule/{scope}")]),
-            allow("ManageStackTopics", _SNS_ACTIONS, [arn("sns", scope)]),
-            allow("ManageStackAlarms", _ALARM_ACTIONS, [arn("cloudwatch", f"alarm:{scope}")]),
-            allow("ManageStackDashboards", _DASHBOARD_ACTIONS,
-                  [arn("cloudwatch", f"dashboard/{scope}", region_part="")]),
-            allow("ManageStackSageMaker", _SAGEMAKER_ACTIONS,
-                  sagemaker("model", "endpoint-config", "endpoint", "pipeline", "model-package-group")),
+            allow("ManageStackRepositories", _ECR_ACTIONS, [self._arn("ecr", f"repository/{scope}")]),
+            # ECR creates a grant on the stack key, as the caller, for a repository encrypted with it.
+            allow("LetEcrUseStackKeys", ["kms:CreateGrant", "kms:RetireGrant"], [self._arn("kms", "key/*")],
+                  Condition={"StringEquals": {"aws:ResourceTag/pulumi-stack": self._args.naming.stack}}),
+            allow("ManageStackRules", _EVENTS_ACTIONS, [self._arn("events", f"rule/{scope}")]),
+            allow("ManageStackRegistry", _SAGEMAKER_SHARED_ACTIONS,
+                  [self._arn("sagemaker", f"{kind}/{scope}") for kind in ("pipeline", "model-package-group")]),
+        ]
+
+    def _environment_permissions(self) -> list[dict]:
+        """Serving, alarms, dashboards and scaling: what only environment stacks declare."""
+        a = self._args
+        account, region, scope, prefix = a.account_id, a.region, a.naming.wildcard, a.naming.prefix
+        endpoints = self._arn("sagemaker", f"endpoint/{scope}")
+        return [
+            allow("ManageStackServing", _SAGEMAKER_SERVING_ACTIONS,
+                  [self._arn("sagemaker", f"{kind}/{scope}") for kind in ("model", "endpoint-config", "endpoint")]),
+            # SageMaker creates a grant on the stack key for the endpoint's volumes, as the caller.
+            allow("LetSageMakerUseStackKeys", ["kms:CreateGrant"], [self._arn("kms", "key/*")],
+                  Condition={"StringEquals": {"aws:ResourceTag/pulumi-stack": a.naming.stack},
+                             "Bool": {"kms:GrantIsForAWSResource": "true"}}),
             # Serving pins a version of a package registered in the shared stack, possibly in another account.
             allow("ReadRegisteredPackages", ["sagemaker:DescribeModelPackage"],
                   [pulumi.Output.concat("arn:aws:sagemaker:", region, ":*:model-package/", a.naming.project, "-*")]),
-            allow("CreateKeysTaggedForThisStack", ["kms:CreateKey"], ["*"],
-                  Condition={"StringEquals": {"aws:RequestTag/pulumi-stack": stack}}),
-            allow("ManageKeysTaggedForThisStack", _KMS_KEY_ACTIONS, [arn("kms", "key/*")], Condition=stack_keys),
-            allow("ManageStackKeyAlias", ["kms:CreateAlias", "kms:DeleteAlias", "kms:UpdateAlias"],
-                  [arn("kms", a.naming.kms_alias()), arn("kms", "key/*")]),
-            allow("ManageEndpointScaling", _AUTOSCALING_ACTIONS,
-                  [arn("application-autoscaling", "scalable-target/*")]),
+            allow("ManageStackAlarms", _ALARM_ACTIONS, [self._arn("cloudwatch", f"alarm:{scope}")]),
+            allow("ManageStackDashboards", _DASHBOARD_ACTIONS,
+                  [self._arn("cloudwatch", f"dashboard/{scope}", region_part="")]),
+            allow("ManageEndpointScaling", _AUTOSCALING_ACTIONS, [self._arn("application-autoscaling",
+                                                                            "scalable-target/*")]),
             # These two describe calls have no resource-level permissions; AWS documents `*` as their resource.
             allow("DescribeEndpointScaling", ["application-autoscaling:DescribeScalableTargets",
                                               "application-autoscaling:DescribeScalingPolicies"], ["*"]),
+            # Application Auto Scaling checks the caller's own rights on the endpoint it scales ...
+            allow("ScaleStackEndpoints", ["sagemaker:DescribeEndpoint", "sagemaker:UpdateEndpointWeightsAndCapacities"],
+                  [endpoints]),
+            # ... and target tracking creates its alarms (`TargetTracking-endpoint/<endpoint>/...`) as the caller.
+            allow("ManageTargetTrackingAlarms", ["cloudwatch:DeleteAlarms", "cloudwatch:DescribeAlarms",
+                                                 "cloudwatch:PutMetricAlarm"],
+                  [self._arn("cloudwatch", f"alarm:TargetTracking-endpoint/{prefix}-*")]),
             allow("CreateScalingServiceRole", ["iam:CreateServiceLinkedRole"],
                   [pulumi.Output.concat("arn:aws:iam::", account, f":role/aws-service-role/{_SCALING_SERVICE}/*")],
                   Condition={"StringEquals": {"iam:AWSServiceName": _SCALING_SERVICE}}),
-            allow("ManageOwnRoles", _IAM_ROLE_ACTIONS, [role_arns]),
-            allow("PassOwnRolesToServices", ["iam:PassRole"], [role_arns],
-                  Condition={"StringEquals": {"iam:PassedToService": ["sagemaker.amazonaws.com",
-                                                                     "events.amazonaws.com"]}}),
-            allow("ManageGitHubOidcProvider", ["iam:GetOpenIDConnectProvider", "iam:TagOpenIDConnectProvider",
-                                               "iam:CreateOpenIDConnectProvider", "iam:DeleteOpenIDConnectProvider"],
-                  [pulumi.Output.concat("arn:aws:iam::", account, f":oidc-provider/{GITHUB_OIDC_HOST}")]),
         ]
+
+    def _arn(self, service: str, resource: str, *, region_part: str | None = None) -> pulumi.Output[str]:
+        a = self._args
+        region = a.region if region_part is None else region_part
+        return pulumi.Output.concat(f"arn:aws:{service}:", region, ":", a.account_id, ":", resource)
 
 
 _SCALING_SERVICE = "sagemaker.application-autoscaling.amazonaws.com"
+_PASSED_TO = {
+    # The shared stack passes pipeline roles to SageMaker and schedule roles to EventBridge; an environment
+    # passes serving roles to SageMaker only.
+    "shared": ["events.amazonaws.com", "sagemaker.amazonaws.com"],
+    "environment": "sagemaker.amazonaws.com",
+}
 
-# What `pulumi up` calls, per resource family of this program (create, read, update, delete, tag).
+# What `pulumi up` calls, per resource family of this program (create, read, update, delete, tag). Every action
+# is listed by name, no wildcards, so that a test can show each one is needed.
 _S3_BUCKET_ACTIONS = [
-    "s3:CreateBucket", "s3:DeleteBucket", "s3:ListBucket", "s3:GetBucket*", "s3:PutBucketOwnershipControls",
-    "s3:PutBucketPolicy", "s3:DeleteBucketPolicy", "s3:PutBucketPublicAccessBlock", "s3:PutBucketTagging",
-    "s3:PutBucketVersioning",
-    "s3:GetAccelerateConfiguration", "s3:GetEncryptionConfiguration", "s3:PutEncryptionConfiguration",
-    "s3:GetLifecycleConfiguration", "s3:PutLifecycleConfiguration", "s3:GetReplicationConfiguration",
+    "s3:CreateBucket", "s3:DeleteBucket", "s3:ListBucket", "s3:PutBucketTagging", "s3:GetBucketTagging",
+    "s3:GetBucketPolicy", "s3:PutBucketPolicy", "s3:DeleteBucketPolicy", "s3:GetBucketAcl", "s3:GetBucketCORS",
+    "s3:GetBucketWebsite", "s3:GetBucketVersioning", "s3:PutBucketVersioning", "s3:GetAccelerateConfiguration",
+    "s3:GetBucketRequestPayment", "s3:GetBucketLogging", "s3:GetLifecycleConfiguration",
+    "s3:PutLifecycleConfiguration", "s3:GetReplicationConfiguration", "s3:GetEncryptionConfiguration",
+    "s3:PutEncryptionConfiguration", "s3:GetBucketObjectLockConfiguration", "s3:GetBucketOwnershipControls",
+    "s3:PutBucketOwnershipControls", "s3:GetBucketPublicAccessBlock", "s3:PutBucketPublicAccessBlock",
 ]
 _ECR_ACTIONS = [
     "ecr:CreateRepository", "ecr:DeleteRepository", "ecr:DescribeRepositories", "ecr:PutImageScanningConfiguration",
@@ -178,9 +229,8 @@ _ECR_ACTIONS = [
     "ecr:TagResource", "ecr:UntagResource",
 ]
 _EVENTS_ACTIONS = [
-    "events:PutRule", "events:DeleteRule", "events:DescribeRule", "events:EnableRule", "events:DisableRule",
-    "events:PutTargets", "events:RemoveTargets", "events:ListTargetsByRule", "events:ListTagsForResource",
-    "events:TagResource", "events:UntagResource",
+    "events:PutRule", "events:DeleteRule", "events:DescribeRule", "events:PutTargets", "events:RemoveTargets",
+    "events:ListTargetsByRule", "events:ListTagsForResource", "events:TagResource", "events:UntagResource",
 ]
 _SNS_ACTIONS = [
     "sns:CreateTopic", "sns:DeleteTopic", "sns:GetTopicAttributes", "sns:SetTopicAttributes",
@@ -191,22 +241,25 @@ _ALARM_ACTIONS = [
     "cloudwatch:ListTagsForResource", "cloudwatch:TagResource", "cloudwatch:UntagResource",
 ]
 _DASHBOARD_ACTIONS = ["cloudwatch:PutDashboard", "cloudwatch:GetDashboard", "cloudwatch:DeleteDashboards"]
-_SAGEMAKER_ACTIONS = [
-    "sagemaker:CreateModel", "sagemaker:DescribeModel", "sagemaker:DeleteModel",
-    "sagemaker:CreateEndpointConfig", "sagemaker:DescribeEndpointConfig", "sagemaker:DeleteEndpointConfig",
-    "sagemaker:CreateEndpoint", "sagemaker:DescribeEndpoint", "sagemaker:UpdateEndpoint", "sagemaker:DeleteEndpoint",
+_SAGEMAKER_TAG_ACTIONS = ["sagemaker:AddTags", "sagemaker:DeleteTags", "sagemaker:ListTags"]
+_SAGEMAKER_SHARED_ACTIONS = [
     "sagemaker:CreatePipeline", "sagemaker:DescribePipeline", "sagemaker:UpdatePipeline", "sagemaker:DeletePipeline",
     "sagemaker:CreateModelPackageGroup", "sagemaker:DescribeModelPackageGroup", "sagemaker:DeleteModelPackageGroup",
     "sagemaker:PutModelPackageGroupPolicy", "sagemaker:GetModelPackageGroupPolicy",
-    "sagemaker:DeleteModelPackageGroupPolicy", "sagemaker:AddTags", "sagemaker:DeleteTags", "sagemaker:ListTags",
+    "sagemaker:DeleteModelPackageGroupPolicy", *_SAGEMAKER_TAG_ACTIONS,
+]
+_SAGEMAKER_SERVING_ACTIONS = [
+    "sagemaker:CreateModel", "sagemaker:DescribeModel", "sagemaker:DeleteModel",
+    "sagemaker:CreateEndpointConfig", "sagemaker:DescribeEndpointConfig", "sagemaker:DeleteEndpointConfig",
+    "sagemaker:CreateEndpoint", "sagemaker:DescribeEndpoint", "sagemaker:UpdateEndpoint", "sagemaker:DeleteEndpoint",
+    *_SAGEMAKER_TAG_ACTIONS,
 ]
 _KMS_KEY_ACTIONS = [
     "kms:DescribeKey", "kms:GetKeyPolicy", "kms:PutKeyPolicy", "kms:GetKeyRotationStatus", "kms:EnableKeyRotation",
     "kms:UpdateKeyDescription", "kms:ListResourceTags", "kms:TagResource", "kms:UntagResource",
-    "kms:ScheduleKeyDeletion", "kms:CancelKeyDeletion",
-    # Creating an encrypted endpoint or topic makes the service use the key on the caller's behalf.
-    "kms:CreateGrant", "kms:GenerateDataKey", "kms:Decrypt",
+    "kms:ScheduleKeyDeletion",
 ]
+_KMS_ALIAS_ACTIONS = ["kms:CreateAlias", "kms:DeleteAlias", "kms:UpdateAlias"]
 _AUTOSCALING_ACTIONS = [
     "application-autoscaling:RegisterScalableTarget", "application-autoscaling:DeregisterScalableTarget",
     "application-autoscaling:PutScalingPolicy", "application-autoscaling:DeleteScalingPolicy",
@@ -214,8 +267,13 @@ _AUTOSCALING_ACTIONS = [
     "application-autoscaling:UntagResource",
 ]
 _IAM_ROLE_ACTIONS = [
-    "iam:AttachRolePolicy", "iam:CreateRole", "iam:DeleteRole", "iam:DeleteRolePolicy", "iam:DetachRolePolicy",
-    "iam:GetRole", "iam:GetRolePolicy", "iam:ListAttachedRolePolicies", "iam:ListInstanceProfilesForRole",
-    "iam:ListRolePolicies", "iam:PutRolePolicy", "iam:TagRole", "iam:UntagRole", "iam:UpdateAssumeRolePolicy",
-    "iam:UpdateRole",
+    "iam:CreateRole", "iam:DeleteRole", "iam:GetRole", "iam:UpdateRole", "iam:UpdateAssumeRolePolicy",
+    "iam:TagRole", "iam:UntagRole", "iam:ListRolePolicies", "iam:GetRolePolicy", "iam:PutRolePolicy",
+    "iam:DeleteRolePolicy", "iam:ListAttachedRolePolicies", "iam:AttachRolePolicy", "iam:DetachRolePolicy",
+    "iam:ListInstanceProfilesForRole",
+]
+_OIDC_ACTIONS = [
+    "iam:CreateOpenIDConnectProvider", "iam:GetOpenIDConnectProvider", "iam:DeleteOpenIDConnectProvider",
+    "iam:TagOpenIDConnectProvider", "iam:UntagOpenIDConnectProvider", "iam:UpdateOpenIDConnectProviderThumbprint",
+    "iam:AddClientIDToOpenIDConnectProvider", "iam:RemoveClientIDFromOpenIDConnectProvider",
 ]

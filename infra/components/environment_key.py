@@ -18,6 +18,8 @@ from infra.naming import Naming
 class EnvironmentKeyArgs:
     naming: Naming
     account_id: pulumi.Input[str]
+    protect: bool = False
+    """Protect the key (what it encrypted is unreadable without it); the alias stays changeable."""
 
 
 class EnvironmentKey(pulumi.ComponentResource):
@@ -54,7 +56,7 @@ class EnvironmentKey(pulumi.ComponentResource):
                     },
                 ]
             ),
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
         )
         aws.kms.Alias(
             name,

@@ -44,6 +44,8 @@ class ModelRegistryArgs:
     account_id: pulumi.Input[str]
     region: str
     reader_account_ids: list[str]
+    protect: bool = False
+    """Protect the repositories and the package group; their policies stay changeable."""
 
 
 class ModelRegistry(pulumi.ComponentResource):
@@ -62,7 +64,7 @@ class ModelRegistry(pulumi.ComponentResource):
             model_package_group_name=args.naming.package_group(args.model),
             model_package_group_description=f"Candidate and approved versions of {args.model}",
             tags=tags,
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
         )
         if args.reader_account_ids:
             self._share_package_group(name)
@@ -84,7 +86,7 @@ class ModelRegistry(pulumi.ComponentResource):
                 aws.ecr.RepositoryEncryptionConfigurationArgs(encryption_type="KMS", kms_key=self._args.kms_key_arn)
             ],
             tags=tags,
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self, protect=self._args.protect),
         )
         aws.ecr.LifecyclePolicy(name, repository=repository.name, policy=_LIFECYCLE_POLICY, opts=child)
         if role == "serving" and self._args.reader_account_ids:

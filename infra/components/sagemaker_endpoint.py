@@ -2,8 +2,22 @@
 approved model package and rolls out each change blue/green with automatic rollback.
 
 An update is a new endpoint configuration (its name is a digest of its content, so any change makes a new
-one, created before the old one is deleted), then SageMaker shifts traffic in canary or linear steps and
-rolls back by itself when one of this component's alarms fires.
+one), then SageMaker shifts traffic in canary or linear steps and rolls back by itself when one of this
+component's alarms fires. Three run-time contracts shape this component (see docs/serving.md):
+- Steps are sent as `INSTANCE_COUNT`, computed by `infra.rollout` from the release fleet, so AWS shifts
+  exactly what the plan shows (tags `release-instance-count` and `traffic-steps` on the endpoint).
+- `pulumi up` returns once the endpoint is InService, even when SageMaker rolled the release back; so the
+  endpoint configurations and models are `retain_on_delete`: the one SageMaker returned to still exists.
+  `python -m infra.cleanup` deletes old generations that no endpoint uses. Their names carry a per-generation
+  random id, so returning to earlier content never collides with a retained resource of the same content.
+- UpdateEndpoint refuses an instance-type change on a variant registered with Application Auto Scaling. A
+  `scaling guard` keyed on the instance types is replaced delete-before-replace when they change; the engine
+  then deletes the dependent scaling policy and target (deregistering the variant) before the guard, and the
+  endpoint waits for the guard, so the update runs unregistered and scaling is registered again after it.
+  The engine deletes exactly the dependents whose inputs, with the guard's outputs made unknown, the provider
+  says must be replaced (pulumi/pulumi `pkg/resource/deploy/step_generator.go`,
+  `calculateDependentReplacements`): the target's `resourceId` (which forces replacement) depends on the guard,
+  the policy's on the target; the endpoint only `depends_on` it, which never replaces it.
 """
 
 from __future__ import annotations
@@ -15,10 +29,12 @@ from typing import Any
 
 import pulumi
 import pulumi_aws as aws
+import pulumi_random as random
 
 from infra.config import Autoscaling, Network, SageMakerDeploy
 from infra.iam import allow, ecr_login, policy_document, sagemaker_metrics, service_trust, vpc_attachment
 from infra.naming import Naming, model_tags
+from infra.rollout import describe_steps
 
 VARIANT = "AllTraffic"
 SHADOW_VARIANT = "Shadow"
@@ -77,6 +93,7 @@ class SageMakerEndpoint(pulumi.ComponentResource):
     endpoint_config: aws.sagemaker.EndpointConfiguration
     endpoint: aws.sagemaker.Endpoint
     alarms: list[aws.cloudwatch.MetricAlarm]
+    scaling_guard: random.RandomId | None
     endpoint_name: str
 
     def __init__(self, name: str, args: SageMakerEndpointArgs, opts: pulumi.ResourceOptions | None = None):
@@ -91,9 +108,11 @@ class SageMakerEndpoint(pulumi.ComponentResource):
         )
         self.endpoint_config = self._endpoint_config(name, shadow)
         self.alarms = self._alarms(name)
+        scaling = args.deploy.autoscaling
+        self.scaling_guard = self._scaling_guard(name) if scaling else None
         self.endpoint = self._endpoint(name)
-        if args.deploy.autoscaling:
-            self._autoscaling(name, args.deploy.autoscaling)
+        if scaling and self.scaling_guard:
+            self._autoscaling(name, scaling, self.scaling_guard)
         self._dashboard(name)
         self.register_outputs(
             {
@@ -121,7 +140,8 @@ class SageMakerEndpoint(pulumi.ComponentResource):
             allow("PullServingImage", ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage",
                                        "ecr:GetDownloadUrlForLayer"], [a.shared.serving_repository_arn]),
             ecr_login(),
-            allow("WriteEndpointLogs", ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+            allow("WriteEndpointLogs", ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:DescribeLogStreams",
+                                        "logs:PutLogEvents"],
                   [pulumi.Output.concat("arn:aws:logs:", a.region, ":", a.account_id,
                                         ":log-group:/aws/sagemaker/Endpoints/*")]),
             sagemaker_metrics(),
@@ -156,20 +176,39 @@ class SageMakerEndpoint(pulumi.ComponentResource):
         # that names it changes too, which is what rolls the change out.
         return aws.sagemaker.Model(
             name,
-            name=content.apply(lambda c: a.naming.sagemaker_model(a.model, version, config_digest(c), variant)),
+            name=self._generation(f"{name}-model", content).apply(
+                lambda digest: a.naming.sagemaker_model(a.model, version, digest, variant)
+            ),
             execution_role_arn=self.role.arn,
             primary_container=container,
             enable_network_isolation=True,
             vpc_config=vpc,
             tags={**self._tags, "model-package-version": str(version)},
+            # An endpoint configuration SageMaker rolls back to still names this model: keep it.
+            opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True),
+        )
+
+    def _generation(self, name: str, content: pulumi.Output[Any]) -> pulumi.Output[str]:
+        """The digest in a retained resource's name: new whenever `content` changes, stable while it does not, and
+        never the name of an earlier generation with the same content.
+
+        Configurations and models are retained on delete, so returning to earlier content (reverting a pin
+        after a rollback) must not reuse the retained resource's name, or the create would fail with "already
+        exists". A random id, replaced exactly when the content digest changes, goes into the digest.
+        """
+        marker = random.RandomId(
+            f"{name}-generation",
+            byte_length=8,
+            keepers=content.apply(lambda c: {"content": config_digest(c)}),
             opts=pulumi.ResourceOptions(parent=self),
         )
+        return pulumi.Output.all(content, marker.id).apply(config_digest)
 
     def _endpoint_config(
         self, name: str, shadow: aws.sagemaker.Model | None
     ) -> aws.sagemaker.EndpointConfiguration:
         a, deploy = self._args, self._args.deploy
-        variants = [self._variant(VARIANT, self.model.name, deploy.instance_type, deploy.instance_count)]
+        variants = [self._variant(VARIANT, self.model.name, deploy.instance_type, deploy.release_instance_count())]
         shadow_variants = (
             [self._variant(SHADOW_VARIANT, shadow.name, deploy.shadow.instance_type, deploy.shadow.instance_count)]
             if shadow is not None and deploy.shadow is not None
@@ -181,13 +220,17 @@ class SageMakerEndpoint(pulumi.ComponentResource):
         content = pulumi.Output.from_input([variants, shadow_variants, kms_key_arn, data_capture])
         return aws.sagemaker.EndpointConfiguration(
             name,
-            name=content.apply(lambda c: a.naming.endpoint_config(a.model, config_digest(c))),
+            name=self._generation(f"{name}-config", content).apply(
+                lambda digest: a.naming.endpoint_config(a.model, digest)
+            ),
             production_variants=variants,
             shadow_production_variants=shadow_variants,
             kms_key_arn=kms_key_arn,
             data_capture_config=data_capture,
             tags=self._tags,
-            opts=pulumi.ResourceOptions(parent=self),
+            # After an auto-rollback the endpoint stands on the previous configuration, which `pulumi up` would
+            # otherwise delete right after reporting success. Old generations go through `infra.cleanup`.
+            opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True),
         )
 
     def _variant(
@@ -271,11 +314,13 @@ class SageMakerEndpoint(pulumi.ComponentResource):
     def _endpoint(self, name: str) -> aws.sagemaker.Endpoint:
         deploy = self._args.deploy
         deployment_config = None
+        tags = dict(self._tags)
         if deploy.serverless is None:
-            rollout = deploy.rollout
-            step = (
-                {"type": "CAPACITY_PERCENT", "value": rollout.step_percent} if rollout.step_percent else None
-            )
+            rollout, steps = deploy.rollout, deploy.traffic_steps()
+            # The first shift's size in whole instances: exactly what the config layer validated and the plan shows.
+            step = {"type": "INSTANCE_COUNT", "value": steps[0].instances} if rollout.step_percent else None
+            tags |= {"release-instance-count": str(deploy.release_instance_count()),
+                     "traffic-steps": describe_steps(steps)}
             deployment_config = aws.sagemaker.EndpointDeploymentConfigArgs(
                 blue_green_update_policy=aws.sagemaker.EndpointDeploymentConfigBlueGreenUpdatePolicyArgs(
                     traffic_routing_configuration=(
@@ -301,12 +346,28 @@ class SageMakerEndpoint(pulumi.ComponentResource):
             name=self.endpoint_name,
             endpoint_config_name=self.endpoint_config.name,
             deployment_config=deployment_config,
-            tags=self._tags,
-            # The rollback alarms must exist before the first deployment can reference them.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=list(self.alarms)),
+            tags=tags,
+            # The rollback alarms must exist before the first deployment can reference them; the scaling guard's
+            # replacement (which deregisters autoscaling) must finish before an instance-type change is applied.
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=[*self.alarms, *([self.scaling_guard] if self.scaling_guard else [])]
+            ),
         )
 
-    def _autoscaling(self, name: str, scaling: Autoscaling) -> None:
+    def _scaling_guard(self, name: str) -> random.RandomId:
+        """Changes identity exactly when an autoscaled variant's instance type changes (see the module doc)."""
+        deploy = self._args.deploy
+        keepers = {VARIANT: deploy.instance_type or "serverless"}
+        if deploy.shadow is not None:
+            keepers[SHADOW_VARIANT] = deploy.shadow.instance_type
+        return random.RandomId(
+            f"{name}-scaling-guard",
+            byte_length=4,
+            keepers=keepers,
+            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
+        )
+
+    def _autoscaling(self, name: str, scaling: Autoscaling, guard: random.RandomId) -> None:
         """Target tracking per variant; a shadow variant gets a copy of all traffic, so it scales too."""
         deploy = self._args.deploy
         variants = {VARIANT: (scaling.min_capacity, name)}
@@ -317,7 +378,10 @@ class SageMakerEndpoint(pulumi.ComponentResource):
                 resource_name,
                 service_namespace="sagemaker",
                 scalable_dimension="sagemaker:variant:DesiredInstanceCount",
-                resource_id=self.endpoint.name.apply(lambda n, v=variant: f"endpoint/{n}/variant/{v}"),
+                # Depends on the guard too, so replacing the guard (instance type changed) replaces the target first.
+                resource_id=pulumi.Output.all(self.endpoint.name, guard.id).apply(
+                    lambda parts, v=variant: f"endpoint/{parts[0]}/variant/{v}"
+                ),
                 min_capacity=min_capacity,
                 max_capacity=scaling.max_capacity,
                 tags=self._tags,

@@ -35,6 +35,8 @@ class SecureBucketArgs:
     lifecycle: LifecycleSettings = LifecycleSettings()
     extra_policy_statements: Sequence[Any] = field(default_factory=tuple)
     tags: dict[str, str] = field(default_factory=dict)
+    protect: bool = False
+    """Protect the bucket itself (it holds the data); its policy, lifecycle and settings stay changeable."""
 
 
 class SecureBucket(pulumi.ComponentResource):
@@ -47,7 +49,10 @@ class SecureBucket(pulumi.ComponentResource):
     def __init__(self, resource_name: str, args: SecureBucketArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("mlops:storage:SecureBucket", resource_name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        self.bucket = aws.s3.Bucket(resource_name, bucket=args.bucket_name, tags=args.tags, opts=child)
+        self.bucket = aws.s3.Bucket(
+            resource_name, bucket=args.bucket_name, tags=args.tags,
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
+        )
         self.arn = self.bucket.arn
         self.name = self.bucket.bucket
         self._ownership(resource_name, child)

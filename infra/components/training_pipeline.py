@@ -30,6 +30,7 @@ class TrainingPipelineArgs:
     data_bucket: pulumi.Input[str]
     artifacts_bucket: pulumi.Input[str]
     training_repository_arn: pulumi.Input[str]
+    serving_repository_arn: pulumi.Input[str]
     training_image_uri: pulumi.Input[str]
     serving_image_uri: pulumi.Input[str]
     package_group_name: pulumi.Input[str]
@@ -140,9 +141,13 @@ class TrainingPipeline(pulumi.ComponentResource):
                   Condition={"Bool": {"kms:GrantIsForAWSResource": "true"}}),
             allow("PullTrainingImage", ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage",
                                         "ecr:GetDownloadUrlForLayer"], [a.training_repository_arn]),
+            # Registering a package resolves its serving image's tag to a digest: the manifest, never the layers.
+            allow("ResolveServingImage", ["ecr:BatchGetImage", "ecr:DescribeImages"], [a.serving_repository_arn]),
             ecr_login(),
-            allow("WriteJobLogs", ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
-                  [pulumi.Output.concat("arn:aws:logs:", region, ":", account, ":log-group:/aws/sagemaker/*")]),
+            allow("WriteJobLogs", ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:DescribeLogStreams",
+                                   "logs:PutLogEvents"],
+                  [pulumi.Output.concat("arn:aws:logs:", region, ":", account, f":log-group:/aws/sagemaker/{group}*")
+                   for group in ("ProcessingJobs", "TrainingJobs")]),
             sagemaker_metrics(),
             allow("RunPipelineJobs",
                   ["sagemaker:AddTags", "sagemaker:CreateProcessingJob", "sagemaker:CreateTrainingJob",

@@ -246,7 +246,7 @@ def test_write_patches_rewrites_a_stale_patch_atomically(tmp_path: Path) -> None
     shutil.copytree(PROJECT_ROOT / "gitops", tmp_path / "gitops")
     overlay = manifests.overlay_of(tmp_path / "gitops" / "dev" / "fraud")
     stale = overlay.path / "rollout-patch.yaml"
-    stale.write_text(stale.read_text().replace("duration: 60s", "duration: 5s"))
+    stale.write_text(stale.read_text().replace("duration: 180s", "duration: 5s"))
     assert manifests.disagreements(overlay, manifests.render(overlay.path),
                                    parse_stack_config(load_stack(PROJECT_ROOT, "dev").config)
                                    .kubernetes_models()["fraud"], Naming("mlops", "dev"), "222222222222")

@@ -22,11 +22,16 @@ def test_oidc_provider_trusts_github_tokens_for_the_sts_audience_only() -> None:
     assert provider.outputs["arn"] == PROVIDER_ARN
 
 
-@pytest.fixture(scope="module")
-def ci_plan() -> PlanResult:
+def declare_ci_roles(kind: str = "environment") -> PlanResult:
     return declare(lambda: CiRoles("ci", CiRolesArgs(naming=NAMING, oidc_provider_arn=PROVIDER_ARN,
                                                      repository=REPOSITORY, environment="staging",
-                                                     account_id=ACCOUNT, region=REGION)))
+                                                     account_id=ACCOUNT, region=REGION, kind=kind,
+                                                     manages_oidc_provider=False)))
+
+
+@pytest.fixture(scope="module")
+def ci_plan() -> PlanResult:
+    return declare_ci_roles()
 
 
 @pytest.mark.parametrize(("role", "name", "subject"), [
@@ -62,3 +67,16 @@ def test_deploy_role_passes_and_manages_only_this_stacks_roles(ci_plan: PlanResu
     pass_role = [s for s in statements if "iam:PassRole" in s["Action"]]
     assert [s["Resource"] for s in pass_role] == [[f"arn:aws:iam::{ACCOUNT}:role/mlops-test-*"]]
     assert not any("s3:GetObject" in s["Action"] for s in statements)
+
+
+def test_deploy_role_manages_buckets_only_where_the_stack_declares_them(ci_plan: PlanResult) -> None:
+    """An environment's deploy role gets no bucket rights; the shared stack's gets them on its own names only."""
+    environment = {s["Sid"]: s for s in policy_of(one(ci_plan, "aws:iam/rolePolicy:RolePolicy", "ci-deploy"))[
+        "Statement"]}
+    assert "ManageStackBuckets" not in environment
+    shared_plan = declare_ci_roles("shared")
+    shared = {s["Sid"]: s for s in policy_of(one(shared_plan, "aws:iam/rolePolicy:RolePolicy", "ci-deploy"))[
+        "Statement"]}
+    assert shared["ManageStackBuckets"]["Resource"] == ["arn:aws:s3:::mlops-test-*"]
+    assert shared["ManageKeysTaggedForThisStack"]["Condition"] == {
+        "StringEquals": {"aws:ResourceTag/pulumi-stack": "test"}}

@@ -92,7 +92,7 @@ def test_blue_green_canary_rolls_back_automatically_on_every_alarm(prod: PlanRes
     config = endpoint_resource.inputs["deploymentConfig"]
     policy = config["blueGreenUpdatePolicy"]
     assert policy["trafficRoutingConfiguration"] == {
-        "type": "CANARY", "canarySize": {"type": "CAPACITY_PERCENT", "value": 25}, "waitIntervalInSeconds": 600}
+        "type": "CANARY", "canarySize": {"type": "INSTANCE_COUNT", "value": 1}, "waitIntervalInSeconds": 600}
     alarms = of_type(prod, ALARM)
     assert sorted(a["alarmName"] for a in config["autoRollbackConfiguration"]["alarms"]) == sorted(
         a.inputs["name"] for a in alarms) == ["mlops-test-churn-5xx-errors", "mlops-test-churn-latency-p99",
@@ -103,7 +103,7 @@ def test_blue_green_canary_rolls_back_automatically_on_every_alarm(prod: PlanRes
 
 @pytest.mark.parametrize(("rollout", "traffic"), [
     ({"strategy": "linear", "stepPercent": 25, "waitSeconds": 600},
-     {"type": "LINEAR", "linearStepSize": {"type": "CAPACITY_PERCENT", "value": 25}, "waitIntervalInSeconds": 600}),
+     {"type": "LINEAR", "linearStepSize": {"type": "INSTANCE_COUNT", "value": 1}, "waitIntervalInSeconds": 600}),
     ({"strategy": "all-at-once", "waitSeconds": 600}, {"type": "ALL_AT_ONCE", "waitIntervalInSeconds": 600}),
 ])
 def test_each_rollout_strategy_maps_to_its_traffic_routing(rollout: dict, traffic: dict) -> None:

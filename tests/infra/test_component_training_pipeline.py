@@ -29,6 +29,7 @@ def pipeline(training: dict[str, Any], network: Network | None = None) -> PlanRe
         naming=NAMING, model="churn", training=config, network=network or Network(), account_id=ACCOUNT,
         region=REGION, kms_key_arn=KEY_ARN, data_bucket="mlops-test-data", artifacts_bucket="mlops-test-artifacts",
         training_repository_arn=f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/mlops-test-churn-training",
+        serving_repository_arn=f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/mlops-test-churn-serving",
         training_image_uri=f"{TRAINING_REPOSITORY}:2.0.1", serving_image_uri=f"{SERVING_REPOSITORY}:2.0.2",
         package_group_name="mlops-test-churn")))
 
