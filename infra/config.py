@@ -234,9 +234,16 @@ class _DeployBase(_Strict):
 
 
 class SageMakerDeploy(_DeployBase):
-    """Serve on a SageMaker endpoint, delivered by `pulumi up` (the push path)."""
+    """Serve on a SageMaker endpoint, delivered by `pulumi up` (push) or by Argo CD through the ACK SageMaker
+    controller from `gitops/<env>/<model>/` (pull). Every other field means the same on both paths."""
 
     target: Literal["sagemaker"] = Field(description="Deploy target: a SageMaker endpoint.")
+    delivery: Literal["push", "pull"] = Field(
+        "push",
+        description="Who creates the model, endpoint configuration and endpoint: `push` is `pulumi up`; `pull` is "
+        "Argo CD syncing ACK objects from gitops/<env>/<model>/ (needs a cluster). Role, key, alarms, autoscaling "
+        "and dashboard stay in Pulumi either way.",
+    )
     instance_type: InstanceType | None = Field(None, description="Instance type; exclusive with serverless.")
     instance_count: int = Field(
         1, ge=1, le=20,
@@ -269,6 +276,9 @@ class SageMakerDeploy(_DeployBase):
                 f"instanceCount ({self.instance_count}) must lie within autoscaling "
                 f"[{self.autoscaling.min_capacity}, {self.autoscaling.max_capacity}]"
             )
+        if self.delivery == "pull" and self.shadow is not None:
+            problems.append("shadow is not supported with delivery 'pull' (the ACK SageMaker controller 1.9.1 "
+                            "EndpointConfig has no shadowProductionVariants); remove shadow or use delivery 'push'")
         if self.serverless is None:
             problems += [f"rollout.stepPercent vs instanceCount: {p}"
                          for p in step_problems(self.rollout.strategy, self.rollout.step_percent,
@@ -551,6 +561,11 @@ class StackConfig(_Strict):
                 f"models {', '.join(sorted(self.kubernetes_models()))} deploy to kubernetes, so a cluster section "
                 "is required"
             )
+        if self.cluster is None and self.pulled_sagemaker_models():
+            problems.append(
+                f"models {', '.join(sorted(self.pulled_sagemaker_models()))} use delivery 'pull', so a cluster "
+                "section is required (Argo CD and the ACK SageMaker controller run there)"
+            )
         if (self.argocd is not None and self.argocd.high_availability and self.cluster is not None
                 and self.cluster.eks is not None and self.cluster.eks.node_min < 3):
             problems.append(
@@ -571,6 +586,14 @@ class StackConfig(_Strict):
         """The models this environment serves on Kubernetes (the pull path)."""
         return {name: m.deploy for name, m in self.models.items() if isinstance(m.deploy, KubernetesDeploy)}
 
+    def pulled_sagemaker_models(self) -> dict[str, SageMakerDeploy]:
+        """The SageMaker models Argo CD delivers through the ACK controller (delivery `pull`)."""
+        return {name: d for name, d in self.sagemaker_models().items() if d.delivery == "pull"}
+
+    def gitops_models(self) -> list[str]:
+        """Every model with a directory under gitops/<env>/: Kubernetes servers and pulled SageMaker endpoints."""
+        return sorted([*self.kubernetes_models(), *self.pulled_sagemaker_models()])
+
     def creates_oidc_provider(self) -> bool:
         """An account holds one provider per URL, so exactly one stack per account creates it."""
         if self.github_oidc_provider is None:
@@ -578,7 +601,7 @@ class StackConfig(_Strict):
         return self.github_oidc_provider == "create"
 
     def sagemaker_models(self) -> dict[str, SageMakerDeploy]:
-        """The models this environment serves on SageMaker (the push path)."""
+        """The models this environment serves on SageMaker, by either delivery (see `delivery`)."""
         return {name: m.deploy for name, m in self.models.items() if isinstance(m.deploy, SageMakerDeploy)}
 
     def pinned_versions(self) -> dict[str, int]:

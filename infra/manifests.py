@@ -9,11 +9,15 @@ Kubernetes rules run: the others judge AWS resources that manifests never contai
 
 It also checks that each overlay says what the stack config says (`models.<m>.deploy` with target
 `kubernetes`): the canary steps derived from `rollout`, replicas, HPA bounds, resources, namespace and IRSA role.
+Overlays over `gitops/base/sagemaker-endpoint` (target `sagemaker`, delivery `pull`) render ACK objects: each is
+also judged as the SageMaker resource it creates (`infra.ack.sagemaker_view`) by the pack's SageMaker rules, and
+compared with the objects the stack config implies (`infra.pull_overlays`).
 
     python -m infra.manifests [--format table|json] [--write-patches] [OVERLAY_DIR ...]   (default: all)
 
-`--write-patches` first rewrites each overlay's `rollout-patch.yaml` and `hpa-patch.yaml` from the stack
-config (atomically), for when a stack's `rollout`, replicas or resources change.
+`--write-patches` first rewrites each overlay's generated files from the stack config (atomically): a model
+server's `rollout-patch.yaml` and `hpa-patch.yaml`, a pulled endpoint's `*-patch.yaml` and
+`release-replacements.yaml`.
 
 Exit codes: 0 no violation, 1 a mandatory violation or a disagreement with the stack config, 2 bad input.
 """
@@ -33,6 +37,7 @@ from typing import Any
 
 import yaml
 
+from infra import ack, pull_overlays
 from infra.components.argo_rollouts import canary_steps
 from infra.config import ConfigError, KubernetesDeploy, parse_stack_config
 from infra.naming import Naming
@@ -53,6 +58,11 @@ PACK_DIR = PROJECT_ROOT / "policies"
 PROMOTION_LINE = re.compile(r"^\s*- MODEL_PACKAGE_VERSION=(\d+)\s*$", re.MULTILINE)
 """The one line of `gitops/<env>/<model>/kustomization.yaml` that promotion changes (see docs/gitops.md)."""
 KUBERNETES_RULE_PREFIXES = ("helm-", "argocd-", "k8s-")
+SAGEMAKER_RULES = ("sagemaker-endpoint-kms", "sagemaker-data-capture", "sagemaker-endpoint-safe-deployment",
+                   "sagemaker-model-pinned-package", "sagemaker-instance-cost-guard")
+"""The pack's SageMaker rules that judge one endpoint's own objects, so they also judge ACK objects (through
+`infra.ack.sagemaker_view`). The rules that need the rest of a stack (alarms, scaling, tags, protection) judge
+the Pulumi side, where those resources are declared."""
 
 
 class ManifestError(Exception):
@@ -120,6 +130,13 @@ def as_plan(manifests: Sequence[dict[str, Any]], environment: str, model: str) -
             urn=f"urn:pulumi:{environment}::gitops::{type_}::{model}/{name}",
             type=type_, name=name, custom=True, parent=None, inputs=manifest, outputs=manifest,
         ))
+        view = ack.sagemaker_view(manifest)
+        if view is not None:  # An ACK object also as the SageMaker resource it creates, for the SageMaker rules.
+            aws_type, inputs = view
+            resources.append(PlannedResource(
+                urn=f"urn:pulumi:{environment}::gitops::{aws_type}::{model}/{name}",
+                type=aws_type, name=name, custom=True, parent=None, inputs=inputs, outputs=inputs,
+            ))
     return PlanResult(project="gitops", stack=environment, resources=tuple(resources), outputs={})
 
 
@@ -157,7 +174,7 @@ def judge(manifests: Sequence[dict[str, Any]], environment: str, model: str = "m
     config_path = default_policy_config_path(PACK_DIR, environment)
     config = load_policy_config(pack, config_path if config_path.is_file() else None)
     for name, settings in config.items():
-        if not name.startswith(KUBERNETES_RULE_PREFIXES):
+        if not name.startswith(KUBERNETES_RULE_PREFIXES) and name not in SAGEMAKER_RULES:
             settings["enforcementLevel"] = "disabled"
     return evaluate(pack, as_plan(manifests, environment, model), config)
 
@@ -247,13 +264,24 @@ def _write_atomic(path: Path, text: str) -> None:
 
 def write_patches(overlay: Overlay) -> list[Path]:
     """Rewrite the overlay's patches from its stack config; returns the files that changed."""
-    config = parse_stack_config(load_stack(PROJECT_ROOT, overlay.environment).config)
+    stack = load_stack(PROJECT_ROOT, overlay.environment)
+    config = parse_stack_config(stack.config)
+    pulled = config.pulled_sagemaker_models().get(overlay.model)
     deploy = config.kubernetes_models().get(overlay.model)
-    if deploy is None:
+    if pulled is not None:
+        try:
+            files = pull_overlays.generated_files(overlay.environment, overlay.model,
+                                                  Naming(stack.project, overlay.environment), pulled,
+                                                  pull_overlays.facts(config, overlay.path))
+        except pull_overlays.OverlayError as exc:
+            raise ManifestError(f"{overlay.environment}/{overlay.model}: {exc}") from None
+    elif deploy is not None:
+        files = patch_files(overlay.environment, overlay.model, deploy)
+    else:
         raise ManifestError(f"{overlay.environment}/{overlay.model}: the stack config does not serve this model "
-                            "with target kubernetes")
+                            "with target kubernetes or with target sagemaker and delivery pull")
     changed = []
-    for name, text in patch_files(overlay.environment, overlay.model, deploy).items():
+    for name, text in files.items():
         path = overlay.path / name
         if not path.is_file() or path.read_text() != text:
             _write_atomic(path, text)
@@ -272,13 +300,25 @@ def check(overlay: Overlay) -> tuple[list[Violation], list[str]]:
         config = parse_stack_config(stack.config)
     except (ProjectError, ConfigError) as exc:
         return violations, [f"{overlay.environment}/{overlay.model}: {exc}"]
+    naming = Naming(stack.project, overlay.environment)
+    if pull_overlays.is_pull_overlay(overlay.path):
+        where = f"{overlay.environment}/{overlay.model}"
+        pulled = config.pulled_sagemaker_models().get(overlay.model)
+        if pulled is None:
+            return violations, [f"{where}: the stack config does not serve this model with target sagemaker and "
+                                "delivery pull, so its AppProject will refuse to sync it"]
+        try:
+            pull = pull_overlays.facts(config, overlay.path)
+        except (pull_overlays.OverlayError, ProjectError, ConfigError) as exc:
+            return violations, [f"{where}: {exc}"]
+        return violations, pull_overlays.disagreements(where, manifests, naming, overlay.model, pulled, pull,
+                                                       promoted_version(overlay))
     deploy = config.kubernetes_models().get(overlay.model)
     if deploy is None:
         problems.append(f"{overlay.environment}/{overlay.model}: the stack config does not serve this model with "
                         "target kubernetes, so its AppProject will refuse to sync it")
     else:
-        problems += disagreements(overlay, manifests, deploy, Naming(stack.project, overlay.environment),
-                                  config.account_id)
+        problems += disagreements(overlay, manifests, deploy, naming, config.account_id)
     return violations, problems
 
 

@@ -132,6 +132,24 @@ class Naming:
         """The Argo CD Application that syncs one model's directory (made by the ApplicationSet)."""
         return self._name(model)
 
+    # -- SageMaker by pull (ACK) ---------------------------------------------------------------------------------
+    def pulled_model(self, model: str, digest: str, version: int | str) -> str:
+        """A SageMaker model an ACK `Model` object creates: the version comes last, after `-v`, because the
+        overlay's promotion line reaches it through a Kustomize replacement that splits the name on `-v`."""
+        return self._name(model, digest, f"v{version}")
+
+    def pulled_endpoint_config(self, model: str, digest: str, version: int | str) -> str:
+        """An endpoint configuration an ACK `EndpointConfig` creates (version last, as for `pulled_model`)."""
+        return self._name(model, "config", digest, f"v{version}")
+
+    def pulled_resources(self, model: str) -> str:
+        """The IAM name pattern of one pulled model's SageMaker models and endpoint configurations."""
+        return f"{self.endpoint(model)}-*"
+
+    def ack_controller_role(self) -> str:
+        """The IRSA role of the ACK SageMaker controller of this environment."""
+        return self.role("ack-sagemaker")
+
     @staticmethod
     def capture_prefix(environment: str, model: str) -> str:
         """Key prefix, in the shared capture bucket, of one endpoint's captured traffic."""

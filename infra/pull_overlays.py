@@ -1,0 +1,108 @@
+"""The overlays of SageMaker-by-pull models (`gitops/<env>/<model>/` over `gitops/base/sagemaker-endpoint`):
+their generated files, and whether the rendered objects say what the stack config says.
+
+`infra.manifests` calls these for an overlay whose model has `target: sagemaker, delivery: pull`; the objects
+themselves are defined once, in `infra.ack.expected_objects`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from infra import ack
+from infra.config import SageMakerDeploy, StackConfig, parse_stack_config
+from infra.naming import Naming
+from infra.plan.project import load_stack
+from infra.plan.runner import PROJECT_ROOT
+
+BASE = "sagemaker-endpoint"
+PATCH_FILES = {"Model": "model-patch.yaml", "EndpointConfig": "endpointconfig-patch.yaml",
+               "Endpoint": "endpoint-patch.yaml"}
+REPLACEMENTS_FILE = "release-replacements.yaml"
+CAPTURE_KEY_LINE = re.compile(r"^\s*- CAPTURE_KMS_KEY_ARN=(\S+)\s*$", re.MULTILINE)
+KMS_KEY_ARN = re.compile(r"^arn:aws:kms:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):key/[0-9a-f-]{36}$")
+
+
+class OverlayError(Exception):
+    """An overlay file that cannot be read as expected; the message names the file and the cause."""
+
+
+def is_pull_overlay(directory: Path) -> bool:
+    """Whether the overlay builds on gitops/base/sagemaker-endpoint (rather than the model server)."""
+    text = (directory / "kustomization.yaml").read_text()
+    return f"../../base/{BASE}" in text
+
+
+def capture_key(directory: Path) -> str:
+    """The shared key ARN on the overlay's `CAPTURE_KMS_KEY_ARN=` line (empty when the line is absent)."""
+    found = CAPTURE_KEY_LINE.findall((directory / "kustomization.yaml").read_text())
+    if len(found) > 1:
+        raise OverlayError(f"{directory}/kustomization.yaml: more than one CAPTURE_KMS_KEY_ARN line")
+    return found[0] if found else ""
+
+
+def facts(config: StackConfig, directory: Path, project_root: Path = PROJECT_ROOT) -> ack.PullFacts:
+    """What the overlay needs beyond the environment's stack config: the shared stack's account and region
+    (from its stack file) and the shared key's ARN (from the overlay's own line)."""
+    shared = parse_stack_config(load_stack(project_root, config.shared_stack.rsplit("/", 1)[1]).config)
+    if not config.account_id or not shared.account_id:
+        raise OverlayError("SageMaker by pull needs accountId in the environment's and the shared stack file")
+    return ack.PullFacts(environment=config.environment, region=config.region, account_id=config.account_id,
+                         shared_account_id=shared.account_id, shared_region=shared.region,
+                         capture_kms_key_arn=capture_key(directory), owner=config.owner,
+                         cost_center=config.cost_center)
+
+
+class _NoAliases(yaml.SafeDumper):
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+def generated_files(environment: str, model: str, naming: Naming, deploy: SageMakerDeploy,
+                    pull: ack.PullFacts) -> dict[str, str]:
+    """File name -> content of the overlay's generated files (a JSON patch per object, the version replacements)."""
+    objects = ack.expected_objects(naming, model, deploy, pull)
+    head = (f"# Generated from stacks/Pulumi.{environment}.yaml (models.{model}.deploy) by "
+            "`python -m infra.manifests --write-patches`; CI fails if they differ.\n")
+    files = {PATCH_FILES[kind]: head + yaml.dump(ops, Dumper=_NoAliases, sort_keys=False, width=120)
+             for kind, ops in ack.patch_operations(objects).items()}
+    files[REPLACEMENTS_FILE] = head + yaml.dump(ack.version_replacements(objects), Dumper=_NoAliases,
+                                                sort_keys=False, width=120)
+    return files
+
+
+def disagreements(where: str, manifests: Sequence[dict[str, Any]], naming: Naming, model: str,
+                  deploy: SageMakerDeploy, pull: ack.PullFacts, version: int) -> list[str]:
+    """Where the rendered ACK objects differ from those the stack config implies; empty when they agree."""
+    problems = []
+    if deploy.data_capture_percent:
+        match = KMS_KEY_ARN.match(pull.capture_kms_key_arn)
+        if match is None or match["account"] != pull.shared_account_id or match["region"] != pull.shared_region:
+            problems.append(f"{where}: CAPTURE_KMS_KEY_ARN must be the shared stack's key ARN "
+                            f"(arn:aws:kms:{pull.shared_region}:{pull.shared_account_id}:key/<id>); got "
+                            f"{pull.capture_kms_key_arn or 'no such line'}")
+    expected = ack.with_version(ack.expected_objects(naming, model, deploy, pull), version)
+    kinds = sorted(m.get("kind", "?") for m in manifests)
+    if kinds != sorted(ack.KINDS):
+        return [*problems, f"{where}: expected exactly one Model, EndpointConfig and Endpoint; rendered {kinds}"]
+    namespace = naming.model_namespace(model)
+    for manifest in manifests:
+        kind, metadata = manifest["kind"], manifest.get("metadata") or {}
+        want = expected[kind]
+        if metadata.get("name") != want["name"]:
+            problems.append(f"{where}: {kind} is named {metadata.get('name')!r}, not {want['name']!r}")
+        if manifest.get("spec") != want["spec"]:
+            problems.append(f"{where}: {kind} spec differs from the stack config's; run "
+                            "`python -m infra.manifests --write-patches` and review the diff")
+        if metadata.get("namespace") != namespace:
+            problems.append(f"{where}: {kind} is in namespace {metadata.get('namespace')!r}, not {namespace!r}")
+    return problems
+
+
+def pulled_deploy(config: StackConfig, model: str) -> SageMakerDeploy | None:
+    return config.pulled_sagemaker_models().get(model)
