@@ -18,6 +18,7 @@ if _PROJECT_ROOT not in sys.path:
 import pulumi  # noqa: E402
 import pulumi_aws as aws  # noqa: E402
 
+from infra.components.ack_controller import AckControllerArgs, AckSageMakerController  # noqa: E402
 from infra.components.alarm_topic import AlarmTopic, AlarmTopicArgs  # noqa: E402
 from infra.components.argo_rollouts import ArgoRolloutsInstall, ArgoRolloutsInstallArgs  # noqa: E402
 from infra.components.argocd import ArgoCdInstall, ArgoCdInstallArgs  # noqa: E402
@@ -166,6 +167,7 @@ def environment_stack(config: StackConfig, naming: Naming, provider: aws.Provide
         "environment", EnvironmentKeyArgs(naming=naming, account_id=account_id, protect=config.protect), opts
     )
     endpoints: dict[str, EndpointOutputs[pulumi.Output[str]]] = {}
+    serving_roles: dict[str, pulumi.Output[str]] = {}
     alarm_topic_arn = None
     serving = config.sagemaker_models()
     if serving:
@@ -191,8 +193,10 @@ def environment_stack(config: StackConfig, naming: Naming, provider: aws.Provide
                 ),
                 opts,
             )
-            endpoints[model] = EndpointOutputs(endpoint_name=endpoint.endpoint.name,
-                                               endpoint_config_name=endpoint.endpoint_config.name)
+            serving_roles[model] = endpoint.role.arn
+            if endpoint.endpoint is not None and endpoint.endpoint_config is not None:
+                endpoints[model] = EndpointOutputs(endpoint_name=endpoint.endpoint.name,
+                                                   endpoint_config_name=endpoint.endpoint_config.name)
     oidc_arn = (
         GitHubOidcProvider("github", opts).arn
         if config.creates_oidc_provider()
@@ -205,7 +209,8 @@ def environment_stack(config: StackConfig, naming: Naming, provider: aws.Provide
                     kind="environment", manages_oidc_provider=config.creates_oidc_provider()),
         opts,
     )
-    applications = pull_path(config, naming, provider, shared, key.arn, account_id, ci.deploy_role.arn)
+    applications = pull_path(config, naming, provider, shared, key.arn, account_id, ci.deploy_role.arn,
+                             serving_roles)
     EnvironmentOutputs(
         gitops_applications=applications,
         endpoints=endpoints,
@@ -218,7 +223,8 @@ def environment_stack(config: StackConfig, naming: Naming, provider: aws.Provide
 
 def pull_path(config: StackConfig, naming: Naming, provider: aws.Provider, shared: SharedStack,
               kms_key_arn: pulumi.Input[str], account_id: pulumi.Input[str],
-              deployer_role_arn: pulumi.Input[str]) -> dict[str, str] | None:
+              deployer_role_arn: pulumi.Input[str],
+              serving_roles: dict[str, pulumi.Output[str]]) -> dict[str, str] | None:
     """The cluster side: the cluster and its provider, Argo CD, Argo Rollouts, and what Argo CD syncs."""
     if config.cluster is None or config.argocd is None:
         return None
@@ -241,14 +247,27 @@ def pull_path(config: StackConfig, naming: Naming, provider: aws.Provider, share
                            artifacts_bucket=shared.output("artifacts_bucket"), kms_key_arn=shared.output("kms_key_arn"))
         for model in config.kubernetes_models()
     }
+    pulled = sorted(config.pulled_sagemaker_models())
     apps = GitOpsApps(
         "gitops",
         GitOpsAppsArgs(naming=naming, environment=config.environment, repository=config.github_repository,
                        settings=config.argocd, provider=cluster.provider, models=models,
                        oidc_provider_arn=cluster.oidc_provider_arn, oidc_host=cluster.oidc_host,
-                       argocd=argocd.release),
+                       argocd=argocd.release, pulled=pulled),
         opts,
     )
+    if pulled:
+        if cluster.oidc_provider_arn is None or cluster.oidc_host is None:
+            raise pulumi.RunError("delivery 'pull' needs the cluster's OIDC provider for the ACK controller's IRSA "
+                                  "role: set cluster.oidcProviderArn with a kubeconfig cluster")
+        AckSageMakerController(
+            "ack-sagemaker",
+            AckControllerArgs(naming=naming, region=config.region, account_id=account_id, models=pulled,
+                              serving_role_arns=[serving_roles[m] for m in pulled], kms_key_arn=kms_key_arn,
+                              provider=cluster.provider, oidc_provider_arn=cluster.oidc_provider_arn,
+                              oidc_host=cluster.oidc_host),
+            opts,
+        )
     return apps.applications
 
 

@@ -566,6 +566,10 @@ class StackConfig(_Strict):
                 f"models {', '.join(sorted(self.pulled_sagemaker_models()))} use delivery 'pull', so a cluster "
                 "section is required (Argo CD and the ACK SageMaker controller run there)"
             )
+        if (self.cluster is not None and self.cluster.kubeconfig is not None
+                and self.cluster.oidc_provider_arn is None and self.pulled_sagemaker_models()):
+            problems.append("delivery 'pull' needs cluster.oidcProviderArn with a kubeconfig cluster (the ACK "
+                            "SageMaker controller's IRSA role trusts that provider)")
         if (self.argocd is not None and self.argocd.high_availability and self.cluster is not None
                 and self.cluster.eks is not None and self.cluster.eks.node_min < 3):
             problems.append(

@@ -22,6 +22,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
+from infra import ack
 from infra.config import ArgoCd
 
 CHART = "argo-cd"
@@ -59,6 +60,8 @@ def argocd_values(settings: ArgoCd, environment: str, webhook: bool) -> dict[str
                 # Argo CD knows Rollout health natively (argoproj.io/Rollout health.lua ships with it): a
                 # Rollout that is paused for analysis is Suspended, an aborted one Degraded.
                 "application.resourceTrackingMethod": "annotation",
+                # ACK objects (SageMaker by pull): healthy on ACK.ResourceSynced, controller-written fields ignored.
+                **ack.argocd_resource_customizations(),
             },
             "rbac": {
                 "policy.default": "role:readonly",

@@ -12,13 +12,15 @@ the model servers need that must not live in Git (their namespaces and their IRS
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
+from infra import ack
 from infra.components.argocd import NAMESPACE as ARGOCD_NAMESPACE
 from infra.config import ArgoCd
 from infra.iam import allow, policy_document
@@ -58,15 +60,21 @@ def sync_policy(settings: ArgoCd) -> dict[str, Any]:
 
 
 def project_spec(naming: Naming, environment: str, repository: str, models: list[str],
-                 settings: ArgoCd) -> dict[str, Any]:
-    """The AppProject spec: what this environment's applications may come from and go to."""
+                 settings: ArgoCd, pulled: Sequence[str] = ()) -> dict[str, Any]:
+    """The AppProject spec: what this environment's applications may come from and go to.
+
+    `pulled` are the SageMaker models delivered by pull: their namespaces are destinations too, and the ACK
+    kinds are allowed only while there is one (the controller and its CRDs exist only then).
+    """
     project = naming.argocd_project()
+    kinds = [*MODEL_SERVER_KINDS, *((ack.GROUP, k) for k in ack.KINDS)] if pulled else list(MODEL_SERVER_KINDS)
     spec: dict[str, Any] = {
         "description": f"Model servers of the {environment} environment, synced from gitops/{environment}/",
         "sourceRepos": [repo_url(repository)],
-        "destinations": [{"server": IN_CLUSTER, "namespace": naming.model_namespace(m)} for m in sorted(models)],
+        "destinations": [{"server": IN_CLUSTER, "namespace": naming.model_namespace(m)}
+                         for m in sorted([*models, *pulled])],
         "clusterResourceWhitelist": [],
-        "namespaceResourceWhitelist": [{"group": g, "kind": k} for g, k in MODEL_SERVER_KINDS],
+        "namespaceResourceWhitelist": [{"group": g, "kind": k} for g, k in kinds],
         "orphanedResources": {"warn": True},
         "roles": [
             {
@@ -133,6 +141,8 @@ class GitOpsAppsArgs:
     oidc_host: pulumi.Input[str] | None
     argocd: pulumi.Resource
     """The Argo CD release: its CRDs must exist before the project and the ApplicationSet."""
+    pulled: list[str] = field(default_factory=list)
+    """SageMaker models delivered by pull (ACK objects): a namespace each, no IRSA role (nothing runs there)."""
 
 
 class GitOpsApps(pulumi.ComponentResource):
@@ -164,7 +174,7 @@ class GitOpsApps(pulumi.ComponentResource):
                 ),
                 opts=k8s_opts,
             )
-            for model in sorted(args.models)
+            for model in sorted([*args.models, *args.pulled])
         }
         self.roles = {}
         if args.oidc_provider_arn is not None and args.oidc_host is not None:
@@ -175,7 +185,8 @@ class GitOpsApps(pulumi.ComponentResource):
             api_version="argoproj.io/v1alpha1",
             kind="AppProject",
             metadata=k8s.meta.v1.ObjectMetaArgs(name=naming.argocd_project(), namespace=ARGOCD_NAMESPACE),
-            spec=project_spec(naming, args.environment, args.repository, list(args.models), args.settings),
+            spec=project_spec(naming, args.environment, args.repository, list(args.models), args.settings,
+                              args.pulled),
             opts=after_argocd,
         )
         self.application_set = k8s.apiextensions.CustomResource(
@@ -187,7 +198,8 @@ class GitOpsApps(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, provider=args.provider,
                                         depends_on=[args.argocd, self.project, *self.namespaces.values()]),
         )
-        self.applications = {model: naming.argocd_application(model) for model in sorted(args.models)}
+        self.applications = {model: naming.argocd_application(model)
+                             for model in sorted([*args.models, *args.pulled])}
         self.register_outputs({"project": naming.argocd_project(), "applications": self.applications})
 
     def _irsa_role(self, name: str, model: str, access: ModelAccess) -> aws.iam.Role:

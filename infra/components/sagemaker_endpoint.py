@@ -89,9 +89,11 @@ class SageMakerEndpoint(pulumi.ComponentResource):
     """`mlops:serving:SageMakerEndpoint`: model, endpoint configuration, endpoint, alarms, scaling, dashboard."""
 
     role: aws.iam.Role
-    model: aws.sagemaker.Model
-    endpoint_config: aws.sagemaker.EndpointConfiguration
-    endpoint: aws.sagemaker.Endpoint
+    model: aws.sagemaker.Model | None
+    endpoint_config: aws.sagemaker.EndpointConfiguration | None
+    endpoint: aws.sagemaker.Endpoint | None
+    """The model, configuration and endpoint exist in Pulumi only with delivery `push`; with `pull` the ACK
+    objects in gitops/<env>/<model>/ create them, and everything else here stays the same."""
     alarms: list[aws.cloudwatch.MetricAlarm]
     scaling_guard: random.RandomId | None
     endpoint_name: str
@@ -102,22 +104,24 @@ class SageMakerEndpoint(pulumi.ComponentResource):
         self._tags = model_tags(args.model)
         self.endpoint_name = args.naming.endpoint(args.model)
         self.role = self._execution_role(name)
-        self.model = self._model(name, args.deploy.approved_version)
+        pushed = args.deploy.delivery == "push"
+        self.model = self._model(name, args.deploy.approved_version) if pushed else None
         shadow = (
-            self._model(f"{name}-shadow", args.deploy.shadow.approved_version, "shadow") if args.deploy.shadow else None
+            self._model(f"{name}-shadow", args.deploy.shadow.approved_version, "shadow")
+            if args.deploy.shadow and pushed else None
         )
-        self.endpoint_config = self._endpoint_config(name, shadow)
+        self.endpoint_config = self._endpoint_config(name, shadow) if pushed else None
         self.alarms = self._alarms(name)
         scaling = args.deploy.autoscaling
         self.scaling_guard = self._scaling_guard(name) if scaling else None
-        self.endpoint = self._endpoint(name)
+        self.endpoint = self._endpoint(name) if pushed else None
         if scaling and self.scaling_guard:
             self._autoscaling(name, scaling, self.scaling_guard)
         self._dashboard(name)
         self.register_outputs(
             {
-                "endpointName": self.endpoint.name,
-                "endpointConfigName": self.endpoint_config.name,
+                "endpointName": self.endpoint.name if self.endpoint else self.endpoint_name,
+                "endpointConfigName": self.endpoint_config.name if self.endpoint_config else None,
                 "alarmNames": [a.name for a in self.alarms],
             }
         )
@@ -379,7 +383,9 @@ class SageMakerEndpoint(pulumi.ComponentResource):
                 service_namespace="sagemaker",
                 scalable_dimension="sagemaker:variant:DesiredInstanceCount",
                 # Depends on the guard too, so replacing the guard (instance type changed) replaces the target first.
-                resource_id=pulumi.Output.all(self.endpoint.name, guard.id).apply(
+                # With delivery pull the endpoint is ACK's: the same name, known from Naming.
+                resource_id=pulumi.Output.all(self.endpoint.name if self.endpoint else self.endpoint_name,
+                                              guard.id).apply(
                     lambda parts, v=variant: f"endpoint/{parts[0]}/variant/{v}"
                 ),
                 min_capacity=min_capacity,
