@@ -264,14 +264,16 @@ def controller_statements(naming: Naming, region: str, account_id: str, models: 
         {"Sid": "ManagePulledEndpoints", "Effect": "Allow",
          "Action": sorted(["sagemaker:CreateEndpoint", "sagemaker:DescribeEndpoint", "sagemaker:UpdateEndpoint",
                            "sagemaker:DeleteEndpoint", *tag_actions]),
-         "Resource": [f"{arn}:endpoint/{naming.endpoint(m)}" for m in models]},
+         # CreateEndpoint and UpdateEndpoint are authorized on the endpoint configuration they name as well.
+         "Resource": [*(f"{arn}:endpoint/{naming.endpoint(m)}" for m in models),
+                      *(f"{arn}:endpoint-config/{naming.pulled_resources(m)}" for m in models)]},
         # CreateModel from a package reads the package (registered in the shared stack, maybe another account).
         {"Sid": "ReadRegisteredPackages", "Effect": "Allow", "Action": ["sagemaker:DescribeModelPackage"],
          "Resource": [f"arn:aws:sagemaker:{region}:*:model-package/{shared.package_group(m)}/*" for m in models]},
         {"Sid": "PassServingRoles", "Effect": "Allow", "Action": ["iam:PassRole"], "Resource": serving_role_arns,
          "Condition": {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}},
         # SageMaker creates a grant on the environment key for the endpoint's volumes, as the caller.
-        {"Sid": "LetSageMakerUseTheEnvironmentKey", "Effect": "Allow", "Action": ["kms:CreateGrant", "kms:DescribeKey"],
+        {"Sid": "LetSageMakerUseTheEnvironmentKey", "Effect": "Allow", "Action": ["kms:CreateGrant"],
          "Resource": [kms_key_arn], "Condition": {"Bool": {"kms:GrantIsForAWSResource": "true"}}},
     ]
 

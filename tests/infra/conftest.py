@@ -57,3 +57,12 @@ def plan_with() -> Callable[..., PlanResult]:
                             stack_input.secret_keys, references)
 
     return run
+
+
+@pytest.fixture(scope="session")
+def pushed_plans(plans: dict[str, PlanResult], plan_with: Callable[..., PlanResult]) -> dict[str, PlanResult]:
+    """`plans`, but with dev's churn delivered by push (the dev stack file delivers it by pull, through ACK), for
+    tests of the push path that want its all-at-once, single-instance endpoint beside staging's and prod's."""
+    models = json.loads(load_stack(PROJECT_ROOT, "dev").config["mlops:models"])
+    models["churn"]["deploy"]["delivery"] = "push"
+    return {**plans, "dev": plan_with("dev", models=models)}

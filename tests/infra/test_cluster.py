@@ -25,6 +25,13 @@ APPSET = "kubernetes:argoproj.io/v1alpha1:ApplicationSet"
 ACCOUNTS = {"dev": "222222222222", "staging": "333333333333", "prod": "444444444444"}
 
 
+def dev_models(churn_delivery: str) -> dict:
+    """The dev stack's models with churn delivered by `churn_delivery` (it is `pull` in the stack file)."""
+    models = json.loads(load_stack(PROJECT_ROOT, "dev").config["mlops:models"])
+    models["churn"]["deploy"]["delivery"] = churn_delivery
+    return models
+
+
 def k8s_provider(plan: PlanResult) -> PlannedResource:
     return one(plan, "pulumi:providers:kubernetes")
 
@@ -127,7 +134,8 @@ def test_an_existing_cluster_comes_from_a_secret_kubeconfig_and_nothing_eks_is_c
     assert provider.inputs["kubeconfig"] == kubeconfig and "kubeconfig" in provider.secret_keys
     (statement,) = policy_of(one(plan, "aws:iam/role:Role", "gitops-fraud"), "assumeRolePolicy")["Statement"]
     assert "oidc.example.com/id/A:sub" in statement["Condition"]["StringEquals"]
-    without_oidc = plan_with("dev", cluster={"kubeconfig": kubeconfig})
+    # churn is delivered by pull in dev, which needs the provider for the ACK controller; serve it by push here.
+    without_oidc = plan_with("dev", cluster={"kubeconfig": kubeconfig}, models=dev_models(churn_delivery="push"))
     assert not [r for r in of_type(without_oidc, "aws:iam/role:Role") if r.name == "gitops-fraud"]
 
 
@@ -220,7 +228,9 @@ def test_app_project_allows_only_the_repository_and_this_environments_namespaces
     spec = project.inputs["spec"]
     assert project.inputs["metadata"] == {"name": f"mlops-{env}", "namespace": "argocd"}
     assert spec["sourceRepos"] == ["https://github.com/acme/ml-platform.git"]
-    assert spec["destinations"] == [{"server": "https://kubernetes.default.svc", "namespace": f"mlops-{env}-fraud"}]
+    gitops_models = ["churn", "fraud"] if env == "dev" else ["fraud"]  # dev delivers churn by pull (ACK)
+    assert spec["destinations"] == [{"server": "https://kubernetes.default.svc", "namespace": f"mlops-{env}-{m}"}
+                                    for m in gitops_models]
     assert spec["clusterResourceWhitelist"] == []
     kinds = {(k["group"], k["kind"]) for k in spec["namespaceResourceWhitelist"]}
     assert ("argoproj.io", "Rollout") in kinds and ("", "Secret") not in kinds and ("rbac.authorization.k8s.io",
@@ -250,7 +260,8 @@ def test_application_set_generates_one_application_per_model_directory(
     assert template["spec"]["destination"]["namespace"] == f"mlops-{env}-{{{{.path.basename}}}}"
     assert template["spec"]["syncPolicy"]["retry"] == {
         "limit": 5, "backoff": {"duration": "10s", "factor": 2, "maxDuration": "5m"}}
-    assert plans[env].outputs["gitopsApplications"] == {"fraud": f"mlops-{env}-fraud"}
+    gitops_models = ["churn", "fraud"] if env == "dev" else ["fraud"]  # dev delivers churn by pull (ACK)
+    assert plans[env].outputs["gitopsApplications"] == {m: f"mlops-{env}-{m}" for m in gitops_models}
 
 
 def test_sync_policy_is_automated_with_prune_and_self_heal_in_dev_and_staging(plans: dict[str, PlanResult]) -> None:
@@ -277,7 +288,7 @@ def test_manual_sync_has_no_automated_policy(plan_with: Callable[..., PlanResult
 
 
 def test_stacks_without_a_cluster_declare_no_kubernetes_resources(plan_with: Callable[..., PlanResult]) -> None:
-    models = json.loads(load_stack(PROJECT_ROOT, "dev").config["mlops:models"])
+    models = dev_models(churn_delivery="push")
     models["fraud"]["deploy"] = {"target": "none"}
     raw = dict(load_stack(PROJECT_ROOT, "dev").config)
     raw.pop("mlops:cluster")
@@ -336,7 +347,8 @@ def test_a_kubernetes_model_needs_a_cluster() -> None:
     with pytest.raises(ConfigError) as caught:
         parse_stack_config(raw)
     assert caught.value.problems == [
-        "mlops: models fraud deploy to kubernetes, so a cluster section is required"]
+        "mlops: models fraud deploy to kubernetes, so a cluster section is required; models churn use delivery "
+        "'pull', so a cluster section is required (Argo CD and the ACK SageMaker controller run there)"]
 
 
 def test_secrets_do_not_show_in_the_parsed_config() -> None:
@@ -404,12 +416,12 @@ def test_the_offline_plan_shows_the_cluster_side_with_secrets_masked(plans: dict
 
 
 def test_switching_a_model_from_push_to_pull_swaps_its_endpoint_for_an_application(
-    plans: dict[str, PlanResult], plan_with: Callable[..., PlanResult]
+    pushed_plans: dict[str, PlanResult], plan_with: Callable[..., PlanResult]
 ) -> None:
     models = json.loads(load_stack(PROJECT_ROOT, "dev").config["mlops:models"])
     models["churn"]["deploy"] = {"target": "kubernetes", "approvedVersion": 3}
     pulled = plan_with("dev", models=models)
-    pushed = plans["dev"]
+    pushed = pushed_plans["dev"]
     assert [r.name for r in of_type(pushed, "aws:sagemaker/endpoint:Endpoint")] == ["churn"]
     assert of_type(pulled, "aws:sagemaker/endpoint:Endpoint") == []
     destinations = one(pulled, PROJECT).inputs["spec"]["destinations"]

@@ -315,7 +315,9 @@ def serving_extras(cases: list[Case]) -> dict[str, set[str]]:
 
 
 @pytest.fixture(scope="module")
-def serving(plans: dict[str, PlanResult], pipelines) -> list[Case]:
+def serving(pushed_plans: dict[str, PlanResult], pipelines) -> list[Case]:
+    # dev's churn by push: the same serving role as by pull, with the endpoint configuration that shows its use.
+    plans = pushed_plans
     return list(serving_cases(plans["shared"], [plans[s] for s in ENVIRONMENTS], pipelines))
 
 

@@ -29,10 +29,11 @@ def routing(plan: PlanResult) -> dict:
     return one(plan, ENDPOINT).inputs["deploymentConfig"]["blueGreenUpdatePolicy"]["trafficRoutingConfiguration"]
 
 
-def test_steps_are_sent_as_the_instance_counts_the_config_validated(plans: dict[str, PlanResult]) -> None:
+def test_steps_are_sent_as_the_instance_counts_the_config_validated(pushed_plans: dict[str, PlanResult]) -> None:
+    plans = pushed_plans
     assert routing(plans["prod"])["canarySize"] == {"type": "INSTANCE_COUNT", "value": 1}
     assert routing(plans["staging"])["linearStepSize"] == {"type": "INSTANCE_COUNT", "value": 1}
-    assert "canarySize" not in routing(plans["dev"]) and "linearStepSize" not in routing(plans["dev"])
+    assert "canarySize" not in routing(pushed_plans["dev"]) and "linearStepSize" not in routing(pushed_plans["dev"])
     tags = {stack: one(plans[stack], ENDPOINT).inputs["tags"] for stack in ("dev", "staging", "prod")}
     assert {s: (t["release-instance-count"], t["traffic-steps"]) for s, t in tags.items()} == {
         "dev": ("1", "1/1"), "staging": ("2", "1/2 2/2"), "prod": ("4", "1/4 4/4")}
@@ -86,14 +87,14 @@ def test_the_shadow_variant_type_is_guarded_too(plans: dict[str, PlanResult]) ->
     assert len(of_type(staging, TARGET)) == 2
 
 
-def test_no_guard_without_autoscaling(plans: dict[str, PlanResult]) -> None:
-    assert not [r for r in of_type(plans["dev"], GUARD) if r.name.endswith("scaling-guard")]
-    assert one(plans["dev"], ENDPOINT).dependencies  # the alarms
+def test_no_guard_without_autoscaling(pushed_plans: dict[str, PlanResult]) -> None:
+    assert not [r for r in of_type(pushed_plans["dev"], GUARD) if r.name.endswith("scaling-guard")]
+    assert one(pushed_plans["dev"], ENDPOINT).dependencies  # the alarms
 
 
-def test_configurations_and_models_a_rollback_may_return_to_are_retained(plans: dict[str, PlanResult]) -> None:
+def test_configurations_and_models_a_rollback_may_return_to_are_retained(pushed_plans: dict[str, PlanResult]) -> None:
     for stack in ("dev", "staging", "prod"):
-        plan = plans[stack]
+        plan = pushed_plans[stack]
         kept = [r for r in plan.resources if r.retain_on_delete]
         assert {r.type for r in kept} == {CONFIG, "aws:sagemaker/model:Model"}, stack
         assert not one(plan, ENDPOINT).retain_on_delete

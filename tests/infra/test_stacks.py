@@ -74,10 +74,11 @@ def test_shared_stack_promotion_trigger_covers_every_models_package_group(plans:
     assert pattern["detail"]["ModelPackageGroupName"] == sorted(groups) == ["mlops-shared-churn", "mlops-shared-fraud"]
 
 
-def test_environment_stacks_roll_out_blue_green_and_roll_back_on_every_alarm(plans: dict[str, PlanResult]) -> None:
+def test_environment_stacks_roll_out_blue_green_and_roll_back_on_every_alarm(
+        pushed_plans: dict[str, PlanResult]) -> None:
     expected = {"dev": "ALL_AT_ONCE", "staging": "LINEAR", "prod": "CANARY"}
     for stack, routing in expected.items():
-        plan = plans[stack]
+        plan = pushed_plans[stack]
         config = one(plan, "aws:sagemaker/endpoint:Endpoint").inputs["deploymentConfig"]
         assert config["blueGreenUpdatePolicy"]["trafficRoutingConfiguration"]["type"] == routing
         alarm_names = {a.inputs["name"] for a in of_type(plan, ALARM)}
@@ -96,10 +97,10 @@ def test_prod_stack_pages_its_alarm_topic_and_captures_into_the_shared_bucket(pl
     assert config["dataCaptureConfig"]["destinationS3Uri"] == "s3://mlops-shared-capture-111111111111/prod/churn/"
 
 
-def test_dev_stack_serves_kubernetes_models_without_an_endpoint_but_exports_their_pin(
+def test_dev_stack_serves_pulled_and_kubernetes_models_without_an_endpoint_but_exports_their_pin(
         plans: dict[str, PlanResult]) -> None:
-    dev = plans["dev"]
-    assert [r.name for r in of_type(dev, "aws:sagemaker/endpoint:Endpoint")] == ["churn"]
+    dev = plans["dev"]  # churn: SageMaker by pull (ACK); fraud: Kubernetes
+    assert of_type(dev, "aws:sagemaker/endpoint:Endpoint") == []
     assert dev.outputs["pinnedVersions"] == {"churn": 3, "fraud": 2}
 
 
