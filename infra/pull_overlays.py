@@ -35,7 +35,7 @@ class OverlayError(Exception):
 def is_pull_overlay(directory: Path) -> bool:
     """Whether the overlay builds on gitops/base/sagemaker-endpoint (rather than the model server)."""
     text = (directory / "kustomization.yaml").read_text()
-    return f"../../base/{BASE}" in text
+    return f"base/{BASE}" in text
 
 
 def capture_key(directory: Path) -> str:
