@@ -397,7 +397,8 @@ def test_sigterm_drains_in_flight_requests_then_exits_0(spawn_server, model_dir:
 
 
 def test_unloadable_model_fails_fast_without_opening_the_port(tmp_path: Path, run_main) -> None:
-    (tmp_path / "metadata.json").write_text('{"format_version": 1}')
+    meta = {"format_version": 1, "feature_names": list(FEATURES), "threshold": 0.5}
+    (tmp_path / "metadata.json").write_text(json.dumps(meta))
     result = run_main("model_code.serve", "--model-dir", str(tmp_path), "--host", "127.0.0.1", "--port", "0")
     assert result.returncode == 2
     assert f"model directory {tmp_path} has no model.joblib" in result.stderr
