@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic.alias_generators import to_camel
 
 from infra.rollout import TrafficStep, bake_problems, step_problems, traffic_steps
+from infra.training_contract import hyperparameter_problems
 
 PROJECT_NAMESPACE = "mlops"
 """Config namespace of this program's own keys (the project name in Pulumi.yaml)."""
@@ -81,7 +82,10 @@ class Training(_Strict):
         description="Longest wait for spot capacity plus training, in seconds; only with useSpot.",
     )
     hyperparameters: dict[str, str | int | float | bool] = Field(
-        default_factory=dict, description="Hyperparameters passed to the training entry point (strings on the wire)."
+        default_factory=dict,
+        description="Hyperparameters passed to the training entry point (strings on the wire); checked against "
+        "the model code's contract, model_code/contract/hyperparameters.schema.json (`algorithm` selects the "
+        "estimator).",
     )
     schedule: str | None = Field(
         None,
@@ -312,11 +316,9 @@ DEPLOY_TARGETS: dict[str, type[_Strict]] = {"sagemaker": SageMakerDeploy, "kuber
 
 
 class Model(_Strict):
-    """One model: trained in the shared stack, served in environment stacks."""
+    """One model: trained in the shared stack, served in environment stacks. What it is (the estimator) is
+    chosen by `training.hyperparameters.algorithm`, as the model code's contract defines."""
 
-    framework: Literal["sklearn", "xgboost", "pytorch", "tensorflow", "custom"] = Field(
-        description="Model framework, recorded with the model."
-    )
     training: Training | None = Field(None, description="How the shared stack trains it (shared stack only).")
     deploy: Deploy | None = Field(None, description="How this environment serves it (environment stacks only).")
 
@@ -474,9 +476,19 @@ def parse_stack_config(raw: Mapping[str, Any]) -> StackConfig:
     except ValidationError as exc:
         problems.extend(_describe(e) for e in exc.errors() if not e["loc"] or e["loc"][0] not in undecodable)
     else:
+        problems.extend(_contract_problems(config))
         if not problems:
             return config
     raise ConfigError(problems)
+
+
+def _contract_problems(config: StackConfig) -> list[str]:
+    """Hyperparameters the model code's training entry point would refuse (its published contract)."""
+    return [
+        f"{PROJECT_NAMESPACE}:models.{model}.training.hyperparameters.{key}: {problem}"
+        for model, training in sorted(config.trained_models().items())
+        for key, problem in hyperparameter_problems(training.hyperparameters)
+    ]
 
 
 _UNSET = object()

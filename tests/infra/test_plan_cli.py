@@ -60,7 +60,6 @@ def test_bad_config_exits_two_naming_every_problem_without_traceback(tmp_path: P
           mlops:tpyo: 1
           mlops:models:
             churn:
-              framework: sklearn
               deploy: {target: sagemaker, approvedVersion: 3, instanceType: ml.m5.large,
                        rollout: {strategy: canry}}
         """))
