@@ -14,16 +14,9 @@ from typing import Any
 
 from pulumi_policy import Severity
 
-from .common import (
-    ResourceView,
-    as_list,
-    has_unknown,
-    is_unknown,
-    iter_strings,
-    parse_json_document,
-    resource_rule,
-    strings_knob,
-)
+from .builders import ResourceView, resource_rule
+from .knobs import strings_knob
+from .values import as_list, has_unknown, is_unknown, iter_strings, parse_json_document
 
 ROLE = "aws:iam/role:Role"
 IDENTITY_POLICY_TYPES = (

@@ -6,7 +6,9 @@ from collections.abc import Iterator
 
 from pulumi_policy import Severity
 
-from .common import ResourceView, fmt_number, int_knob, is_true, is_unknown, number, resource_rule
+from .builders import ResourceView, resource_rule
+from .knobs import int_knob
+from .values import fmt_number, is_true, is_unknown, number
 
 KMS_KEY = "aws:kms/key:Key"
 

@@ -13,18 +13,8 @@ from collections.abc import Iterator
 
 from pulumi_policy import Severity
 
-from .common import (
-    StackResource,
-    StackView,
-    as_list,
-    dig,
-    has_unknown,
-    is_true,
-    is_unknown,
-    iter_strings,
-    parse_json_document,
-    stack_rule,
-)
+from .builders import StackResource, StackView, stack_rule
+from .values import as_list, dig, has_unknown, is_true, is_unknown, iter_strings, parse_json_document
 
 BUCKET_TYPES = ("aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2")
 PUBLIC_ACCESS_BLOCK = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"

@@ -12,21 +12,9 @@ from typing import Any
 
 from pulumi_policy import Severity
 
-from .common import (
-    UNKNOWN,
-    ResourceView,
-    as_list,
-    bool_knob,
-    dig,
-    fmt_number,
-    int_knob,
-    is_true,
-    is_unknown,
-    number,
-    parse_json_document,
-    resource_rule,
-    strings_knob,
-)
+from .builders import ResourceView, resource_rule
+from .knobs import bool_knob, int_knob, strings_knob
+from .values import UNKNOWN, as_list, dig, fmt_number, is_true, is_unknown, number, parse_json_document
 
 ENDPOINT_CONFIG = "aws:sagemaker/endpointConfiguration:EndpointConfiguration"
 ENDPOINT = "aws:sagemaker/endpoint:Endpoint"
