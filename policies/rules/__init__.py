@@ -6,7 +6,7 @@ Modules use relative imports only, so the package works both as `rules` (the Pul
 
 from __future__ import annotations
 
-from pulumi_policy import Policy
+from pulumi_policy import EnforcementLevel, Policy
 
 from . import ecr, iam, kms, kubernetes, operability, protection, s3, sagemaker, tags
 
@@ -22,4 +22,7 @@ ALL_POLICIES: list[Policy] = [
     *kubernetes.RULES,
 ]
 
-__all__ = ["ALL_POLICIES"]
+PACK_ENFORCEMENT_LEVEL = EnforcementLevel.ADVISORY
+"""The level of a rule that no policy config names (the environments' configs set "all": "mandatory")."""
+
+__all__ = ["ALL_POLICIES", "PACK_ENFORCEMENT_LEVEL"]

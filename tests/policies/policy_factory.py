@@ -16,7 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from infra.plan.model import PlannedResource, PlanResult
-from infra.plan.verdict import LoadedPack, Violation, evaluate, load_pack, load_policy_config
+from infra.plan.pack import LoadedPack, load_pack
+from infra.plan.policy_config import load_policy_config
+from infra.plan.verdict import Violation, evaluate
 
 REPO = Path(__file__).resolve().parents[2]
 PACK_DIR = REPO / "policies"

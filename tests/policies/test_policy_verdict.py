@@ -32,14 +32,9 @@ from policy_factory import (
 from pulumi.runtime.proto import analyzer_pb2_grpc
 from test_policy_rules import CASES
 
-from infra.plan.verdict import (
-    PackLoadError,
-    PolicyRunError,
-    evaluate,
-    has_mandatory,
-    load_pack,
-    load_policy_config,
-)
+from infra.plan.pack import PackLoadError, load_pack
+from infra.plan.policy_config import load_policy_config
+from infra.plan.verdict import PolicyRunError, evaluate, has_mandatory
 
 
 def _bad_plan() -> Any:
