@@ -271,6 +271,40 @@ CASES = [
         "does not name a repository",
         overrides={"iam-github-oidc-trust-pinned": {"allowedRepositories": [REPOSITORY]}},
     ),
+    Case(
+        "iam-trust-restricted",
+        lambda b: b.add("aws:iam/role:Role", "worker", {"assumeRolePolicy": _service_trust()}),
+        lambda b: b.add(
+            "aws:iam/role:Role",
+            "worker",
+            {
+                "assumeRolePolicy": policy_json(
+                    {"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}
+                )
+            },
+        ),
+        "lets any AWS principal assume the role",
+    ),
+    Case(
+        "iam-no-admin-managed-policy",
+        lambda b: b.add(
+            "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+            "preview-read",
+            {"role": "ci-preview", "policyArn": "arn:aws:iam::aws:policy/ReadOnlyAccess"},
+        ),
+        lambda b: b.add(
+            "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+            "preview-admin",
+            {"role": "ci-preview", "policyArn": "arn:aws:iam::aws:policy/AdministratorAccess"},
+        ),
+        "grants administrator access",
+    ),
+    Case(
+        "iam-no-user-access-keys",
+        lambda b: b.add("aws:iam/user:User", "auditor", {"name": "auditor"}),
+        lambda b: b.add("aws:iam/accessKey:AccessKey", "ci-key", {"user": "ci"}),
+        "is a long-lived credential",
+    ),
     # Tags
     Case(
         "aws-required-tags",
