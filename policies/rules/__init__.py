@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from pulumi_policy import EnforcementLevel, Policy
 
-from . import ecr, iam, kms, kubernetes, operability, protection, s3, sagemaker, tags
+from . import ecr, iam, kms, kubernetes, operability, protection, rollout, s3, sagemaker, tags
 
 ALL_POLICIES: list[Policy] = [
     *s3.RULES,
     *kms.RULES,
     *ecr.RULES,
     *sagemaker.RULES,
+    *rollout.RULES,
     *iam.RULES,
     *tags.RULES,
     *protection.RULES,

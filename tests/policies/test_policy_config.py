@@ -49,6 +49,7 @@ def test_prod_is_fully_mandatory_and_dev_relaxes_some_rules() -> None:
         "requireDataCapture": True,
         "minSamplingPercent": 20,
         "requireCaptureEncryption": True,
+        "requiredCaptureModes": ["Input", "Output"],
     }
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from policy_factory import (
+    ACCOUNT,
     REPOSITORY,
     PlanBuilder,
     ecr_repository,
@@ -304,6 +305,24 @@ CASES = [
         lambda b: b.add("aws:iam/user:User", "auditor", {"name": "auditor"}),
         lambda b: b.add("aws:iam/accessKey:AccessKey", "ci-key", {"user": "ci"}),
         "is a long-lived credential",
+    ),
+    Case(
+        "kms-key-policy-restricted",
+        lambda b: kms_key(
+            b,
+            policy=policy_json(
+                {
+                    "Effect": "Allow",
+                    "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+                    "Action": "kms:*",
+                    "Resource": "*",
+                }
+            ),
+        ),
+        lambda b: kms_key(
+            b, policy=policy_json({"Effect": "Allow", "Principal": "*", "Action": "kms:*", "Resource": "*"})
+        ),
+        "grants every KMS action (kms:*) to everyone",
     ),
     # Tags
     Case(
