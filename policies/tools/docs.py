@@ -102,9 +102,11 @@ def render() -> str:
     add("  ```")
     add("")
     add(
-        "A mandatory violation fails `pulumi preview`/`pulumi up` and makes `python -m infra.plan` exit 1; "
-        "advisory violations are only reported. An invalid policy config (unknown rule, unknown key, wrong "
-        "type or enforcement level) makes `python -m infra.plan` exit 2 with a message naming it."
+        "A mandatory violation fails `pulumi preview`/`pulumi up` and makes `python -m infra.plan` exit 1, "
+        "whatever `--format` it renders (`--format mermaid` lists the mandatory violations on stderr); "
+        "advisory violations are only reported. An invalid policy config (empty, not JSON, unknown rule, "
+        "unknown key, wrong type or enforcement level) makes `python -m infra.plan` exit 2 with a message "
+        "naming it."
     )
     add("")
     add("## Configuration")
@@ -116,6 +118,10 @@ def render() -> str:
         "with `enforcementLevel` and the rule's knobs. Behaviour that differs per environment (\"in staging "
         'and prod", "in prod") is a knob, not code. The offline verdict rejects an unknown rule or key '
         "that the CLI would silently ignore, so run it (CI does) after editing a config. "
+        "A config passed with `python -m infra.plan --policy-config FILE` adjusts the environment's own "
+        "config rather than replacing it: a rule the file does not name keeps the environment's level and "
+        'knobs, so leaving rules out cannot weaken the pack (name a rule, or `"all"`, to change it). '
+        "The Pulumi CLI takes one file only: pass it the environment's file. "
         "`iam-github-oidc-trust-pinned.allowedRepositories` names the repository of the project's "
         "`githubRepository` setting (Pulumi.yaml): change both together."
     )
@@ -182,6 +188,18 @@ def render() -> str:
 
 
 LIMITS = (
+    "**Meaning, not spelling.** IAM documents are normalised before they are judged: `Action`/`NotAction` "
+    "and `Resource`/`NotResource` as positive or negative sets matched with IAM's wildcards (actions "
+    "case-insensitive) against the action list of [policyuniverse](https://pypi.org/project/policyuniverse/) "
+    "(pinned in `policies/requirements.txt`, offline in its wheel), principals in every form, condition "
+    "operators by meaning (a `Not`, `IfExists` or `ForAnyValue`/`ForAllValues` operator is not a pin). "
+    "AWS-managed policy ARNs are known by what they grant. An action newer than the pinned list is matched "
+    "only by a pattern that names it or `*`, so `service:*` of a service the list does not know is not seen "
+    "as service-wide; update the pin to learn new services.",
+    "**Relations are judged at the stack level**: a bucket's winning policy is the last one declared (a "
+    "second policy is itself a violation), a rollout's steps are measured against its endpoint "
+    "configuration's fleet, and a rollback alarm counts only when it is an alarm of this stack on the "
+    "endpoint's metrics (an alarm name that is unknown at preview is given the benefit of the doubt).",
     "**Unknown values.** In a real `pulumi preview` of a new stack, outputs of resources not yet created "
     "(ids, ARNs, JSON documents built from them) are unknown. A rule never reports a value it cannot see; "
     "companions are paired with their bucket or endpoint through property dependencies, which are known. "

@@ -81,7 +81,7 @@ ACCEPTED_PARLIAMENT_FINDINGS = (
             "(`<project>-<stack>-*`) without object access; parliament notes that a policy writer could grant "
             "itself object access. The role is assumable only by the pinned repository's workflows running in "
             "the GitHub environment of the same name (required reviewers), and every policy it writes is the "
-            "one in Git, judged by this pack (s3-tls-only-policy) before it is applied."
+            "one in Git, judged by this pack (s3-tls-only) before it is applied."
         ),
     ),
 )
