@@ -178,26 +178,24 @@ def _github_oidc(resource: ResourceView) -> Iterator[str]:
         if not _is_github_trust(statement):
             continue
         where = f"role '{resource.name}' trust {statement.label}"
+        # Conditions are ANDed: extra conditions only narrow, so what counts is one positive pin.
         aud = statement.condition(f"{GITHUB_ISSUER}:aud")
         if not aud:
             yield f"{where} does not pin {GITHUB_ISSUER}:aud to {audience!r}"
-        elif not all(c.base == "stringequals" and c.positive for c in aud) or any(
-            v != audience for c in aud for v in c.values or ("",)
-        ):
+        elif not any(c.base == "stringequals" and c.positive and set(c.values) == {audience} for c in aud):
             got = {c.operator: list(c.values) for c in aud}
             yield f"{where} must require StringEquals {GITHUB_ISSUER}:aud = {audience!r}; got {got}"
         sub = statement.condition(f"{GITHUB_ISSUER}:sub")
-        subjects = [v for c in sub for v in c.values]
-        if not subjects:
+        positive = [c for c in sub if c.positive and c.values]
+        if not sub:
             yield f"{where} does not restrict {GITHUB_ISSUER}:sub, so any GitHub repository could assume it"
-        for condition in sub:
-            if not condition.positive:
-                yield (
-                    f"{where}: {condition.operator} on {GITHUB_ISSUER}:sub is not a positive match (use "
-                    "StringEquals or StringLike, without IfExists or a set qualifier), so other repositories "
-                    "pass it"
-                )
-        for subject in subjects:
+        elif not positive:
+            operators = ", ".join(sorted({c.operator for c in sub}))
+            yield (
+                f"{where}: {operators} on {GITHUB_ISSUER}:sub is not a positive match (use StringEquals or "
+                "StringLike, without Not, IfExists or a set qualifier), so other repositories pass it"
+            )
+        for subject in (v for c in positive for v in c.values):
             problem = _subject_problem(subject, allowed)
             if problem:
                 yield f"{where}: {problem}"

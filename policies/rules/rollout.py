@@ -16,7 +16,7 @@ from pulumi_policy import Severity
 from .builders import StackResource, StackView, stack_rule
 from .knobs import bool_knob, int_knob
 from .operability import METRIC_ALARM, endpoint_alarms, endpoint_config
-from .sagemaker import ENDPOINT, is_serverless, variants
+from .sagemaker import ENDPOINT, is_serverless
 from .values import as_list, dig, fmt_number, is_unknown, number
 
 
@@ -25,8 +25,11 @@ def _fleet(stack: StackView, endpoint: StackResource) -> float | None:
     config = endpoint_config(stack, endpoint)
     if config is None:
         return None
+    production = config.props.get("productionVariants")
+    if is_unknown(production):
+        return None
     total = 0.0
-    for variant in variants(config.props):
+    for variant in as_list(production):  # shadow variants take no share of the shifted traffic
         if is_unknown(variant):
             return None
         if is_serverless(variant):
