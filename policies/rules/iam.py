@@ -15,7 +15,7 @@ from typing import Any
 from pulumi_policy import Severity
 
 from .builders import ResourceView, resource_rule
-from .iam_model import Statement, allow_statements, arn_matches, managed_policy_grant, statements
+from .iam_model import PRIVILEGE_SERVICES, Statement, allow_statements, arn_matches, managed_policy_grant, statements
 from .knobs import strings_knob
 from .values import as_list, has_unknown, is_unknown, iter_strings, parse_json_document
 
@@ -87,13 +87,25 @@ def _no_admin(resource: ResourceView) -> Iterator[str]:
             elif statement.grants_every_action() and statement.every_resource():
                 yield f"{where} allows every action ('*') on every resource ('*')"
             else:
-                wide = [s for s in statement.services_fully_granted() if statement.every_resource_of(s)]
-                if wide:
-                    shown = ", ".join(f"{s}:*" for s in wide[:5]) + (" ..." if len(wide) > 5 else "")
-                    yield (
-                        f"{where} allows every action of a service ({shown}) on every resource of it; "
-                        "name the actions and the resources"
-                    )
+                yield from _service_wide(where, statement)
+
+
+def _service_wide(where: str, statement: Statement) -> Iterator[str]:
+    """Every action of a service (`s3:*` in any spelling) on resources that are not one named resource."""
+    for service in statement.services_fully_granted():
+        if statement.every_resource_of(service):
+            reach = "on every resource of it"
+        elif service in PRIVILEGE_SERVICES:
+            reach = "which controls identities, whatever the resource"
+        else:
+            shared = statement.shared_resources_of(service)
+            if not shared:
+                continue
+            reach = f"on resources a wildcard shares ({', '.join(shared[:3])})"
+        yield (
+            f"{where} allows every action of a service ({service}:*) {reach}; name the actions and the "
+            "resources"
+        )
 
 
 def _role_samples(pattern: str) -> list[str]:

@@ -202,6 +202,26 @@ class Statement:
         )
         return any(self.covers(s) for s in samples)
 
+    def shared_resources_of(self, service: str) -> list[str]:
+        """The statement's patterns that reach several resources of `service` through a wildcard in the
+        resource's name (e.g. `arn:aws:s3:::mlops-*`; a trailing `/*`, the objects of one bucket, is not
+        one) or in its account; NotResource counts as one."""
+        if self.not_resources is not None:
+            return [f"NotResource {list(self.not_resources)}"]
+        shared = []
+        for pattern in self.resources or ():
+            fields = pattern.split(":", 5)
+            if len(fields) < 6:
+                if set(pattern) & set("*?"):
+                    shared.append(pattern)
+                continue
+            if not action_matches(fields[2], service):  # the pattern's service field, e.g. s3 or *
+                continue
+            name = fields[5].removesuffix("/*")
+            if set(name) & set("*?") or set(fields[4]) & set("*?"):  # several names, or any account
+                shared.append(pattern)
+        return shared
+
     def wide_resource_patterns(self, too_wide: Iterable[str]) -> list[str]:
         """The resource patterns (or NotResource) of the statement that match any of `too_wide`."""
         if self.not_resources is not None:
