@@ -66,9 +66,13 @@ def main(argv: list[str] | None = None) -> int:
         _report_mandatory(violations)  # the diagram has no place for them; stderr says why the exit is 1
     else:
         sys.stdout.write(render_table(plan, violations, policy))
-    from infra.plan.verdict import has_mandatory
+    return EXIT_VIOLATION if violations and _has_mandatory(violations) else EXIT_OK
 
-    return EXIT_VIOLATION if has_mandatory(violations) else EXIT_OK
+
+def _has_mandatory(violations: list[Any]) -> bool:
+    from infra.plan.verdict import has_mandatory  # reached only when the pack ran (it is optional)
+
+    return has_mandatory(violations)
 
 
 def _report_mandatory(violations: list[Any]) -> None:
@@ -103,6 +107,8 @@ def _judge(plan: Any, args: argparse.Namespace) -> tuple[list[Any], dict[str, An
     except PolicyRunError as exc:
         raise _UsageError(f"the policy pack failed: {exc}") from None
     shown = str(config_path) if config_path.is_file() else "the pack's defaults"
+    if args.policy_config and environment_config.is_file() and config_path.resolve() != environment_config.resolve():
+        shown += f" over {environment_config}"
     return violations, {"pack": pack.name, "config": shown, "environment": environment}
 
 

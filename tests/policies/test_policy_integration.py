@@ -118,13 +118,19 @@ def test_the_offline_cli_exits_2_on_an_empty_or_unparsable_policy_config(
     assert err.startswith("error: invalid policy config") and str(path) in err and "Traceback" not in err
 
 
-def test_a_policy_config_that_omits_rules_keeps_the_environments_levels(tmp_path: Path) -> None:
+def test_a_policy_config_that_omits_rules_keeps_the_environments_levels(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     cli = pytest.importorskip("infra.plan.__main__", reason="the offline CLI is not importable yet")
     partial = tmp_path / "policy.json"
     # Names one rule only; without the environment's config beneath it every other rule would be advisory.
     partial.write_text(json.dumps({"s3-versioning-enabled": "advisory"}), encoding="utf-8")
     args = ["--stack", "prod", "--program", str(BAD_PROGRAM), "--policy-config", str(partial), "--format", "json"]
     assert cli.main(args) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert report["policy"]["config"] == f"{partial} over {PACK_DIR / 'config' / 'prod.json'}"
+    levels = {v["policy"]: v["enforcement"] for v in report["policy"]["violations"]}
+    assert levels["s3-public-access-blocked"] == "mandatory" and levels["s3-versioning-enabled"] == "advisory"
     weakened = tmp_path / "all-advisory.json"
     weakened.write_text(json.dumps({"all": "advisory"}), encoding="utf-8")  # explicit, so it is honoured
     assert cli.main([*args[:5], str(weakened)]) == 0
