@@ -50,6 +50,14 @@ def companions(stack: StackView, bucket: StackResource, *types: str) -> list[Sta
     return found
 
 
+def bucket_policies(stack: StackView, bucket: StackResource) -> list[StackResource]:
+    """Everything that sets the bucket's policy, in the order applied: the bucket's own (deprecated) `policy`
+    input first, then each aws.s3.BucketPolicy for it. S3 keeps one policy per bucket: the last applied."""
+    inline = bucket.props.get("policy")  # a computed output, unknown at preview unless the program sets it
+    own = [bucket] if isinstance(inline, str) and inline.strip() else []
+    return own + companions(stack, bucket, BUCKET_POLICY)
+
+
 def _public_access(stack: StackView) -> Iterator[tuple[str, str | None]]:
     for bucket in stack.of_type(*BUCKET_TYPES):
         yield from _public_acls(stack, bucket)
@@ -111,7 +119,7 @@ _CALLER_PINS = (
 
 
 def _public_policy(stack: StackView, bucket: StackResource) -> Iterator[tuple[str, str | None]]:
-    for policy in companions(stack, bucket, BUCKET_POLICY):
+    for policy in bucket_policies(stack, bucket):
         try:
             document = parse_json_document(policy.props.get("policy"))
         except ValueError:
@@ -241,7 +249,7 @@ def _bucket_names(bucket: StackResource) -> list[str]:
 
 def _tls_only(stack: StackView) -> Iterator[tuple[str, str | None]]:
     for bucket in stack.of_type(*BUCKET_TYPES):
-        policies = companions(stack, bucket, BUCKET_POLICY)
+        policies = bucket_policies(stack, bucket)
         if not policies:
             yield (
                 (

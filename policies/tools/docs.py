@@ -200,6 +200,9 @@ LIMITS = (
     "second policy is itself a violation), a rollout's steps are measured against its endpoint "
     "configuration's fleet, and a rollback alarm counts only when it is an alarm of this stack on the "
     "endpoint's metrics (an alarm name that is unknown at preview is given the benefit of the doubt).",
+    "**The stack's accounts** come from its AWS provider's `allowedAccountIds` (the program sets it) and "
+    "`iam-trust-restricted.trustedAccounts`; a provider that lists none leaves that rule with its check for "
+    "everyone (`*`, account wildcards, NotPrincipal).",
     "**Unknown values.** In a real `pulumi preview` of a new stack, outputs of resources not yet created "
     "(ids, ARNs, JSON documents built from them) are unknown. A rule never reports a value it cannot see; "
     "companions are paired with their bucket or endpoint through property dependencies, which are known. "

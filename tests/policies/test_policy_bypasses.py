@@ -305,6 +305,11 @@ HOSTILE = [
     Hostile("s3", "second policy beside a compliant one", "s3-tls-only", _second_policy(True), "2 bucket policies"),
     Hostile("s3", "compliant policy declared after another", "s3-tls-only", _second_policy(False),
             "2 bucket policies"),
+    Hostile("s3", "bucket's own policy input beside a compliant BucketPolicy", "s3-tls-only",
+            lambda b: b.replace((parts := secure_bucket(b))["bucket"], inputs={
+                **parts["bucket"].inputs, "policy": policy_json({"Effect": "Allow", "Principal": "*",
+                                                                 "Action": "s3:GetObject", "Resource": "*"})}),
+            "2 bucket policies"),
     Hostile("s3", "Allow to Principal AWS [*]", "s3-public-access-blocked",
             _bucket_policy(_tls_deny(), {"Effect": "Allow", "Principal": {"AWS": ["*"]}, "Action": "s3:GetObject",
                                          "Resource": f"arn:aws:s3:::{BUCKET}/*"}), "allows everyone"),
