@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(str(exc))
     violations: list[Any] = []
     policy: dict[str, Any] | None = None
-    if not args.no_policy and args.format != "mermaid":
+    if not args.no_policy:  # every format is judged: the exit code is the verdict, whatever is rendered
         try:
             violations, policy = _judge(plan, args)
         except _UsageError as exc:
@@ -63,14 +63,30 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.write(render_json(plan, violations, policy))
     elif args.format == "mermaid":
         sys.stdout.write(render_mermaid(plan))
+        _report_mandatory(violations)  # the diagram has no place for them; stderr says why the exit is 1
     else:
         sys.stdout.write(render_table(plan, violations, policy))
-    return EXIT_VIOLATION if any(v.enforcement == "mandatory" for v in violations) else EXIT_OK
+    return EXIT_VIOLATION if violations and _has_mandatory(violations) else EXIT_OK
+
+
+def _has_mandatory(violations: list[Any]) -> bool:
+    from infra.plan.verdict import has_mandatory  # reached only when the pack ran (it is optional)
+
+    return has_mandatory(violations)
+
+
+def _report_mandatory(violations: list[Any]) -> None:
+    for v in violations:
+        if v.enforcement == "mandatory":
+            sys.stderr.write(f"mandatory policy violation: {v.policy_name}: {v.message}\n")
 
 
 def _judge(plan: Any, args: argparse.Namespace) -> tuple[list[Any], dict[str, Any] | None]:
     """Run the pack as `pulumi preview --policy-pack P --policy-pack-config C` would."""
-    from infra.plan import verdict  # the pack is optional for --program users; import only when judging
+    # The pack is optional for --program users; import only when judging.
+    from infra.plan.pack import PackLoadError, load_pack
+    from infra.plan.policy_config import PolicyConfigError, default_policy_config_path, load_policy_config
+    from infra.plan.verdict import PolicyRunError, evaluate
 
     pack_dir = args.policy_pack or args.project_dir / "policies"
     if not (pack_dir / "PulumiPolicy.yaml").is_file():
@@ -78,17 +94,21 @@ def _judge(plan: Any, args: argparse.Namespace) -> tuple[list[Any], dict[str, An
             raise _UsageError(f"{pack_dir}: not a policy pack (no PulumiPolicy.yaml)")
         return [], None
     environment = _environment_of(plan, args)
-    config_path = args.policy_config or verdict.default_policy_config_path(pack_dir, environment)
+    environment_config = default_policy_config_path(pack_dir, environment)
+    config_path = args.policy_config or environment_config
     try:
-        pack = verdict.load_pack(pack_dir)
-        config = verdict.load_policy_config(pack, config_path if config_path.is_file() or args.policy_config
-                                            else None)
-        violations = verdict.evaluate(pack, plan, config)
-    except (verdict.PolicyConfigError, verdict.PackLoadError) as exc:
+        pack = load_pack(pack_dir)
+        # A --policy-config file adjusts the environment's config: rules it does not name keep their level.
+        config = load_policy_config(pack, config_path if config_path.is_file() or args.policy_config else None,
+                                    environment_config=environment_config)
+        violations = evaluate(pack, plan, config)
+    except (PolicyConfigError, PackLoadError) as exc:
         raise _UsageError(str(exc)) from None
-    except verdict.PolicyRunError as exc:
+    except PolicyRunError as exc:
         raise _UsageError(f"the policy pack failed: {exc}") from None
     shown = str(config_path) if config_path.is_file() else "the pack's defaults"
+    if args.policy_config and environment_config.is_file() and config_path.resolve() != environment_config.resolve():
+        shown += f" over {environment_config}"
     return violations, {"pack": pack.name, "config": shown, "environment": environment}
 
 
