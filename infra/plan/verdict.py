@@ -50,6 +50,7 @@ from pulumi.runtime.proto import analyzer_pb2
 from pulumi_policy import EnforcementLevel, Policy, StackValidationPolicy
 from pulumi_policy.deserialize import SPECIAL_SECRET_SIG, SPECIAL_SIG_KEY, serialize_properties
 
+from infra.plan.inputs import InputError, loads_json, read_text
 from infra.plan.model import PlannedResource, PlanResult
 
 __all__ = [
@@ -309,15 +310,12 @@ def load_policy_config(pack: LoadedPack, path: Path | None) -> dict[str, dict[st
     where = str(path) if path is not None else None
     raw: Any = {}
     if path is not None:
-        try:
-            text = Path(path).read_text(encoding="utf-8")
-        except OSError as exc:
-            raise PolicyConfigError(where, [f"cannot be read: {exc.strerror or exc}"]) from exc
-        if text.strip():
-            try:
-                raw = json.loads(text)
-            except json.JSONDecodeError as exc:
-                raise PolicyConfigError(where, [f"not valid JSON: {exc}"]) from exc
+        try:  # bounded, UTF-8, strict JSON (see infra.plan.inputs): a binary or hostile file is one clear error
+            text = read_text(Path(path), "file")
+            if text.strip():
+                raw = loads_json(text, "file")
+        except InputError as exc:
+            raise PolicyConfigError(where, [str(exc).removeprefix("file: ")]) from None
     if not isinstance(raw, dict):
         raise PolicyConfigError(
             where, [f"must be a JSON object mapping rule names to settings, got {_kind(raw)}"]
