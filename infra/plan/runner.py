@@ -12,6 +12,7 @@ A program that calls `sys.exit` is a program error: it may not decide the CLI's 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 import runpy
@@ -227,10 +228,11 @@ def _run_program(program_dir: Path, project: str, stack: str, config: dict[str, 
         raise ProgramError(str(exc)) from None
     except ProgramError:
         raise
-    except TimedOut:
-        raise ProgramError("the program was stopped at its deadline") from None
-    except Stopped:
-        raise ProgramError("the program was stopped") from None
+    except Stopped as exc:
+        _leave(control)
+        _cancel_pending(loop)
+        reason = "at its deadline" if isinstance(exc, TimedOut) else "on request"
+        raise ProgramError(f"the program was stopped {reason}") from None
     except SystemExit as exc:
         raise ProgramError(
             f"the program called sys.exit({exc.code!r}); a Pulumi program must not exit the process"
@@ -256,6 +258,16 @@ def _forget_program_modules(program_dir: Path, before: set[str]) -> None:
         module_file = getattr(sys.modules[name], "__file__", None) or ""
         if "." not in name and module_file.startswith(root):
             del sys.modules[name]
+
+
+def _cancel_pending(loop: asyncio.AbstractEventLoop) -> None:
+    """Cancel what a stopped run left waiting, so that its coroutines unwind now, inside their loop."""
+    tasks = asyncio.all_tasks(loop)
+    for task in tasks:
+        task.cancel()
+    if tasks:
+        with contextlib.suppress(BaseException):  # the run is over either way; its errors were reported
+            loop.run_until_complete(asyncio.wait(tasks, timeout=1.0))
 
 
 def _leave(control: RunControl) -> None:
