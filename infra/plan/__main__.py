@@ -13,7 +13,7 @@ import traceback
 from pathlib import Path
 from typing import Any, NoReturn
 
-from infra.plan.inputs import InputError, read_json
+from infra.plan.inputs import InputError, is_file, read_json
 from infra.plan.project import ProjectError, check_stack_name, load_project, stack_name_of
 from infra.plan.render import render_json, render_mermaid, render_table
 from infra.plan.runner import DEFAULT_TIMEOUT_SECONDS, PROJECT_ROOT, ProgramError, plan_stack
@@ -103,7 +103,7 @@ def _judge(plan: Any, args: argparse.Namespace) -> tuple[list[Any], dict[str, An
     from infra.plan import verdict  # the pack is optional for --program users; import only when judging
 
     pack_dir = args.policy_pack or args.project_dir / "policies"
-    if not (pack_dir / "PulumiPolicy.yaml").is_file():
+    if not is_file(pack_dir / "PulumiPolicy.yaml"):
         if args.policy_pack:
             raise _UsageError(f"{pack_dir}: not a policy pack (no PulumiPolicy.yaml)")
         return [], None
@@ -111,14 +111,14 @@ def _judge(plan: Any, args: argparse.Namespace) -> tuple[list[Any], dict[str, An
     config_path = args.policy_config or verdict.default_policy_config_path(pack_dir, environment)
     try:
         pack = verdict.load_pack(pack_dir)
-        config = verdict.load_policy_config(pack, config_path if config_path.is_file() or args.policy_config
+        config = verdict.load_policy_config(pack, config_path if is_file(config_path) or args.policy_config
                                             else None)
         violations = verdict.evaluate(pack, plan, config)
     except (verdict.PolicyConfigError, verdict.PackLoadError) as exc:
         raise _UsageError(str(exc)) from None
     except verdict.PolicyRunError as exc:
         raise _UsageError(f"the policy pack failed: {exc}") from None
-    shown = str(config_path) if config_path.is_file() else "the pack's defaults"
+    shown = str(config_path) if is_file(config_path) else "the pack's defaults"
     return violations, {"pack": pack.name, "config": shown, "environment": environment}
 
 

@@ -34,6 +34,14 @@ class InputError(ValueError):
     """An input file that cannot be used; the message is one line naming the file and the problem."""
 
 
+def is_file(path: Path) -> bool:
+    """`path.is_file()`, but False (not an OSError) for a path the system refuses, e.g. one too long."""
+    try:
+        return Path(path).is_file()
+    except (OSError, ValueError):
+        return False
+
+
 def read_text(path: Path, what: str | None = None, limit: int = MAX_BYTES) -> str:
     """The file's text: at most `limit` bytes, UTF-8, no NUL bytes (a binary file is refused)."""
     label = what or str(path)

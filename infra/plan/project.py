@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from infra.plan.inputs import InputError, read_yaml
+from infra.plan.inputs import InputError, is_file, read_yaml
 from infra.plan.model import SECRET_PLACEHOLDER
 
 STACK_NAME = re.compile(r"[A-Za-z0-9_.-]{1,100}", re.ASCII)
@@ -75,7 +75,7 @@ def load_stack(project_dir: Path, stack: str, stack_file: Path | None = None,
     project = load_project(project_dir)
     name = project["name"]
     path = stack_file or stack_file_path(project_dir, stack)
-    if not path.is_file():
+    if not is_file(path):
         known = sorted(p.name for p in path.parent.glob("Pulumi.*.yaml"))
         raise ProjectError(f"{path}: no such stack file; stack files here: {', '.join(known) or 'none'}")
     document = _read_yaml(path) or {}

@@ -31,6 +31,7 @@ from pulumi.runtime.settings import SETTINGS, set_root_resource
 from pulumi.runtime.stack import run_in_stack
 
 from infra.plan.guard import DeadlineExceeded, RunControl, Stopped, TimedOut, run_guarded
+from infra.plan.inputs import is_file
 from infra.plan.mocks import ANSWERED_CALLS, DEFAULT_ACCOUNT_ID, PlanMocks, RecordingMonitor, StackResolver
 from infra.plan.model import PlannedResource, PlanResult
 from infra.plan.project import ProjectError, StackInput, load_stack
@@ -180,7 +181,7 @@ def _account_id(config: Mapping[str, str]) -> str:
 def _run(program_dir: Path, project: str, stack: str, config: dict[str, str], secret_keys: list[str],
          mocks: PlanMocks, control: RunControl, deadline: float | None) -> PlanResult:
     main = program_dir / "__main__.py"
-    if not main.is_file():
+    if not is_file(main):
         raise ProgramError(f"{program_dir}: not a Pulumi Python program (no __main__.py)")
     wait = -1 if deadline is None else max(0.0, deadline - time.monotonic())
     if not _RUNTIME_LOCK.acquire(timeout=wait):

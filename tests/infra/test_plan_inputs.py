@@ -240,3 +240,24 @@ def test_a_copy_of_a_real_stack_file_still_plans(tmp_path: Path,
     copy.write_text(DEV.read_text())
     assert main(["--stack-file", str(copy), "--no-policy"]) == 0
     assert capsys.readouterr().out.startswith("Plan of stack dev ")
+
+
+# Family: paths the operating system refuses or that never end.
+LONG = "/tmp/" + "x" * 5000
+
+
+@pytest.mark.parametrize("args", [
+    ["--stack", "dev", "--stack-file", LONG],
+    ["--stack", "dev", "--program", LONG],
+    ["--stack", "dev", "--project-dir", LONG],
+    ["--stack", "dev", "--stack-outputs", f"a={LONG}"],
+    ["--stack", "dev", "--program", MINIMAL, "--policy-pack", LONG],
+    ["--stack", "dev", "--program", MINIMAL, "--policy-config", LONG],
+    ["--stack", "dev", "--stack-outputs", "a=/dev/zero"],
+    ["--stack", "dev", "--stack-outputs", "a=/tmp"],
+], ids=["stack-file too long", "program too long", "project-dir too long", "stack-outputs too long",
+        "policy-pack too long", "policy-config too long", "endless stream", "directory"])
+def test_a_path_the_system_refuses_or_an_endless_stream_is_a_clear_error(
+        args: list[str], capsys: pytest.CaptureFixture) -> None:
+    code, err = plan_exit(capsys, *args)
+    assert_one_line_error(code, err)
