@@ -18,6 +18,7 @@ from typing import Any
 import jsonschema
 from pulumi_policy import EnforcementLevel
 
+from infra.plan.inputs import InputError, loads_json, read_text
 from infra.plan.pack import LoadedPack, PolicyMeta
 from policies.tools.config_merge import Layer, file_layer, merge
 
@@ -106,20 +107,15 @@ def _rule_defaults(pack: LoadedPack) -> dict[str, dict[str, Any]]:
 def _read_layer(pack: LoadedPack, path: Path) -> Layer:
     """One config file as a merge layer, after strict validation of every entry."""
     where = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise PolicyConfigError(where, ["is not UTF-8 text; expected a JSON object"]) from None
-    except OSError as exc:
-        raise PolicyConfigError(where, [f"cannot be read: {exc.strerror or exc}"]) from exc
-    if not text.strip():
-        raise PolicyConfigError(
-            where, ['is empty; it must be a JSON object naming rules (or "all") and their settings']
-        )
-    try:
-        raw = json.loads(text)
-    except (json.JSONDecodeError, RecursionError) as exc:
-        raise PolicyConfigError(where, [f"not valid JSON: {exc}"]) from None
+    try:  # bounded, UTF-8, no NUL, strict JSON (see infra.plan.inputs): a hostile file is one clear error
+        text = read_text(path, "file")
+        if not text.strip():
+            raise PolicyConfigError(
+                where, ['is empty; it must be a JSON object naming rules (or "all") and their settings']
+            )
+        raw = loads_json(text, "file")
+    except InputError as exc:
+        raise PolicyConfigError(where, [str(exc).removeprefix("file: ")]) from None
     if not isinstance(raw, dict):
         raise PolicyConfigError(
             where, [f"must be a JSON object mapping rule names to settings, got {_kind(raw)}"]

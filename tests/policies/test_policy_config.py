@@ -155,7 +155,7 @@ def test_other_malformed_files(tmp_path: Path) -> None:
     assert "only an enforcement level may be set for all rules" in str(
         _error(tmp_path, {"all": {"enforcementLevel": "advisory", "x": 1}})
     )
-    with pytest.raises(PolicyConfigError, match="cannot be read"):
+    with pytest.raises(PolicyConfigError, match="cannot read"):
         load_policy_config(pack(), tmp_path / "missing.json")
 
 
