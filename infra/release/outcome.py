@@ -20,7 +20,8 @@ class Outcome:
     def say(self, line: str) -> None:
         self.lines.append(line)
 
-    def render(self, fmt: str, out: TextIO = sys.stdout) -> None:
+    def render(self, fmt: str, out: TextIO | None = None) -> None:
+        out = out or sys.stdout
         if fmt == "json":
             document = {"command": self.command, "ok": self.exit_code == 0, "exitCode": self.exit_code, **self.data}
             out.write(json.dumps(document, indent=2, sort_keys=True, default=str) + "\n")

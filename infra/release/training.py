@@ -127,7 +127,7 @@ def follow(aws: Aws, arn: str, timeout: float, interval: float,
             try:
                 steps = list_steps(aws, arn)
             except AwsError as exc:
-                if exc.code not in UNSUPPORTED and exc.code is not None and "not" not in str(exc).lower():
+                if exc.code not in UNSUPPORTED:
                     raise
                 steps_supported = False
                 progress(f"  (no step details: {exc})")
