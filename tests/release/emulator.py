@@ -8,6 +8,9 @@ server's backends, because moto lacks it:
   endpoint (moto has no UpdateEndpoint, no deployment or rollback state, and endpoints are InService at once);
 * `/_inject/sagemaker/pipeline-execution`: an execution's status and failure reason (moto's are Succeeded at
   once), and the steps that `ListPipelineExecutionSteps` returns for it (moto has no such call);
+* `/_inject/sagemaker/pipeline-script`: what every execution of a pipeline reports, poll by poll: the n-th
+  DescribePipelineExecution shows the n-th status (the last one sticks) and ListPipelineExecutionSteps the
+  same poll's steps; the tool starts the execution itself, so its ARN is not known to the test beforehand;
 * `/_inject/die-on`: the process exits the moment a request for the given `X-Amz-Target` arrives, so a
   command loses its emulator in the middle of its work.
 
@@ -17,6 +20,7 @@ Everything else is moto, over real HTTP, called by boto3 through AWS_ENDPOINT_UR
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 from datetime import datetime
@@ -37,6 +41,8 @@ class Injector:
         self.app = app
         self.steps: dict[str, list[dict[str, Any]]] = {}
         self.die_on: set[str] = set()
+        self.scripts: dict[str, dict[str, Any]] = {}
+        self.polls: dict[str, int] = {}
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         path = environ.get("PATH_INFO", "")
@@ -51,12 +57,32 @@ class Injector:
             except (KeyError, ValueError) as exc:
                 response = Response(json.dumps({"error": repr(exc)}), status=400, content_type="application/json")
             return response(environ, start_response)
-        if target == "SageMaker.ListPipelineExecutionSteps":
-            arn = json.loads(Request(environ).get_data() or b"{}").get("PipelineExecutionArn")
-            if arn in self.steps:
+        if target in ("SageMaker.DescribePipelineExecution", "SageMaker.ListPipelineExecutionSteps"):
+            request = Request(environ)
+            arn = json.loads(request.get_data(cache=True) or b"{}").get("PipelineExecutionArn", "")
+            environ["wsgi.input"] = io.BytesIO(request.get_data())
+            script = self.scripts.get(arn.split(":pipeline/", 1)[-1].split("/execution/", 1)[0])
+            if script is not None:
+                return self._scripted(target, arn, script, environ, start_response)
+            if target.endswith("Steps") and arn in self.steps:
                 body = json.dumps({"PipelineExecutionSteps": self.steps[arn]})
                 return Response(body, status=200, content_type="application/x-amz-json-1.1")(environ, start_response)
         return self.app(environ, start_response)
+
+    def _scripted(self, target: str, arn: str, script: dict[str, Any], environ: dict[str, Any],
+                  start_response: Any) -> Any:
+        from moto.sagemaker.models import sagemaker_backends
+
+        if target.endswith("DescribePipelineExecution"):
+            poll = self.polls[arn] = self.polls.get(arn, -1) + 1
+            status = script["statuses"][min(poll, len(script["statuses"]) - 1)]
+            backend = sagemaker_backends[DEFAULT_ACCOUNT]["us-east-1"]
+            pipeline = backend.pipelines[arn.split(":pipeline/", 1)[1].split("/execution/", 1)[0]]
+            pipeline.pipeline_executions[arn].pipeline_execution_status = status
+            return self.app(environ, start_response)
+        steps = script["steps"][min(self.polls.get(arn, 0), len(script["steps"]) - 1)]
+        body = json.dumps({"PipelineExecutionSteps": steps})
+        return Response(body, status=200, content_type="application/x-amz-json-1.1")(environ, start_response)
 
     def _inject(self, what: str, body: dict[str, Any]) -> dict[str, Any]:
         from moto.sagemaker.models import sagemaker_backends
@@ -80,12 +106,17 @@ class Injector:
             if "steps" in body:
                 self.steps[arn] = body["steps"]
             return {"ok": True}
+        if what == "sagemaker/pipeline-script":
+            self.scripts[body["pipeline"]] = {"statuses": body["statuses"], "steps": body["steps"]}
+            return {"ok": True}
         if what == "die-on":
             self.die_on.add(body["target"])
             return {"ok": True}
         if what == "reset":
             self.steps.clear()
             self.die_on.clear()
+            self.scripts.clear()
+            self.polls.clear()
             return {"ok": True}
         raise KeyError(what)
 
