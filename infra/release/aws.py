@@ -12,8 +12,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
+import botocore.session
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
+from botocore.loaders import Loader, create_loader
 
 from infra.release.errors import AwsError
 
@@ -47,6 +49,20 @@ def client_config(read_timeout: int = READ_TIMEOUT_SECONDS) -> Config:
     )
 
 
+_LOADER: Loader | None = None
+
+
+def _session(region: str) -> boto3.Session:
+    """A fresh session (credentials and endpoints resolved anew) sharing one loader of the service models,
+    which is most of the cost of building a client when several commands run in one process."""
+    global _LOADER
+    if _LOADER is None:
+        _LOADER = create_loader()
+    core = botocore.session.Session()
+    core.register_component("data_loader", _LOADER)
+    return boto3.Session(botocore_session=core, region_name=region)
+
+
 @dataclass
 class Aws:
     """Lazily built clients of one region (one session, so one credential resolution)."""
@@ -58,7 +74,7 @@ class Aws:
     def client(self, service: str) -> Any:
         if service not in self._clients:
             if self._session is None:
-                self._session = boto3.Session(region_name=self.region)
+                self._session = _session(self.region)
             timeout = INVOKE_READ_TIMEOUT_SECONDS if service == "sagemaker-runtime" else READ_TIMEOUT_SECONDS
             self._clients[service] = self._session.client(service, config=client_config(timeout))
         return self._clients[service]

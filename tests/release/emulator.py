@@ -26,10 +26,9 @@ import os
 from datetime import datetime
 from typing import Any
 
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import run_simple
 from werkzeug.wrappers import Request, Response
-
-from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
 DEFAULT_ACCOUNT = "123456789012"
 

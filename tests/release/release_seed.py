@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 
 import boto3
@@ -15,8 +16,15 @@ REPORTS_BUCKET = "mlops-shared-artifacts-111111111111"
 ROLE = "arn:aws:iam::123456789012:role/mlops-dev-churn-serving"
 
 
+_CLIENTS: dict[tuple[str, str | None], Any] = {}
+
+
 def client(service: str) -> Any:
-    return boto3.client(service, region_name=REGION)
+    """One client per service and emulator (building a client is the slow part of a seed)."""
+    key = (service, os.environ.get("AWS_ENDPOINT_URL"))
+    if key not in _CLIENTS:
+        _CLIENTS[key] = boto3.client(service, region_name=REGION)
+    return _CLIENTS[key]
 
 
 def evaluation_report(metric: str, value: float) -> dict[str, Any]:

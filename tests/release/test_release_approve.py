@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import boto3
-
 import release_seed as seed
 from release_cli import release, release_text
 
 
 def _described(arn: str) -> dict:
-    return boto3.client("sagemaker", region_name=seed.REGION).describe_model_package(ModelPackageName=arn)
+    return seed.client("sagemaker").describe_model_package(ModelPackageName=arn)
 
 
 def test_approves_the_newest_pending_package_that_meets_the_gate(emulator, project, capsys):

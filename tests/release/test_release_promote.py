@@ -48,7 +48,8 @@ def test_pull_path_edits_the_marked_line_of_the_overlay(emulator, project, capsy
     stack_before = (project / "stacks" / "Pulumi.staging.yaml").read_text()
     code, doc, _ = release(capsys, project, "promote", "--model", "fraud", "--to", "staging")
     assert code == 0 and doc["target"] == "kubernetes" and (doc["from"], doc["to"]) == (2, 5)
-    assert overlay.read_text() == before.replace('value: "2" # mlops:approvedVersion', 'value: "5" # mlops:approvedVersion')
+    marker = " # mlops:approvedVersion"
+    assert overlay.read_text() == before.replace(f'value: "2"{marker}', f'value: "5"{marker}')
     assert (project / "stacks" / "Pulumi.staging.yaml").read_text() == stack_before
 
 

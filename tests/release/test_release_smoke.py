@@ -7,11 +7,11 @@ from __future__ import annotations
 import json
 
 import numpy as np
+from release_cli import release, release_text
 
 from infra.release.smoke import sample_request
 from model_code import payload
 from model_code.schema import FEATURES
-from release_cli import release, release_text
 
 
 def _answer(emulator, body: bytes | str, content_type: str = "application/json") -> None:

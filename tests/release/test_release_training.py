@@ -4,11 +4,10 @@ no ListPipelineExecutionSteps, so what an execution reports poll by poll is inje
 
 from __future__ import annotations
 
-import boto3
-
 import release_seed as seed
-from infra.release import training
 from release_cli import release
+
+from infra.release import training
 
 PIPELINE = "mlops-shared-churn"
 DATA_BUCKET = "mlops-shared-data-111111111111"
@@ -16,17 +15,17 @@ COMMIT = "9f" * 20
 
 
 def _seed_pipeline_and_data() -> str:
-    sm = boto3.client("sagemaker", region_name=seed.REGION)
+    sm = seed.client("sagemaker")
     sm.create_pipeline(PipelineName=PIPELINE, PipelineDefinition="{}",
                        RoleArn="arn:aws:iam::123456789012:role/mlops-shared-churn-pipeline")
-    s3 = boto3.client("s3", region_name=seed.REGION)
+    s3 = seed.client("s3")
     s3.create_bucket(Bucket=DATA_BUCKET)
     s3.put_bucket_versioning(Bucket=DATA_BUCKET, VersioningConfiguration={"Status": "Enabled"})
     return s3.put_object(Bucket=DATA_BUCKET, Key="churn/raw/raw.csv", Body=b"defaulted,age\n")["VersionId"]
 
 
 def _parameters(arn: str) -> dict[str, str]:
-    sm = boto3.client("sagemaker", region_name=seed.REGION)
+    sm = seed.client("sagemaker")
     return {p["Name"]: p["Value"] for p in sm.list_pipeline_parameters_for_execution(
         PipelineExecutionArn=arn)["PipelineParameters"]}
 
@@ -81,15 +80,16 @@ def test_a_failed_run_exits_1_with_the_step_reason(emulator, project, capsys):
 
 def test_deadline_gives_up_without_stopping_the_run(emulator, project, capsys):
     _seed_pipeline_and_data()
+    steps = [[{"StepName": "Train", "StepStatus": "Executing"}]]
     emulator.post("/_inject/sagemaker/pipeline-script", {"pipeline": PIPELINE, "statuses": ["Executing"],
-                                                          "steps": [[{"StepName": "Train", "StepStatus": "Executing"}]]})
+                                                          "steps": steps})
     outcome = training.run(project, "churn", commit=COMMIT, snapshot="s3://snap", outputs_file=None, wait=True,
                            timeout=0.3, interval=0.05, progress=lambda _: None)
     assert outcome.exit_code == 1 and "gave up waiting (it keeps running)" in outcome.lines[-1]
 
 
 def test_missing_raw_data_and_bad_input(emulator, project, capsys):
-    boto3.client("sagemaker", region_name=seed.REGION).create_pipeline(
+    seed.client("sagemaker").create_pipeline(
         PipelineName=PIPELINE, PipelineDefinition="{}", RoleArn="arn:aws:iam::123456789012:role/x")
     code, _, err = release(capsys, project, "start-training", "--model", "churn", "--git-commit", COMMIT)
     assert code == 1 and err.startswith(f"infra.release start-training: error: s3:HeadObject on "

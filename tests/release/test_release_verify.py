@@ -123,7 +123,8 @@ def test_wait_follows_an_update_to_its_end(emulator, project, capsys, tmp_path):
 
 def test_failed_and_missing_endpoints(emulator, project, capsys, tmp_path):
     _, _, outputs = _old_and_declared(emulator, tmp_path)
-    _inject(emulator, endpoint_status="Failed", failure_reason="The primary container did not pass the ping health check")
+    reason = "The primary container did not pass the ping health check"
+    _inject(emulator, endpoint_status="Failed", failure_reason=reason)
     code, doc, _ = release(capsys, project, "verify", "--stack", "dev", "--outputs", str(outputs))
     assert code == 1 and doc["endpoints"][0]["verdict"] == "failed"
     assert doc["endpoints"][0]["detail"] == "Failed: The primary container did not pass the ping health check"
