@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
 PROJECT_NAMESPACE = "mlops"
@@ -298,6 +298,12 @@ class StackConfig(_Strict):
         "(same account only). Default: create in the shared stack, reuse in environment stacks.",
     )
     reader_account_ids: list[AccountId] = Field(default_factory=list)
+    github_dispatch_token: SecretStr | None = Field(
+        None,
+        description="Shared stack only: a GitHub token allowed to create repository_dispatch events on "
+        "githubRepository; EventBridge sends package approvals there. Set it with `pulumi config set --secret "
+        "mlops:githubDispatchToken`; a plain-text value is refused.",
+    )
     network: Network = Field(default_factory=Network)
     tags: dict[Annotated[str, Field(min_length=1, max_length=128)], Annotated[str, Field(max_length=256)]] = (
         Field(default_factory=dict)
@@ -309,6 +315,8 @@ class StackConfig(_Strict):
         problems = []
         if self.kind == "shared" and self.github_oidc_provider == "from-shared":
             problems.append("githubOidcProvider: the shared stack creates the provider; use 'create' or omit it")
+        if self.kind != "shared" and self.github_dispatch_token is not None:
+            problems.append("githubDispatchToken: only the shared stack routes approvals to GitHub; remove it here")
         for name, model in self.models.items():
             if self.kind == "shared":
                 if model.training is None:
