@@ -94,6 +94,8 @@ def main(argv: list[str] | None = None) -> int:
         outcome = run(args)
     except ReleaseError as exc:
         print(f"infra.release {args.command}: error: {exc}", file=sys.stderr)
+        if args.format == "json":  # machines get a document on stdout as well
+            Outcome(args.command, exc.exit_code, data={"error": str(exc)}).render("json")
         return exc.exit_code
     except KeyboardInterrupt:
         print(f"infra.release {args.command}: interrupted", file=sys.stderr)

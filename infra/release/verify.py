@@ -77,7 +77,10 @@ def run(project_dir: Path, stack: str, outputs_file: Path | None, wait: bool, ti
     for model, deploy in served.items():
         while True:
             finding = check(aws, target.naming, model, deploy, declared[model])
-            if finding.verdict != UPDATING or not wait or time.monotonic() >= deadline:
+            if finding.verdict != UPDATING or not wait:
+                break
+            if time.monotonic() >= deadline:
+                finding = Finding(**{**vars(finding), "detail": f"{finding.detail}; gave up after {timeout:g} s"})
                 break
             time.sleep(min(interval, max(0.0, deadline - time.monotonic())))
         findings.append(finding)

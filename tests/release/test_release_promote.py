@@ -85,7 +85,7 @@ def test_emulator_going_away_mid_way_leaves_the_file_whole(own_emulator, project
     before = stack_file.read_bytes()
     code, out, err = release(capsys, project, "promote", "--model", "churn", "--to", "staging")
     assert not own_emulator.alive()
-    assert code == 1 and out == {}
+    assert code == 1 and out["ok"] is False and out["error"] == err.split(": error: ", 1)[1].strip()
     assert err.count("\n") == 1 and "Traceback" not in err
     assert err.startswith("infra.release promote: error: sagemaker:DescribeModelPackage on "
                           "arn:aws:sagemaker:us-east-1:123456789012:model-package/mlops-shared-churn/4 failed: ")

@@ -75,6 +75,7 @@ def test_unreachable_endpoint_is_one_clear_line(emulator, project, capsys, monke
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # nothing listens on the discard port
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
     code, out, err = release(capsys, project, "smoke-test", "--stack", "dev")
-    assert code == 1 and out == {} and err.count("\n") == 1
+    assert code == 1 and out["ok"] is False and err.count("\n") == 1
+    assert out["error"] == err.split(": error: ", 1)[1].strip()
     assert err.startswith("infra.release smoke-test: error: sagemaker:InvokeEndpoint on endpoint mlops-dev-churn "
                           "failed: Could not connect to the endpoint URL")

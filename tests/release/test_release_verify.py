@@ -105,6 +105,7 @@ def test_still_updating_waits_until_the_deadline(emulator, project, capsys, tmp_
                            "--timeout", "0.6", "--interval", "0.1")
     assert code == 1 and doc["endpoints"][0]["verdict"] == "updating"
     assert f"still Updating towards {declared}" in doc["endpoints"][0]["detail"]
+    assert doc["endpoints"][0]["detail"].endswith("; gave up after 0.6 s")
 
 
 def test_wait_follows_an_update_to_its_end(emulator, project, capsys, tmp_path):
