@@ -68,7 +68,10 @@ def test_latency_over_budget_fails(emulator, project, capsys):
 def test_prod_budget_comes_from_its_alarm_config(emulator, project, capsys):
     _answer(emulator, _model_answer([0.1, 0.7, 0.2]))
     code, doc, _ = release(capsys, project, "smoke-test", "--stack", "prod")
-    assert code == 0 and doc["endpoints"][0]["budgetMs"] == 250
+    [result] = doc["endpoints"]
+    assert result["budgetMs"] == 250 and result["endpoint"] == "mlops-prod-churn"
+    # On a loaded machine the emulator itself may take longer than prod's budget; then that is the verdict.
+    assert (code, result["problem"]) == (0, None) or result["problem"].endswith("over the latency budget of 250 ms")
 
 
 def test_unreachable_endpoint_is_one_clear_line(emulator, project, capsys, monkeypatch):

@@ -4,6 +4,8 @@ no ListPipelineExecutionSteps, so what an execution reports poll by poll is inje
 
 from __future__ import annotations
 
+import json
+
 import release_seed as seed
 from release_cli import release
 
@@ -100,3 +102,59 @@ def test_missing_raw_data_and_bad_input(emulator, project, capsys):
     assert code == 2 and "--model nope: not a model of stack 'shared'" in err
     code, _, err = release(capsys, project, "start-training", "--model", "churn", "--wait", "--timeout", "0")
     assert code == 2 and "--timeout must be > 0" in err
+
+
+def test_the_package_is_found_by_its_execution_when_steps_do_not_name_it(emulator, project, capsys):
+    """The Register step's metadata is missing: the package that records this execution's ARN is reported."""
+    _seed_pipeline_and_data()
+    seed.register("churn", report=seed.evaluation_report("auc", 0.9), commit="1" * 40)  # another run's package
+    emulator.post("/_inject/sagemaker/pipeline-script", {"pipeline": PIPELINE, "statuses": ["Executing", "Succeeded"],
+                                                          "steps": [[{"StepName": "Train", "StepStatus": "Executing"}],
+                                                                    [{"StepName": "Register",
+                                                                      "StepStatus": "Succeeded"}]]})
+
+    def register_while_running(line: str) -> None:
+        if "Train Executing" in line:  # the pipeline registers its package while the tool polls
+            [execution] = seed.client("sagemaker").list_pipeline_executions(
+                PipelineName=PIPELINE)["PipelineExecutionSummaries"]
+            seed.register("churn", report=seed.evaluation_report("auc", 0.9), commit=COMMIT,
+                          execution=execution["PipelineExecutionArn"])
+
+    outcome = training.run(project, "churn", commit=COMMIT, snapshot="s3://snap", outputs_file=None, wait=True,
+                           timeout=30, interval=0.05, progress=register_while_running)
+    assert outcome.exit_code == 0
+    assert outcome.data["package"]["version"] == 2 and outcome.data["package"]["lineage"]["gitCommit"] == COMMIT
+
+
+def test_succeeded_without_a_package_is_a_verdict(emulator, project, capsys):
+    _seed_pipeline_and_data()
+    seed.package_group("churn")
+    emulator.post("/_inject/sagemaker/pipeline-script", {"pipeline": PIPELINE, "statuses": ["Succeeded"],
+                                                          "steps": [[]]})
+    code, doc, _ = release(capsys, project, "start-training", "--model", "churn", "--wait", "--git-commit", COMMIT,
+                           "--interval", "0.05")
+    assert code == 1 and doc["package"] is None and doc["status"] == "Succeeded"
+
+
+def test_outputs_of_the_shared_stack_name_the_pipeline_and_the_data_bucket(emulator, project, capsys, tmp_path):
+    """`pulumi stack output --json` of the shared stack wins over names computed from the stack file."""
+    seed.client("sagemaker").create_pipeline(PipelineName="renamed-pipeline", PipelineDefinition="{}",
+                                             RoleArn="arn:aws:iam::123456789012:role/x")
+    s3 = seed.client("s3")
+    s3.create_bucket(Bucket="other-data-bucket")
+    s3.put_object(Bucket="other-data-bucket", Key="churn/raw/raw.csv", Body=b"x")
+    model = {"packageGroupName": "mlops-shared-churn", "packageGroupArn": "arn:g", "trainingRepositoryUrl": "t",
+             "servingRepositoryUrl": "s", "servingRepositoryArn": "arn:s", "pipelineName": "renamed-pipeline"}
+    outputs = {"accountId": "111111111111", "region": "us-east-1", "kmsKeyArn": "arn:k",
+               "dataBucket": "other-data-bucket", "artifactsBucket": "a", "captureBucket": "c",
+               "models": {"churn": model}, "promotionTopicArn": "arn:t", "githubOidcProviderArn": "arn:o",
+               "ciPreviewRoleArn": "arn:p", "ciDeployRoleArn": "arn:d"}
+    (tmp_path / "shared.json").write_text(json.dumps(outputs))
+    code, doc, _ = release(capsys, project, "start-training", "--model", "churn", "--git-commit", COMMIT,
+                           "--outputs", str(tmp_path / "shared.json"))
+    assert code == 0 and doc["pipeline"] == "renamed-pipeline"
+    assert doc["lineage"]["dataSnapshot"].startswith("s3://other-data-bucket/churn/raw/raw.csv#etag=")
+    (tmp_path / "env.json").write_text(json.dumps({"endpoints": {}}))
+    code, _, err = release(capsys, project, "start-training", "--model", "churn",
+                           "--outputs", str(tmp_path / "env.json"))
+    assert code == 2 and "not the outputs of the shared stack" in err
