@@ -26,7 +26,7 @@ import yaml
 from infra.config import KubernetesDeploy, SageMakerDeploy
 from infra.release import registry, stacks
 from infra.release.aws import Aws
-from infra.release.errors import EXIT_VERDICT, UsageError
+from infra.release.errors import EXIT_VERDICT, ReleaseError, UsageError
 from infra.release.outcome import Outcome
 
 GITOPS_MARKER = "mlops:approvedVersion"
@@ -155,7 +155,10 @@ def write_pin(pin: Pin, version: int) -> None:
     lines[pin.line - 1] = line[: pin.start] + str(version) + line[pin.end:]
     updated = "".join(lines)
     _check_one_value_changed(pin, original, updated, version)
-    atomic_write(pin.file, updated)
+    try:
+        atomic_write(pin.file, updated)
+    except OSError as exc:
+        raise ReleaseError(f"{pin.file}: cannot write ({exc.strerror or exc}); the file is unchanged") from None
 
 
 def _check_one_value_changed(pin: Pin, original: str, updated: str, version: int) -> None:

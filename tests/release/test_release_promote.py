@@ -102,3 +102,24 @@ def test_the_module_runs_as_a_command(emulator, project):
     result = subprocess.run([sys.executable, "-m", "infra.release", "promote", "--model", "churn"],
                             cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert result.returncode == 2 and "the following arguments are required: --to" in result.stderr
+
+
+def test_a_failed_write_leaves_the_old_file_and_no_temporary_file(emulator, project, capsys, monkeypatch):
+    """The rename is the commit point: if it fails, readers still see the complete old file."""
+    import os
+
+    from infra.release import promote
+
+    _approved("Approved", "Approved", "Approved", "Approved")
+    stack_file = project / "stacks" / "Pulumi.dev.yaml"
+    before = stack_file.read_bytes()
+
+    def full_disk(src, dst):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(promote.os, "replace", full_disk)
+    code, doc, err = release(capsys, project, "promote", "--model", "churn", "--to", "dev")
+    assert code == 1 and "Pulumi.dev.yaml: cannot write (No space left on device); the file is unchanged" in err
+    assert stack_file.read_bytes() == before
+    assert sorted(os.listdir(stack_file.parent)) == sorted(
+        ["Pulumi.dev.yaml", "Pulumi.prod.yaml", "Pulumi.shared.yaml", "Pulumi.staging.yaml"])
