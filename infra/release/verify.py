@@ -64,6 +64,7 @@ def run(project_dir: Path, stack: str, outputs_file: Path | None, wait: bool, ti
     aws = Aws(target.config.region)
     out = Outcome("verify", data={"stack": stack, "exactConfig": outputs is not None})
     declared: dict[str, str | None] = {}
+    names = {model: target.naming.endpoint(model) for model in served}
     for model in served:
         if outputs is None:
             declared[model] = None
@@ -72,11 +73,12 @@ def run(project_dir: Path, stack: str, outputs_file: Path | None, wait: bool, ti
                              f"(has: {', '.join(sorted(outputs.endpoints)) or 'none'}); outputs of another stack?")
         else:
             declared[model] = outputs.endpoints[model].endpoint_config_name
+            names[model] = outputs.endpoints[model].endpoint_name  # the engine's own record wins
     deadline = time.monotonic() + timeout
     findings: list[Finding] = []
     for model, deploy in served.items():
         while True:
-            finding = check(aws, target.naming, model, deploy, declared[model])
+            finding = check(aws, target.naming, model, deploy, declared[model], names[model])
             if finding.verdict != UPDATING or not wait:
                 break
             if time.monotonic() >= deadline:
@@ -101,8 +103,8 @@ def run(project_dir: Path, stack: str, outputs_file: Path | None, wait: bool, ti
     return out
 
 
-def check(aws: Aws, naming: Naming, model: str, deploy: SageMakerDeploy, declared: str | None) -> Finding:
-    name = naming.endpoint(model)
+def check(aws: Aws, naming: Naming, model: str, deploy: SageMakerDeploy, declared: str | None,
+          name: str) -> Finding:
     try:
         endpoint = aws.call("sagemaker", "describe_endpoint", f"endpoint {name}", EndpointName=name)
     except AwsError as exc:
