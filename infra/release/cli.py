@@ -28,7 +28,13 @@ def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--format", choices=("text", "json"), default="text", help="text for people, json for CI")
     common.add_argument("--project-dir", type=Path, default=PROJECT_ROOT, help="folder holding Pulumi.yaml")
-    parser = _Parser(prog="python -m infra.release", description=__doc__.splitlines()[0])
+    parser = _Parser(
+        prog="python -m infra.release",
+        description="Release glue that CI runs: train, approve, promote, verify and smoke-test models "
+        "(resource names from the stack files; see docs/delivery.md).",
+        epilog="exit codes: 0 success; 1 a verdict against you or a failed AWS call; 2 bad input or usage. "
+        "AWS_ENDPOINT_URL and AWS_MAX_ATTEMPTS are honoured.",
+    )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     p = sub.add_parser("start-training", parents=[common], help="start a model's training pipeline")
