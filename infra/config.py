@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
 from infra.rollout import TrafficStep, bake_problems, step_problems, traffic_steps
@@ -388,6 +388,12 @@ class StackConfig(_Strict):
         default_factory=list,
         description="Environment account ids granted read on the shared registries and artifact store.",
     )
+    github_dispatch_token: SecretStr | None = Field(
+        None,
+        description="Shared stack only: a GitHub token allowed to create repository_dispatch events on "
+        "githubRepository; EventBridge sends package approvals there. Set it with `pulumi config set --secret "
+        "mlops:githubDispatchToken`; a plain-text value is refused.",
+    )
     network: Network = Field(default_factory=Network, description="VPC placement of training and serving.")
     tags: dict[Annotated[str, Field(min_length=1, max_length=128)], Annotated[str, Field(max_length=256)]] = (
         Field(default_factory=dict, description="Extra tags on every resource (string values only).")
@@ -399,6 +405,8 @@ class StackConfig(_Strict):
         problems = []
         if self.kind == "shared" and self.github_oidc_provider == "from-shared":
             problems.append("githubOidcProvider: the shared stack creates the provider; use 'create' or omit it")
+        if self.kind != "shared" and self.github_dispatch_token is not None:
+            problems.append("githubDispatchToken: only the shared stack routes approvals to GitHub; remove it here")
         for name, model in self.models.items():
             if self.kind == "shared":
                 if model.training is None:
@@ -505,6 +513,8 @@ def scalar_kind(annotation: Any) -> str | None:
         return "str" if kinds == {str} else "int" if kinds == {int} else None
     if annotation in (str, int, bool):
         return annotation.__name__
+    if annotation is SecretStr:  # a `secure:` value reaches the program decrypted, as a plain string
+        return "str"
     if getattr(annotation, "__metadata__", None) is not None:  # Annotated[str, Field(...)]
         return scalar_kind(annotation.__origin__)
     if len(args) == 1 and type(None) in getattr(annotation, "__args__", ()):  # X | None
