@@ -29,7 +29,11 @@ from infra.components.environment_key import EnvironmentKey, EnvironmentKeyArgs 
 from infra.components.github_oidc import GitHubOidcProvider  # noqa: E402
 from infra.components.gitops_apps import GitOpsApps, GitOpsAppsArgs, ModelAccess  # noqa: E402
 from infra.components.model_registry import ModelRegistry, ModelRegistryArgs  # noqa: E402
-from infra.components.promotion_trigger import PromotionTrigger, PromotionTriggerArgs  # noqa: E402
+from infra.components.promotion_trigger import (  # noqa: E402
+    PromotionTrigger,
+    PromotionTriggerArgs,
+    github_dispatch,
+)
 from infra.components.sagemaker_endpoint import (  # noqa: E402
     SageMakerEndpoint,
     SageMakerEndpointArgs,
@@ -131,7 +135,7 @@ def shared_stack(config: StackConfig, naming: Naming, provider: aws.Provider) ->
         "promotion",
         PromotionTriggerArgs(
             naming=naming, package_group_names=[naming.package_group(m) for m in models],
-            kms_key_arn=store.key.arn, account_id=account_id,
+            kms_key_arn=store.key.arn, account_id=account_id, github_dispatch=github_dispatch(config),
         ),
         opts,
     )

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from pydantic.alias_generators import to_camel
 
 from infra.rollout import TrafficStep, bake_problems, step_problems, traffic_steps
+from infra.training_contract import hyperparameter_problems
 
 PROJECT_NAMESPACE = "mlops"
 """Config namespace of this program's own keys (the project name in Pulumi.yaml)."""
@@ -81,7 +82,10 @@ class Training(_Strict):
         description="Longest wait for spot capacity plus training, in seconds; only with useSpot.",
     )
     hyperparameters: dict[str, str | int | float | bool] = Field(
-        default_factory=dict, description="Hyperparameters passed to the training entry point (strings on the wire)."
+        default_factory=dict,
+        description="Hyperparameters passed to the training entry point (strings on the wire); checked against "
+        "the model code's contract, model_code/contract/hyperparameters.schema.json (`algorithm` selects the "
+        "estimator).",
     )
     schedule: str | None = Field(
         None,
@@ -350,11 +354,9 @@ DEPLOY_TARGETS: dict[str, type[_Strict]] = {"sagemaker": SageMakerDeploy, "kuber
 
 
 class Model(_Strict):
-    """One model: trained in the shared stack, served in environment stacks."""
+    """One model: trained in the shared stack, served in environment stacks. What it is (the estimator) is
+    chosen by `training.hyperparameters.algorithm`, as the model code's contract defines."""
 
-    framework: Literal["sklearn", "xgboost", "pytorch", "tensorflow", "custom"] = Field(
-        description="Model framework, recorded with the model."
-    )
     training: Training | None = Field(None, description="How the shared stack trains it (shared stack only).")
     deploy: Deploy | None = Field(None, description="How this environment serves it (environment stacks only).")
 
@@ -518,6 +520,12 @@ class StackConfig(_Strict):
         default_factory=list,
         description="Environment account ids granted read on the shared registries and artifact store.",
     )
+    github_dispatch_token: SecretStr | None = Field(
+        None,
+        description="Shared stack only: a GitHub token allowed to create repository_dispatch events on "
+        "githubRepository; EventBridge sends package approvals there. Set it with `pulumi config set --secret "
+        "mlops:githubDispatchToken`; a plain-text value is refused.",
+    )
     network: Network = Field(default_factory=Network, description="VPC placement of training and serving.")
     tags: dict[Annotated[str, Field(min_length=1, max_length=128)], Annotated[str, Field(max_length=256)]] = (
         Field(default_factory=dict, description="Extra tags on every resource (string values only).")
@@ -532,6 +540,8 @@ class StackConfig(_Strict):
         problems += self._cluster_problems()
         if self.kind == "shared" and self.github_oidc_provider == "from-shared":
             problems.append("githubOidcProvider: the shared stack creates the provider; use 'create' or omit it")
+        if self.kind != "shared" and self.github_dispatch_token is not None:
+            problems.append("githubDispatchToken: only the shared stack routes approvals to GitHub; remove it here")
         for name, model in self.models.items():
             if self.kind == "shared":
                 if model.training is None:
@@ -660,9 +670,19 @@ def parse_stack_config(raw: Mapping[str, Any]) -> StackConfig:
     except ValidationError as exc:
         problems.extend(_describe(e) for e in exc.errors() if not e["loc"] or e["loc"][0] not in undecodable)
     else:
+        problems.extend(_contract_problems(config))
         if not problems:
             return config
     raise ConfigError(problems)
+
+
+def _contract_problems(config: StackConfig) -> list[str]:
+    """Hyperparameters the model code's training entry point would refuse (its published contract)."""
+    return [
+        f"{PROJECT_NAMESPACE}:models.{model}.training.hyperparameters.{key}: {problem}"
+        for model, training in sorted(config.trained_models().items())
+        for key, problem in hyperparameter_problems(training.hyperparameters)
+    ]
 
 
 _UNSET = object()
@@ -679,6 +699,8 @@ def scalar_kind(annotation: Any) -> str | None:
         return "str" if kinds == {str} else "int" if kinds == {int} else None
     if annotation in (str, int, bool):
         return annotation.__name__
+    if annotation is SecretStr:  # a `secure:` value reaches the program decrypted, as a plain string
+        return "str"
     if getattr(annotation, "__metadata__", None) is not None:  # Annotated[str, Field(...)]
         return scalar_kind(annotation.__origin__)
     if len(args) == 1 and type(None) in getattr(annotation, "__args__", ()):  # X | None

@@ -42,16 +42,11 @@ from infra.components.argo_rollouts import canary_steps
 from infra.config import ConfigError, KubernetesDeploy, parse_stack_config
 from infra.naming import Naming
 from infra.plan.model import PlannedResource, PlanResult
+from infra.plan.pack import load_pack
+from infra.plan.policy_config import default_policy_config_path, load_policy_config
 from infra.plan.project import ProjectError, load_stack
 from infra.plan.runner import PROJECT_ROOT
-from infra.plan.verdict import (
-    Violation,
-    default_policy_config_path,
-    evaluate,
-    has_mandatory,
-    load_pack,
-    load_policy_config,
-)
+from infra.plan.verdict import Violation, evaluate, has_mandatory
 
 GITOPS_ROOT = PROJECT_ROOT / "gitops"
 PACK_DIR = PROJECT_ROOT / "policies"

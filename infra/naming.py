@@ -72,6 +72,10 @@ class Naming:
         """EventBridge rule that turns a package approval into a promotion request."""
         return self._name("package-approved")
 
+    def dispatch_connection(self) -> str:
+        """EventBridge connection and API destination that send approvals to GitHub's repository_dispatch."""
+        return self._name("github-dispatch", limit=64)
+
     def topic(self, purpose: str) -> str:
         """SNS topic of the stack (`alarms`, `promotions`)."""
         return self._name(purpose)

@@ -16,6 +16,7 @@ import json
 import tarfile
 import tempfile
 import warnings
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,7 @@ import numpy as np
 
 from model_code import fsutil
 from model_code.errors import UsageError
+from model_code.hyperparams import ALGORITHMS
 
 MODEL_FILE = "model.joblib"
 METADATA_FILE = "metadata.json"
@@ -58,15 +60,32 @@ def save(model_dir: str | Path, estimator: Any, metadata: dict[str, Any], baseli
 
 
 def read_metadata(model_dir: Path) -> dict[str, Any]:
+    """``metadata.json``, checked field by field: everything the server, evaluation and drift rely on."""
     path = model_dir / METADATA_FILE
     try:
         meta = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise UsageError(f"model directory {model_dir} has no {METADATA_FILE}") from None
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
         raise UsageError(f"cannot read {path}: {exc}") from None
+    if not isinstance(meta, dict):
+        raise UsageError(f"{path}: expected a JSON object, got {type(meta).__name__}")
     if meta.get("format_version") != FORMAT_VERSION:
         raise UsageError(f"{path}: unsupported format_version {meta.get('format_version')!r}, expected 1")
+    names = meta.get("feature_names")
+    if (
+        not isinstance(names, list)
+        or not names
+        or not all(isinstance(n, str) and n for n in names)
+        or len(set(names)) != len(names)
+    ):
+        raise UsageError(f"{path}: 'feature_names' must be a non-empty list of distinct feature names")
+    threshold = meta.get("threshold")
+    if type(threshold) not in (int, float) or not 0.0 < threshold < 1.0:
+        raise UsageError(f"{path}: 'threshold' must be a number strictly between 0 and 1, got {threshold!r}")
+    algorithm = meta.get("algorithm", "linear")  # artifacts written before 'algorithm' existed are linear
+    if algorithm not in ALGORITHMS:
+        raise UsageError(f"{path}: 'algorithm' must be one of {', '.join(ALGORITHMS)}, got {algorithm!r}")
     return meta
 
 
@@ -88,12 +107,23 @@ def load(model_dir: str | Path) -> LoadedModel:
         raise UsageError(f"cannot load {path}: {type(exc).__name__}: {exc}") from None
     if not hasattr(estimator, "predict_proba"):
         raise UsageError(f"{path} does not contain a classifier with predict_proba")
+    fitted = getattr(estimator, "n_features_in_", None)
+    if fitted != len(meta["feature_names"]):
+        raise UsageError(
+            f"{path} was fitted on {fitted} features but {METADATA_FILE} names {len(meta['feature_names'])}; "
+            "the model and its metadata do not belong together"
+        )
     return LoadedModel(
         estimator=estimator,
         feature_names=tuple(meta["feature_names"]),
         threshold=float(meta["threshold"]),
         metadata=meta,
     )
+
+
+def algorithm_of(meta: dict[str, Any]) -> str:
+    """The algorithm a model was trained with (``linear`` for artifacts older than the field)."""
+    return str(meta.get("algorithm", "linear"))
 
 
 def version_mismatch(meta: dict[str, Any]) -> str | None:
@@ -127,6 +157,6 @@ def resolved(path: str | Path) -> Iterator[Path]:
         try:
             with tarfile.open(tarball, "r:*") as tar:
                 tar.extractall(tmp, filter="data")  # 'data' refuses absolute paths, links out, devices
-        except (tarfile.TarError, OSError) as exc:
-            raise UsageError(f"cannot extract {tarball}: {exc}") from None
+        except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:  # EOFError: a truncated archive
+            raise UsageError(f"cannot extract {tarball}: {type(exc).__name__}: {exc}") from None
         yield Path(tmp)

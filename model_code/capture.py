@@ -59,11 +59,19 @@ def decode_input(record: Any, where: str) -> tuple[bytes, str]:
     """Return ``(body, media_type)`` of a capture record's endpoint input."""
     data_in = _field(_field(record, "captureData", where, ""), "endpointInput", where, "captureData.")
     data = _field(data_in, "data", where, "captureData.endpointInput.")
-    encoding = str(data_in.get("encoding", "CSV")).upper()
-    media = payload.media_type(data_in.get("observedContentType"))
+    encoding = data_in.get("encoding", "CSV")
+    observed = data_in.get("observedContentType")
+    if not isinstance(encoding, str):
+        raise UsageError(f"{where}: endpointInput.encoding must be a string, got {encoding!r}")
+    if observed is not None and not isinstance(observed, str):
+        raise UsageError(f"{where}: endpointInput.observedContentType must be a string, got {observed!r}")
+    encoding = encoding.upper()
+    media = payload.media_type(observed)
     if encoding == "BASE64":
+        if not isinstance(data, str):
+            raise UsageError(f"{where}: endpointInput.data must be a base64 string")
         try:
-            body = base64.b64decode(str(data), validate=True)
+            body = base64.b64decode(data, validate=True)
         except (binascii.Error, ValueError):
             raise UsageError(f"{where}: endpointInput.data is not valid base64") from None
     elif encoding in ("CSV", "JSON"):
@@ -94,6 +102,8 @@ def read_capture(path: str | Path, names: Sequence[str]) -> CaptureBatch:
                 record = json.loads(line)
             except json.JSONDecodeError as exc:
                 raise UsageError(f"{where}: not valid JSON ({exc.msg})") from None
+            except RecursionError:
+                raise UsageError(f"{where}: JSON is nested too deeply") from None
             body, media = decode_input(record, where)
             batch.records += 1
             try:

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import shutil
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -22,6 +25,7 @@ from model_code.errors import UsageError
 SPLITS = (("train", 0.70), ("validation", 0.15), ("test", 0.15))
 SAMPLE_ROWS = 3
 MIN_ROWS = 40
+MAX_ROWS = 5_000_000  # about 320 MB of features; more is a typo, not a data set
 
 
 def split(X: np.ndarray, y: np.ndarray, seed: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -47,21 +51,79 @@ def sample_request_json(X: np.ndarray) -> str:
     return json.dumps({"instances": [[_json_number(v) for v in row] for row in X]}) + "\n"
 
 
+OUTPUTS = ("train", "validation", "test", "sample_request.csv", "sample_request.json")
+"""Everything ``write_dataset`` puts in the output directory; an existing directory may hold only these."""
+
+
+def _check_out_dir(out: Path) -> None:
+    """Refuse an output path we could not replace as a whole without destroying someone else's files."""
+    if out.is_symlink() or (out.exists() and not out.is_dir()):
+        raise UsageError(f"--out-dir {out} exists and is not a directory")
+    if out.is_dir():
+        foreign = sorted(p.name for p in out.iterdir() if p.name not in OUTPUTS)
+        if foreign:
+            raise UsageError(
+                f"--out-dir {out} holds files this step did not write ({', '.join(foreign[:5])}); "
+                "give a new or empty directory, or one written by model_code.data"
+            )
+
+
+def _swap_in(staged: Path, out: Path) -> None:
+    """Make ``staged`` the output directory: a reader sees the complete old set or the complete new one."""
+    trash: Path | None = None
+    if out.is_dir():
+        if not any(out.iterdir()):
+            try:
+                out.rmdir()
+            except OSError:  # e.g. a mount point: nothing old in it to mix with, so move the entries in
+                for entry in sorted(staged.iterdir()):
+                    os.rename(entry, out / entry.name)
+                staged.rmdir()
+                return
+        else:
+            trash = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+            os.rename(out, trash / out.name)
+    try:
+        os.rename(staged, out)
+    except OSError:
+        if trash is not None:
+            os.rename(trash / out.name, out)  # put the old set back
+        raise
+    finally:
+        if trash is not None:
+            shutil.rmtree(trash, ignore_errors=True)
+
+
 def write_dataset(out_dir: str | Path, X: np.ndarray, y: np.ndarray, seed: int) -> dict[str, int]:
-    """Write the channels and sample payloads; return the row count of each split."""
+    """Write the channels and sample payloads as one set (staged next to ``out_dir``, then renamed into
+    place); return the row count of each split."""
     if len(y) < MIN_ROWS:
         raise UsageError(f"need at least {MIN_ROWS} rows to make train/validation/test splits, got {len(y)}")
     out = Path(out_dir)
     parts = split(X, y, seed)
-    for name, (Xs, ys) in parts.items():
+    for name, (_, ys) in parts.items():
         if len(np.unique(ys)) < 2:
             raise UsageError(
                 f"the {name} split has only one class; provide more rows with both labels 0 and 1"
             )
-        tabular.write_labeled_csv(out / name / f"{name}.csv", Xs, ys)
-    sample = parts["test"][0][:SAMPLE_ROWS]
-    tabular.write_features_csv(out / "sample_request.csv", sample)
-    fsutil.write_text(out / "sample_request.json", sample_request_json(sample))
+    _check_out_dir(out)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        staged = Path(tempfile.mkdtemp(prefix=f".{out.name}.new-", dir=out.parent))
+    except OSError as exc:
+        raise UsageError(f"--out-dir {out}: cannot create it ({exc.strerror})") from None
+    try:
+        for name, (Xs, ys) in parts.items():
+            tabular.write_labeled_csv(staged / name / f"{name}.csv", Xs, ys)
+        sample = parts["test"][0][:SAMPLE_ROWS]
+        tabular.write_features_csv(staged / "sample_request.csv", sample)
+        fsutil.write_text(staged / "sample_request.json", sample_request_json(sample))
+        staged.chmod(0o777 & ~fsutil.UMASK)  # mkdtemp makes 0700; give the directory mkdir's permissions
+        _swap_in(staged, out)
+    except OSError as exc:
+        raise UsageError(f"--out-dir {out}: cannot write the data set ({exc.strerror})") from None
+    finally:
+        shutil.rmtree(staged, ignore_errors=True)
     return {name: len(ys) for name, (_, ys) in parts.items()}
 
 
@@ -74,11 +136,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--rows", type=int, default=synthetic.DEFAULT_ROWS, help="rows to generate (no --raw)"
     )
     args = parser.parse_args(argv)
+    if not 0 <= args.seed < 2**32:
+        parser.error(f"--seed must be an integer from 0 to 2**32-1, got {args.seed}")
     if args.raw:
         X, y = tabular.read_raw_csv(args.raw)
     else:
-        if args.rows < MIN_ROWS:
-            parser.error(f"--rows must be at least {MIN_ROWS}")
+        if not MIN_ROWS <= args.rows <= MAX_ROWS:
+            parser.error(f"--rows must be from {MIN_ROWS} to {MAX_ROWS}, got {args.rows}")
         X, y = synthetic.generate(args.rows, args.seed)
     counts = write_dataset(args.out_dir, X, y, args.seed)
     summary = ", ".join(f"{k}={v}" for k, v in counts.items())

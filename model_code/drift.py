@@ -133,14 +133,51 @@ def load_baseline(path: str | Path) -> dict[str, Any]:
         baseline = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise UsageError(f"baseline: {path} does not exist") from None
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:
         raise UsageError(f"baseline: cannot read {path} as JSON: {exc}") from None
     if not isinstance(baseline, dict) or baseline.get("format") != BASELINE_FORMAT:
         raise UsageError(
             f"baseline: {path} is not a baseline.json written by model_code.train "
             f"(expected format {BASELINE_FORMAT!r})"
         )
+    problem = baseline_problem(baseline)
+    if problem:
+        raise UsageError(f"baseline: {path}: {problem}")
     return baseline
+
+
+def _finite_numbers(value: Any) -> bool:
+    return isinstance(value, list) and all(type(v) in (int, float) and math.isfinite(v) for v in value)
+
+
+def baseline_problem(baseline: dict[str, Any]) -> str | None:
+    """What is wrong with a parsed ``baseline.json`` (first problem, naming the key), or ``None``."""
+    names = baseline.get("feature_names")
+    if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+        return "'feature_names' must be a non-empty list of feature names"
+    if len(set(names)) != len(names):
+        return "'feature_names' has duplicates"
+    features = baseline.get("features")
+    if not isinstance(features, dict):
+        return "'features' must be an object keyed by feature name"
+    for name in names:
+        stats = features.get(name)
+        where = f"features.{name}"
+        if not isinstance(stats, dict):
+            return f"'{where}' is missing"
+        edges, shares = stats.get("edges"), stats.get("shares")
+        if not _finite_numbers(edges) or any(a >= b for a, b in zip(edges, edges[1:], strict=False)):
+            return f"'{where}.edges' must be a list of finite numbers in increasing order"
+        if (
+            not _finite_numbers(shares)
+            or len(shares) != len(edges) + 1
+            or any(v < 0 for v in shares)
+            or not math.isclose(sum(shares), 1.0, abs_tol=1e-6)
+        ):
+            return f"'{where}.shares' must be {len(edges) + 1} non-negative numbers that sum to 1"
+        if not _finite_numbers([stats.get("mean")]):
+            return f"'{where}.mean' must be a finite number"
+    return None
 
 
 def drift(

@@ -20,6 +20,7 @@ from typing import Any
 from model_code import artifact, cli, fsutil, tabular
 from model_code.errors import GateFailed, UsageError
 from model_code.metrics import GATE_METRICS, binary_metrics, confusion_matrix
+from model_code.schema import FEATURES
 
 DEFAULT_MODEL_DIR = "/opt/ml/processing/model"
 DEFAULT_TEST_DIR = "/opt/ml/processing/test"
@@ -41,6 +42,11 @@ def evaluate(model_path: str | Path, test_dir: str | Path) -> dict[str, Any]:
     X, y = tabular.read_channel(test_dir, "test")
     with artifact.resolved(model_path) as model_dir:
         model = artifact.load(model_dir)
+    if model.feature_names != FEATURES:
+        raise UsageError(
+            f"the model's features ({', '.join(model.feature_names)}) are not the test channel's "
+            f"({', '.join(FEATURES)})"
+        )
     scores = model.scores(X)
     return evaluation_report(
         binary_metrics(y, scores, model.threshold), confusion_matrix(y, scores, model.threshold)
@@ -70,9 +76,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not math.isfinite(args.threshold):
         raise UsageError(f"--threshold must be a finite number, got {args.threshold}")
+    out_dir = Path(args.output_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise UsageError(f"--output-dir {out_dir} exists and is not a directory")
     report = evaluate(args.model_dir, args.test_dir)
-    out = Path(args.output_dir) / REPORT_FILE
-    fsutil.write_json(out, report)
+    out = out_dir / REPORT_FILE
+    try:
+        fsutil.write_json(out, report)
+    except OSError as exc:
+        raise UsageError(f"--output-dir {out_dir}: cannot write {REPORT_FILE} ({exc.strerror})") from None
     value = report["binary_classification_metrics"][args.metric]["value"]
     summary = f"{args.metric}={value:.6f} (gate: >= {args.threshold:g}); report written to {out}"
     if value < args.threshold:

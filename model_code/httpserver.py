@@ -1,9 +1,11 @@
 """A small HTTP/1.1 server on asyncio's low-level ``Protocol`` API, for one worker process.
 
-Why hand-written: the work per request is a ~170 µs ``predict_proba`` call, so a framework's per-request
-overhead (ASGI scopes, routing, pydantic models, a separate inference process) is most of the latency. This
-loop parses the request line and headers, frames the body (``Content-Length`` or chunked), calls the
-transport-independent :class:`~model_code.inference.InferenceApp` synchronously and writes one response. It
+Why not a framework: the work per request is a ~170 µs ``predict_proba`` call, so a framework's per-request
+overhead (ASGI scopes, routing, pydantic models, a separate inference process) is most of the latency. Why not
+hand-written framing either: HTTP/1.1 framing is where request smuggling lives, so ``httptools`` (llhttp, the
+fuzzed parser of Node.js and uvicorn) frames every request (request line, headers, ``Content-Length`` or
+chunked body). This loop applies our limits, calls the transport-independent
+:class:`~model_code.inference.InferenceApp` synchronously and writes one response. It
 supports keep-alive, pipelining, ``Expect: 100-continue``, idle and slow-request timeouts, write back-pressure
 and a graceful drain on SIGTERM. It is not a general web server: no TLS, no HTTP/2 (the platform's load
 balancer or SageMaker's front end terminates those).
@@ -19,8 +21,11 @@ import socket
 import sys
 import time
 import traceback
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+
+import httptools
 
 from model_code.inference import InferenceApp, Response, error
 
@@ -37,6 +42,7 @@ REASONS = {
     411: "Length Required",
     413: "Content Too Large",
     415: "Unsupported Media Type",
+    422: "Unprocessable Content",
     431: "Request Header Fields Too Large",
     500: "Internal Server Error",
     503: "Service Unavailable",
@@ -69,34 +75,36 @@ class WorkerState:
 
 
 class _Request:
+    """One request as the parser frames it; the app sees ``method``, ``target``, ``headers`` and ``body``."""
+
     __slots__ = (
         "method",
-        "target",
+        "url",
         "headers",
+        "headers_done",
         "keep_alive",
-        "length",
-        "chunked",
-        "body",
-        "chunk_left",
-        "chunk_state",
-        "head_only",
         "http10",
+        "head_only",
+        "body",
+        "expects_continue",
+        "continue_sent",
     )
 
-    def __init__(
-        self, method: str, target: str, headers: dict[str, str], keep_alive: bool, http10: bool
-    ) -> None:
-        self.method = method
-        self.http10 = http10
-        self.target = target
-        self.headers = headers
-        self.keep_alive = keep_alive
-        self.head_only = method == "HEAD"
-        self.length = 0
-        self.chunked = False
+    def __init__(self) -> None:
+        self.method = ""
+        self.url = bytearray()
+        self.headers: dict[str, str] = {}
+        self.headers_done = False
+        self.keep_alive = False
+        self.http10 = False
+        self.head_only = False
         self.body = bytearray()
-        self.chunk_left = 0
-        self.chunk_state = "size"  # size -> data -> data_crlf -> size ... -> trailer
+        self.expects_continue = False
+        self.continue_sent = False
+
+    @property
+    def target(self) -> str:
+        return self.url.decode("latin-1")
 
 
 class _BadRequest(Exception):
@@ -104,52 +112,6 @@ class _BadRequest(Exception):
         super().__init__(message)
         self.status = status
         self.message = message
-
-
-def _parse_head(head: bytes) -> _Request:
-    """Parse the request line and headers (``head`` excludes the blank line)."""
-    lines = head.split(b"\n")
-    try:
-        request_line = lines[0].rstrip(b"\r").decode("ascii")
-    except UnicodeDecodeError:
-        raise _BadRequest(400, "request line is not ASCII") from None
-    parts = request_line.split(" ")
-    if len(parts) != 3 or not parts[0] or not parts[1]:
-        raise _BadRequest(400, f"malformed request line {request_line[:100]!r}")
-    method, target, version = parts
-    if version not in ("HTTP/1.1", "HTTP/1.0"):
-        raise _BadRequest(400, f"unsupported protocol {version[:20]!r}; use HTTP/1.1")
-    headers: dict[str, str] = {}
-    for raw in lines[1:]:
-        name, sep, value = raw.rstrip(b"\r").partition(b":")
-        if not sep or not name or name.strip() != name:
-            raise _BadRequest(400, f"malformed header line {raw[:100]!r}")
-        key = name.decode("latin-1").lower()
-        text = value.strip().decode("latin-1")
-        if key in headers:
-            if key in ("content-length", "transfer-encoding", "content-type") and headers[key] != text:
-                raise _BadRequest(400, f"conflicting duplicate {key} headers")
-            if key not in ("content-length", "content-type"):
-                headers[key] = f"{headers[key]}, {text}"
-            continue
-        headers[key] = text
-    connection = headers.get("connection", "").lower()
-    # HTTP/1.1 connections persist unless closed; HTTP/1.0 ones only if the client asks.
-    keep_alive = "close" not in connection if version == "HTTP/1.1" else "keep-alive" in connection
-    req = _Request(method, target, headers, keep_alive, version == "HTTP/1.0")
-    te = headers.get("transfer-encoding")
-    cl = headers.get("content-length")
-    if te is not None:
-        if cl is not None:
-            raise _BadRequest(400, "both Transfer-Encoding and Content-Length are set; send only one")
-        if te.lower() != "chunked":
-            raise _BadRequest(400, f"unsupported Transfer-Encoding {te!r}; use Content-Length or chunked")
-        req.chunked = True
-    elif cl is not None:
-        if not cl.isdigit():
-            raise _BadRequest(400, f"invalid Content-Length {cl!r}")
-        req.length = int(cl)
-    return req
 
 
 def _response_bytes(resp: Response, keep_alive: bool, head_only: bool = False, http10: bool = False) -> bytes:
@@ -164,15 +126,28 @@ def _response_bytes(resp: Response, keep_alive: bool, head_only: bool = False, h
 
 
 class HttpConnection(asyncio.Protocol):
-    """One client connection: buffers bytes, frames requests, answers them in order."""
+    """One client connection: ``httptools`` (llhttp) frames the requests, this class answers them in order.
+
+    llhttp validates the request line, header syntax, ``Content-Length`` (ASCII digits only, no overflow, no
+    duplicates), ``Transfer-Encoding`` and chunk sizes (hex digits only: ``0x16``, ``+16``, ``1_6`` are
+    errors); anything it refuses is a 400 and the connection is closed, since the rest of the stream cannot be
+    trusted. This class adds the limits llhttp leaves to its user: head size (431), body size (413), the
+    HTTP version, and conflicting ``Content-Type`` headers.
+    """
 
     def __init__(self, app: InferenceApp, state: WorkerState) -> None:
         self.app = app
         self.state = state
         self.limits = state.limits
         self.transport: asyncio.Transport | None = None
-        self.buf = bytearray()
-        self.req: _Request | None = None
+        self.parser = httptools.HttpRequestParser(self)
+        self.req: _Request | None = None  # the request being framed
+        self.ready: deque[_Request] = deque()  # framed, not yet answered (only while writing is paused)
+        self.head_bytes = 0  # bytes of the current request's line and complete headers
+        self.head_fed = 0  # bytes fed while the current request's head stayed unfinished
+        self.begun_in_feed = False
+        self.error: _BadRequest | None = None  # set by a callback that aborts parsing
+        self.upgrade = False
         self.last_activity = time.monotonic()
         self.request_started = 0.0
         self.closing = False
@@ -195,13 +170,37 @@ class HttpConnection(asyncio.Protocol):
         self.state.check_drained()
 
     def data_received(self, data: bytes) -> None:
-        if self.closing:
+        if self.closing or self.upgrade:
             return
         self.last_activity = time.monotonic()
-        if not self.buf and self.req is None:
+        if self.idle:
             self.request_started = self.last_activity
-        self.buf += data
-        self._process()
+        self.begun_in_feed = False
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            self.upgrade = True  # CONNECT or Upgrade: answer what was framed, then close (no protocol switch)
+        except httptools.HttpParserError as exc:
+            error_ = self.error or _BadRequest(400, f"malformed HTTP request: {exc}")
+            self._answer_ready(ignore_pause=True)
+            self._fail(error_.status, error_.message)
+            return
+        req = self.req
+        if req is not None and not req.headers_done:
+            # llhttp buffers a header it has not finished; bound what a slow or endless head can make it hold.
+            # Every byte of this feed belongs to the unfinished head unless the request began in it.
+            self.head_fed += 0 if self.begun_in_feed else len(data)
+            if self.head_fed > MAX_HEAD_BYTES:
+                self._answer_ready(ignore_pause=True)
+                self._fail(431, f"request line and headers exceed {MAX_HEAD_BYTES} bytes")
+                return
+        elif req is not None and req.expects_continue and not req.body and not req.continue_sent:
+            req.continue_sent = True
+            assert self.transport is not None
+            self.transport.write(_CONTINUE)
+        self._answer_ready()
+        if self.upgrade and not self.closing:
+            self.close()
 
     def pause_writing(self) -> None:
         """The client is not reading its responses: stop reading its requests until it catches up."""
@@ -213,125 +212,93 @@ class HttpConnection(asyncio.Protocol):
         self.paused = False
         if self.transport is not None and not self.closing:
             self.transport.resume_reading()
-            self._process()
+            self._answer_ready()
+
+    # ---------------------------------------------------------------- parser callbacks (httptools)
+    def _abort(self, status: int, message: str) -> None:
+        """Stop parsing from inside a callback; :meth:`data_received` answers ``status`` and closes."""
+        self.error = _BadRequest(status, message)
+        raise self.error
+
+    def _count_head(self, n: int) -> None:
+        self.head_bytes += n
+        if self.head_bytes > MAX_HEAD_BYTES:
+            self._abort(431, f"request line and headers exceed {MAX_HEAD_BYTES} bytes")
+
+    def on_message_begin(self) -> None:
+        self.req = _Request()
+        self.head_bytes = self.head_fed = 0
+        self.begun_in_feed = True
+
+    def on_url(self, url: bytes) -> None:
+        assert self.req is not None
+        self._count_head(len(url))
+        self.req.url += url
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        req = self.req
+        assert req is not None
+        if req.headers_done:  # a chunked body's trailer fields: not used
+            return
+        self._count_head(len(name) + len(value) + 4)
+        key = name.decode("latin-1").lower()
+        text = value.decode("latin-1").strip()
+        headers = req.headers
+        if key in headers:
+            if key == "content-type" and headers[key] != text:
+                self._abort(400, "conflicting duplicate content-type headers")
+            if key != "content-type":
+                headers[key] = f"{headers[key]}, {text}"
+            return
+        headers[key] = text
+
+    def on_headers_complete(self) -> None:
+        req = self.req
+        assert req is not None
+        req.headers_done = True
+        version = self.parser.get_http_version()
+        if version not in ("1.1", "1.0"):
+            self._abort(400, f"unsupported protocol HTTP/{version[:8]}; use HTTP/1.1")
+        req.method = self.parser.get_method().decode("ascii")
+        req.head_only = req.method == "HEAD"
+        req.http10 = version == "1.0"
+        req.keep_alive = self.parser.should_keep_alive()
+        length = req.headers.get("content-length")  # llhttp has checked it: ASCII digits, no overflow
+        if length is not None and int(length) > self.limits.max_body_bytes:
+            self._abort(
+                413,
+                f"request body is {length} bytes, the limit is {self.limits.max_body_bytes} bytes "
+                "(SAGEMAKER_MAX_PAYLOAD_IN_MB)",
+            )
+        has_body = (length is not None and length != "0") or "transfer-encoding" in req.headers
+        req.expects_continue = has_body and "100-continue" in req.headers.get("expect", "").lower()
+
+    def on_body(self, body: bytes) -> None:
+        req = self.req
+        assert req is not None
+        if len(req.body) + len(body) > self.limits.max_body_bytes:
+            self._abort(
+                413,
+                f"chunked request body exceeds the limit of {self.limits.max_body_bytes} bytes "
+                "(SAGEMAKER_MAX_PAYLOAD_IN_MB)",
+            )
+        req.body += body
+
+    def on_message_complete(self) -> None:
+        assert self.req is not None
+        self.ready.append(self.req)
+        self.req = None
 
     # ---------------------------------------------------------------- framing
-    def _process(self) -> None:
-        buf = self.buf
-        while not self.closing and not self.paused:
-            req = self.req
-            if req is None:
-                while buf[:2] == b"\r\n":  # tolerate stray CRLFs between pipelined requests
-                    del buf[:2]
-                end = buf.find(b"\r\n\r\n")
-                sep = 4
-                if end < 0:
-                    end = buf.find(b"\n\n")
-                    sep = 2
-                if end < 0:
-                    if len(buf) > MAX_HEAD_BYTES:
-                        self._fail(431, f"request line and headers exceed {MAX_HEAD_BYTES} bytes")
-                    return
-                if end > MAX_HEAD_BYTES:
-                    self._fail(431, f"request line and headers exceed {MAX_HEAD_BYTES} bytes")
-                    return
-                head = bytes(buf[:end])
-                del buf[: end + sep]
-                try:
-                    req = _parse_head(head)
-                except _BadRequest as exc:
-                    self._fail(exc.status, exc.message)
-                    return
-                if req.length > self.limits.max_body_bytes:
-                    self._fail(
-                        413,
-                        f"request body is {req.length} bytes, the limit is "
-                        f"{self.limits.max_body_bytes} bytes (SAGEMAKER_MAX_PAYLOAD_IN_MB)",
-                    )
-                    return
-                self.req = req
-                expects_continue = "100-continue" in req.headers.get("expect", "").lower()
-                if (
-                    expects_continue
-                    and (req.length or req.chunked)
-                    and not buf
-                    and self.transport is not None
-                ):
-                    self.transport.write(_CONTINUE)
-            if req.chunked:
-                try:
-                    if not self._read_chunked(req):
-                        return
-                except _BadRequest as exc:
-                    self._fail(exc.status, exc.message)
-                    return
-                body = bytes(req.body)
-            else:
-                if len(buf) < req.length:
-                    return
-                body = bytes(buf[: req.length])
-                del buf[: req.length]
-            self.req = None
-            self._respond(req, body)
-            if buf:
-                self.request_started = time.monotonic()
-
-    def _read_chunked(self, req: _Request) -> bool:
-        """Consume chunked body bytes from the buffer; ``True`` once the whole body (and trailer) is in."""
-        buf = self.buf
-        limit = self.limits.max_body_bytes
-        while True:
-            if req.chunk_state == "size":
-                end = buf.find(b"\r\n")
-                if end < 0:
-                    if len(buf) > 1024:
-                        raise _BadRequest(400, "malformed chunk size line")
-                    return False
-                size_text = bytes(buf[:end]).split(b";", 1)[0].strip()
-                del buf[: end + 2]
-                try:
-                    size = int(size_text, 16)
-                except ValueError:
-                    raise _BadRequest(400, f"malformed chunk size {size_text[:20]!r}") from None
-                if size < 0:
-                    raise _BadRequest(400, "negative chunk size")
-                if size == 0:
-                    req.chunk_state = "trailer"
-                    continue
-                if len(req.body) + size > limit:
-                    raise _BadRequest(
-                        413,
-                        f"chunked request body exceeds the limit of {limit} bytes "
-                        "(SAGEMAKER_MAX_PAYLOAD_IN_MB)",
-                    )
-                req.chunk_left = size
-                req.chunk_state = "data"
-            elif req.chunk_state == "data":
-                if not buf:
-                    return False
-                take = min(req.chunk_left, len(buf))
-                req.body += buf[:take]
-                del buf[:take]
-                req.chunk_left -= take
-                if req.chunk_left:
-                    return False
-                req.chunk_state = "data_crlf"
-            elif req.chunk_state == "data_crlf":
-                if len(buf) < 2:
-                    return False
-                if buf[:2] != b"\r\n":
-                    raise _BadRequest(400, "chunk data is not followed by CRLF")
-                del buf[:2]
-                req.chunk_state = "size"
-            else:  # trailer: header lines until an empty line
-                end = buf.find(b"\r\n")
-                if end < 0:
-                    if len(buf) > MAX_HEAD_BYTES:
-                        raise _BadRequest(431, "chunked trailer too large")
-                    return False
-                del buf[: end + 2]
-                if end == 0:
-                    return True
+    def _answer_ready(self, ignore_pause: bool = False) -> None:
+        """Answer framed requests in order, unless the client stopped reading (then :meth:`resume_writing`)."""
+        while self.ready and not self.closing and (ignore_pause or not self.paused):
+            req = self.ready.popleft()
+            if self.upgrade and not self.ready:
+                req.keep_alive = False
+            self._respond(req, bytes(req.body))
+        if self.req is not None or self.ready:
+            self.request_started = time.monotonic()
 
     # ---------------------------------------------------------------- responses
     def _respond(self, req: _Request, body: bytes) -> None:
@@ -361,7 +328,7 @@ class HttpConnection(asyncio.Protocol):
             return
         transport.write(_response_bytes(error(status, message), keep_alive=False))
         self.closing = True
-        self.buf.clear()
+        self.ready.clear()
         if not transport.can_write_eof():
             self.close()
             return
@@ -375,7 +342,7 @@ class HttpConnection(asyncio.Protocol):
 
     @property
     def idle(self) -> bool:
-        return self.req is None and not self.buf
+        return self.req is None and not self.ready
 
     def has_pending_input(self) -> bool:
         """Whether request bytes wait in the kernel that the loop has not read yet (checked only while

@@ -133,7 +133,16 @@ class InferenceApp:
         except PayloadError as exc:
             return error(exc.status, exc.message)
         try:
-            scores = self.model.scores(X)
+            with np.errstate(all="ignore"):  # overflow shows as a non-finite score, answered just below
+                scores = self.model.scores(X)
+            if not np.isfinite(scores).all():
+                rows = np.flatnonzero(~np.isfinite(scores))
+                shown = ", ".join(str(r + 1) for r in rows[:5]) + (", ..." if len(rows) > 5 else "")
+                return error(
+                    422,
+                    f"the model cannot score row(s) {shown}: their values are too large for it (the score is "
+                    "not a finite number); send values in the range the model was trained on",
+                )
             labels = (scores >= self.model.threshold).astype(np.int64)
             return Response(200, payload.format_predictions(labels, scores, output_type), output_type)
         except Exception:  # valid input broke the model or formatter: our bug, so 500 and a log line

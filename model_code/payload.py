@@ -19,6 +19,8 @@ from typing import Any
 import numpy as np
 import orjson
 
+from model_code.plainnum import DECIMAL, parse_decimal
+
 CSV = "text/csv"
 JSON = "application/json"
 SUPPORTED = (CSV, JSON)
@@ -56,13 +58,18 @@ def _diagnose_csv(rows: list[list[str]], names: Sequence[str], first_line: int) 
             )
         for col, cell in enumerate(cells):
             text = cell.strip()
+            if parse_decimal(cell) is not None:
+                continue
             try:
-                value = float(text)
+                finite = math.isfinite(float(text))
             except ValueError:
-                shown = repr(text) if text else "an empty value"
-                return PayloadError(f"{where}, {_feature(names, col)}: {shown} is not a number")
-            if not math.isfinite(value):
+                finite = True
+            if not finite:
                 return PayloadError(f"{where}, {_feature(names, col)}: {text!r} is not a finite number")
+            shown = repr(text) if text else "an empty value"
+            return PayloadError(
+                f"{where}, {_feature(names, col)}: {shown} is not a number (plain decimal, ASCII digits, e.g. 12.5)"
+            )
     return PayloadError("CSV body could not be parsed as numbers")
 
 
@@ -102,9 +109,12 @@ def parse_csv(body: bytes, names: Sequence[str]) -> np.ndarray:
         raise PayloadError(
             f"CSV body has no data rows; send one line of {len(names)} comma-separated features per row"
         )
+    # numpy (like float()) would also read '3_0', full-width digits and other spellings: check every cell.
+    if not all(DECIMAL.fullmatch(cell.strip(" \t")) for cells in rows for cell in cells):
+        raise _diagnose_csv(rows, names, first_line)
     try:
         X = np.array(rows, dtype=np.float64)
-    except ValueError:  # ragged rows or a non-numeric cell
+    except ValueError:  # ragged rows
         raise _diagnose_csv(rows, names, first_line) from None
     if X.shape[1] != len(names) or not np.isfinite(X).all():
         raise _diagnose_csv(rows, names, first_line)

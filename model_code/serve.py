@@ -27,6 +27,7 @@ import asyncio
 import contextlib
 import gc
 import os
+import re
 import selectors
 import signal
 import socket
@@ -41,6 +42,7 @@ from types import FrameType
 
 from model_code import artifact, cli
 from model_code.errors import UsageError
+from model_code.plainnum import parse_decimal
 
 DEFAULT_PORT = 8080
 DEFAULT_MODEL_DIR = "/opt/ml/model"
@@ -77,47 +79,91 @@ class ServeConfig:
     keepalive_seconds: float
 
 
-def _env_number(env: Mapping[str, str], name: str, default: float, minimum: float, integer: bool) -> float:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise UsageError(f"{name} must be a number, got {raw!r}") from None
-    if integer and not value.is_integer():
-        raise UsageError(f"{name} must be an integer, got {raw!r}")
-    if value < minimum:
-        raise UsageError(f"{name} must be at least {minimum:g}, got {raw!r}")
-    return value
+WORKERS_PER_CPU = 4
+"""Workers beyond this many per usable CPU only add memory and context switches (prediction is CPU-bound)."""
+MAX_PAYLOAD_MB = 100.0  # SageMaker's largest MaxPayloadInMB (batch transform); real-time endpoints allow 6
+MAX_SECONDS = 3600.0
+_ASCII_INT = re.compile(r"\+?[0-9]+")
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One numeric setting: its variable (or option), bounds and unit, for parsing and for error messages."""
+
+    name: str
+    minimum: float
+    maximum: float
+    integer: bool = False
+    exclusive_minimum: bool = False
+    unit: str = ""
+
+    def allowed(self) -> str:
+        noun = "an integer" if self.integer else "a number"
+        low = f"> {self.minimum:g}" if self.exclusive_minimum else f"from {self.minimum:g}"
+        high = f"and <= {self.maximum:g}" if self.exclusive_minimum else f"to {self.maximum:g}"
+        return f"{noun} {low} {high}{f' {self.unit}' if self.unit else ''}"
+
+    def parse(self, raw: str) -> float:
+        """Plain ASCII decimal only: ``nan``, ``inf``, ``1e300``, ``1_0`` and non-ASCII digits are refused."""
+        text = raw.strip(" \t")
+        value = parse_decimal(text)
+        if self.integer and not _ASCII_INT.fullmatch(text):
+            value = None
+        if (
+            value is None
+            or value < self.minimum
+            or (self.exclusive_minimum and value == self.minimum)
+            or value > self.maximum
+        ):
+            raise UsageError(f"{self.name} must be {self.allowed()}, got {raw!r}")
+        return value
+
+
+def _env_setting(env: Mapping[str, str], setting: Setting, default: float) -> float:
+    raw = env.get(setting.name, "")
+    return default if not raw.strip() else setting.parse(raw)
 
 
 def config_from(args: argparse.Namespace, env: Mapping[str, str]) -> ServeConfig:
-    """Merge options and environment, validating each value and naming the variable that is wrong."""
-    port = (
-        args.port
-        if args.port is not None
-        else int(_env_number(env, "SAGEMAKER_BIND_TO_PORT", DEFAULT_PORT, 0, True))
-    )
-    if not 0 <= port <= 65535:
-        raise UsageError(f"port must be between 0 and 65535, got {port}")
-    if args.workers is not None:
-        if args.workers < 1:
-            raise UsageError(f"--workers must be at least 1, got {args.workers}")
-        workers = args.workers
+    """Merge options and environment, validating each value against sane bounds and naming the variable (or
+    option) that is wrong. Nothing is clamped silently: a value out of bounds is a start-up error."""
+    max_workers = WORKERS_PER_CPU * usable_cpus()
+    workers_bound = f"({WORKERS_PER_CPU} x {usable_cpus()} usable CPUs)"
+    if args.port is not None:
+        port = int(Setting("--port", 0, 65535, integer=True).parse(str(args.port)))
     else:
-        workers = int(_env_number(env, "SAGEMAKER_MODEL_SERVER_WORKERS", usable_cpus(), 1, True))
-    payload_mb = _env_number(env, "SAGEMAKER_MAX_PAYLOAD_IN_MB", DEFAULT_MAX_PAYLOAD_MB, 0.001, False)
+        port = int(_env_setting(env, Setting("SAGEMAKER_BIND_TO_PORT", 0, 65535, integer=True), DEFAULT_PORT))
+    if args.workers is not None:
+        workers = int(Setting("--workers", 1, max_workers, integer=True, unit=workers_bound).parse(str(args.workers)))
+    else:
+        workers = int(
+            _env_setting(
+                env,
+                Setting("SAGEMAKER_MODEL_SERVER_WORKERS", 1, max_workers, integer=True, unit=workers_bound),
+                usable_cpus(),
+            )
+        )
+    payload_mb = _env_setting(
+        env,
+        Setting("SAGEMAKER_MAX_PAYLOAD_IN_MB", 0, MAX_PAYLOAD_MB, exclusive_minimum=True, unit="(MB)"),
+        DEFAULT_MAX_PAYLOAD_MB,
+    )
+    max_body_bytes = int(payload_mb * 1024 * 1024)
+    if max_body_bytes < 1:
+        raw = env.get("SAGEMAKER_MAX_PAYLOAD_IN_MB")
+        raise UsageError(f"SAGEMAKER_MAX_PAYLOAD_IN_MB must be at least one byte, got {raw!r}")
     model_dir = args.model_dir or env.get("SM_MODEL_DIR") or DEFAULT_MODEL_DIR
     return ServeConfig(
         model_dir=Path(model_dir),
         host=args.host,
         port=port,
         workers=workers,
-        max_body_bytes=int(payload_mb * 1024 * 1024),
-        grace_seconds=_env_number(env, "MODEL_SERVER_GRACEFUL_TIMEOUT", DEFAULT_GRACE_SECONDS, 0, False),
-        keepalive_seconds=_env_number(
-            env, "MODEL_SERVER_KEEPALIVE_TIMEOUT", DEFAULT_KEEPALIVE_SECONDS, 1, False
+        max_body_bytes=max_body_bytes,
+        grace_seconds=_env_setting(
+            env, Setting("MODEL_SERVER_GRACEFUL_TIMEOUT", 0, MAX_SECONDS, unit="seconds"), DEFAULT_GRACE_SECONDS
+        ),
+        keepalive_seconds=_env_setting(
+            env, Setting("MODEL_SERVER_KEEPALIVE_TIMEOUT", 1, MAX_SECONDS, unit="seconds"), DEFAULT_KEEPALIVE_SECONDS
         ),
     )
 

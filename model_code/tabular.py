@@ -16,6 +16,7 @@ import numpy as np
 
 from model_code import fsutil
 from model_code.errors import UsageError
+from model_code.plainnum import parse_decimal
 from model_code.schema import FEATURES, LABEL, N_FEATURES
 
 
@@ -43,13 +44,18 @@ def write_features_csv(path: str | Path, X: np.ndarray) -> None:
 
 
 def _parse_float(text: str, where: str, column: str) -> float:
+    value = parse_decimal(text)
+    if value is not None:
+        return value
     try:
-        value = float(text)
+        finite = math.isfinite(float(text))
     except ValueError:
-        raise UsageError(f"{where}: column '{column}' must be a number, got {text.strip()!r}") from None
-    if not math.isfinite(value):
+        finite = True
+    if not finite:
         raise UsageError(f"{where}: column '{column}' must be a finite number, got {text.strip()!r}")
-    return value
+    raise UsageError(
+        f"{where}: column '{column}' must be a number, got {text.strip()!r} (plain decimal, ASCII digits, e.g. 12.5)"
+    )
 
 
 def _parse_label(text: str, where: str) -> int:

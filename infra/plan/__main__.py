@@ -1,31 +1,40 @@
 """`python -m infra.plan`: what `pulumi preview --policy-pack policies` would declare and decide, offline.
 
 Exit codes: 0 planned and no mandatory violation; 1 a mandatory policy violation; 2 bad input or usage
-(unreadable stack file, invalid config, a program that refused to run, a bad policy config).
+(unreadable stack file, invalid config, a program that refused to run, crashed, exited or timed out, a bad
+policy config); 130 interrupted (Ctrl-C). Every error is one line on stderr; stdout carries the plan only.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import traceback
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
-from infra.plan.project import ProjectError, load_project
+from infra.plan.inputs import InputError, is_file, read_json
+from infra.plan.project import ProjectError, check_stack_name, load_project, stack_name_of
 from infra.plan.render import render_json, render_mermaid, render_table
-from infra.plan.runner import PROJECT_ROOT, ProgramError, plan_stack
+from infra.plan.runner import DEFAULT_TIMEOUT_SECONDS, PROJECT_ROOT, ProgramError, plan_stack
 
-EXIT_OK, EXIT_VIOLATION, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_OK, EXIT_VIOLATION, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its usage errors on one line like every other error of this tool (still exit 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_BAD_INPUT, f"error: {message} (see --help)\n")
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="python -m infra.plan",
         description="Plan a stack offline under the Pulumi SDK's mock runtime and run the policy pack over it.",
     )
-    parser.add_argument("--stack", required=True, help="stack name, e.g. dev (reads stacks/Pulumi.<stack>.yaml)")
+    parser.add_argument("--stack", help="stack name, e.g. dev (reads stacks/Pulumi.<stack>.yaml); "
+                        "default: the name in --stack-file's Pulumi.<stack>.yaml")
     parser.add_argument("--stack-file", type=Path, help="plan this stack file instead of the stack's own")
     parser.add_argument("--program", type=Path, help="plan this Pulumi Python program (default: the project's main)")
     parser.add_argument("--project-dir", type=Path, default=PROJECT_ROOT, help="folder holding Pulumi.yaml")
@@ -36,16 +45,37 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-policy", action="store_true", help="plan only; do not run the policy pack")
     parser.add_argument("--stack-outputs", action="append", default=[], metavar="NAME=FILE.json",
                         help="outputs of a referenced stack that cannot be planned here (repeatable)")
+    parser.add_argument("--timeout", type=_seconds, default=DEFAULT_TIMEOUT_SECONDS, metavar="SECONDS",
+                        help=f"stop a program that runs longer (default {DEFAULT_TIMEOUT_SECONDS:g})")
     parser.add_argument("--debug", action="store_true", help="show the traceback when the program crashes")
     return parser
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 < value <= 86400:
+        raise argparse.ArgumentTypeError(f"{text!r}: give more than 0 and at most 86400 seconds")
+    return value
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
+        return _main(args)
+    except KeyboardInterrupt:
+        sys.stderr.write("error: interrupted\n")
+        return EXIT_INTERRUPTED
+
+
+def _main(args: argparse.Namespace) -> int:
+    try:
+        args.stack = _stack_name(args)
         references = _stack_outputs(args.stack_outputs)
         load_project(args.project_dir)
-        plan = plan_stack(args.stack, args.project_dir, args.stack_file, args.program, references)
+        plan = plan_stack(args.stack, args.project_dir, args.stack_file, args.program, references, args.timeout)
     except (ProjectError, _UsageError) as exc:
         return _fail(str(exc))
     except ProgramError as exc:
@@ -54,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(str(exc))
     violations: list[Any] = []
     policy: dict[str, Any] | None = None
-    if not args.no_policy and args.format != "mermaid":
+    if not args.no_policy:  # every format is judged: the exit code is the verdict, whatever is rendered
         try:
             violations, policy = _judge(plan, args)
         except _UsageError as exc:
@@ -63,32 +93,52 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.write(render_json(plan, violations, policy))
     elif args.format == "mermaid":
         sys.stdout.write(render_mermaid(plan))
+        _report_mandatory(violations)  # the diagram has no place for them; stderr says why the exit is 1
     else:
         sys.stdout.write(render_table(plan, violations, policy))
-    return EXIT_VIOLATION if any(v.enforcement == "mandatory" for v in violations) else EXIT_OK
+    return EXIT_VIOLATION if violations and _has_mandatory(violations) else EXIT_OK
+
+
+def _has_mandatory(violations: list[Any]) -> bool:
+    from infra.plan.verdict import has_mandatory  # reached only when the pack ran (it is optional)
+
+    return has_mandatory(violations)
+
+
+def _report_mandatory(violations: list[Any]) -> None:
+    for v in violations:
+        if v.enforcement == "mandatory":
+            sys.stderr.write(f"mandatory policy violation: {v.policy_name}: {v.message}\n")
 
 
 def _judge(plan: Any, args: argparse.Namespace) -> tuple[list[Any], dict[str, Any] | None]:
     """Run the pack as `pulumi preview --policy-pack P --policy-pack-config C` would."""
-    from infra.plan import verdict  # the pack is optional for --program users; import only when judging
+    # The pack is optional for --program users; import only when judging.
+    from infra.plan.pack import PackLoadError, load_pack
+    from infra.plan.policy_config import PolicyConfigError, default_policy_config_path, load_policy_config
+    from infra.plan.verdict import PolicyRunError, evaluate
 
     pack_dir = args.policy_pack or args.project_dir / "policies"
-    if not (pack_dir / "PulumiPolicy.yaml").is_file():
+    if not is_file(pack_dir / "PulumiPolicy.yaml"):
         if args.policy_pack:
             raise _UsageError(f"{pack_dir}: not a policy pack (no PulumiPolicy.yaml)")
         return [], None
     environment = _environment_of(plan, args)
-    config_path = args.policy_config or verdict.default_policy_config_path(pack_dir, environment)
+    environment_config = default_policy_config_path(pack_dir, environment)
+    config_path = args.policy_config or environment_config
     try:
-        pack = verdict.load_pack(pack_dir)
-        config = verdict.load_policy_config(pack, config_path if config_path.is_file() or args.policy_config
-                                            else None)
-        violations = verdict.evaluate(pack, plan, config)
-    except (verdict.PolicyConfigError, verdict.PackLoadError) as exc:
+        pack = load_pack(pack_dir)
+        # A --policy-config file adjusts the environment's config: rules it does not name keep their level.
+        config = load_policy_config(pack, config_path if is_file(config_path) or args.policy_config else None,
+                                    environment_config=environment_config)
+        violations = evaluate(pack, plan, config)
+    except (PolicyConfigError, PackLoadError) as exc:
         raise _UsageError(str(exc)) from None
-    except verdict.PolicyRunError as exc:
+    except PolicyRunError as exc:
         raise _UsageError(f"the policy pack failed: {exc}") from None
-    shown = str(config_path) if config_path.is_file() else "the pack's defaults"
+    shown = str(config_path) if is_file(config_path) else "the pack's defaults"
+    if args.policy_config and is_file(environment_config) and config_path.resolve() != environment_config.resolve():
+        shown += f" over {environment_config}"
     return violations, {"pack": pack.name, "config": shown, "environment": environment}
 
 
@@ -104,6 +154,18 @@ class _UsageError(Exception):
     pass
 
 
+def _stack_name(args: argparse.Namespace) -> str:
+    """`--stack`, else the name in a `--stack-file` called `Pulumi.<stack>.yaml`, as the Pulumi CLI reads it."""
+    if args.stack is not None:
+        return check_stack_name(args.stack)
+    inferred = stack_name_of(args.stack_file) if args.stack_file is not None else None
+    if inferred is None:
+        if args.stack_file is None:
+            raise _UsageError("--stack is required (or a --stack-file named Pulumi.<stack>.yaml)")
+        raise _UsageError(f"--stack is required: {args.stack_file.name} is not named Pulumi.<stack>.yaml")
+    return check_stack_name(inferred)
+
+
 def _stack_outputs(pairs: list[str]) -> dict[str, dict[str, Any]]:
     outputs: dict[str, dict[str, Any]] = {}
     for pair in pairs:
@@ -111,9 +173,9 @@ def _stack_outputs(pairs: list[str]) -> dict[str, dict[str, Any]]:
         if not sep or not name or not file:
             raise _UsageError(f"--stack-outputs {pair!r}: expected NAME=FILE.json")
         try:
-            value = json.loads(Path(file).read_text())
-        except (OSError, json.JSONDecodeError) as exc:
-            raise _UsageError(f"--stack-outputs {name}: cannot read {file}: {exc}") from None
+            value = read_json(Path(file), f"--stack-outputs {name}: {file}")
+        except InputError as exc:
+            raise _UsageError(str(exc)) from None
         if not isinstance(value, dict):
             raise _UsageError(f"--stack-outputs {name}: {file} must hold a JSON object of outputs")
         outputs[name] = value

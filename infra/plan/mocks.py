@@ -28,6 +28,14 @@ _SECRET_VALUE = rpc._special_secret_sig  # noqa: SLF001
 
 DEFAULT_ACCOUNT_ID = "123456789012"
 
+ANSWERED_CALLS = (
+    "aws:index/getAvailabilityZones:getAvailabilityZones",
+    "aws:index/getCallerIdentity:getCallerIdentity",
+    "aws:index/getPartition:getPartition",
+    "aws:index/getRegion:getRegion",
+)
+"""The provider functions (invokes) an offline plan answers; any other fails, reported by its token."""
+
 
 class PlanMocks(Mocks):
     """Deterministic provider answers for one stack in one account and region."""
@@ -39,16 +47,34 @@ class PlanMocks(Mocks):
         self.missing_references: set[str] = set()
         self.unanswered_calls: set[str] = set()
 
-    def call(self, args: MockCallArgs) -> tuple[dict, list | None]:
-        if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
+    def call(self, args: MockCallArgs) -> tuple[dict, list[tuple[str, str]]]:
+        """Answer the provider functions a program may need at preview, as `(result, failures)`.
+
+        The SDK iterates the failures, so they are a list (empty on success). An invoke without an answer
+        here fails with a check failure naming its token, and the runner reports it by that name.
+        """
+        answer = self._answer(args.token)
+        if answer is None:
+            self.unanswered_calls.add(args.token)
+            return {}, [("", f"the offline plan has no answer for {args.token}")]
+        return answer, []
+
+    def _answer(self, token: str) -> dict[str, Any] | None:
+        if token == "aws:index/getCallerIdentity:getCallerIdentity":
             arn = f"arn:aws:iam::{self.account_id}:user/offline-plan"
-            return {"accountId": self.account_id, "arn": arn, "userId": "AIDAOFFLINEPLAN", "id": self.account_id}, None
-        if args.token == "aws:index/getRegion:getRegion":
-            return {"name": self.region, "region": self.region, "id": self.region}, None
-        if args.token == "aws:index/getPartition:getPartition":
-            return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}, None
-        self.unanswered_calls.add(args.token)
-        return {}, None
+            return {"accountId": self.account_id, "arn": arn, "userId": "AIDAOFFLINEPLAN", "id": self.account_id}
+        if token == "aws:index/getRegion:getRegion":
+            endpoint = f"ec2.{self.region}.amazonaws.com"
+            return {"name": self.region, "region": self.region, "id": self.region, "endpoint": endpoint,
+                    "description": self.region}
+        if token == "aws:index/getPartition:getPartition":
+            return {"partition": "aws", "dnsSuffix": "amazonaws.com", "reverseDnsPrefix": "com.amazonaws",
+                    "id": "aws"}
+        if token == "aws:index/getAvailabilityZones:getAvailabilityZones":
+            names = [f"{self.region}{zone}" for zone in "abc"]
+            return {"names": names, "zoneIds": [f"use1-az{i}" for i in (1, 2, 3)], "id": self.region,
+                    "groupNames": [self.region] * 3}
+        return None
 
     def new_resource(self, args: MockResourceArgs) -> tuple[str | None, dict]:
         if args.typ == "pulumi:pulumi:StackReference":

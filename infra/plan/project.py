@@ -8,13 +8,18 @@ values cannot be decrypted offline: they become a placeholder and are marked sec
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from infra.plan.inputs import InputError, is_file, read_yaml
 from infra.plan.model import SECRET_PLACEHOLDER
+
+STACK_NAME = re.compile(r"[A-Za-z0-9_.-]{1,100}", re.ASCII)
+"""What the Pulumi CLI accepts as a stack name: letters, digits, `-`, `_`, `.`; at most 100 characters."""
+
+_STACK_FILE = re.compile(r"Pulumi\.(.+)\.yaml")
 
 
 class ProjectError(Exception):
@@ -41,6 +46,22 @@ def load_project(project_dir: Path) -> dict[str, Any]:
     return document
 
 
+def check_stack_name(stack: str) -> str:
+    """`stack` if the Pulumi CLI would accept it as a stack name, else a ProjectError saying why."""
+    if not STACK_NAME.fullmatch(stack):
+        shown = stack if len(stack) <= 40 else f"{stack[:40]}... ({len(stack)} characters)"
+        raise ProjectError(
+            f"stack name {shown!r} is not valid: use 1-100 letters, digits, '-', '_' or '.'"
+        )
+    return stack
+
+
+def stack_name_of(stack_file: Path) -> str | None:
+    """The stack a file named `Pulumi.<stack>.yaml` belongs to, as the Pulumi CLI reads it; else None."""
+    match = _STACK_FILE.fullmatch(stack_file.name)
+    return match.group(1) if match else None
+
+
 def stack_file_path(project_dir: Path, stack: str) -> Path:
     project = load_project(project_dir)
     config_dir = project_dir / str(project.get("stackConfigDir", "."))
@@ -50,10 +71,11 @@ def stack_file_path(project_dir: Path, stack: str) -> Path:
 def load_stack(project_dir: Path, stack: str, stack_file: Path | None = None,
                program_dir: Path | None = None) -> StackInput:
     """The config a program of `project_dir` would see for `stack` (from `stack_file` if given)."""
+    check_stack_name(stack)
     project = load_project(project_dir)
     name = project["name"]
     path = stack_file or stack_file_path(project_dir, stack)
-    if not path.is_file():
+    if not is_file(path):
         known = sorted(p.name for p in path.parent.glob("Pulumi.*.yaml"))
         raise ProjectError(f"{path}: no such stack file; stack files here: {', '.join(known) or 'none'}")
     document = _read_yaml(path) or {}
@@ -79,11 +101,9 @@ def load_stack(project_dir: Path, stack: str, stack_file: Path | None = None,
 
 def _read_yaml(path: Path) -> Any:
     try:
-        return yaml.safe_load(path.read_text())
-    except OSError as exc:
-        raise ProjectError(f"{path}: cannot read ({exc.strerror})") from None
-    except yaml.YAMLError as exc:
-        raise ProjectError(f"{path}: not valid YAML ({exc})") from None
+        return read_yaml(path)
+    except InputError as exc:
+        raise ProjectError(str(exc)) from None
 
 
 def _as_cli_string(value: Any) -> str:

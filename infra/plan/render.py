@@ -1,11 +1,14 @@
 """Renders a plan (and its policy verdict) as a table for people, JSON for machines, Mermaid for docs.
 
 The JSON document is a stable contract (`schemaVersion` 1): keys are only ever added, never renamed.
+It is always strict JSON: a program may produce values JSON cannot hold, so non-finite numbers become the
+strings "NaN", "Infinity" and "-Infinity", and any other non-JSON value its `str()`.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from typing import Any
@@ -33,7 +36,25 @@ def to_document(plan: PlanResult, violations: Sequence[Any] = (), policy: dict[s
 
 
 def render_json(plan: PlanResult, violations: Sequence[Any] = (), policy: dict[str, Any] | None = None) -> str:
-    return json.dumps(to_document(plan, violations, policy), indent=2, sort_keys=True) + "\n"
+    return _dumps(to_document(plan, violations, policy), indent=2) + "\n"
+
+
+def _dumps(value: Any, indent: int | None = None) -> str:
+    """Strict JSON (`allow_nan=False`): non-finite numbers and other non-JSON values made representable."""
+    return json.dumps(_json_safe(value), indent=indent, sort_keys=True, allow_nan=False, default=str)
+
+
+_NON_FINITE = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return _NON_FINITE[repr(value)]
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    return value
 
 
 def render_table(plan: PlanResult, violations: Sequence[Any] = (), policy: dict[str, Any] | None = None) -> str:
@@ -63,7 +84,7 @@ def render_table(plan: PlanResult, violations: Sequence[Any] = (), policy: dict[
     if plan.outputs:
         lines += ["", "Outputs:"]
         for key, value in sorted(_mask(plan.outputs, plan.secret_outputs).items()):
-            lines.append(f"  {key:<24} {json.dumps(value, sort_keys=True)}")
+            lines.append(f"  {key:<24} {_dumps(value)}")
     if policy is not None:
         lines += ["", *_verdict_lines(violations, policy)]
     return "\n".join(lines) + "\n"

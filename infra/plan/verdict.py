@@ -20,59 +20,28 @@ What is sent, mirroring the engine (pkg/resource/deploy/step_generator.go, analy
 * `AnalyzeStack` once, with every resource's planned state (`outputs` over `inputs`), parent,
   dependencies and property dependencies (empty ones skipped, as the engine does).
 
-Policy config (`--policy-pack-config` format, `{"all": level, "<rule>": level | {"enforcementLevel": ..,
-"<knob>": ..}}`) is reconciled as the CLI does (schema defaults, then the pack's initial config, then the
-file: "all" first, then each rule), but validated more strictly: an unknown rule name, an unknown key or
-a wrongly typed value is an error here, where the CLI would silently ignore the first two.
+Loading the pack lives in infra.plan.pack, the policy config in infra.plan.policy_config.
 """
 
 from __future__ import annotations
 
-import difflib
-import inspect
-import json
-import re
-import runpy
-import sys
-import threading
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
-import jsonschema
-import pulumi_policy
-import pulumi_policy.policy as pulumi_policy_module
-import yaml
 from google.protobuf import struct_pb2
 from pulumi.output import Unknown as OutputUnknown
 from pulumi.runtime.proto import analyzer_pb2
-from pulumi_policy import EnforcementLevel, Policy, StackValidationPolicy
 from pulumi_policy.deserialize import SPECIAL_SECRET_SIG, SPECIAL_SIG_KEY, serialize_properties
+from pulumi_policy.proxy import UNKNOWN_STRING_VALUE
 
 from infra.plan.model import PlannedResource, PlanResult
+from infra.plan.pack import LoadedPack, PolicyMeta
+from infra.plan.policy_config import PolicyConfigError, level_problem
 
-__all__ = [
-    "ENFORCEMENT_LEVELS",
-    "LoadedPack",
-    "PackLoadError",
-    "PolicyConfigError",
-    "PolicyMeta",
-    "PolicyRunError",
-    "Violation",
-    "default_policy_config_path",
-    "evaluate",
-    "has_mandatory",
-    "load_pack",
-    "load_policy_config",
-]
+__all__ = ["PolicyRunError", "Violation", "evaluate", "has_mandatory"]
 
-ENFORCEMENT_LEVELS = ("advisory", "mandatory", "remediate", "disabled")
-"""The enforcement levels a policy config may name (apitype.EnforcementLevel in the CLI)."""
-
-_UNKNOWN_WIRE = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"  # how the engine marshals an unknown value
-_PACK_NAME = re.compile(r"^[a-zA-Z0-9-_.]{1,100}$")
-_LOAD_LOCK = threading.Lock()
+_UNKNOWN_WIRE = UNKNOWN_STRING_VALUE  # how the engine marshals an unknown value
 
 _TO_PROTO = {
     "advisory": analyzer_pb2.ADVISORY,
@@ -87,21 +56,6 @@ _SEVERITY = {
     analyzer_pb2.POLICY_SEVERITY_HIGH: "high",
     analyzer_pb2.POLICY_SEVERITY_CRITICAL: "critical",
 }
-
-
-class PackLoadError(Exception):
-    """The directory is not a loadable Python policy pack."""
-
-
-class PolicyConfigError(Exception):
-    """An invalid policy config; the message names the file, rule or key, value and what is allowed."""
-
-    def __init__(self, path: Path | str | None, problems: Sequence[str]) -> None:
-        self.path = str(path) if path is not None else None
-        self.problems = list(problems)
-        where = self.path or "policy config"
-        lines = "\n".join(f"  - {p}" for p in self.problems)
-        super().__init__(f"invalid policy config {where}:\n{lines}")
 
 
 class PolicyRunError(RuntimeError):
@@ -133,366 +87,6 @@ class Violation:
             "remediation": self.remediation,
         }
 
-
-@dataclass(frozen=True)
-class PolicyMeta:
-    """What the pack declares about one rule (for config validation, reports and docs)."""
-
-    name: str
-    description: str
-    kind: str  # "resource" | "stack"
-    severity: str
-    remediation: str
-    default_enforcement: str
-    knobs: Mapping[str, Mapping[str, Any]]
-    required: tuple[str, ...] = ()
-    tags: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class LoadedPack:
-    """A policy pack loaded from its directory, without starting its gRPC server."""
-
-    directory: Path
-    name: str
-    version: str
-    policies: tuple[Policy, ...]
-    enforcement_level: EnforcementLevel
-    initial_config: Mapping[str, Any] | None = None
-    options: Mapping[str, Any] = field(default_factory=dict)
-
-    @property
-    def meta(self) -> dict[str, PolicyMeta]:
-        return {p.name: _meta(p, self.enforcement_level) for p in self.policies}
-
-    def servicer(self) -> Any:
-        """A fresh analyzer servicer: what the CLI's gRPC calls reach in the pack's process."""
-        return pulumi_policy_module._PolicyAnalyzerServicer(
-            self.name,
-            self.version,
-            list(self.policies),
-            self.enforcement_level,
-            dict(self.initial_config) if self.initial_config is not None else None,
-            self.options.get("description"),
-            self.options.get("display_name"),
-            self.options.get("readme"),
-            self.options.get("provider"),
-            self.options.get("tags"),
-            self.options.get("repository"),
-        )
-
-
-def _meta(policy: Policy, pack_level: EnforcementLevel) -> PolicyMeta:
-    schema = policy.config_schema
-    level = policy.enforcement_level or pack_level
-    return PolicyMeta(
-        name=policy.name,
-        description=policy.description,
-        kind="stack" if isinstance(policy, StackValidationPolicy) else "resource",
-        severity=policy.severity.value if policy.severity is not None else "unspecified",
-        remediation=policy.remediation_steps or "",
-        default_enforcement=level.value,
-        knobs=dict(schema.properties) if schema is not None else {},
-        required=tuple(schema.required or ()) if schema is not None else (),
-        tags=tuple(policy.tags or ()),
-    )
-
-
-# --- loading the pack ---------------------------------------------------------------------------------
-
-
-def load_pack(pack_dir: Path) -> LoadedPack:
-    """Load a Python policy pack as the CLI does (run its `__main__.py` with the pack directory on sys.path),
-    capturing the `PolicyPack(...)` arguments instead of starting the pack's gRPC server."""
-    directory = Path(pack_dir).resolve()
-    manifest = directory / "PulumiPolicy.yaml"
-    if not manifest.is_file():
-        raise PackLoadError(f"{directory} is not a policy pack: PulumiPolicy.yaml is missing")
-    if not (directory / "__main__.py").is_file():
-        raise PackLoadError(f"{directory} is not a Python policy pack: __main__.py is missing")
-    try:
-        project = yaml.safe_load(manifest.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        raise PackLoadError(f"{manifest}: not valid YAML ({exc})") from exc
-    runtime = project.get("runtime")
-    runtime_name = runtime.get("name") if isinstance(runtime, dict) else runtime
-    if runtime_name != "python":
-        raise PackLoadError(f"{manifest}: runtime is {runtime_name!r}; only Python packs can be run offline")
-    # Like the CLI, a version in PulumiPolicy.yaml wins over the "0.0.1" a Python pack reports itself.
-    version = str(project.get("version") or "0.0.1")
-
-    captured: list[dict[str, Any]] = []
-
-    signature = inspect.signature(pulumi_policy_module.PolicyPack.__init__)
-
-    class _CapturedPolicyPack:
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            try:
-                bound = signature.bind(self, *args, **kwargs)
-            except TypeError as exc:
-                raise PackLoadError(f"{directory}/__main__.py: PolicyPack(...) {exc}") from exc
-            captured.append({k: v for k, v in bound.arguments.items() if k != "self"})
-
-    with _LOAD_LOCK:
-        modules_before = set(sys.modules)
-        originals = (pulumi_policy.PolicyPack, pulumi_policy_module.PolicyPack)
-        pulumi_policy.PolicyPack = pulumi_policy_module.PolicyPack = _CapturedPolicyPack  # type: ignore[misc]
-        try:
-            runpy.run_path(str(directory), run_name="__main__")
-        except PackLoadError:
-            raise
-        except Exception as exc:
-            raise PackLoadError(
-                f"policy pack {directory} failed to load: {type(exc).__name__}: {exc}"
-            ) from exc
-        finally:
-            pulumi_policy.PolicyPack, pulumi_policy_module.PolicyPack = originals  # type: ignore[misc]
-            _forget_modules_under(directory, set(sys.modules) - modules_before)
-
-    if len(captured) != 1:
-        raise PackLoadError(
-            f"{directory}/__main__.py must construct exactly one PolicyPack, built {len(captured)}"
-        )
-    args = captured[0]
-    return _validated_pack(directory, version, args)
-
-
-def _forget_modules_under(directory: Path, names: Iterable[str]) -> None:
-    """Drop the pack's own modules (e.g. its top-level `rules` package) so that another pack can load."""
-    for name in names:
-        module_file = getattr(sys.modules.get(name), "__file__", None)
-        if module_file and Path(module_file).resolve().is_relative_to(directory):
-            del sys.modules[name]
-
-
-def _validated_pack(directory: Path, version: str, args: dict[str, Any]) -> LoadedPack:
-    # The checks PolicyPack.__init__ makes before it starts serving.
-    name, policies = args.pop("name"), args.pop("policies")
-    if not isinstance(name, str) or not _PACK_NAME.match(name):
-        raise PackLoadError(f"invalid policy pack name {name!r}")
-    if not isinstance(policies, list) or not policies or not all(isinstance(p, Policy) for p in policies):
-        raise PackLoadError(f"policy pack {name!r}: policies must be a non-empty list of Policy objects")
-    names = [p.name for p in policies]
-    duplicates = sorted({n for n in names if names.count(n) > 1})
-    if duplicates:
-        raise PackLoadError(f"policy pack {name!r}: duplicate policy names {duplicates}")
-    level = args.pop("enforcement_level", None) or EnforcementLevel.ADVISORY
-    if not isinstance(level, EnforcementLevel):
-        raise PackLoadError(f"policy pack {name!r}: enforcement_level must be an EnforcementLevel")
-    initial_config = args.pop("initial_config", None)
-    return LoadedPack(
-        directory=directory,
-        name=name,
-        version=version,
-        policies=tuple(policies),
-        enforcement_level=level,
-        initial_config=initial_config,
-        options=args,
-    )
-
-
-# --- policy config ------------------------------------------------------------------------------------
-
-
-def default_policy_config_path(pack_dir: Path, environment: str) -> Path:
-    """The policy config of an environment: `<pack>/config/<environment>.json`."""
-    return Path(pack_dir) / "config" / f"{environment}.json"
-
-
-def load_policy_config(pack: LoadedPack, path: Path | None) -> dict[str, dict[str, Any]]:
-    """Read, strictly validate and reconcile a policy config file (None: the pack's defaults only).
-
-    Returns, for every rule of the pack, `{"enforcementLevel": <level>, <knob>: <value>, ...}` with the
-    schema defaults filled in, i.e. exactly what the CLI would send to the pack's `Configure`.
-    Raises PolicyConfigError naming every problem.
-    """
-    where = str(path) if path is not None else None
-    raw: Any = {}
-    if path is not None:
-        try:
-            text = Path(path).read_text(encoding="utf-8")
-        except OSError as exc:
-            raise PolicyConfigError(where, [f"cannot be read: {exc.strerror or exc}"]) from exc
-        if text.strip():
-            try:
-                raw = json.loads(text)
-            except json.JSONDecodeError as exc:
-                raise PolicyConfigError(where, [f"not valid JSON: {exc}"]) from exc
-    if not isinstance(raw, dict):
-        raise PolicyConfigError(
-            where, [f"must be a JSON object mapping rule names to settings, got {_kind(raw)}"]
-        )
-
-    meta = pack.meta
-    problems: list[str] = []
-    given: dict[str, dict[str, Any]] = {}
-    all_level: str | None = None
-    for key, value in raw.items():
-        if key == "all":
-            level = value.get("enforcementLevel") if isinstance(value, dict) else value
-            if isinstance(value, dict) and set(value) - {"enforcementLevel"}:
-                extra = ", ".join(sorted(set(value) - {"enforcementLevel"}))
-                problems.append(
-                    f'"all": only an enforcement level may be set for all rules; unknown key(s) {extra}'
-                )
-            if _valid_level(level):
-                all_level = level
-            else:
-                problems.append(f'"all": {_level_problem(level)}')
-            continue
-        if key not in meta:
-            problems.append(_unknown_rule(key, meta))
-            continue
-        if isinstance(value, str):
-            if _valid_level(value):
-                given[key] = {"enforcementLevel": value}
-            else:
-                problems.append(f'"{key}": {_level_problem(value)}')
-            continue
-        if not isinstance(value, dict):
-            problems.append(
-                f'"{key}": must be an enforcement level ({", ".join(ENFORCEMENT_LEVELS)}) or an object, '
-                f"got {_kind(value)} {_short(value)}"
-            )
-            continue
-        settings = dict(value)
-        if "enforcementLevel" in settings and not _valid_level(settings["enforcementLevel"]):
-            problems.append(f'"{key}"."enforcementLevel": {_level_problem(settings["enforcementLevel"])}')
-            settings.pop("enforcementLevel")
-        knobs = {k: v for k, v in settings.items() if k != "enforcementLevel"}
-        problems.extend(_knob_problems(meta[key], knobs, partial=True))
-        given[key] = settings
-    if problems:
-        raise PolicyConfigError(where, problems)
-
-    reconciled = _reconcile(pack, all_level, given)
-    for name, settings in reconciled.items():
-        knobs = {k: v for k, v in settings.items() if k != "enforcementLevel"}
-        problems.extend(_knob_problems(meta[name], knobs, partial=False))
-    if problems:
-        raise PolicyConfigError(where, problems)
-    return reconciled
-
-
-def _reconcile(
-    pack: LoadedPack, all_level: str | None, given: Mapping[str, Mapping[str, Any]]
-) -> dict[str, dict[str, Any]]:
-    """ReconcilePolicyPackConfig of the CLI: defaults, then the pack's initial config, then the file."""
-    result: dict[str, dict[str, Any]] = {}
-    for name, meta in pack.meta.items():
-        defaults = {k: schema["default"] for k, schema in meta.knobs.items() if "default" in schema}
-        result[name] = {"enforcementLevel": meta.default_enforcement, **json.loads(json.dumps(defaults))}
-    layers: list[tuple[str | None, Mapping[str, Mapping[str, Any]]]] = []
-    if pack.initial_config:
-        layers.append(_initial_layer(pack.initial_config, result))
-    layers.append((all_level, given))
-    for level_for_all, settings_by_rule in layers:
-        if level_for_all is not None:
-            for settings in result.values():
-                settings["enforcementLevel"] = level_for_all
-        for name, settings in settings_by_rule.items():
-            result[name].update(settings)
-    return result
-
-
-def _initial_layer(
-    initial_config: Mapping[str, Any], known: Mapping[str, Any]
-) -> tuple[str | None, dict[str, dict[str, Any]]]:
-    """The pack's programmatic initial_config ({name: EnforcementLevel | {...}}) as a config layer."""
-    level_for_all, settings_by_rule = None, {}
-    for name, value in initial_config.items():
-        settings = {"enforcementLevel": value} if isinstance(value, EnforcementLevel) else dict(value)
-        level = settings.get("enforcementLevel")
-        if isinstance(level, EnforcementLevel):
-            settings["enforcementLevel"] = level.value
-        if name == "all":
-            level_for_all = settings.get("enforcementLevel")
-        elif name in known:
-            settings_by_rule[name] = settings
-    return level_for_all, settings_by_rule
-
-
-def _knob_problems(meta: PolicyMeta, knobs: Mapping[str, Any], *, partial: bool) -> list[str]:
-    schema: dict[str, Any] = {"type": "object", "properties": dict(meta.knobs), "additionalProperties": False}
-    if meta.required and not partial:
-        schema["required"] = list(meta.required)
-    problems = []
-    validator = jsonschema.Draft7Validator(schema)
-    for error in sorted(validator.iter_errors(dict(knobs)), key=lambda e: list(e.absolute_path)):
-        if error.validator == "additionalProperties":
-            for key in sorted(set(knobs) - set(meta.knobs)):
-                allowed = ", ".join(["enforcementLevel", *sorted(meta.knobs)])
-                problems.append(f'"{meta.name}": unknown key "{key}"; allowed keys: {allowed}')
-            continue
-        if not error.absolute_path:
-            problems.append(f'"{meta.name}": {error.message}')
-            continue
-        path = "".join(f'."{p}"' if isinstance(p, str) else f"[{p}]" for p in error.absolute_path)
-        expected = _expected(error.schema) if isinstance(error.schema, dict) else str(error.schema)
-        problems.append(
-            f'"{meta.name}"{path}: got {_short(error.instance)} ({_kind(error.instance)}); '
-            f"expected {expected}"
-        )
-    return problems
-
-
-def _expected(schema: Mapping[str, Any]) -> str:
-    parts = []
-    if "enum" in schema:
-        parts.append("one of " + ", ".join(json.dumps(v) for v in schema["enum"]))
-    elif "type" in schema:
-        kind = schema["type"]
-        if kind == "array" and isinstance(schema.get("items"), dict) and "type" in schema["items"]:
-            parts.append(f"an array of {schema['items']['type']}s")
-        elif kind == "object" and isinstance(schema.get("additionalProperties"), dict):
-            parts.append(f"an object of {schema['additionalProperties'].get('type', 'value')}s")
-        else:
-            parts.append(f"{'an' if str(kind)[0] in 'aeiou' else 'a'} {kind}")
-    if "minimum" in schema and "maximum" in schema:
-        parts.append(f"between {schema['minimum']} and {schema['maximum']}")
-    elif "minimum" in schema:
-        parts.append(f">= {schema['minimum']}")
-    elif "maximum" in schema:
-        parts.append(f"<= {schema['maximum']}")
-    if "pattern" in schema:
-        parts.append(f"matching {schema['pattern']}")
-    if schema.get("uniqueItems"):
-        parts.append("without duplicates")
-    return " ".join(parts) or json.dumps(dict(schema))
-
-
-def _valid_level(value: Any) -> bool:
-    return isinstance(value, str) and value in ENFORCEMENT_LEVELS
-
-
-def _level_problem(value: Any) -> str:
-    return f"enforcement level {_short(value)} is not one of {', '.join(ENFORCEMENT_LEVELS)}"
-
-
-def _unknown_rule(name: str, meta: Mapping[str, PolicyMeta]) -> str:
-    close = difflib.get_close_matches(name, list(meta), n=1)
-    hint = f'; did you mean "{close[0]}"?' if close else ""
-    return f'unknown rule "{name}"{hint} (rules of this pack: {", ".join(sorted(meta))})'
-
-
-def _kind(value: Any) -> str:
-    return {
-        dict: "object",
-        list: "array",
-        str: "string",
-        bool: "boolean",
-        int: "integer",
-        float: "number",
-        type(None): "null",
-    }.get(type(value), type(value).__name__)
-
-
-def _short(value: Any) -> str:
-    text = json.dumps(value)
-    return text if len(text) <= 80 else text[:77] + "..."
-
-
-# --- evaluation ---------------------------------------------------------------------------------------
 
 
 def evaluate(
@@ -560,7 +154,7 @@ def _configure_request(config: Mapping[str, Mapping[str, Any]]) -> analyzer_pb2.
     for name, settings in config.items():
         level = settings.get("enforcementLevel")
         if level is not None and level not in _TO_PROTO:
-            raise PolicyConfigError(None, [f'"{name}": {_level_problem(level)}'])
+            raise PolicyConfigError(None, [f'"{name}": {level_problem(level)}'])
         entry = request.policyConfig[name]
         if level is not None:
             entry.enforcementLevel = _TO_PROTO[level]

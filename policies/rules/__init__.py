@@ -6,15 +6,16 @@ Modules use relative imports only, so the package works both as `rules` (the Pul
 
 from __future__ import annotations
 
-from pulumi_policy import Policy
+from pulumi_policy import EnforcementLevel, Policy
 
-from . import ecr, iam, kms, kubernetes, operability, protection, s3, sagemaker, tags
+from . import ecr, iam, kms, kubernetes, operability, protection, rollout, s3, sagemaker, tags
 
 ALL_POLICIES: list[Policy] = [
     *s3.RULES,
     *kms.RULES,
     *ecr.RULES,
     *sagemaker.RULES,
+    *rollout.RULES,
     *iam.RULES,
     *tags.RULES,
     *protection.RULES,
@@ -22,4 +23,7 @@ ALL_POLICIES: list[Policy] = [
     *kubernetes.RULES,
 ]
 
-__all__ = ["ALL_POLICIES"]
+PACK_ENFORCEMENT_LEVEL = EnforcementLevel.ADVISORY
+"""The level of a rule that no policy config names (the environments' configs set "all": "mandatory")."""
+
+__all__ = ["ALL_POLICIES", "PACK_ENFORCEMENT_LEVEL"]

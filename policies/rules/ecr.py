@@ -6,7 +6,9 @@ from collections.abc import Iterator
 
 from pulumi_policy import Severity
 
-from .common import ResourceView, as_list, bool_knob, dig, is_true, is_unknown, resource_rule
+from .builders import ResourceView, resource_rule
+from .knobs import bool_knob
+from .values import as_list, dig, is_true, is_unknown
 
 ECR_REPOSITORY = "aws:ecr/repository:Repository"
 

@@ -7,23 +7,17 @@ by the offline verdict, where the plan knows it, and on the `pulumi up` that cre
 
 from __future__ import annotations
 
-import fnmatch
+import json
 import re
 from collections.abc import Iterator
 from typing import Any
 
 from pulumi_policy import Severity
 
-from .common import (
-    ResourceView,
-    as_list,
-    has_unknown,
-    is_unknown,
-    iter_strings,
-    parse_json_document,
-    resource_rule,
-    strings_knob,
-)
+from .builders import ResourceView, resource_rule
+from .iam_model import PRIVILEGE_SERVICES, Statement, allow_statements, arn_matches, managed_policy_grant, statements
+from .knobs import strings_knob
+from .values import as_list, has_unknown, is_unknown, iter_strings, parse_json_document
 
 ROLE = "aws:iam/role:Role"
 IDENTITY_POLICY_TYPES = (
@@ -35,7 +29,20 @@ IDENTITY_POLICY_TYPES = (
 OIDC_PROVIDER = "aws:iam/openIdConnectProvider:OpenIdConnectProvider"
 GITHUB_ISSUER = "token.actions.githubusercontent.com"
 
-_ROLE_WILDCARD = re.compile(r"^arn:aws[a-z-]*:iam::[^:]*:(role/(.*/)?)?\*$")
+USER_ACCESS_KEY = "aws:iam/accessKey:AccessKey"
+# Resources that attach managed policies by ARN: (type, property holding one ARN or a list of them).
+ATTACHMENTS = {
+    "aws:iam/rolePolicyAttachment:RolePolicyAttachment": "policyArn",
+    "aws:iam/userPolicyAttachment:UserPolicyAttachment": "policyArn",
+    "aws:iam/groupPolicyAttachment:GroupPolicyAttachment": "policyArn",
+    "aws:iam/policyAttachment:PolicyAttachment": "policyArn",
+    "aws:iam/rolePolicyAttachmentsExclusive:RolePolicyAttachmentsExclusive": "policyArns",
+    "aws:iam/userPolicyAttachmentsExclusive:UserPolicyAttachmentsExclusive": "policyArns",
+    "aws:iam/groupPolicyAttachmentsExclusive:GroupPolicyAttachmentsExclusive": "policyArns",
+    ROLE: "managedPolicyArns",
+}
+
+_SAMPLE_ROLE = "x7q-any-role"
 
 
 def identity_documents(resource: ResourceView) -> Iterator[tuple[str, Any]]:
@@ -55,19 +62,6 @@ def identity_documents(resource: ResourceView) -> Iterator[tuple[str, Any]]:
             yield label, parse_json_document(item.get("policy"))
 
 
-def allow_statements(document: Any) -> Iterator[tuple[int, dict[str, Any]]]:
-    if not isinstance(document, dict):
-        return
-    for index, statement in enumerate(as_list(document.get("Statement"))):
-        if isinstance(statement, dict) and statement.get("Effect") == "Allow":
-            yield index, statement
-
-
-def _label(index: int, statement: dict[str, Any]) -> str:
-    sid = statement.get("Sid")
-    return f"statement {sid!r}" if isinstance(sid, str) and sid else f"statement #{index + 1}"
-
-
 def _documents(resource: ResourceView) -> Iterator[tuple[str, Any] | str]:
     try:
         for label, document in identity_documents(resource):
@@ -83,19 +77,43 @@ def _no_admin(resource: ResourceView) -> Iterator[str]:
             yield item
             continue
         label, document = item
-        for index, statement in allow_statements(document):
-            actions = list(iter_strings(statement.get("Action")))
-            resources = list(iter_strings(statement.get("Resource")))
-            if any(a in ("*", "*:*") for a in actions) and "*" in resources:
+        for statement in allow_statements(document):
+            where = f"'{resource.name}' {label}: {statement.label}"
+            if statement.not_actions is not None:
                 yield (
-                    f"'{resource.name}' {label}: {_label(index, statement)} allows every action ('*') on "
-                    "every "
-                    "resource ('*')"
+                    f"{where} allows every action except {list(statement.not_actions)} (NotAction with Allow); "
+                    "list the actions it allows instead"
                 )
+            elif statement.grants_every_action() and statement.every_resource():
+                yield f"{where} allows every action ('*') on every resource ('*')"
+            else:
+                yield from _service_wide(where, statement)
 
 
-def _allows_pass_role(action: str) -> bool:
-    return fnmatch.fnmatchcase("iam:passrole", action.lower())
+def _service_wide(where: str, statement: Statement) -> Iterator[str]:
+    """Every action of a service (`s3:*` in any spelling) on resources that are not one named resource."""
+    for service in statement.services_fully_granted():
+        if statement.every_resource_of(service):
+            reach = "on every resource of it"
+        elif service in PRIVILEGE_SERVICES:
+            reach = "which controls identities, whatever the resource"
+        else:
+            shared = statement.shared_resources_of(service)
+            if not shared:
+                continue
+            reach = f"on resources a wildcard shares ({', '.join(shared[:3])})"
+        yield (
+            f"{where} allows every action of a service ({service}:*) {reach}; name the actions and the "
+            "resources"
+        )
+
+
+def _role_samples(pattern: str) -> list[str]:
+    """Role ARNs nobody named, in the partition and account the pattern names (if it names them)."""
+    fields = pattern.split(":")
+    partition = fields[1] if len(fields) > 1 and fields[1] and not set(fields[1]) & set("*?") else "aws"
+    account = fields[4] if len(fields) > 4 and fields[4].isdigit() else "123456789012"
+    return [f"arn:{partition}:iam::{account}:role/{p}{_SAMPLE_ROLE}" for p in ("", "admin/", "a/b/")]
 
 
 def _no_pass_role_wildcard(resource: ResourceView) -> Iterator[str]:
@@ -104,44 +122,27 @@ def _no_pass_role_wildcard(resource: ResourceView) -> Iterator[str]:
             yield item
             continue
         label, document = item
-        for index, statement in allow_statements(document):
-            if not any(_allows_pass_role(a) for a in iter_strings(statement.get("Action"))):
+        for statement in allow_statements(document):
+            if not statement.grants("iam:PassRole"):
                 continue
-            wide = [r for r in iter_strings(statement.get("Resource")) if r == "*" or _ROLE_WILDCARD.match(r)]
+            if statement.not_resources is not None:
+                wide = [f"every role but {list(statement.not_resources)} (NotResource)"]
+            else:
+                wide = [repr(r) for r in statement.resources or () if any(arn_matches(r, s) for s in _role_samples(r))]
             if wide:
                 yield (
-                    f"'{resource.name}' {label}: {_label(index, statement)} allows iam:PassRole on "
-                    f"{', '.join(repr(r) for r in wide)}; name the roles that may be passed"
+                    f"'{resource.name}' {label}: {statement.label} allows iam:PassRole on "
+                    f"{', '.join(wide)}; name the roles that may be passed"
                 )
 
 
-def _github_condition_values(statement: dict[str, Any], claim: str) -> tuple[list[str], list[str]]:
-    """(operators, values) of the conditions on a GitHub OIDC claim, e.g. 'sub' or 'aud'."""
-    operators, values = [], []
-    condition = statement.get("Condition")
-    if not isinstance(condition, dict):
-        return operators, values
-    key = f"{GITHUB_ISSUER}:{claim}"
-    for operator, block in condition.items():
-        if isinstance(block, dict) and key in block:
-            operators.append(operator)
-            values.extend(str(v) for v in as_list(block[key]))
-    return operators, values
-
-
-def _is_github_trust(statement: dict[str, Any]) -> bool:
-    actions = [a.lower() for a in iter_strings(statement.get("Action"))]
-    if not any(fnmatch.fnmatchcase("sts:assumerolewithwebidentity", a) for a in actions):
+def _is_github_trust(statement: Statement) -> bool:
+    if not statement.allows or not statement.grants("sts:AssumeRoleWithWebIdentity"):
         return False
-    principal = statement.get("Principal")
-    federated = principal.get("Federated") if isinstance(principal, dict) else None
-    if any(GITHUB_ISSUER in f for f in iter_strings(federated)):
+    federated = [v for kind, values in statement.principals.items() if kind.lower() == "federated" for v in values]
+    if any(GITHUB_ISSUER in f for f in federated):
         return True
-    condition = statement.get("Condition")
-    return isinstance(condition, dict) and any(
-        isinstance(block, dict) and any(str(k).startswith(GITHUB_ISSUER) for k in block)
-        for block in condition.values()
-    )
+    return any(c.key.startswith(GITHUB_ISSUER) for c in statement.conditions)
 
 
 _SUBJECT = re.compile(r"^repo:(?P<owner>[^/:]+)/(?P<repo>[^/:]+):(?P<rest>.+)$")
@@ -185,28 +186,92 @@ def _github_oidc(resource: ResourceView) -> Iterator[str]:
     if document is None or has_unknown(document):
         return
     allowed = list(resource.config["allowedRepositories"])
-    for index, statement in allow_statements(document):
+    for statement in statements(document):
         if not _is_github_trust(statement):
             continue
-        where = f"role '{resource.name}' trust {_label(index, statement)}"
-        aud_operators, aud_values = _github_condition_values(statement, "aud")
-        if not aud_values:
+        where = f"role '{resource.name}' trust {statement.label}"
+        # Conditions are ANDed: extra conditions only narrow, so what counts is one positive pin.
+        aud = statement.condition(f"{GITHUB_ISSUER}:aud")
+        if not aud:
             yield f"{where} does not pin {GITHUB_ISSUER}:aud to {audience!r}"
-        elif any(v != audience for v in aud_values) or not all(op == "StringEquals" for op in aud_operators):
-            yield f"{where} must require StringEquals {GITHUB_ISSUER}:aud = {audience!r}; got {aud_values}"
-        _, subjects = _github_condition_values(statement, "sub")
-        if not subjects:
+        elif not any(c.base == "stringequals" and c.positive and set(c.values) == {audience} for c in aud):
+            got = {c.operator: list(c.values) for c in aud}
+            yield f"{where} must require StringEquals {GITHUB_ISSUER}:aud = {audience!r}; got {got}"
+        sub = statement.condition(f"{GITHUB_ISSUER}:sub")
+        positive = [c for c in sub if c.positive and c.values]
+        if not sub:
             yield f"{where} does not restrict {GITHUB_ISSUER}:sub, so any GitHub repository could assume it"
-        for subject in subjects:
+        elif not positive:
+            operators = ", ".join(sorted({c.operator for c in sub}))
+            yield (
+                f"{where}: {operators} on {GITHUB_ISSUER}:sub is not a positive match (use StringEquals or "
+                "StringLike, without Not, IfExists or a set qualifier), so other repositories pass it"
+            )
+        for subject in (v for c in positive for v in c.values):
             problem = _subject_problem(subject, allowed)
             if problem:
                 yield f"{where}: {problem}"
 
 
+def _provider_accounts(resource: ResourceView) -> set[str]:
+    """The accounts the resource's AWS provider is limited to (allowedAccountIds, possibly JSON text)."""
+    if resource.provider is None:
+        return set()
+    value = resource.provider.props.get("allowedAccountIds")
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            value = [value]
+    return {v for v in iter_strings(value) if v.isdigit()}
+
+
+def _trust_restricted(resource: ResourceView) -> Iterator[str]:
+    try:
+        document = parse_json_document(resource.props.get("assumeRolePolicy"))
+    except ValueError:
+        return  # reported by iam-github-oidc-trust-pinned
+    if document is None or has_unknown(document):
+        return
+    allowed = _provider_accounts(resource) | set(resource.config["trustedAccounts"])
+    for statement in allow_statements(document):
+        where = f"role '{resource.name}' trust {statement.label}"
+        if statement.public_principal():
+            yield f"{where} lets any AWS principal assume the role (Principal '*' or NotPrincipal)"
+            continue
+        foreign = sorted(statement.aws_accounts() - allowed) if allowed else []
+        if foreign:
+            yield (
+                f"{where} trusts account(s) {', '.join(foreign)}, which the stack does not list "
+                f"(provider allowedAccountIds or trustedAccounts: {', '.join(sorted(allowed))})"
+            )
+
+
+def _no_admin_managed_policy(resource: ResourceView) -> Iterator[str]:
+    arns = resource.props.get(ATTACHMENTS[resource.type])
+    for arn in iter_strings(arns):
+        grant = managed_policy_grant(arn)
+        if grant:
+            kind = resource.type.split(":")[-1]
+            yield f"{kind} '{resource.name}' attaches {arn}, which grants {grant}"
+
+
+def _no_access_keys(resource: ResourceView) -> Iterator[str]:
+    user = resource.props.get("user")
+    shown = f" for user '{user}'" if isinstance(user, str) else ""
+    yield (
+        f"access key '{resource.name}'{shown} is a long-lived credential; use a role (OIDC federation for CI, "
+        "an instance or task role for workloads)"
+    )
+
+
 RULES = [
     resource_rule(
         name="iam-no-admin-wildcard",
-        description="No IAM policy statement allows every action ('*') on every resource ('*').",
+        description=(
+            "No IAM policy statement allows every action on every resource, every action but a few (NotAction "
+            "with Allow), or every action of a service on every resource of it (e.g. s3:* on *)."
+        ),
         rationale=(
             "'*' on '*' is full administrator access: one leaked credential or compromised workload would "
             "own the account."
@@ -223,7 +288,10 @@ RULES = [
     ),
     resource_rule(
         name="iam-no-passrole-wildcard",
-        description="No IAM policy allows iam:PassRole on every role ('*' or role/*).",
+        description=(
+            "No IAM policy allows iam:PassRole on every role ('*', role/*, a bare role* prefix, any account, or "
+            "NotResource)."
+        ),
         rationale=(
             "iam:PassRole on every role lets a principal hand any role, including admin roles, to a service "
             "it controls: a classic privilege escalation."
@@ -241,7 +309,8 @@ RULES = [
         name="iam-github-oidc-trust-pinned",
         description=(
             "A role trusted by GitHub Actions OIDC pins token.actions.githubusercontent.com:sub to the "
-            "configured repository (no wildcard owner or repository) and :aud to sts.amazonaws.com."
+            "configured repository (no wildcard owner or repository) and :aud to sts.amazonaws.com, with positive "
+            "operators (StringEquals/StringLike; no Not, IfExists or set qualifiers)."
         ),
         rationale=(
             "Without the sub pin, any GitHub repository (anyone's) can assume the role through GitHub's OIDC "
@@ -268,5 +337,67 @@ RULES = [
             },
         },
         tags=["iam", "ci", "federation"],
+    ),
+    resource_rule(
+        name="iam-trust-restricted",
+        description=(
+            "No role trust policy lets any AWS principal assume the role (Principal '*' in any form, an "
+            "account wildcard, NotPrincipal), or trusts an account the stack does not list."
+        ),
+        rationale=(
+            "A trust policy is the door to a role: '*' opens it to every AWS account, and an account outside "
+            "the platform's own is a standing cross-account grant nobody reviews."
+        ),
+        severity=Severity.CRITICAL,
+        remediation=(
+            "Name the principals that may assume the role: a service, the GitHub OIDC provider, or roles of "
+            "the accounts in the stack's provider allowedAccountIds (or this rule's trustedAccounts)."
+        ),
+        resource_types=[ROLE],
+        check=_trust_restricted,
+        knobs={
+            "trustedAccounts": strings_knob(
+                "Accounts, besides those of the AWS provider's allowedAccountIds, whose principals a role may "
+                "trust.",
+                [],
+            ),
+        },
+        tags=["iam", "federation"],
+    ),
+    resource_rule(
+        name="iam-no-admin-managed-policy",
+        description=(
+            "No role, user or group gets an AWS-managed administrator, power-user, IAM/Organizations or "
+            "*FullAccess policy (through policy attachments or a role's managedPolicyArns)."
+        ),
+        rationale=(
+            "AWS-managed policies are known by what they grant: AdministratorAccess is '*' on '*' in a name, "
+            "and a *FullAccess policy is a service's every action on every resource; attaching one bypasses "
+            "every check on inline statements."
+        ),
+        severity=Severity.CRITICAL,
+        remediation=(
+            "Attach a customer-managed or inline policy with the specific actions and resource ARNs the "
+            "principal needs (ReadOnlyAccess or a *ReadOnlyAccess policy where read access is the point)."
+        ),
+        resource_types=list(ATTACHMENTS),
+        check=_no_admin_managed_policy,
+        tags=["iam", "least-privilege"],
+    ),
+    resource_rule(
+        name="iam-no-user-access-keys",
+        description="No IAM user gets an access key: people and machines use roles, CI uses OIDC federation.",
+        rationale=(
+            "An access key is a long-lived secret that leaks through logs, laptops and CI variables and works "
+            "from anywhere until someone rotates it; roles hand out short-lived credentials instead."
+        ),
+        severity=Severity.HIGH,
+        remediation=(
+            "Remove the aws.iam.AccessKey; let CI assume a role through GitHub OIDC (infra.components.ci) and "
+            "workloads use their execution roles."
+        ),
+        resource_types=[USER_ACCESS_KEY],
+        check=_no_access_keys,
+        tags=["iam", "credentials"],
     ),
 ]

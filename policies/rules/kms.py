@@ -6,13 +6,34 @@ from collections.abc import Iterator
 
 from pulumi_policy import Severity
 
-from .common import ResourceView, fmt_number, int_knob, is_true, is_unknown, number, resource_rule
+from .builders import ResourceView, resource_rule
+from .iam_model import statements
+from .knobs import int_knob
+from .values import fmt_number, has_unknown, is_true, is_unknown, number, parse_json_document
 
 KMS_KEY = "aws:kms/key:Key"
+KEY_POLICY = "aws:kms/keyPolicy:KeyPolicy"
+EXTERNAL_KEYS = ("aws:kms/externalKey:ExternalKey", "aws:kms/replicaExternalKey:ReplicaExternalKey")
+
+# Keys that, pinned by a positive condition, limit a statement with Principal '*' to known callers.
+_CALLER_PINS = (
+    "kms:calleraccount",
+    "aws:principalaccount",
+    "aws:principalorgid",
+    "aws:principalarn",
+    "aws:sourceaccount",
+    "aws:sourcearn",
+)
 
 
 def _rotation(resource: ResourceView) -> Iterator[str]:
     props = resource.props
+    if resource.type in EXTERNAL_KEYS:
+        yield (
+            f"KMS key '{resource.name}' holds imported key material ({resource.type.split(':')[-1]}), which AWS "
+            "never rotates automatically"
+        )
+        return
     usage = props.get("keyUsage")
     spec = props.get("customerMasterKeySpec")
     if is_unknown(usage) or is_unknown(spec):
@@ -23,8 +44,12 @@ def _rotation(resource: ResourceView) -> Iterator[str]:
     ) != "SYMMETRIC_DEFAULT":
         return
     store = props.get("customKeyStoreId")
-    if is_unknown(store) or store:
-        return  # keys in a custom key store cannot be rotated automatically either
+    if isinstance(store, str) and store:
+        yield (
+            f"KMS key '{resource.name}' lives in a custom key store ({store}), where AWS does not rotate keys "
+            "automatically; use the default key store with enableKeyRotation"
+        )
+        return
     rotation = props.get("enableKeyRotation")
     if is_unknown(rotation):
         return
@@ -43,10 +68,34 @@ def _rotation(resource: ResourceView) -> Iterator[str]:
         )
 
 
+def _key_policy(resource: ResourceView) -> Iterator[str]:
+    try:
+        document = parse_json_document(resource.props.get("policy"))
+    except ValueError:
+        yield f"KMS key policy of '{resource.name}' is not valid JSON"
+        return
+    if document is None or has_unknown(document):
+        return
+    for statement in statements(document):
+        if not statement.allows or not statement.public_principal():
+            continue
+        where = f"KMS key policy of '{resource.name}' {statement.label}"
+        if "kms" in statement.services_fully_granted():
+            yield f"{where} grants every KMS action (kms:*) to everyone (Principal '*')"
+        elif not any(statement.pinned(k) for k in _CALLER_PINS):
+            yield (
+                f"{where} grants KMS actions to everyone (Principal '*') without a condition pinning the "
+                "caller's account or organization (kms:CallerAccount, aws:PrincipalOrgID, ...)"
+            )
+
+
 RULES = [
     resource_rule(
         name="kms-key-rotation",
-        description="Every symmetric customer-managed KMS key rotates its key material automatically.",
+        description=(
+            "Every symmetric customer-managed KMS key rotates its key material automatically (so no imported "
+            "key material and no custom key store)."
+        ),
         rationale=(
             "Rotation limits how much data one key version protects and is required by most compliance "
             "baselines (CIS AWS 3.6)."
@@ -56,7 +105,7 @@ RULES = [
             "Set enable_key_rotation=True on the aws.kms.Key (and rotation_period_in_days no higher than the "
             "configured maximum, if set)."
         ),
-        resource_types=[KMS_KEY],
+        resource_types=[KMS_KEY, *EXTERNAL_KEYS],
         check=_rotation,
         knobs={
             "maxRotationPeriodDays": int_knob(
@@ -67,5 +116,25 @@ RULES = [
             )
         },
         tags=["kms", "encryption"],
-    )
+    ),
+    resource_rule(
+        name="kms-key-policy-restricted",
+        description=(
+            "No KMS key policy grants kms:* to everyone, or any KMS action to everyone without pinning the "
+            "caller's account or organization."
+        ),
+        rationale=(
+            "A key policy is the key's only gate: Principal '*' with kms:* lets any AWS account decrypt the "
+            "data and rewrite the policy, whatever IAM says."
+        ),
+        severity=Severity.CRITICAL,
+        remediation=(
+            "Grant key administration to the account's root principal (arn:aws:iam::<account>:root) and key use "
+            "to named roles or services; where '*' is needed, pin kms:CallerAccount or aws:PrincipalOrgID with "
+            "StringEquals."
+        ),
+        resource_types=[KMS_KEY, KEY_POLICY],
+        check=_key_policy,
+        tags=["kms", "least-privilege"],
+    ),
 ]

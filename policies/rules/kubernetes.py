@@ -8,18 +8,9 @@ from typing import Any
 
 from pulumi_policy import Severity
 
-from .common import (
-    ResourceView,
-    as_list,
-    bool_knob,
-    dig,
-    is_false,
-    is_true,
-    is_unknown,
-    iter_strings,
-    resource_rule,
-    strings_knob,
-)
+from .builders import ResourceView, resource_rule
+from .knobs import bool_knob, strings_knob
+from .values import as_list, dig, is_false, is_true, is_unknown, iter_strings
 
 HELM_TYPES = ("kubernetes:helm.sh/v3:Release", "kubernetes:helm.sh/v3:Chart", "kubernetes:helm.sh/v4:Chart")
 WORKLOAD_TYPES = (

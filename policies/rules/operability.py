@@ -12,18 +12,10 @@ from typing import Any
 
 from pulumi_policy import Severity
 
-from .common import (
-    StackResource,
-    StackView,
-    as_list,
-    bool_knob,
-    dig,
-    int_knob,
-    is_unknown,
-    iter_strings,
-    stack_rule,
-)
+from .builders import StackResource, StackView, stack_rule
+from .knobs import bool_knob, int_knob
 from .sagemaker import ENDPOINT, ENDPOINT_CONFIG, all_serverless, variants
+from .values import as_list, dig, is_unknown, iter_strings
 
 METRIC_ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 SNS_TOPIC = "aws:sns/topic:Topic"

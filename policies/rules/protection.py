@@ -11,7 +11,8 @@ from collections.abc import Iterator
 
 from pulumi_policy import Severity
 
-from .common import StackView, bool_knob, stack_rule, strings_knob
+from .builders import StackView, stack_rule
+from .knobs import bool_knob, strings_knob
 
 PROTECTED_TYPES = (
     "aws:s3/bucket:Bucket",

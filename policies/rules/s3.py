@@ -9,22 +9,13 @@ bucket's id is unknown, so pairing goes first through the companion's property d
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from pulumi_policy import Severity
 
-from .common import (
-    StackResource,
-    StackView,
-    as_list,
-    dig,
-    has_unknown,
-    is_true,
-    is_unknown,
-    iter_strings,
-    parse_json_document,
-    stack_rule,
-)
+from .builders import StackResource, StackView, stack_rule
+from .iam_model import Statement, statements
+from .values import as_list, dig, has_unknown, is_true, is_unknown, parse_json_document
 
 BUCKET_TYPES = ("aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2")
 PUBLIC_ACCESS_BLOCK = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
@@ -37,6 +28,8 @@ VERSIONING_TYPES = (
     "aws:s3/bucketVersioningV2:BucketVersioningV2",
 )
 BUCKET_POLICY = "aws:s3/bucketPolicy:BucketPolicy"
+ACL_TYPES = ("aws:s3/bucketAcl:BucketAcl", "aws:s3/bucketAclV2:BucketAclV2")
+_PUBLIC_CANNED_ACLS = ("public-read", "public-read-write", "authenticated-read")
 KMS_KEY = "aws:kms/key:Key"
 
 _BLOCK_FLAGS = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
@@ -57,8 +50,18 @@ def companions(stack: StackView, bucket: StackResource, *types: str) -> list[Sta
     return found
 
 
+def bucket_policies(stack: StackView, bucket: StackResource) -> list[StackResource]:
+    """Everything that sets the bucket's policy, in the order applied: the bucket's own (deprecated) `policy`
+    input first, then each aws.s3.BucketPolicy for it. S3 keeps one policy per bucket: the last applied."""
+    inline = bucket.props.get("policy")  # a computed output, unknown at preview unless the program sets it
+    own = [bucket] if isinstance(inline, str) and inline.strip() else []
+    return own + companions(stack, bucket, BUCKET_POLICY)
+
+
 def _public_access(stack: StackView) -> Iterator[tuple[str, str | None]]:
     for bucket in stack.of_type(*BUCKET_TYPES):
+        yield from _public_acls(stack, bucket)
+        yield from _public_policy(stack, bucket)
         blocks = companions(stack, bucket, PUBLIC_ACCESS_BLOCK)
         if not blocks:
             yield (
@@ -79,6 +82,61 @@ def _public_access(stack: StackView) -> Iterator[tuple[str, str | None]]:
                         f"{', '.join(off)} off; all four settings must be true"
                     ),
                     block.urn,
+                )
+
+
+def _acl_problem(canned: object, grants: object) -> str | None:
+    if isinstance(canned, str) and canned.strip().lower() in _PUBLIC_CANNED_ACLS:
+        return f"the canned ACL {canned!r} grants access to everyone"
+    for grant in as_list(grants):
+        uri = dig(grant, "grantee", "uri")
+        if isinstance(uri, str) and uri.rstrip("/").rsplit("/", 1)[-1] in ("AllUsers", "AuthenticatedUsers"):
+            return f"an ACL grant to {uri} gives access to everyone"
+    return None
+
+
+def _public_acls(stack: StackView, bucket: StackResource) -> Iterator[tuple[str, str | None]]:
+    problem = _acl_problem(bucket.props.get("acl"), dig(bucket.props, "grants"))
+    if problem:
+        yield f"bucket '{bucket.name}': {problem}", bucket.urn
+    for acl in companions(stack, bucket, *ACL_TYPES):
+        problem = _acl_problem(acl.props.get("acl"), dig(acl.props, "accessControlPolicy", "grants"))
+        if problem:
+            yield f"bucket '{bucket.name}': ACL '{acl.name}': {problem}", acl.urn
+
+
+# Keys that, pinned by a positive condition, limit a statement with Principal '*' to known callers.
+_CALLER_PINS = (
+    "aws:sourceaccount",
+    "aws:sourcearn",
+    "aws:sourceowner",
+    "aws:principalaccount",
+    "aws:principalorgid",
+    "aws:principalarn",
+    "aws:sourcevpce",
+    "aws:sourcevpc",
+)
+
+
+def _public_policy(stack: StackView, bucket: StackResource) -> Iterator[tuple[str, str | None]]:
+    for policy in bucket_policies(stack, bucket):
+        try:
+            document = parse_json_document(policy.props.get("policy"))
+        except ValueError:
+            continue  # reported by s3-tls-only
+        if has_unknown(document):
+            continue
+        for statement in statements(document):
+            if statement.allows and statement.public_principal() and not any(
+                statement.pinned(k) for k in _CALLER_PINS
+            ):
+                yield (
+                    (
+                        f"bucket '{bucket.name}': policy '{policy.name}' {statement.label} allows everyone "
+                        "(Principal '*' in any form) without a condition pinning the caller's account, "
+                        "organization or source"
+                    ),
+                    policy.urn,
                 )
 
 
@@ -142,34 +200,56 @@ def _versioning(stack: StackView) -> Iterator[tuple[str, str | None]]:
                 )
 
 
-def denies_insecure_transport(document: object) -> bool:
-    """Whether a bucket policy denies every S3 action to everyone when the request is not over TLS."""
-    if not isinstance(document, dict):
+def _everyone(statement: Statement) -> bool:
+    return not statement.not_principal and any(
+        v.strip() == "*" for values in statement.principals.values() for v in values
+    )
+
+
+def _only_insecure_transport(statement: Statement) -> bool:
+    """The statement's condition is exactly `aws:SecureTransport` false: nothing narrows the deny."""
+    if len(statement.conditions) != 1:
         return False
-    for statement in as_list(document.get("Statement")):
-        if not isinstance(statement, dict) or statement.get("Effect") != "Deny":
+    (condition,) = statement.conditions
+    return (
+        condition.key == "aws:securetransport"
+        and condition.base == "bool"
+        and condition.qualifier is None
+        and bool(condition.values)
+        and all(v.strip().lower() == "false" for v in condition.values)
+    )
+
+
+def denies_insecure_transport(document: object, bucket_names: Iterable[str] = ()) -> bool:
+    """Whether a bucket policy denies every S3 action to everyone on the bucket and its objects without TLS.
+
+    The deny must cover all of S3 (`s3:*` in any spelling), apply to every principal, cover the bucket's
+    own ARN and its objects (when the bucket's name is known), and be conditioned on aws:SecureTransport
+    false alone: an extra condition narrows it, and `s3:TlsVersion` is absent from plain-HTTP requests, so
+    a deny on it alone lets them through.
+    """
+    names = [n for n in bucket_names if n]
+    for statement in statements(document):
+        if not statement.denies or not _everyone(statement) or "s3" not in statement.services_fully_granted():
             continue
-        principal = statement.get("Principal")
-        if principal != "*" and not (isinstance(principal, dict) and "*" in as_list(principal.get("AWS"))):
+        if not _only_insecure_transport(statement):
             continue
-        if not any(action in ("s3:*", "*") for action in iter_strings(statement.get("Action"))):
+        if names and not any(
+            statement.covers(f"arn:aws:s3:::{n}") and statement.covers(f"arn:aws:s3:::{n}/x7q-any-object")
+            for n in names
+        ):
             continue
-        condition = statement.get("Condition") or {}
-        if not isinstance(condition, dict):
-            continue
-        for operator in ("Bool", "BoolIfExists"):
-            value = dig(condition, operator, "aws:SecureTransport")
-            if any(str(v).lower() == "false" for v in as_list(value)):
-                return True
-        tls = dig(condition, "NumericLessThan", "s3:TlsVersion")
-        if tls is not None and not is_unknown(tls):
-            return True
+        return True
     return False
+
+
+def _bucket_names(bucket: StackResource) -> list[str]:
+    return [n for n in (bucket.props.get("bucket"), bucket.props.get("id")) if isinstance(n, str) and n]
 
 
 def _tls_only(stack: StackView) -> Iterator[tuple[str, str | None]]:
     for bucket in stack.of_type(*BUCKET_TYPES):
-        policies = companions(stack, bucket, BUCKET_POLICY)
+        policies = bucket_policies(stack, bucket)
         if not policies:
             yield (
                 (
@@ -179,32 +259,41 @@ def _tls_only(stack: StackView) -> Iterator[tuple[str, str | None]]:
                 bucket.urn,
             )
             continue
-        verdicts = []
-        for policy in policies:
-            try:
-                document = parse_json_document(policy.props.get("policy"))
-            except ValueError:
-                yield (f"bucket '{bucket.name}': policy '{policy.name}' is not valid JSON", policy.urn)
-                verdicts.append(False)
-                continue
-            if has_unknown(document):
-                verdicts.append(None)  # cannot be judged at preview
-                continue
-            verdicts.append(denies_insecure_transport(document))
-        if verdicts and all(v is False for v in verdicts):
+        if len(policies) > 1:
             yield (
                 (
-                    f"bucket '{bucket.name}': no bucket policy statement denies s3:* to all principals when "
-                    "aws:SecureTransport is false"
+                    f"bucket '{bucket.name}' has {len(policies)} bucket policies "
+                    f"({', '.join(repr(p.name) for p in policies)}); a bucket has one policy and the last one "
+                    "applied replaces the others: keep one"
                 ),
-                policies[0].urn,
+                policies[-1].urn,
+            )
+        winner = policies[-1]  # the last declared is the one applied last, which S3 keeps
+        try:
+            document = parse_json_document(winner.props.get("policy"))
+        except ValueError:
+            yield (f"bucket '{bucket.name}': policy '{winner.name}' is not valid JSON", winner.urn)
+            continue
+        if has_unknown(document):
+            continue  # cannot be judged at preview
+        if not denies_insecure_transport(document, _bucket_names(bucket)):
+            yield (
+                (
+                    f"bucket '{bucket.name}': policy '{winner.name}' has no statement that denies s3:* to all "
+                    "principals on the bucket and its objects when aws:SecureTransport is false (and on no "
+                    "other condition)"
+                ),
+                winner.urn,
             )
 
 
 RULES = [
     stack_rule(
         name="s3-public-access-blocked",
-        description="Every S3 bucket has a public access block with all four settings true.",
+        description=(
+            "Every S3 bucket has a public access block with all four settings true, no public ACL and no bucket "
+            "policy statement that allows everyone."
+        ),
         rationale=(
             "A bucket made public by an ACL or policy leaks training data, features or models; the block "
             "makes S3 refuse public grants whatever the bucket policy later says."
@@ -253,7 +342,10 @@ RULES = [
     ),
     stack_rule(
         name="s3-tls-only",
-        description="Every S3 bucket has a policy that denies any request not made over TLS.",
+        description=(
+            "Every S3 bucket has one bucket policy, and it denies s3:* to everyone on the bucket and its objects "
+            "when aws:SecureTransport is false (on no other condition)."
+        ),
         rationale=(
             "Without an explicit deny, S3 accepts plain-HTTP requests; the deny keeps data and credentials "
             "encrypted in transit."

@@ -12,21 +12,9 @@ from typing import Any
 
 from pulumi_policy import Severity
 
-from .common import (
-    UNKNOWN,
-    ResourceView,
-    as_list,
-    bool_knob,
-    dig,
-    fmt_number,
-    int_knob,
-    is_true,
-    is_unknown,
-    number,
-    parse_json_document,
-    resource_rule,
-    strings_knob,
-)
+from .builders import ResourceView, resource_rule
+from .knobs import bool_knob, int_knob, strings_knob
+from .values import UNKNOWN, as_list, dig, fmt_number, is_true, is_unknown, number, parse_json_document
 
 ENDPOINT_CONFIG = "aws:sagemaker/endpointConfiguration:EndpointConfiguration"
 ENDPOINT = "aws:sagemaker/endpoint:Endpoint"
@@ -66,9 +54,19 @@ def _has_local_storage(variant: Any, prefixes: tuple[str, ...]) -> bool:
     return isinstance(instance_type, str) and instance_type.startswith(prefixes)
 
 
+def aws_managed_key(key: Any) -> bool:
+    """An AWS-managed key (alias/aws/<service>, by alias name or alias ARN): its policy is not ours."""
+    return isinstance(key, str) and ("alias/aws/" in key.strip().lower())
+
+
 def _endpoint_config_kms(resource: ResourceView) -> Iterator[str]:
     props = resource.props
     key = props.get("kmsKeyArn")
+    if aws_managed_key(key):
+        yield (
+            f"endpoint configuration '{resource.name}' encrypts its ML storage volumes with the AWS-managed key "
+            f"{key!r}; use a customer-managed key"
+        )
     found = variants(props)
     if not is_unknown(key) and not key and not any(is_unknown(v) for v in found):
         exempt = tuple(resource.config["exemptInstanceFamilies"])
@@ -90,6 +88,11 @@ def _endpoint_config_kms(resource: ResourceView) -> Iterator[str]:
         yield (
             f"endpoint configuration '{resource.name}' writes asynchronous inference results without a "
             "kmsKeyId"
+        )
+    elif aws_managed_key(output_key):
+        yield (
+            f"endpoint configuration '{resource.name}' writes asynchronous inference results with the "
+            f"AWS-managed key {output_key!r}; use a customer-managed key"
         )
 
 
@@ -136,54 +139,32 @@ def _data_capture(resource: ResourceView) -> Iterator[str]:
                 "key "
                 "(dataCaptureConfig.kmsKeyId)"
             )
-
-
-# --- endpoint: blue/green with auto-rollback ----------------------------------------------------------
-
-
-def _safe_deployment(resource: ResourceView) -> Iterator[str]:
-    config = resource.config
-    if not config["requireBlueGreen"]:
-        return
-    deployment = resource.props.get("deploymentConfig")
-    if is_unknown(deployment):
-        return
-    name = resource.name
-    if deployment is None:
-        yield (
-            f"endpoint '{name}' has no deploymentConfig; updates must use a blue/green deployment with "
-            "auto-rollback alarms"
-        )
-        return
-    blue_green = dig(deployment, "blueGreenUpdatePolicy")
-    if blue_green is None:
-        yield f"endpoint '{name}' does not use a blueGreenUpdatePolicy in its deploymentConfig"
-    elif not is_unknown(blue_green) and config["requireGradualTraffic"]:
-        routing = dig(blue_green, "trafficRoutingConfiguration")
-        kind = dig(routing, "type")
-        if is_unknown(kind):
-            pass
-        elif kind == "CANARY":
-            if dig(routing, "canarySize") is None:
-                yield f"endpoint '{name}' uses CANARY traffic routing without a canarySize"
-        elif kind == "LINEAR":
-            if dig(routing, "linearStepSize") is None:
-                yield f"endpoint '{name}' uses LINEAR traffic routing without a linearStepSize"
-        else:
+        elif aws_managed_key(key):
             yield (
-                f"endpoint '{name}' shifts traffic {kind or 'ALL_AT_ONCE'}; use a CANARY or LINEAR "
-                "trafficRoutingConfiguration so that a bad model meets only part of the traffic"
+                f"endpoint configuration '{resource.name}' stores captured data with the AWS-managed key "
+                f"{key!r}; use a customer-managed key"
             )
-    alarms = dig(deployment, "autoRollbackConfiguration", "alarms")
-    if is_unknown(alarms):
+    yield from _capture_modes(resource.name, capture, config["requiredCaptureModes"])
+
+
+def _capture_modes(name: str, capture: Any, required: list[str]) -> Iterator[str]:
+    options = dig(capture, "captureOptions")
+    if is_unknown(options) or not required:
         return
-    count = len(as_list(alarms))
-    minimum = config["minRollbackAlarms"]
-    if count < minimum:
+    modes: set[str] = set()
+    for option in as_list(options):
+        mode = dig(option, "captureMode")
+        if is_unknown(mode):
+            return
+        if isinstance(mode, str):
+            mode = mode.strip().lower()
+            modes.update(("input", "output") if mode == "inputandoutput" else (mode,))
+    missing = [m for m in required if m.lower() not in modes]
+    if missing:
+        shown = ", ".join(sorted(modes)) or "nothing"
         yield (
-            f"endpoint '{name}' has {count} auto-rollback alarm(s) in "
-            "deploymentConfig.autoRollbackConfiguration; "
-            f"at least {fmt_number(minimum)} required"
+            f"endpoint configuration '{name}' captures {shown} (captureOptions); the environment requires "
+            f"{', '.join(required)}"
         )
 
 
@@ -484,36 +465,18 @@ RULES = [
         knobs={
             "requireDataCapture": bool_knob("Require data capture on every (non-serverless) endpoint.", True),
             "minSamplingPercent": int_knob("Lowest initialSamplingPercentage accepted.", 10, 0, 100),
-            "requireCaptureEncryption": bool_knob("Require dataCaptureConfig.kmsKeyId.", True),
+            "requireCaptureEncryption": bool_knob(
+                "Require dataCaptureConfig.kmsKeyId (a customer-managed key, not alias/aws/...).", True
+            ),
+            "requiredCaptureModes": {
+                "type": "array",
+                "items": {"type": "string", "enum": ["Input", "Output"]},
+                "uniqueItems": True,
+                "default": ["Input", "Output"],
+                "description": "What must be captured (captureOptions captureMode; InputAndOutput is both).",
+            },
         },
         tags=["sagemaker", "monitoring"],
-    ),
-    resource_rule(
-        name="sagemaker-endpoint-safe-deployment",
-        description=(
-            "SageMaker endpoints update blue/green, shifting traffic in canary or linear steps, with "
-            "CloudWatch alarms that roll a bad update back automatically (where the environment requires it)."
-        ),
-        rationale=(
-            "A bad model version should meet a slice of traffic, trip an alarm and roll back by itself, "
-            "instead of replacing the whole fleet at once."
-        ),
-        severity=Severity.HIGH,
-        remediation=(
-            "Set deployment_config on the aws.sagemaker.Endpoint: blue_green_update_policy with "
-            "traffic_routing_configuration type CANARY (canary_size) or LINEAR (linear_step_size), and "
-            "auto_rollback_configuration.alarms naming the endpoint's error/latency alarms."
-        ),
-        resource_types=[ENDPOINT],
-        check=_safe_deployment,
-        knobs={
-            "requireBlueGreen": bool_knob("Require a blue/green deployment configuration.", True),
-            "requireGradualTraffic": bool_knob(
-                "Require CANARY or LINEAR traffic shifting (not ALL_AT_ONCE).", True
-            ),
-            "minRollbackAlarms": int_knob("Fewest auto-rollback alarms accepted.", 1, 0),
-        },
-        tags=["sagemaker", "release-safety"],
     ),
     resource_rule(
         name="sagemaker-model-pinned-package",

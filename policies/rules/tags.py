@@ -13,8 +13,10 @@ from typing import Any
 
 from pulumi_policy import Severity
 
-from .common import UNKNOWN, ResourceView, dig, is_unknown, resource_rule, strings_knob
+from .builders import ResourceView, resource_rule
+from .knobs import strings_knob
 from .taggable_types import TAGGABLE_TYPES
+from .values import UNKNOWN, dig, is_unknown
 
 REQUIRED_TAGS = ("environment", "owner", "cost-center", "managed-by")
 

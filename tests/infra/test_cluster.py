@@ -14,9 +14,11 @@ from infra.components.argo_rollouts import CHART_VERSION as ROLLOUTS_VERSION
 from infra.components.argocd import CHART_VERSION as ARGOCD_VERSION
 from infra.config import ConfigError, parse_stack_config
 from infra.plan.model import PlannedResource, PlanResult
+from infra.plan.pack import load_pack
+from infra.plan.policy_config import default_policy_config_path, load_policy_config
 from infra.plan.project import load_stack
 from infra.plan.runner import PROJECT_ROOT, ProgramError, plan_program
-from infra.plan.verdict import default_policy_config_path, evaluate, load_pack, load_policy_config
+from infra.plan.verdict import evaluate
 
 ENVS = ("dev", "staging", "prod")
 RELEASE = "kubernetes:helm.sh/v3:Release"

@@ -21,9 +21,9 @@ BASE = {
     "mlops:sharedStack": "organization/mlops/shared",
     "mlops:githubRepository": "acme/ml-platform",
 }
-SERVED = {"framework": "sklearn", "deploy": {"target": "sagemaker", "approvedVersion": 3,
+SERVED = {"deploy": {"target": "sagemaker", "approvedVersion": 3,
                                              "instanceType": "ml.m5.large"}}
-TRAINED = {"framework": "sklearn", "training": {"imageTag": "1.0.0", "servingImageTag": "1.0.0",
+TRAINED = {"training": {"imageTag": "1.0.0", "servingImageTag": "1.0.0",
                                                 "metricGate": {"metric": "auc", "threshold": 0.8}}}
 
 
@@ -142,3 +142,47 @@ def test_the_program_reports_bad_config_as_its_error_lines_only_on_stderr(tmp_pa
     header, *lines = result.stderr.splitlines()
     assert header == "error: invalid stack configuration:"
     assert len(lines) == 2 and all(line.startswith("  - mlops:") for line in lines), result.stderr
+
+
+@pytest.mark.parametrize(("hyperparameters", "expected"), [
+    ({"n_estimators": 300},
+     "mlops:models.churn.training.hyperparameters.n_estimators: not a hyperparameter of algorithm 'linear'; "
+     "allowed: C, class_weight, decision_threshold, max_iter, seed"),
+    ({"algorithm": "gbt", "eta": 0.2},
+     "mlops:models.churn.training.hyperparameters.eta: not a hyperparameter of algorithm 'gbt'; allowed: "),
+    ({"algorithm": "xgboost"},
+     "mlops:models.churn.training.hyperparameters.algorithm: unknown algorithm 'xgboost'; allowed: gbt, linear"),
+    ({"algorithm": "gbt", "learning_rate": 0},
+     "mlops:models.churn.training.hyperparameters.learning_rate: must be a number > 0.0 and <= 1.0; got 0"),
+    ({"max_iter": True},
+     "mlops:models.churn.training.hyperparameters.max_iter: must be an integer >= 1 and <= 100000; got true"),
+    ({"max_iter": "500"},
+     "mlops:models.churn.training.hyperparameters.max_iter: must be an integer >= 1 and <= 100000; got \"500\""),
+    ({"class_weight": "auto"},
+     "mlops:models.churn.training.hyperparameters.class_weight: must be one of \"none\", \"balanced\"; got \"auto\""),
+])
+def test_hyperparameters_are_checked_against_the_model_codes_contract(hyperparameters: dict, expected: str) -> None:
+    """The Train step would exit with 'unknown hyperparameter'; the stack config says so at preview instead."""
+    trained = {"churn": {**TRAINED, "training": {**TRAINED["training"], "hyperparameters": hyperparameters}}}
+    found = problems(mlops__kind="shared", mlops__models=trained)
+    assert any(p.startswith(expected) for p in found), found
+
+
+def test_hyperparameters_the_contract_allows_parse() -> None:
+    trained = {"churn": {**TRAINED, "training": {**TRAINED["training"], "hyperparameters": {
+        "algorithm": "gbt", "max_iter": 300, "learning_rate": 0.1, "early_stopping": True,
+        "sagemaker_program": "train"}}}}
+    config = parse_stack_config({**BASE, "mlops:kind": "shared", "mlops:models": json.dumps(trained)})
+    assert config.trained_models()["churn"].hyperparameter_strings()["early_stopping"] == "true"
+
+
+def test_the_contract_is_read_from_the_model_codes_published_file_not_its_code() -> None:
+    """The program must not import the model code's runtime (numpy, scikit-learn) to validate config."""
+    import subprocess
+    import sys
+    code = ("import sys, infra.config, infra.training_contract as c; "
+            "assert c.CONTRACT_FILE.name == 'hyperparameters.schema.json' and c.CONTRACT_FILE.is_file(); "
+            "c.hyperparameter_problems({}); "
+            "bad = [m for m in sys.modules if m.split('.')[0] in ('model_code', 'sklearn', 'numpy')]; "
+            "assert not bad, bad")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=PROJECT_ROOT)

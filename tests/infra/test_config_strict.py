@@ -14,7 +14,7 @@ DEPLOY = {"target": "sagemaker", "approvedVersion": 3, "instanceType": "ml.m5.la
 
 
 def parse(**raw: str):
-    return parse_stack_config({**BASE, "mlops:models": json.dumps({"churn": {"framework": "sklearn",
+    return parse_stack_config({**BASE, "mlops:models": json.dumps({"churn": {
                                                                              "deploy": DEPLOY}}), **raw})
 
 
@@ -25,7 +25,7 @@ def problems(**raw: str) -> list[str]:
 
 
 def models(**deploy: object) -> str:
-    return json.dumps({"churn": {"framework": "sklearn", "deploy": {**DEPLOY, **deploy}}})
+    return json.dumps({"churn": {"deploy": {**DEPLOY, **deploy}}})
 
 
 @pytest.mark.parametrize(("deploy", "expected"), [
@@ -72,7 +72,7 @@ def test_empty_optional_keys_mean_unset_as_pulumi_yaml_declares_them() -> None:
 
 
 def test_duplicate_json_keys_are_refused() -> None:
-    text = '{"churn": {"framework": "sklearn", "deploy": {"target": "none"}}, "churn": {"framework": "xgboost"}}'
+    text = '{"churn": {"deploy": {"target": "none"}}, "churn": {"deploy": {"target": "none"}}}'
     assert problems(**{"mlops:models": text}) == ["mlops:models: duplicate key(s) 'churn'"]
 
 

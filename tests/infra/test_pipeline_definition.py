@@ -484,7 +484,7 @@ def test_config_refuses_what_the_builder_would_render_into_a_broken_pipeline(
     every value the SDK would accept and render into a pipeline that breaks at run time."""
     from infra.config import ConfigError, parse_stack_config
 
-    models = {"churn": {"framework": "sklearn", "training": {**TRAINING, **training}}}
+    models = {"churn": {"training": {**TRAINING, **training}}}
     raw = {**SHARED_BASE, "mlops:models": json.dumps(models), "mlops:network": json.dumps(network)}
     with pytest.raises(ConfigError) as caught:
         parse_stack_config(raw)

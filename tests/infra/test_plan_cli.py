@@ -10,8 +10,10 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from pulumi.runtime.mocks import MockCallArgs
 
 from infra.plan.__main__ import main
+from infra.plan.mocks import ANSWERED_CALLS, DEFAULT_ACCOUNT_ID, PlanMocks
 from infra.plan.runner import PROJECT_ROOT, plan_stack
 
 
@@ -60,7 +62,6 @@ def test_bad_config_exits_two_naming_every_problem_without_traceback(tmp_path: P
           mlops:tpyo: 1
           mlops:models:
             churn:
-              framework: sklearn
               deploy: {target: sagemaker, approvedVersion: 3, instanceType: ml.m5.large,
                        rollout: {strategy: canry}}
         """))
@@ -155,3 +156,53 @@ def test_a_plan_leaves_the_sdk_runtime_as_it_found_it() -> None:
     assert all(vars(SETTINGS)[k] is v for k, v in settings_before.items())
     assert runtime_config.CONFIG.get() == config_before and "mlops:models" not in runtime_config.CONFIG.get()
     assert get_root_resource() is root_before
+
+
+def test_a_stack_without_an_account_id_plans_in_the_callers_account(tmp_path: Path,
+                                                                    capsys: pytest.CaptureFixture) -> None:
+    """`aws.get_caller_identity_output()` answers offline; the stack name comes from the file's name."""
+    dev = (PROJECT_ROOT / "stacks" / "Pulumi.dev.yaml").read_text()
+    assert "mlops:accountId:" in dev
+    stack_file = tmp_path / "Pulumi.dev.yaml"
+    stack_file.write_text("\n".join(line for line in dev.splitlines() if "mlops:accountId:" not in line) + "\n")
+    assert main(["--stack-file", str(stack_file), "--format", "json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["stack"] == "dev" and document["policy"]["mandatoryCount"] == 0
+    roles = [r for r in document["resources"] if r["type"] == "aws:iam/role:Role"]
+    deploy_role = next(r for r in roles if "ci-deploy" in r["name"])
+    # The only 222222222222 left is the one the stack file itself gives: cluster.eks.adminRoleArns.
+    derived = [r for r in document["resources"] if not r["type"].startswith("aws:eks/access")]
+    assert DEFAULT_ACCOUNT_ID in json.dumps(deploy_role["inputs"]) and "222222222222" not in json.dumps(derived)
+
+
+def test_the_stack_name_comes_from_a_stack_file_named_like_the_pulumi_cli_expects(
+        capsys: pytest.CaptureFixture) -> None:
+    assert main(["--stack-file", "stacks/Pulumi.prod.yaml", "--format", "mermaid"]) == 0
+    capsys.readouterr()
+    assert main(["--stack-file", str(PROJECT_ROOT / "stacks" / "Pulumi.staging.yaml")]) == 0
+    assert capsys.readouterr().out.startswith("Plan of stack staging (project mlops)")
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--stack-file", "stacks/prod.yaml"], "--stack is required: prod.yaml is not named Pulumi.<stack>.yaml"),
+    (["--stack-file", "stacks/Pulumi.yaml"], "--stack is required: Pulumi.yaml is not named Pulumi.<stack>.yaml"),
+    ([], "--stack is required (or a --stack-file named Pulumi.<stack>.yaml)"),
+])
+def test_without_stack_a_stack_file_must_be_named_pulumi_stack_yaml(args: list[str], message: str,
+                                                                    capsys: pytest.CaptureFixture) -> None:
+    assert main(args) == 2
+    captured = capsys.readouterr()
+    assert captured.err == f"error: {message}\n" and captured.out == ""
+
+
+def test_the_mocks_answer_every_invoke_they_list_in_the_shape_the_sdk_iterates() -> None:
+    mocks = PlanMocks("210987654321", "eu-west-1")
+    for token in ANSWERED_CALLS:
+        result, failures = mocks.call(MockCallArgs(token, {}, ""))
+        assert failures == [] and result, token
+    assert mocks.call(MockCallArgs("aws:index/getCallerIdentity:getCallerIdentity", {}, ""))[0]["accountId"] == (
+        "210987654321")
+    result, failures = mocks.call(MockCallArgs("aws:ec2/getVpc:getVpc", {}, ""))
+    assert result == {} and [reason for _, reason in failures] == [
+        "the offline plan has no answer for aws:ec2/getVpc:getVpc"]
+    assert mocks.unanswered_calls == {"aws:ec2/getVpc:getVpc"}

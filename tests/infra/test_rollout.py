@@ -26,7 +26,7 @@ BASE = {"aws:region": "us-east-1", "mlops:environment": "dev"}
 def deploy_problems(**deploy: object) -> list[str]:
     section = {"target": "sagemaker", "approvedVersion": 3, "instanceType": "ml.m5.large", **deploy}
     try:
-        parse_stack_config({**BASE, "mlops:models": json.dumps({"churn": {"framework": "sklearn",
+        parse_stack_config({**BASE, "mlops:models": json.dumps({"churn": {
                                                                           "deploy": section}})})
     except ConfigError as exc:
         return exc.problems
@@ -103,7 +103,7 @@ def test_config_rejects_rollouts_aws_rejects_or_that_cannot_roll_back(deploy: di
 
 def test_config_accepts_a_real_canary_and_reports_its_steps() -> None:
     assert deploy_problems(instanceCount=4, rollout={"strategy": "canary", "stepPercent": 25}) == []
-    config = parse_stack_config({**BASE, "mlops:models": json.dumps({"churn": {"framework": "sklearn", "deploy": {
+    config = parse_stack_config({**BASE, "mlops:models": json.dumps({"churn": {"deploy": {
         "target": "sagemaker", "approvedVersion": 3, "instanceType": "ml.m5.large", "instanceCount": 4,
         "rollout": {"strategy": "canary", "stepPercent": 25}}}})})
     assert describe_steps(config.sagemaker_models()["churn"].traffic_steps()) == "1/4 4/4"
@@ -115,7 +115,7 @@ def test_serverless_has_no_bake_and_is_not_held_to_it() -> None:
 
 def test_kubernetes_targets_are_held_to_the_same_bake_rule() -> None:
     with pytest.raises(ConfigError) as caught:
-        parse_stack_config({**BASE, "mlops:models": json.dumps({"fraud": {"framework": "xgboost", "deploy": {
+        parse_stack_config({**BASE, "mlops:models": json.dumps({"fraud": {"deploy": {
             "target": "kubernetes", "approvedVersion": 2, "rollout": {"waitSeconds": 30}}}})})
     assert "rollout.waitSeconds (30) is shorter" in str(caught.value)
 

@@ -56,7 +56,6 @@ def fake_training_job(root: Path, dataset: Path, arguments: dict) -> Path:
     return opt_ml
 
 
-@pytest.mark.xfail(strict=True, reason="issue 7 item 1: fixed when the model branch lands")
 @pytest.mark.parametrize("model", SHARED_MODELS)
 def test_the_training_entry_point_accepts_what_the_planned_pipeline_passes(
         plans: dict[str, PlanResult], dataset: Path, tmp_path: Path, model: str) -> None:

@@ -200,3 +200,21 @@ def server(tmp_path_factory: pytest.TempPathFactory, model_dir: Path) -> Iterato
         yield srv
     finally:
         srv.stop()
+
+
+@pytest.fixture(scope="session")
+def gbt_hyperparameters() -> dict[str, object]:
+    """Small enough to train in about a second: the algorithm is under test here, not its tuning."""
+    return {"algorithm": "gbt", "max_iter": 40, "max_depth": 4, "learning_rate": 0.2, "seed": 3}
+
+
+@pytest.fixture(scope="session")
+def gbt_model_dir(
+    tmp_path_factory: pytest.TempPathFactory, dataset_dir: Path, gbt_hyperparameters: dict[str, object]
+) -> Path:
+    """A gradient-boosted-trees model trained on the session data set."""
+    from model_code import hyperparams
+
+    out = tmp_path_factory.mktemp("gbt-model")
+    training.train(dataset_dir, out, hyperparams.parse(gbt_hyperparameters))
+    return out

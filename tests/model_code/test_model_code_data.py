@@ -110,4 +110,4 @@ def test_raw_csv_non_numeric_value_names_line_and_column(tmp_path: Path, run_mai
 def test_too_few_rows_is_usage_error(tmp_path: Path, run_main) -> None:
     result = run_main("model_code.data", "--out-dir", str(tmp_path), "--rows", "5")
     assert result.returncode == 2
-    assert "--rows must be at least" in result.stderr
+    assert "--rows must be from 40 to 5000000, got 5" in result.stderr

@@ -103,7 +103,10 @@ def test_failure_file_names_the_bad_hyperparameter(tmp_path: Path, dataset_dir: 
     )
     assert result.returncode == 2
     failure = (tmp_path / "out" / "failure").read_text()
-    assert "unknown hyperparameter 'learning_rate'; allowed: C, max_iter" in failure
+    assert (
+        "unknown hyperparameter 'learning_rate' for algorithm 'linear'; allowed: algorithm, C, max_iter, "
+        "class_weight, decision_threshold, seed"
+    ) in failure
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "m" / artifact.MODEL_FILE).exists()
 
@@ -111,10 +114,10 @@ def test_failure_file_names_the_bad_hyperparameter(tmp_path: Path, dataset_dir: 
 @pytest.mark.parametrize(
     ("hyperparameters", "message"),
     [
-        ('{"C": "-1"}', "hyperparameter 'C' must be a positive number, got '-1'"),
+        ('{"C": "-1"}', "hyperparameter 'C' must be a number > 0 and <= 1e+06, got '-1'"),
         ('{"max_iter": "1.5"}', "hyperparameter 'max_iter' must be an integer"),
         ('{"class_weight": "heavy"}', "hyperparameter 'class_weight' must be one of none, balanced"),
-        ('{"decision_threshold": 1}', "strictly between 0 and 1"),
+        ('{"decision_threshold": 1}', "'decision_threshold' must be a number > 0 and < 1, got 1"),
         ("{not json", "hyperparameters: invalid JSON"),
         ("[1, 2]", "expected a JSON object, got list"),
     ],

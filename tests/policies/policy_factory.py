@@ -15,12 +15,16 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from pulumi_policy.proxy import UNKNOWN_STRING_VALUE
+
 from infra.plan.model import PlannedResource, PlanResult
-from infra.plan.verdict import LoadedPack, Violation, evaluate, load_pack, load_policy_config
+from infra.plan.pack import LoadedPack, load_pack
+from infra.plan.policy_config import load_policy_config
+from infra.plan.verdict import Violation, evaluate
 
 REPO = Path(__file__).resolve().parents[2]
 PACK_DIR = REPO / "policies"
-UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"  # the engine's marker for a value unknown at preview
+UNKNOWN = UNKNOWN_STRING_VALUE  # the engine's marker for a value unknown at preview, as pulumi_policy defines it
 ACCOUNT = "444444444444"
 REGION = "us-east-1"
 DEFAULT_TAGS = {

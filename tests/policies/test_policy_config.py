@@ -8,12 +8,8 @@ from pathlib import Path
 import pytest
 from policy_factory import PACK_DIR, PlanBuilder, of, pack, secure_bucket
 
-from infra.plan.verdict import (
-    PolicyConfigError,
-    default_policy_config_path,
-    evaluate,
-    load_policy_config,
-)
+from infra.plan.policy_config import PolicyConfigError, default_policy_config_path, load_policy_config
+from infra.plan.verdict import evaluate
 
 ENVIRONMENTS = ("shared", "dev", "staging", "prod")
 
@@ -53,6 +49,7 @@ def test_prod_is_fully_mandatory_and_dev_relaxes_some_rules() -> None:
         "requireDataCapture": True,
         "minSamplingPercent": 20,
         "requireCaptureEncryption": True,
+        "requiredCaptureModes": ["Input", "Output"],
     }
 
 
@@ -65,7 +62,13 @@ def test_no_file_gives_the_pack_defaults(tmp_path: Path) -> None:
         "cost-center",
         "managed-by",
     ]
-    assert load_policy_config(pack(), _write(tmp_path, "  \n")) == config  # an empty file, as the CLI allows
+
+
+@pytest.mark.parametrize("content", ["", "  \n", "{}", " { } "])
+def test_an_empty_file_is_an_error_not_the_pack_defaults(tmp_path: Path, content: str) -> None:
+    # Read as "no settings", an empty file would make every rule advisory: a silent weakening.
+    with pytest.raises(PolicyConfigError, match="is empty|names no rule"):
+        load_policy_config(pack(), _write(tmp_path, content))
 
 
 def test_all_then_rule_precedence(tmp_path: Path) -> None:
@@ -152,7 +155,7 @@ def test_other_malformed_files(tmp_path: Path) -> None:
     assert "only an enforcement level may be set for all rules" in str(
         _error(tmp_path, {"all": {"enforcementLevel": "advisory", "x": 1}})
     )
-    with pytest.raises(PolicyConfigError, match="cannot be read"):
+    with pytest.raises(PolicyConfigError, match="cannot read"):
         load_policy_config(pack(), tmp_path / "missing.json")
 
 

@@ -15,7 +15,8 @@ import pytest
 from policy_factory import PACK_DIR, REPO, pack
 
 from infra.plan.model import PlannedResource, PlanResult
-from infra.plan.verdict import default_policy_config_path, evaluate, has_mandatory, load_policy_config
+from infra.plan.policy_config import default_policy_config_path, load_policy_config
+from infra.plan.verdict import evaluate, has_mandatory
 
 runner = pytest.importorskip(
     "infra.plan.runner", reason="infra.plan.runner (the offline planner) is not importable yet"
@@ -91,6 +92,63 @@ def test_the_offline_cli_exits_1_on_the_bad_program_and_2_on_a_bad_policy_config
     assert cli.main(args) == 2
 
 
+@pytest.mark.parametrize("fmt", ["table", "json", "mermaid"])
+def test_every_format_runs_the_pack_and_exits_with_its_verdict(
+    fmt: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cli = pytest.importorskip("infra.plan.__main__", reason="the offline CLI is not importable yet")
+    assert cli.main(["--stack", "prod", "--program", str(BAD_PROGRAM), "--format", fmt]) == 1
+    captured = capsys.readouterr()
+    if fmt == "mermaid":
+        assert captured.out.lstrip().startswith(("graph", "flowchart"))
+        assert "mandatory policy violation: s3-public-access-blocked" in captured.err
+    assert cli.main(["--stack", "prod", "--program", str(BAD_PROGRAM), "--format", fmt, "--no-policy"]) == 0
+
+
+@pytest.mark.parametrize("content", ["", "\n", "{}", "{not json", "\udcff".encode("utf-8", "surrogateescape")])
+def test_the_offline_cli_exits_2_on_an_empty_or_unparsable_policy_config(
+    tmp_path: Path, content: str | bytes, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cli = pytest.importorskip("infra.plan.__main__", reason="the offline CLI is not importable yet")
+    path = tmp_path / "policy.json"
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    args = ["--stack", "prod", "--program", str(BAD_PROGRAM), "--policy-config", str(path)]
+    assert cli.main(args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: invalid policy config") and str(path) in err and "Traceback" not in err
+
+
+def test_a_policy_config_that_omits_rules_keeps_the_environments_levels(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cli = pytest.importorskip("infra.plan.__main__", reason="the offline CLI is not importable yet")
+    partial = tmp_path / "policy.json"
+    # Names one rule only; without the environment's config beneath it every other rule would be advisory.
+    partial.write_text(json.dumps({"s3-versioning-enabled": "advisory"}), encoding="utf-8")
+    args = ["--stack", "prod", "--program", str(BAD_PROGRAM), "--policy-config", str(partial), "--format", "json"]
+    assert cli.main(args) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert report["policy"]["config"] == f"{partial} over {PACK_DIR / 'config' / 'prod.json'}"
+    levels = {v["policy"]: v["enforcement"] for v in report["policy"]["violations"]}
+    assert levels["s3-public-access-blocked"] == "mandatory" and levels["s3-versioning-enabled"] == "advisory"
+    weakened = tmp_path / "all-advisory.json"
+    weakened.write_text(json.dumps({"all": "advisory"}), encoding="utf-8")  # explicit, so it is honoured
+    assert cli.main([*args[:5], str(weakened)]) == 0
+
+
+def test_policy_config_layers_over_the_environments_config(tmp_path: Path) -> None:
+    env = default_policy_config_path(PACK_DIR, "prod")
+    custom = tmp_path / "custom.json"
+    custom.write_text(json.dumps({"s3-versioning-enabled": "disabled"}), encoding="utf-8")
+    config = load_policy_config(pack(), custom, environment_config=env)
+    prod = load_policy_config(pack(), env)
+    assert config["s3-versioning-enabled"]["enforcementLevel"] == "disabled"
+    assert config["sagemaker-data-capture"] == prod["sagemaker-data-capture"]  # level and knobs kept
+    assert {n: s for n, s in config.items() if n != "s3-versioning-enabled"} == {
+        n: s for n, s in prod.items() if n != "s3-versioning-enabled"
+    }
+
+
 # --- parliament ---------------------------------------------------------------------------------------
 
 # Where the program's policy documents live: (resource type, property). `inlinePolicies` are handled apart.
@@ -159,7 +217,7 @@ def audit(plans: dict[str, PlanResult]) -> tuple[int, list[str], set[int]]:
         from parliament import analyze_policy_string
     except ImportError:  # pragma: no cover - a missing test dependency must fail, not skip
         pytest.fail("parliament is not installed: pip install parliament==1.6.4")
-    from policies.docs import ACCEPTED_PARLIAMENT_FINDINGS
+    from policies.tools.parliament_allowlist import ACCEPTED_PARLIAMENT_FINDINGS
 
     audited, unexplained, used = 0, [], set()
     for env, plan in plans.items():
@@ -180,7 +238,7 @@ def audit(plans: dict[str, PlanResult]) -> tuple[int, list[str], set[int]]:
 
 
 def test_parliament_finds_nothing_unexplained_in_any_policy_document() -> None:
-    from policies.docs import ACCEPTED_PARLIAMENT_FINDINGS
+    from policies.tools.parliament_allowlist import ACCEPTED_PARLIAMENT_FINDINGS
 
     audited, unexplained, used = audit({env: stack_plan(env) for env in ENVIRONMENTS})
     assert audited >= 10, f"only {audited} policy documents found"
@@ -188,7 +246,8 @@ def test_parliament_finds_nothing_unexplained_in_any_policy_document() -> None:
     stale = [
         f"{a.issue} on {a.documents}" for i, a in enumerate(ACCEPTED_PARLIAMENT_FINDINGS) if i not in used
     ]
-    assert stale == [], f"accepted findings that no longer occur (remove them from policies/docs.py): {stale}"
+    where = "policies/tools/parliament_allowlist.py"
+    assert stale == [], f"accepted findings that no longer occur (remove them from {where}): {stale}"
 
 
 def test_the_audit_reports_findings_it_does_not_accept() -> None:

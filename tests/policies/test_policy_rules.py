@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from policy_factory import (
+    ACCOUNT,
     REPOSITORY,
     PlanBuilder,
     ecr_repository,
@@ -270,6 +271,58 @@ CASES = [
         ),
         "does not name a repository",
         overrides={"iam-github-oidc-trust-pinned": {"allowedRepositories": [REPOSITORY]}},
+    ),
+    Case(
+        "iam-trust-restricted",
+        lambda b: b.add("aws:iam/role:Role", "worker", {"assumeRolePolicy": _service_trust()}),
+        lambda b: b.add(
+            "aws:iam/role:Role",
+            "worker",
+            {
+                "assumeRolePolicy": policy_json(
+                    {"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}
+                )
+            },
+        ),
+        "lets any AWS principal assume the role",
+    ),
+    Case(
+        "iam-no-admin-managed-policy",
+        lambda b: b.add(
+            "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+            "preview-read",
+            {"role": "ci-preview", "policyArn": "arn:aws:iam::aws:policy/ReadOnlyAccess"},
+        ),
+        lambda b: b.add(
+            "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+            "preview-admin",
+            {"role": "ci-preview", "policyArn": "arn:aws:iam::aws:policy/AdministratorAccess"},
+        ),
+        "grants administrator access",
+    ),
+    Case(
+        "iam-no-user-access-keys",
+        lambda b: b.add("aws:iam/user:User", "auditor", {"name": "auditor"}),
+        lambda b: b.add("aws:iam/accessKey:AccessKey", "ci-key", {"user": "ci"}),
+        "is a long-lived credential",
+    ),
+    Case(
+        "kms-key-policy-restricted",
+        lambda b: kms_key(
+            b,
+            policy=policy_json(
+                {
+                    "Effect": "Allow",
+                    "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+                    "Action": "kms:*",
+                    "Resource": "*",
+                }
+            ),
+        ),
+        lambda b: kms_key(
+            b, policy=policy_json({"Effect": "Allow", "Principal": "*", "Action": "kms:*", "Resource": "*"})
+        ),
+        "grants every KMS action (kms:*) to everyone",
     ),
     # Tags
     Case(

@@ -115,7 +115,7 @@ def test_all_at_once_and_missing_step_and_alarms_are_violations() -> None:
 def test_canary_with_alarm_is_compliant_and_staging_is_advisory() -> None:
     b = PlanBuilder()
     endpoint_stack(
-        b, deployment=_deployment("CANARY", {"type": "CAPACITY_PERCENT", "value": 10}, [{"alarmName": "a"}])
+        b, deployment=_deployment("CANARY", {"type": "CAPACITY_PERCENT", "value": 10}, [{"alarmName": "churn-5xx"}])
     )
     assert of(run(b.plan()), "sagemaker-endpoint-safe-deployment") == []
 

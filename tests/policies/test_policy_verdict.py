@@ -6,6 +6,7 @@ import ast
 import json
 import os
 import random
+import re
 import select
 import subprocess
 import sys
@@ -32,14 +33,9 @@ from policy_factory import (
 from pulumi.runtime.proto import analyzer_pb2_grpc
 from test_policy_rules import CASES
 
-from infra.plan.verdict import (
-    PackLoadError,
-    PolicyRunError,
-    evaluate,
-    has_mandatory,
-    load_pack,
-    load_policy_config,
-)
+from infra.plan.pack import PackLoadError, load_pack
+from infra.plan.policy_config import load_policy_config
+from infra.plan.verdict import PolicyRunError, evaluate, has_mandatory
 
 
 def _bad_plan() -> Any:
@@ -226,22 +222,42 @@ def test_messages_do_not_repeat_the_description_and_name_the_remediation() -> No
         }
 
 
+def _imports(path: Path) -> list[str]:
+    names: list[str] = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            names.append("." * node.level + (node.module or ""))
+    return names
+
+
 def test_the_pack_imports_nothing_from_infra() -> None:
+    # What the CLI loads (__main__.py and rules/): the standard library, pulumi_policy and the pinned
+    # policyuniverse only, and never the developer tools.
     for path in [PACK_DIR / "__main__.py", *sorted((PACK_DIR / "rules").glob("*.py"))]:
-        tree = ast.parse(path.read_text(encoding="utf-8"))
-        for node in ast.walk(tree):
-            names = []
-            if isinstance(node, ast.Import):
-                names = [alias.name for alias in node.names]
-            elif isinstance(node, ast.ImportFrom) and node.level == 0:
-                names = [node.module or ""]
-            for name in names:
-                assert name.split(".")[0] in {
-                    "__future__",
-                    "pulumi_policy",
-                    "rules",
-                    *sys.stdlib_module_names,
-                }, f"{path.name} imports {name}"
+        for name in _imports(path):
+            if name.startswith("."):
+                assert "tools" not in name, f"{path.name} imports {name}"
+                continue
+            assert name.split(".")[0] in {
+                "__future__",
+                "pulumi_policy",
+                "policyuniverse",
+                "rules",
+                *sys.stdlib_module_names,
+            }, f"{path.name} imports {name}"
+    # Nothing under policies/, the tools included, imports the Pulumi program.
+    for path in sorted(PACK_DIR.rglob("*.py")):
+        if "venv" in path.relative_to(PACK_DIR).parts:
+            continue
+        assert not [n for n in _imports(path) if n.split(".")[0] == "infra"], f"{path} imports infra"
+
+
+def test_the_packs_third_party_imports_are_pinned() -> None:
+    pins = (PACK_DIR / "requirements.txt").read_text(encoding="utf-8")
+    for package in ("pulumi-policy", "policyuniverse"):
+        assert re.search(rf"^{package}==[\w.]+$", pins, re.MULTILINE), package
 
 
 # --- parity with the pack served over gRPC, as the CLI runs it ----------------------------------------

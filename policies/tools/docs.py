@@ -1,13 +1,14 @@
 """Generate `docs/policies.md` from the pack itself, so the rule table cannot drift from the rules.
 
-    python -m policies.docs            # rewrite docs/policies.md
-    python -m policies.docs --check    # exit 1 if docs/policies.md is stale
+    python -m policies.tools.docs            # rewrite docs/policies.md
+    python -m policies.tools.docs --check    # exit 1 if docs/policies.md is stale
 
 Everything in the tables comes from the pack: each rule's name, description, rationale, severity and
 remediation from `rules.ALL_POLICIES`, its knobs from its config schema, and the enforcement level and knob
 values of every environment from `policies/config/<env>.json`, reconciled the way the Pulumi CLI does
-(schema defaults, then the file's "all" level, then the rule's own settings). This module is a developer
-tool: the CLI never imports it, and it imports nothing outside the pack.
+(schema defaults, then the file's "all" level, then the rule's own settings) by the same merge as the
+offline verdict (config_merge.py). This module is a developer tool: the pack's __main__.py never imports it,
+and it imports nothing outside the pack's folder.
 """
 
 from __future__ import annotations
@@ -16,117 +17,33 @@ import argparse
 import json
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .rules import ALL_POLICIES
+from ..rules import ALL_POLICIES, PACK_ENFORCEMENT_LEVEL
+from .config_merge import file_layer, merge
+from .parliament_allowlist import ACCEPTED_PARLIAMENT_FINDINGS
 
-PACK_DIR = Path(__file__).resolve().parent
+PACK_DIR = Path(__file__).resolve().parents[1]
 DOC_PATH = PACK_DIR.parent / "docs" / "policies.md"
 ENVIRONMENTS = ("shared", "dev", "staging", "prod")
-PACK_DEFAULT_LEVEL = "advisory"  # the enforcement_level __main__.py gives the PolicyPack
-
-
-@dataclass(frozen=True)
-class AcceptedFinding:
-    """A parliament finding on the program's policy documents that is accepted, and why.
-
-    The parliament test (tests/policies/test_policy_integration.py) fails on any finding that no entry
-    matches, and on any entry that matches nothing, so this list and the program cannot drift apart.
-    """
-
-    issue: str
-    documents: str  # which documents, in words (shown in the docs)
-    resource_types: tuple[str, ...]
-    properties: tuple[str, ...]
-    reason: str
-    resource_names: tuple[str, ...] = ()  # empty: any resource of the types
-    detail_contains: tuple[str, ...] = ()  # the finding's detail must contain one of these (empty: any)
-
-
-ACCEPTED_PARLIAMENT_FINDINGS = (
-    AcceptedFinding(
-        issue="MALFORMED",
-        documents="role trust policies (assumeRolePolicy) and ECR repository policies",
-        resource_types=("aws:iam/role:Role", "aws:ecr/repositoryPolicy:RepositoryPolicy"),
-        properties=("assumeRolePolicy", "policy"),
-        detail_contains=("neither Resource nor NotResource",),
-        reason=(
-            "parliament reads every document as an identity policy, which needs a Resource element. A trust "
-            "policy and an ECR repository policy are attached to the resource they govern and have no "
-            "Resource "
-            "element by AWS's design (IAM rejects one in a trust policy). parliament stops at this finding, "
-            "so "
-            "for these documents it only checks principals; the pack's iam-github-oidc-trust-pinned rule "
-            "checks the trust conditions."
-        ),
-    ),
-    AcceptedFinding(
-        issue="UNKNOWN_FEDERATION_SOURCE",
-        documents="trust policies of the GitHub Actions CI roles",
-        resource_types=("aws:iam/role:Role",),
-        properties=("assumeRolePolicy",),
-        detail_contains=(":oidc-provider/", ":open-id-connect-provider/"),
-        reason=(
-            "parliament 1.6.4 knows SAML providers and four public web identity providers only; an IAM OIDC "
-            "provider (here GitHub's token.actions.githubusercontent.com) is a valid federated principal "
-            "that "
-            "it does not recognise. The trust's aud and sub pinning is checked by "
-            "iam-github-oidc-trust-pinned."
-        ),
-    ),
-    AcceptedFinding(
-        issue="RESOURCE_STAR",
-        documents="KMS key policies",
-        resource_types=("aws:kms/key:Key", "aws:kms/keyPolicy:KeyPolicy"),
-        properties=("policy",),
-        reason=(
-            "In a key policy, Resource '*' means the key the policy is attached to; AWS requires exactly "
-            "that "
-            "form. Who may use the key is limited by the statements' principals and conditions."
-        ),
-    ),
-    AcceptedFinding(
-        issue="RESOURCE_POLICY_PRIVILEGE_ESCALATION",
-        documents="the inline policy of the CI deploy role (ci-deploy)",
-        resource_types=("aws:iam/rolePolicy:RolePolicy",),
-        properties=("policy",),
-        resource_names=("ci-deploy",),
-        reason=(
-            "The deploy role runs `pulumi up`, which owns the stack's bucket policies and lifecycle rules, so "
-            "it must be allowed s3:PutBucketPolicy and s3:PutLifecycleConfiguration on the stack's buckets "
-            "(`<project>-<stack>-*`) without object access; parliament notes that a policy writer could grant "
-            "itself object access. The role is assumable only by the pinned repository's workflows running in "
-            "the GitHub environment of the same name (required reviewers), and every policy it writes is the "
-            "one in Git, judged by this pack (s3-tls-only-policy) before it is applied."
-        ),
-    ),
-)
 
 
 def effective_config(env: str, config_dir: Path = PACK_DIR / "config") -> dict[str, dict[str, Any]]:
     """An environment's reconciled config: {rule: {"enforcementLevel": ..., knob: value}} for every rule."""
     raw = json.loads((config_dir / f"{env}.json").read_text(encoding="utf-8"))
-    result: dict[str, dict[str, Any]] = {}
-    for policy in ALL_POLICIES:
-        knobs = policy.config_schema.properties if policy.config_schema else {}
-        level = policy.enforcement_level.value if policy.enforcement_level else PACK_DEFAULT_LEVEL
-        result[policy.name] = {
-            "enforcementLevel": level,
-            **{k: v["default"] for k, v in knobs.items() if "default" in v},
+    defaults = {
+        policy.name: {
+            "enforcementLevel": (policy.enforcement_level or PACK_ENFORCEMENT_LEVEL).value,
+            **{
+                k: v["default"]
+                for k, v in (policy.config_schema.properties if policy.config_schema else {}).items()
+                if "default" in v
+            },
         }
-    all_level = raw.get("all")
-    if isinstance(all_level, dict):
-        all_level = all_level.get("enforcementLevel")
-    if isinstance(all_level, str):
-        for settings in result.values():
-            settings["enforcementLevel"] = all_level
-    for name, value in raw.items():
-        if name == "all" or name not in result:
-            continue
-        result[name].update({"enforcementLevel": value} if isinstance(value, str) else value)
-    return result
+        for policy in ALL_POLICIES
+    }
+    return merge(defaults, [file_layer(raw)])
 
 
 def _cell(text: str) -> str:
@@ -149,7 +66,7 @@ def render() -> str:
     add = lines.append
     add("# Policy pack `mlops-guardrails`")
     add("")
-    add("<!-- Generated by `python -m policies.docs` from the pack itself; do not edit by hand. -->")
+    add("<!-- Generated by `python -m policies.tools.docs` from the pack itself; do not edit by hand. -->")
     add("")
     add(
         "The CrossGuard policy pack in `policies/` stops a non-compliant change before it reaches an AWS "
@@ -185,9 +102,11 @@ def render() -> str:
     add("  ```")
     add("")
     add(
-        "A mandatory violation fails `pulumi preview`/`pulumi up` and makes `python -m infra.plan` exit 1; "
-        "advisory violations are only reported. An invalid policy config (unknown rule, unknown key, wrong "
-        "type or enforcement level) makes `python -m infra.plan` exit 2 with a message naming it."
+        "A mandatory violation fails `pulumi preview`/`pulumi up` and makes `python -m infra.plan` exit 1, "
+        "whatever `--format` it renders (`--format mermaid` lists the mandatory violations on stderr); "
+        "advisory violations are only reported. An invalid policy config (empty, not JSON, unknown rule, "
+        "unknown key, wrong type or enforcement level) makes `python -m infra.plan` exit 2 with a message "
+        "naming it."
     )
     add("")
     add("## Configuration")
@@ -199,6 +118,10 @@ def render() -> str:
         "with `enforcementLevel` and the rule's knobs. Behaviour that differs per environment (\"in staging "
         'and prod", "in prod") is a knob, not code. The offline verdict rejects an unknown rule or key '
         "that the CLI would silently ignore, so run it (CI does) after editing a config. "
+        "A config passed with `python -m infra.plan --policy-config FILE` adjusts the environment's own "
+        "config rather than replacing it: a rule the file does not name keeps the environment's level and "
+        'knobs, so leaving rules out cannot weaken the pack (name a rule, or `"all"`, to change it). '
+        "The Pulumi CLI takes one file only: pass it the environment's file. "
         "`iam-github-oidc-trust-pinned.allowedRepositories` names the repository of the project's "
         "`githubRepository` setting (Pulumi.yaml): change both together."
     )
@@ -265,6 +188,21 @@ def render() -> str:
 
 
 LIMITS = (
+    "**Meaning, not spelling.** IAM documents are normalised before they are judged: `Action`/`NotAction` "
+    "and `Resource`/`NotResource` as positive or negative sets matched with IAM's wildcards (actions "
+    "case-insensitive) against the action list of [policyuniverse](https://pypi.org/project/policyuniverse/) "
+    "(pinned in `policies/requirements.txt`, offline in its wheel), principals in every form, condition "
+    "operators by meaning (a `Not`, `IfExists` or `ForAnyValue`/`ForAllValues` operator is not a pin). "
+    "AWS-managed policy ARNs are known by what they grant. An action newer than the pinned list is matched "
+    "only by a pattern that names it or `*`, so `service:*` of a service the list does not know is not seen "
+    "as service-wide; update the pin to learn new services.",
+    "**Relations are judged at the stack level**: a bucket's winning policy is the last one declared (a "
+    "second policy is itself a violation), a rollout's steps are measured against its endpoint "
+    "configuration's fleet, and a rollback alarm counts only when it is an alarm of this stack on the "
+    "endpoint's metrics (an alarm name that is unknown at preview is given the benefit of the doubt).",
+    "**The stack's accounts** come from its AWS provider's `allowedAccountIds` (the program sets it) and "
+    "`iam-trust-restricted.trustedAccounts`; a provider that lists none leaves that rule with its check for "
+    "everyone (`*`, account wildcards, NotPrincipal).",
     "**Unknown values.** In a real `pulumi preview` of a new stack, outputs of resources not yet created "
     "(ids, ARNs, JSON documents built from them) are unknown. A rule never reports a value it cannot see; "
     "companions are paired with their bucket or endpoint through property dependencies, which are known. "
@@ -300,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.check:
         current = DOC_PATH.read_text(encoding="utf-8") if DOC_PATH.exists() else ""
         if current != text:
-            print(f"{DOC_PATH} is stale; run python -m policies.docs", file=sys.stderr)
+            print(f"{DOC_PATH} is stale; run python -m policies.tools.docs", file=sys.stderr)
             return 1
         return 0
     DOC_PATH.parent.mkdir(parents=True, exist_ok=True)

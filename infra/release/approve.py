@@ -1,0 +1,73 @@
+"""`approve`: decide a candidate package by its own evaluation report against the model's metric gate.
+
+Never approves without a readable report. A report that is missing or below the gate rejects the package with
+the reason in ApprovalDescription (exit 1); a report that could not be *read* (network, permissions) changes
+nothing and fails (exit 1), because nothing may be decided on a report nobody saw.
+
+moto's UpdateModelPackage clears every field a call leaves out (real SageMaker keeps them), so the update
+always passes the package's CustomerMetadataProperties back: on AWS a no-op, on the emulator it keeps the
+lineage.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from infra.release import registry, stacks
+from infra.release.aws import Aws
+from infra.release.errors import EXIT_OK, EXIT_VERDICT, UsageError
+from infra.release.outcome import Outcome
+from infra.release.registry import Package, ReportError
+
+PENDING, APPROVED, REJECTED = "PendingManualApproval", "Approved", "Rejected"
+
+
+def run(project_dir: Path, model: str, package_arn: str | None) -> Outcome:
+    shared = stacks.load_shared(project_dir)
+    gate = stacks.training_of(shared, model).metric_gate
+    group = shared.naming.package_group(model)
+    aws = Aws(shared.config.region)
+    out = Outcome("approve", data={"model": model, "gate": {"metric": gate.metric, "threshold": gate.threshold}})
+    if package_arn:
+        if f":model-package/{group}/" not in package_arn:
+            raise UsageError(f"--package {package_arn}: not a version of {model}'s package group {group}")
+        package = registry.describe(aws, package_arn)
+    else:
+        found = registry.newest(aws, group, PENDING)
+        if found is None:
+            out.exit_code = EXIT_VERDICT
+            out.data["package"] = None
+            out.say(f"no {PENDING} package in {group}: nothing to approve")
+            return out
+        package = found
+    out.data["package"] = package.to_json()
+    out.say(f"package {group} v{package.version} ({package.status})")
+    out.say(f"  git commit {package.git_commit}, data snapshot {package.data_snapshot}")
+    if package.status == APPROVED:
+        out.say("  already Approved; nothing to do")
+        out.data["decision"] = APPROVED
+        return out
+    try:
+        report = registry.read_report(aws, package)
+        value = registry.metric_value(report, gate.metric, package.report_uri or "")
+    except ReportError as exc:
+        return _decide(aws, out, package, REJECTED, f"rejected by infra.release approve: {exc}")
+    out.data["metric"] = {"name": gate.metric, "value": value}
+    comparison = f"{gate.metric} {value:.6f} {'>=' if value >= gate.threshold else '<'} gate {gate.threshold}"
+    if value >= gate.threshold:
+        return _decide(aws, out, package, APPROVED, f"approved by infra.release approve: {comparison} "
+                                                    f"({package.report_uri})")
+    return _decide(aws, out, package, REJECTED, f"rejected by infra.release approve: {comparison} "
+                                                f"({package.report_uri})")
+
+
+def _decide(aws: Aws, out: Outcome, package: Package, status: str, description: str) -> Outcome:
+    kwargs = {"ModelPackageArn": package.arn, "ModelApprovalStatus": status, "ApprovalDescription": description[:1024]}
+    if package.metadata:
+        kwargs["CustomerMetadataProperties"] = package.metadata  # see module docstring (moto clears it otherwise)
+    aws.call("sagemaker", "update_model_package", package.arn, **kwargs)
+    out.data["decision"] = status
+    out.data["approvalDescription"] = kwargs["ApprovalDescription"]
+    out.say(f"  {status}: {description}")
+    out.exit_code = EXIT_OK if status == APPROVED else EXIT_VERDICT
+    return out

@@ -1,0 +1,110 @@
+"""The command line of `python -m infra.release`: parse, run one subcommand, print, exit 0/1/2.
+
+Exit codes: 0 success; 1 a verdict against you (package below the gate or without a report, endpoint not on
+its declared configuration, failed smoke test, failed training) or an AWS call that failed after retries;
+2 bad input or usage (unknown model, environment or stack, unreadable stack or outputs file).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from infra.release import approve, promote, smoke, training, verify
+from infra.release.errors import EXIT_USAGE, ReleaseError
+from infra.release.outcome import Outcome
+from infra.release.stacks import PROJECT_ROOT
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse exits 2 on bad usage already; this keeps its message to one line."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--format", choices=("text", "json"), default="text", help="text for people, json for CI")
+    common.add_argument("--project-dir", type=Path, default=PROJECT_ROOT, help="folder holding Pulumi.yaml")
+    parser = _Parser(
+        prog="python -m infra.release",
+        description="Release glue that CI runs: train, approve, promote, verify and smoke-test models "
+        "(resource names from the stack files; see docs/delivery.md).",
+        epilog="exit codes: 0 success; 1 a verdict against you or a failed AWS call; 2 bad input or usage. "
+        "AWS_ENDPOINT_URL and AWS_MAX_ATTEMPTS are honoured.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    p = sub.add_parser("start-training", parents=[common], help="start a model's training pipeline")
+    p.add_argument("--model", required=True)
+    p.add_argument("--wait", action="store_true", help="follow the run (steps, status, elapsed time) to its end")
+    p.add_argument("--git-commit", help="default: $GITHUB_SHA, else `git rev-parse HEAD`")
+    p.add_argument("--data-snapshot", help="default: the S3 version of s3://<data bucket>/<model>/raw/raw.csv")
+    p.add_argument("--outputs", type=Path, help="`pulumi stack output --json` of the shared stack")
+    p.add_argument("--timeout", type=float, default=4 * 3600, help="seconds --wait waits (default 4 h)")
+    p.add_argument("--interval", type=float, default=30.0, help="seconds between polls")
+
+    p = sub.add_parser("approve", parents=[common], help="approve or reject a package by its evaluation report")
+    p.add_argument("--model", required=True)
+    p.add_argument("--package", help="package version ARN (default: the newest PendingManualApproval)")
+
+    p = sub.add_parser("promote", parents=[common], help="pin the newest approved version in an environment")
+    p.add_argument("--model", required=True)
+    p.add_argument("--to", required=True, metavar="ENV", help="environment stack, e.g. staging")
+
+    p = sub.add_parser("verify", parents=[common], help="every endpoint InService on its declared configuration")
+    p.add_argument("--stack", required=True)
+    p.add_argument("--outputs", type=Path, help="`pulumi stack output --json` of the stack: the exact config names")
+    p.add_argument("--wait", action="store_true", help="wait while an endpoint is still updating")
+    p.add_argument("--timeout", type=float, default=3600.0, help="seconds --wait waits (default 1 h)")
+    p.add_argument("--interval", type=float, default=30.0, help="seconds between polls")
+
+    p = sub.add_parser("smoke-test", parents=[common], help="invoke every endpoint with the sample payload")
+    p.add_argument("--stack", required=True)
+    p.add_argument("--latency-budget-ms", type=int, help="default: the model's alarms.latencyP99Ms")
+    return parser
+
+
+def _positive(name: str, value: float) -> None:
+    if not value > 0:
+        raise _Usage(f"--{name} must be > 0, got {value}")
+
+
+class _Usage(ReleaseError):
+    exit_code = EXIT_USAGE
+
+
+def run(args: argparse.Namespace) -> Outcome:
+    project = args.project_dir
+    if args.command == "start-training":
+        _positive("timeout", args.timeout)
+        _positive("interval", args.interval)
+        return training.run(project, args.model, commit=args.git_commit, snapshot=args.data_snapshot,
+                            outputs_file=args.outputs, wait=args.wait, timeout=args.timeout, interval=args.interval)
+    if args.command == "approve":
+        return approve.run(project, args.model, args.package)
+    if args.command == "promote":
+        return promote.run(project, args.model, args.to)
+    if args.command == "verify":
+        _positive("timeout", args.timeout)
+        _positive("interval", args.interval)
+        return verify.run(project, args.stack, args.outputs, args.wait, args.timeout, args.interval)
+    return smoke.run(project, args.stack, args.latency_budget_ms)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        outcome = run(args)
+    except ReleaseError as exc:
+        print(f"infra.release {args.command}: error: {exc}", file=sys.stderr)
+        if args.format == "json":  # machines get a document on stdout as well
+            Outcome(args.command, exc.exit_code, data={"error": str(exc)}).render("json")
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print(f"infra.release {args.command}: interrupted", file=sys.stderr)
+        return 130
+    outcome.render(args.format)
+    return outcome.exit_code

@@ -1,0 +1,135 @@
+"""What the release tool knows about a stack without the Pulumi CLI: its validated config and its names.
+
+The stack file is read exactly as `python -m infra.plan` reads it (`infra.plan.project`: `Pulumi.yaml`
+defaults, then `stacks/Pulumi.<stack>.yaml`), validated by the program's own `parse_stack_config`, and names
+come from the program's own `Naming`. So a name the tool looks up is the name `pulumi up` gave the resource.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from infra.config import ConfigError, Model, StackConfig, Training, parse_stack_config
+from infra.naming import Naming
+from infra.outputs import EnvironmentOutputs, SharedOutputs
+from infra.plan.project import ProjectError, load_project, load_stack, stack_file_path
+from infra.release.errors import UsageError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
+
+
+@dataclass(frozen=True)
+class Stack:
+    """One stack: its name, validated config, naming, and the file promotion edits."""
+
+    name: str
+    config: StackConfig
+    naming: Naming
+    file: Path
+
+    def model(self, model: str) -> Model:
+        if model not in self.config.models:
+            known = ", ".join(sorted(self.config.models)) or "none"
+            raise UsageError(f"--model {model}: not a model of stack {self.name!r} ({self.file}); models: {known}")
+        return self.config.models[model]
+
+
+def known_stacks(project_dir: Path) -> list[str]:
+    try:
+        folder = stack_file_path(project_dir, "x").parent
+    except ProjectError as exc:
+        raise UsageError(str(exc)) from None
+    return sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in folder.glob("Pulumi.*.yaml"))
+
+
+def load(project_dir: Path, stack: str) -> Stack:
+    """The stack's validated config; an unknown stack or an invalid file is bad input (exit 2)."""
+    try:
+        project = load_project(project_dir)
+        path = stack_file_path(project_dir, stack)
+        if not path.is_file():
+            raise UsageError(
+                f"unknown stack {stack!r}: no {path}; stacks: {', '.join(known_stacks(project_dir)) or 'none'}"
+            )
+        raw = load_stack(project_dir, stack).config
+    except ProjectError as exc:
+        raise UsageError(str(exc)) from None
+    try:
+        config = parse_stack_config(raw)
+    except ConfigError as exc:
+        raise UsageError(f"{path}: " + "; ".join(exc.problems)) from None
+    return Stack(stack, config, Naming(project=project["name"], stack=stack), path)
+
+
+def shared_stack_name(environment: Stack) -> str:
+    """`organization/mlops/shared` -> `shared`: the stack file of the shared stack in this project."""
+    return environment.config.shared_stack.rsplit("/", 1)[-1]
+
+
+def load_shared(project_dir: Path) -> Stack:
+    """The shared stack: the one stack file whose `mlops:kind` is `shared` (registries, training)."""
+    shared = [s for s in known_stacks(project_dir) if _kind(project_dir, s) == "shared"]
+    if len(shared) != 1:
+        raise UsageError(
+            f"expected exactly one stack file with mlops:kind 'shared' in {project_dir}, found "
+            f"{', '.join(shared) or 'none'}"
+        )
+    return load(project_dir, shared[0])
+
+
+def _kind(project_dir: Path, stack: str) -> str:
+    try:
+        return load_stack(project_dir, stack).config.get("mlops:kind", "environment")
+    except ProjectError:
+        return "unknown"
+
+
+def training_of(shared: Stack, model: str) -> Training:
+    training = shared.model(model).training
+    if training is None:  # pragma: no cover - parse_stack_config requires it in a shared stack
+        raise UsageError(f"--model {model}: the shared stack does not train it")
+    return training
+
+
+def read_outputs(path: Path | None) -> dict[str, Any] | None:
+    """The JSON of `pulumi stack output --json [--show-secrets]`, or None when no file was given."""
+    if path is None:
+        return None
+    try:
+        data = json.loads(path.read_text())
+    except OSError as exc:
+        raise UsageError(f"--outputs {path}: cannot read ({exc.strerror})") from None
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"--outputs {path}: not JSON ({exc.msg} at line {exc.lineno})") from None
+    if not isinstance(data, dict):
+        raise UsageError(f"--outputs {path}: expected the JSON object of `pulumi stack output --json`")
+    return data
+
+
+def environment_outputs(path: Path | None) -> EnvironmentOutputs[Any] | None:
+    data = read_outputs(path)
+    if data is None:
+        return None
+    try:
+        return EnvironmentOutputs.from_wire(data)
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise UsageError(
+            f"--outputs {path}: not the outputs of an environment stack (missing or malformed {exc}); "
+            f"expected keys: {', '.join(EnvironmentOutputs.wire_keys())}"
+        ) from None
+
+
+def shared_outputs(path: Path | None) -> SharedOutputs[Any] | None:
+    data = read_outputs(path)
+    if data is None:
+        return None
+    try:
+        return SharedOutputs.from_wire(data)
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise UsageError(
+            f"--outputs {path}: not the outputs of the shared stack (missing or malformed {exc}); "
+            f"expected keys: {', '.join(SharedOutputs.wire_keys())}"
+        ) from None

@@ -1,0 +1,172 @@
+"""`start-training`: start a model's pipeline with its lineage as parameters, optionally follow it to the end.
+
+Lineage is passed as the pipeline parameters `GitCommit` (from `--git-commit`, else `$GITHUB_SHA`, else
+`git rev-parse HEAD`) and `DataSnapshot` (from `--data-snapshot`, else the S3 version of the raw data the
+preprocessing step reads: `s3://<data bucket>/<model>/raw/raw.csv?versionId=...`; the bucket is versioned).
+The pipeline records both on the package it registers, with its own execution ARN, which is how the
+registered package is found afterwards when the step list does not name it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from infra.release import registry, stacks
+from infra.release.aws import Aws
+from infra.release.errors import EXIT_VERDICT, AwsError, UsageError
+from infra.release.outcome import Outcome
+
+TERMINAL = {"Succeeded", "Failed", "Stopped"}
+REGISTER_STEP = "Register"
+UNSUPPORTED = {"UnknownOperationException", "InvalidAction", "NotImplemented", "UnsupportedOperation"}
+
+
+def git_commit(project_dir: Path, given: str | None) -> str:
+    commit = given or os.environ.get("GITHUB_SHA")
+    if not commit:
+        try:
+            commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=project_dir, capture_output=True, text=True,
+                                    check=True, timeout=10).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            raise UsageError("cannot tell the git commit (no $GITHUB_SHA, no git checkout); pass --git-commit") \
+                from None
+    if not re.fullmatch(r"[0-9a-f]{7,64}", commit):
+        raise UsageError(f"--git-commit {commit!r}: expected a hexadecimal commit id")
+    return commit
+
+
+def data_snapshot(aws: Aws, shared: stacks.Stack, model: str, data_bucket: str | None) -> str:
+    """The exact version of the raw data file the pipeline will read."""
+    if data_bucket is None:
+        account = shared.config.account_id or aws.call("sts", "get_caller_identity", "caller")["Account"]
+        data_bucket = shared.naming.bucket("data", account)
+    key = f"{model}/raw/raw.csv"
+    uri = f"s3://{data_bucket}/{key}"
+    head = aws.call("s3", "head_object", uri, Bucket=data_bucket, Key=key)
+    version = head.get("VersionId")
+    if version and version != "null":
+        return f"{uri}?versionId={version}"
+    return f"{uri}#etag={str(head.get('ETag', '')).strip(chr(34))}"
+
+
+def run(project_dir: Path, model: str, *, commit: str | None, snapshot: str | None, outputs_file: Path | None,
+        wait: bool, timeout: float, interval: float, progress: Callable[[str], None] | None = None) -> Outcome:
+    shared = stacks.load_shared(project_dir)
+    stacks.training_of(shared, model)
+    outputs = stacks.shared_outputs(outputs_file)
+    if outputs is not None and model not in outputs.models:
+        raise UsageError(f"--outputs {outputs_file}: model {model!r} is not in 'models'")
+    pipeline = outputs.models[model].pipeline_name if outputs else shared.naming.pipeline(model)
+    group = outputs.models[model].package_group_name if outputs else shared.naming.package_group(model)
+    commit = git_commit(project_dir, commit)
+    aws = Aws(shared.config.region)
+    snapshot = snapshot or data_snapshot(aws, shared, model, outputs.data_bucket if outputs else None)
+    started = aws.call(
+        "sagemaker", "start_pipeline_execution", f"pipeline {pipeline}",
+        PipelineName=pipeline,
+        PipelineExecutionDisplayName=f"{model}-{commit[:12]}",
+        PipelineExecutionDescription=f"git {commit}; data {snapshot}"[:3072],
+        PipelineParameters=[{"Name": registry.PARAM_GIT_COMMIT, "Value": commit},
+                            {"Name": registry.PARAM_DATA_SNAPSHOT, "Value": snapshot}],
+        ClientRequestToken=str(uuid.uuid4()),
+    )
+    arn = started["PipelineExecutionArn"]
+    out = Outcome("start-training", data={"model": model, "pipeline": pipeline, "executionArn": arn,
+                                          "lineage": {"gitCommit": commit, "dataSnapshot": snapshot}})
+    out.say(f"started {pipeline}: {arn}")
+    out.say(f"  git commit {commit}, data snapshot {snapshot}")
+    if not wait:
+        return out
+    status, reason, steps = follow(aws, arn, timeout, interval, progress or _stderr)
+    out.data.update(status=status, steps=steps)
+    if status != "Succeeded":
+        out.exit_code = EXIT_VERDICT
+        if status in TERMINAL:
+            failed = [s for s in steps if s.get("status") == "Failed"]
+            why = reason or (failed[0].get("reason") if failed else "") or "no reason given"
+            out.say(f"execution {status}: {why}")
+        else:
+            out.say(f"execution still {status} after {timeout:.0f} s; gave up waiting (it keeps running)")
+        return out
+    package = _registered(aws, group, arn, steps)
+    if package is None:
+        out.exit_code = EXIT_VERDICT
+        out.data["package"] = None
+        out.say(f"execution Succeeded but registered no package in {group}")
+        return out
+    out.data["package"] = package.to_json()
+    out.say(f"registered {group} v{package.version} ({package.status}): {package.arn}")
+    out.say(f"  git commit {package.git_commit}, data snapshot {package.data_snapshot}")
+    return out
+
+
+def _stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def follow(aws: Aws, arn: str, timeout: float, interval: float,
+           progress: Callable[[str], None]) -> tuple[str, str, list[dict[str, Any]]]:
+    """Poll until the execution ends or the deadline; report each change of status or steps."""
+    start = time.monotonic()
+    steps_supported = True
+    last = ""
+    while True:
+        described = aws.call("sagemaker", "describe_pipeline_execution", f"pipeline execution {arn}",
+                             PipelineExecutionArn=arn)
+        status = described.get("PipelineExecutionStatus", "Unknown")
+        steps: list[dict[str, Any]] = []
+        if steps_supported:
+            try:
+                steps = list_steps(aws, arn)
+            except AwsError as exc:
+                if exc.code not in UNSUPPORTED:
+                    raise
+                steps_supported = False
+                progress(f"  (no step details: {exc})")
+        elapsed = time.monotonic() - start
+        line = f"{status} | " + (", ".join(f"{s['name']} {s['status']}" for s in steps) or "no steps reported")
+        if line != last:
+            progress(f"[{_clock(elapsed)}] {line}")
+            last = line
+        if status in TERMINAL:
+            return status, " ".join(str(described.get("FailureReason") or "").split()), steps
+        if elapsed >= timeout:
+            return status, "", steps
+        time.sleep(min(interval, max(0.0, timeout - elapsed)))
+
+
+def _clock(seconds: float) -> str:
+    minutes, secs = divmod(int(seconds), 60)
+    return f"{minutes:3d}m{secs:02d}s"
+
+
+def list_steps(aws: Aws, arn: str) -> list[dict[str, Any]]:
+    """Steps in the order they started (the API lists newest first)."""
+    found: list[dict[str, Any]] = []
+    kwargs: dict[str, Any] = {"PipelineExecutionArn": arn, "SortOrder": "Ascending"}
+    while True:
+        page = aws.call("sagemaker", "list_pipeline_execution_steps", f"pipeline execution {arn}", **kwargs)
+        for step in page.get("PipelineExecutionSteps") or []:
+            found.append({
+                "name": step.get("StepName"), "status": step.get("StepStatus"),
+                "reason": step.get("FailureReason"),
+                "packageArn": ((step.get("Metadata") or {}).get("RegisterModel") or {}).get("Arn"),
+            })
+        if not page.get("NextToken"):
+            return found
+        kwargs["NextToken"] = page["NextToken"]
+
+
+def _registered(aws: Aws, group: str, arn: str, steps: list[dict[str, Any]]) -> registry.Package | None:
+    for step in steps:
+        if step.get("packageArn"):
+            return registry.describe(aws, step["packageArn"])
+    return registry.find_by_execution(aws, group, arn)

