@@ -50,8 +50,9 @@ from infra.plan.verdict import Violation, evaluate, has_mandatory
 
 GITOPS_ROOT = PROJECT_ROOT / "gitops"
 PACK_DIR = PROJECT_ROOT / "policies"
-PROMOTION_LINE = re.compile(r"^\s*- MODEL_PACKAGE_VERSION=(\d+)\s*$", re.MULTILINE)
-"""The one line of `gitops/<env>/<model>/kustomization.yaml` that promotion changes (see docs/gitops.md)."""
+PROMOTION_LINE = re.compile(r"^\s*- MODEL_PACKAGE_VERSION=(\d+)(?:\s+#\s*mlops:approvedVersion)?\s*$", re.MULTILINE)
+"""The one line of `gitops/<env>/<model>/kustomization.yaml` that promotion changes (see docs/gitops.md); it may
+end in the marker comment `# mlops:approvedVersion` by which `infra.release promote` finds it."""
 KUBERNETES_RULE_PREFIXES = ("helm-", "argocd-", "k8s-")
 SAGEMAKER_RULES = ("sagemaker-endpoint-kms", "sagemaker-data-capture", "sagemaker-endpoint-safe-deployment",
                    "sagemaker-model-pinned-package", "sagemaker-instance-cost-guard")

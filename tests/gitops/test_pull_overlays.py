@@ -125,7 +125,8 @@ def test_promotion_is_one_line_and_makes_new_immutable_objects(tmp_path: Path) -
     before = {m["kind"]: m for m in manifests.render(overlay.path)}
     kustomization = overlay.path / "kustomization.yaml"
     text = kustomization.read_text()
-    kustomization.write_text(text.replace("- MODEL_PACKAGE_VERSION=3", "- MODEL_PACKAGE_VERSION=4"))
+    kustomization.write_text(text.replace("- MODEL_PACKAGE_VERSION=3 #", "- MODEL_PACKAGE_VERSION=4 #"))
+    assert sum(a != b for a, b in zip(text.splitlines(), kustomization.read_text().splitlines(), strict=True)) == 1
     after = {m["kind"]: m for m in manifests.render(overlay.path)}
     assert manifests.promoted_version(overlay) == 4
     model, config, endpoint = after["Model"], after["EndpointConfig"], after["Endpoint"]
@@ -226,3 +227,17 @@ def test_verify_expectations_come_from_the_rendered_overlays() -> None:
         "mlops-dev-churn": rendered["EndpointConfig"]["metadata"]["name"]}
     assert gitops_expectations.expected_endpoint_configs("prod") == {}
     assert gitops_expectations.expected_package_versions("dev") == {"churn": 3}
+
+
+def test_the_release_tool_finds_the_same_promotion_line(tmp_path: Path) -> None:
+    """`infra.release promote` finds its pull-path pin by the `# mlops:approvedVersion` marker; it must be the
+    line `infra.manifests` reads the version from, and rewriting it promotes."""
+    from infra.release.promote import gitops_pin, write_pin
+
+    overlay = _copy(tmp_path)
+    pin = gitops_pin(tmp_path, "dev", "churn")
+    assert pin.file.name == "kustomization.yaml" and pin.version == manifests.promoted_version(overlay) == 3
+    write_pin(pin, 5)
+    assert manifests.promoted_version(overlay) == 5
+    endpoint = next(m for m in manifests.render(overlay.path) if m["kind"] == "Endpoint")
+    assert endpoint["spec"]["endpointConfigName"].endswith("-v5")
