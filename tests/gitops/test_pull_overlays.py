@@ -241,3 +241,14 @@ def test_the_release_tool_finds_the_same_promotion_line(tmp_path: Path) -> None:
     assert manifests.promoted_version(overlay) == 5
     endpoint = next(m for m in manifests.render(overlay.path) if m["kind"] == "Endpoint")
     assert endpoint["spec"]["endpointConfigName"].endswith("-v5")
+
+
+def test_vendored_ack_crds_are_those_of_the_pinned_controller() -> None:
+    from crd_schemas import CRD_DIR
+
+    readme = (CRD_DIR / "README.md").read_text()
+    assert f"sagemaker-chart {ack.CHART_VERSION} ({ack.CHART_VERSION}, ACK runtime v0.62.0)" in readme
+    assert "`v1.9.1` | `dc4970704d3bbd86772bbb22d39b42ee12c22876`" in readme
+    for name in ("models", "endpointconfigs", "endpoints"):
+        crd = (CRD_DIR / f"ack-sagemaker-{name}.yaml").read_text()
+        assert f"name: {name}.sagemaker.services.k8s.aws" in crd

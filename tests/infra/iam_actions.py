@@ -309,9 +309,15 @@ DEPLOY_NEEDS: dict[str, TypeNeeds] = {
 """Per declared resource type: what the deploy role must be allowed."""
 
 NO_AWS_CALLS = frozenset({"pulumi:pulumi:Stack", "pulumi:pulumi:StackReference", "pulumi:providers:aws",
-                          "pulumi:providers:random", "random:index/randomId:RandomId"})
+                          "pulumi:providers:random", "random:index/randomId:RandomId",
+                          "random:index/randomPassword:RandomPassword", "pulumi:providers:kubernetes",
+                          "kubernetes:core/v1:Namespace", "kubernetes:core/v1:Secret",
+                          "kubernetes:helm.sh/v3:Release", "kubernetes:argoproj.io/v1alpha1:AppProject",
+                          "kubernetes:argoproj.io/v1alpha1:ApplicationSet"})
 """Engine-only and local resources (the random provider computes locally). The AWS provider itself only calls
-sts:GetCallerIdentity, which needs no permission."""
+sts:GetCallerIdentity, which needs no permission. Kubernetes resources are calls to the cluster's API server,
+authorized by Kubernetes RBAC (the deploy role's EKS access entry), not by IAM; the token `aws eks get-token`
+makes is a presigned sts:GetCallerIdentity, which needs no permission; the charts are pulled anonymously."""
 
 
 _SM_ROLES_DOC = "https://docs.aws.amazon.com/sagemaker/latest/dg/sagemaker-roles.html"
