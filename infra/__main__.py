@@ -210,7 +210,8 @@ def environment_stack(config: StackConfig, naming: Naming, provider: aws.Provide
         "ci",
         CiRolesArgs(naming=naming, oidc_provider_arn=oidc_arn, repository=config.github_repository,
                     environment=config.environment, account_id=account_id, region=config.region,
-                    kind="environment", manages_oidc_provider=config.creates_oidc_provider()),
+                    kind="environment", manages_oidc_provider=config.creates_oidc_provider(),
+                    manages_eks_cluster=config.cluster is not None and config.cluster.eks is not None),
         opts,
     )
     applications = pull_path(config, naming, provider, shared, key.arn, account_id, ci.deploy_role.arn,

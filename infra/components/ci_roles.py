@@ -32,6 +32,9 @@ class CiRolesArgs:
     """Which program half the deploy role deploys: its rights cover only the resource types that half declares."""
     manages_oidc_provider: bool
     """Whether this stack creates the account's GitHub OIDC provider (then its deploy role manages it)."""
+    manages_eks_cluster: bool = False
+    """Whether this stack creates an EKS cluster (then its deploy role manages the cluster, its node group,
+    access entries and the cluster's IAM OIDC provider, and may pass its own roles to EKS)."""
 
 
 def github_trust(provider_arn: pulumi.Input[str], subject: str) -> pulumi.Output[str]:
@@ -146,7 +149,29 @@ class CiRoles(pulumi.ComponentResource):
                 allow("ManageGitHubOidcProvider", _OIDC_ACTIONS,
                       [pulumi.Output.concat("arn:aws:iam::", account, f":oidc-provider/{GITHUB_OIDC_HOST}")])
             )
+        if a.manages_eks_cluster:
+            statements += self._eks_permissions()
         return statements + (self._shared_permissions() if a.kind == "shared" else self._environment_permissions())
+
+    def _eks_permissions(self) -> list[dict]:
+        """The EKS cluster of the pull path: cluster, node group and access entries under this stack's names; the
+        cluster's OIDC provider (an EKS issuer in this region); its roles passed to EKS only."""
+        a = self._args
+        cluster = a.naming.eks_cluster()
+        return [
+            # CreateCluster has no resource-level permissions; the cluster must carry this stack's tag.
+            allow("CreateClustersTaggedForThisStack", ["eks:CreateCluster"], ["*"],
+                  Condition={"StringEquals": {"aws:RequestTag/pulumi-stack": a.naming.stack}}),
+            allow("ManageStackCluster", _EKS_ACTIONS,
+                  [self._arn("eks", f"cluster/{cluster}"), self._arn("eks", f"nodegroup/{cluster}/*"),
+                   self._arn("eks", f"access-entry/{cluster}/*")]),
+            allow("PassOwnRolesToEks", ["iam:PassRole"],
+                  [pulumi.Output.concat("arn:aws:iam::", a.account_id, ":role/", a.naming.wildcard)],
+                  Condition={"StringEquals": {"iam:PassedToService": "eks.amazonaws.com"}}),
+            allow("ManageClusterOidcProvider", _OIDC_ACTIONS,
+                  [pulumi.Output.concat("arn:aws:iam::", a.account_id,
+                                        f":oidc-provider/oidc.eks.{a.region}.amazonaws.com/id/*")]),
+        ]
 
     def _shared_permissions(self) -> list[dict]:
         """Buckets, registries, pipelines and schedules: what only the shared stack declares."""
@@ -271,6 +296,13 @@ _IAM_ROLE_ACTIONS = [
     "iam:TagRole", "iam:UntagRole", "iam:ListRolePolicies", "iam:GetRolePolicy", "iam:PutRolePolicy",
     "iam:DeleteRolePolicy", "iam:ListAttachedRolePolicies", "iam:AttachRolePolicy", "iam:DetachRolePolicy",
     "iam:ListInstanceProfilesForRole",
+]
+_EKS_ACTIONS = [
+    "eks:DescribeCluster", "eks:DeleteCluster", "eks:UpdateClusterConfig",
+    "eks:UpdateClusterVersion", "eks:CreateNodegroup", "eks:DescribeNodegroup", "eks:DeleteNodegroup",
+    "eks:UpdateNodegroupConfig", "eks:UpdateNodegroupVersion", "eks:CreateAccessEntry", "eks:DescribeAccessEntry",
+    "eks:UpdateAccessEntry", "eks:DeleteAccessEntry", "eks:AssociateAccessPolicy", "eks:DisassociateAccessPolicy",
+    "eks:ListAssociatedAccessPolicies", "eks:TagResource", "eks:UntagResource",
 ]
 _OIDC_ACTIONS = [
     "iam:CreateOpenIDConnectProvider", "iam:GetOpenIDConnectProvider", "iam:DeleteOpenIDConnectProvider",

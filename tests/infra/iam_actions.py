@@ -60,6 +60,8 @@ _ECR_KMS_DOC = ("https://docs.aws.amazon.com/AmazonECR/latest/userguide/encrypti
                 "(KMS-encrypted repository)")
 _SM_KMS_DOC = ("https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateEndpointConfig.html "
                "(KmsKeyId: the key must let the caller of CreateEndpoint/UpdateEndpoint use it)")
+_EKS_KMS_DOC = ("https://docs.aws.amazon.com/eks/latest/userguide/enable-kms.html (the creating principal needs "
+                "kms:CreateGrant and kms:DescribeKey on the key)")
 _SM_TAG_DOC = "https://docs.aws.amazon.com/sagemaker/latest/dg/api-permissions-reference.html (Tags need AddTags)"
 
 DEPLOY_NEEDS: dict[str, TypeNeeds] = {
@@ -304,6 +306,43 @@ DEPLOY_NEEDS: dict[str, TypeNeeds] = {
                  "target-tracking-alarm"),
         ),
         also=(_AAS_DOC,),
+    ),
+    # -- EKS (the pull path's cluster) ---------------------------------------------------------------------------
+    "aws:eks/cluster:Cluster": TypeNeeds(
+        "internal/service/eks/cluster.go",
+        (
+            # CreateCluster has no resource-level permissions (the cluster does not exist yet).
+            Need(("eks:CreateCluster",), "*", _TAG_ON_CREATE),
+            _crud("eks:DescribeCluster", "eks:DeleteCluster", "eks:UpdateClusterConfig", "eks:UpdateClusterVersion",
+                  "eks:TagResource", "eks:UntagResource", context=_TAG_ON_CREATE),
+            Need(("iam:PassRole",), "role", ("passed-to:eks.amazonaws.com",)),
+            # Secrets encryption: EKS creates a grant on the environment key as the caller.
+            Need(("kms:CreateGrant", "kms:DescribeKey"), "key", ("resource-tags", "aws-resource-grant")),
+        ),
+        also=(_PASS_ROLE_DOC, _EKS_KMS_DOC),
+    ),
+    "aws:eks/nodeGroup:NodeGroup": TypeNeeds(
+        "internal/service/eks/node_group.go",
+        (
+            _crud("eks:CreateNodegroup", "eks:DescribeNodegroup", "eks:DeleteNodegroup", "eks:UpdateNodegroupConfig",
+                  "eks:UpdateNodegroupVersion", "eks:TagResource", "eks:UntagResource", context=_TAG_ON_CREATE),
+            Need(("iam:PassRole",), "role", ("passed-to:eks.amazonaws.com",)),
+        ),
+        also=(_PASS_ROLE_DOC,),
+    ),
+    "aws:eks/accessEntry:AccessEntry": TypeNeeds(
+        "internal/service/eks/access_entry.go",
+        (
+            # Created on the cluster; read, changed and deleted on the entry.
+            Need(("eks:CreateAccessEntry",), "cluster", _TAG_ON_CREATE),
+            _crud("eks:DescribeAccessEntry", "eks:UpdateAccessEntry", "eks:DeleteAccessEntry", "eks:TagResource",
+                  "eks:UntagResource"),
+        ),
+    ),
+    "aws:eks/accessPolicyAssociation:AccessPolicyAssociation": TypeNeeds(
+        "internal/service/eks/access_policy_association.go",
+        (Need(("eks:AssociateAccessPolicy", "eks:ListAssociatedAccessPolicies", "eks:DisassociateAccessPolicy"),
+              "access-entry"),),
     ),
 }
 """Per declared resource type: what the deploy role must be allowed."""

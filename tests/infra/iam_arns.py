@@ -19,6 +19,8 @@ from infra.plan.runner import PROJECT_ROOT
 
 SCALABLE_TARGET_ID = "0123456789abcdef0123456789abcdef"
 """Application Auto Scaling gives a scalable target a random id; any id stands for it."""
+EKS_ID = "a1b2c3d4-0000-4000-8000-000000000000"
+"""The id EKS appends to a node group's or access entry's ARN (unknown before it exists; policies match `*`)."""
 
 SCALING_SERVICE = "sagemaker.application-autoscaling.amazonaws.com"
 
@@ -81,6 +83,10 @@ class StackFacts:
                 lambda: self.arn("application-autoscaling", f"scalable-target/{SCALABLE_TARGET_ID}"),
             "aws:appautoscaling/policy:Policy":
                 lambda: self.arn("application-autoscaling", f"scalable-target/{SCALABLE_TARGET_ID}"),
+            "aws:eks/cluster:Cluster": lambda: self.arn("eks", f"cluster/{i['name']}"),
+            "aws:eks/nodeGroup:NodeGroup": lambda: self.arn(
+                "eks", f"nodegroup/{i['clusterName']}/{i.get('nodeGroupName') or r.name}/{EKS_ID}"),
+            "aws:eks/accessEntry:AccessEntry": lambda: self._access_entry(i),
         }
         if t not in builders:
             raise KeyError(f"no ARN builder for {t} ({r.name}); add one to tests/infra/iam_arns.py")
@@ -109,7 +115,11 @@ class StackFacts:
             name = i.get("role")
             if name is not None:  # RolePolicy and RolePolicyAttachment name the role
                 return f"arn:aws:iam::{self.account}:role/{name}"
-            return i.get("roleArn") or i.get("executionRoleArn")
+            return i.get("roleArn") or i.get("executionRoleArn") or i.get("nodeRoleArn")
+        if need.on == "cluster":
+            return self.arn("eks", f"cluster/{i['clusterName']}")
+        if need.on == "access-entry":
+            return self._access_entry(i)
         if need.on == "package":
             return (i.get("primaryContainer") or {}).get("modelPackageName")
         if need.on == "key":
@@ -137,7 +147,14 @@ class StackFacts:
             config = self.find("aws:sagemaker/endpointConfiguration:EndpointConfiguration",
                                name=i["endpointConfigName"])
             return config.inputs.get("kmsKeyArn") if config else None
+        if r.type == "aws:eks/cluster:Cluster":
+            return ((i.get("encryptionConfig") or {}).get("provider") or {}).get("keyArn")
         raise KeyError(f"the action table names a key for {r.type}, but no key lookup exists for it")
+
+    def _access_entry(self, i: dict[str, Any]) -> str:
+        """`access-entry/<cluster>/role/<account>/<role name>/<id>`: EKS names an entry by its principal."""
+        account, _, name = i["principalArn"].removeprefix("arn:aws:iam::").partition(":role/")
+        return self.arn("eks", f"access-entry/{i['clusterName']}/role/{account}/{name}/{EKS_ID}")
 
     # -- request context ----------------------------------------------------------------------------------------
     def context(self, need: Need, r: PlannedResource, target: str) -> dict[str, str | list[str]]:

@@ -130,3 +130,27 @@ def test_key_rights_need_this_stacks_tag(plans: dict[str, PlanResult]) -> None:
     assert not is_allowed(documents, "kms:PutKeyPolicy", key, {})
     assert is_allowed(documents, "kms:CreateKey", "*", {"aws:RequestTag/pulumi-stack": "dev"})
     assert not is_allowed(documents, "kms:CreateKey", "*", {})
+
+
+def test_eks_rights_are_needed_and_stop_at_this_stacks_cluster(plans: dict[str, PlanResult]) -> None:
+    """The cluster's rights are checked too: without PassRole to EKS the cluster and node group cannot be
+    created, and the rights name only this stack's cluster."""
+    import json
+
+    documents = []
+    for text in deploy_documents(plans["dev"]):
+        document = json.loads(text)
+        document["Statement"] = [s for s in document["Statement"] if s["Sid"] != "PassOwnRolesToEks"]
+        documents.append(document)
+    missing = denials(plans["dev"], documents)
+    assert sorted(line.split(": iam:PassRole on ")[0] for line in missing) == [
+        "aws:eks/cluster:Cluster cluster", "aws:eks/nodeGroup:NodeGroup cluster"]
+    full = deploy_documents(plans["dev"])
+    eks = "arn:aws:eks:us-east-1:222222222222:"
+    assert is_allowed(full, "eks:UpdateClusterVersion", eks + "cluster/mlops-dev-cluster")
+    assert not is_allowed(full, "eks:UpdateClusterVersion", eks + "cluster/mlops-prod-cluster")
+    assert not is_allowed(full, "eks:CreateAccessEntry", eks + "cluster/someone-elses")
+    assert is_allowed(full, "eks:CreateCluster", "*", {"aws:RequestTag/pulumi-stack": "dev"})
+    assert not is_allowed(full, "eks:CreateCluster", "*", {"aws:RequestTag/pulumi-stack": "prod"})
+    assert not is_allowed(full, "iam:PassRole", "arn:aws:iam::222222222222:role/mlops-dev-eks-nodes",
+                          {"iam:PassedToService": "ec2.amazonaws.com"})
