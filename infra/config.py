@@ -604,10 +604,6 @@ class StackConfig(_Strict):
         """The SageMaker models Argo CD delivers through the ACK controller (delivery `pull`)."""
         return {name: d for name, d in self.sagemaker_models().items() if d.delivery == "pull"}
 
-    def gitops_models(self) -> list[str]:
-        """Every model with a directory under gitops/<env>/: Kubernetes servers and pulled SageMaker endpoints."""
-        return sorted([*self.kubernetes_models(), *self.pulled_sagemaker_models()])
-
     def creates_oidc_provider(self) -> bool:
         """An account holds one provider per URL, so exactly one stack per account creates it."""
         if self.github_oidc_provider is None:

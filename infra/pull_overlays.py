@@ -103,6 +103,3 @@ def disagreements(where: str, manifests: Sequence[dict[str, Any]], naming: Namin
             problems.append(f"{where}: {kind} is in namespace {metadata.get('namespace')!r}, not {namespace!r}")
     return problems
 
-
-def pulled_deploy(config: StackConfig, model: str) -> SageMakerDeploy | None:
-    return config.pulled_sagemaker_models().get(model)
