@@ -252,3 +252,24 @@ def test_vendored_ack_crds_are_those_of_the_pinned_controller() -> None:
     for name in ("models", "endpointconfigs", "endpoints"):
         crd = (CRD_DIR / f"ack-sagemaker-{name}.yaml").read_text()
         assert f"name: {name}.sagemaker.services.k8s.aws" in crd
+
+
+def test_sync_verdict_waits_for_the_commit_to_be_synced_and_healthy() -> None:
+    commit = "0123456789abcdef0123456789abcdef01234567"
+
+    def app(revision: str, sync: str = "Synced", health: str = "Healthy", phase: str = "Succeeded",
+            message: str = "") -> dict:
+        return {"status": {"sync": {"status": sync, "revision": revision},
+                           "health": {"status": health, **({"message": message} if message else {})},
+                           "operationState": {"phase": phase}}}
+
+    assert gitops_expectations.sync_verdict(app(commit), commit) is None
+    assert gitops_expectations.sync_verdict(app(commit), commit[:12]) is None  # a short SHA names the same commit
+    assert gitops_expectations.sync_verdict(app("fedcba9876543210"), commit).startswith("synced revision is fedcba")
+    assert gitops_expectations.sync_verdict(app(commit, sync="OutOfSync"), commit) == "sync status is OutOfSync"
+    assert gitops_expectations.sync_verdict(app(commit, phase="Running"), commit) == "last sync operation is Running"
+    assert gitops_expectations.sync_verdict(
+        app(commit, health="Degraded", message="unable to update endpoint. check FailureReason"), commit) == \
+        "health is Degraded: unable to update endpoint. check FailureReason"
+    assert gitops_expectations.sync_verdict({}, commit) == f"synced revision is none, not {commit}"
+    assert gitops_expectations.sync_verdict(app(commit), "") is not None
