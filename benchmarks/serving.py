@@ -1,6 +1,6 @@
 """Serving benchmark: ``model_code.serve`` against MLServer on the same model, machine and load generator.
 
-    .venv/bin/python benchmarks/serving.py [--workers 2] [--concurrency 8] [--duration 8] [--candidates]
+    .venv/bin/python benchmarks/serving.py [--workers 2] [--concurrency 8] [--duration 5] [--uvicorn] [--candidates]
 
 Steps, all in one run: generate the data set and train the model (deterministic), time the model's own
 ``predict_proba`` (the floor), then for each server start it on 127.0.0.1 with the same number of workers,
@@ -8,7 +8,9 @@ check that it returns the same scores as the model in-process, and drive it with
 generator (``serving_loadgen``) for 1-row and 100-row requests. Prints a Markdown table (and ``--json-out``).
 
 Loopback only; every load phase is bounded by ``--duration`` seconds and ``--max-requests``; servers are
-stopped with SIGTERM at the end. MLServer runs from its own virtualenv (``serving_mlserver.ensure_venv``).
+stopped with SIGTERM at the end. MLServer runs from its own virtualenv (``serving_mlserver.ensure_venv``);
+``--uvicorn`` (uvicorn 0.54.0 with httptools 0.9.0, as in the project's environment) and ``--candidates``
+(gunicorn 26.2.0) run from this one.
 """
 
 from __future__ import annotations
@@ -123,12 +125,18 @@ def wait_ready(port: int, path: str, proc: subprocess.Popen[bytes], timeout: flo
 
 @contextlib.contextmanager
 def running(
-    cmd: list[str], env: dict[str, str], cwd: Path, log: Path, port: int, ready: str
+    cmd: list[str], env: dict[str, str], cwd: Path, log: Path, port: int, ready: str, pass_fds: tuple[int, ...] = ()
 ) -> Iterator[None]:
     """Start a server in its own process group, wait for ``ready``; always stop it (SIGTERM, then SIGKILL)."""
     with log.open("wb") as log_file:
         proc = subprocess.Popen(
-            cmd, env=env, cwd=cwd, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True
+            cmd,
+            env=env,
+            cwd=cwd,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            pass_fds=pass_fds,
         )
         try:
             wait_ready(port, ready, proc)
@@ -280,6 +288,62 @@ def start_gunicorn(
     return [Target("gunicorn gthread + WSGI (candidate)", "csv", port, "/invocations", "text/csv", csv_body)]
 
 
+def start_uvicorn(
+    stack: contextlib.ExitStack, args: argparse.Namespace, work: Path, model_dir: Path, env: dict[str, str]
+) -> list[Target]:
+    """uvicorn (httptools parser, asyncio loop, no access log) running the bare ASGI app of ``serving_asgi``.
+
+    uvicorn is handed a listening socket (``--fd``) with ``TCP_NODELAY`` set, which accepted connections
+    inherit on Linux. With ``--workers`` > 1 and its own socket, uvicorn's workers re-create the socket from its
+    descriptor, asyncio then does not recognise it as TCP and leaves Nagle's algorithm on, and every response
+    (written as head, then body) waits ~40 ms for the client's delayed ACK: measured 87 req/s, p50 48 ms with
+    2 workers. That is a deployment detail, not uvicorn's speed, so it is measured at its best here.
+    """
+    import uvicorn
+
+    listener = socket.create_server((HOST, 0), backlog=2048)
+    listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    stack.callback(listener.close)
+    port = listener.getsockname()[1]
+    cmd = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "--fd",
+        str(listener.fileno()),
+        "--workers",
+        str(args.workers),
+        "--http",
+        "httptools",
+        "--loop",
+        "asyncio",
+        "--no-access-log",
+        "--lifespan",
+        "off",
+        "--timeout-keep-alive",
+        "75",
+        "--app-dir",
+        str(ROOT / "benchmarks"),
+        "serving_asgi:app",
+    ]
+    stack.enter_context(
+        running(
+            cmd,
+            {**env, "BENCH_MODEL_DIR": str(model_dir)},
+            ROOT,
+            work / "uvicorn.log",
+            port,
+            "/ping",
+            pass_fds=(listener.fileno(),),
+        )
+    )
+    name = f"uvicorn {uvicorn.__version__} + httptools, bare ASGI"
+    return [
+        Target(name, "csv", port, "/invocations", "text/csv", csv_body),
+        Target(name, "json", port, "/invocations", "application/json", json_body),
+    ]
+
+
 def run_rounds(targets: list[Target], X: np.ndarray, args: argparse.Namespace) -> list[Scenario]:
     """Interleave the servers (A, B, A, B...) over ``--rounds`` so background noise hits all of them alike;
     requests, seconds and latency samples of the rounds are pooled per scenario."""
@@ -352,6 +416,9 @@ def main() -> int:
         help="also run MLServer with parallel_workers=0 (inference in the HTTP process)",
     )
     parser.add_argument("--candidates", action="store_true", help="also run the gunicorn WSGI candidate")
+    parser.add_argument(
+        "--uvicorn", action="store_true", help="also run the same app as bare ASGI under uvicorn + httptools"
+    )
     parser.add_argument("--json-out", help="write all figures to this JSON file")
     args = parser.parse_args()
 
@@ -371,6 +438,8 @@ def main() -> int:
             targets += start_mlserver(stack, args, work, work / "model", env, X, want, args.workers)
             if args.mlserver_single_process:
                 targets += start_mlserver(stack, args, work, work / "model", env, X, want, 0)
+        if args.uvicorn:
+            targets += start_uvicorn(stack, args, work, work / "model", env)
         if args.candidates:
             targets += start_gunicorn(stack, args, work, work / "model", env)
         scenarios = run_rounds(targets, X, args)

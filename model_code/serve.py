@@ -6,18 +6,19 @@ restarts a worker that dies, and on SIGTERM/SIGINT asks every worker to drain, w
 and exits 0. Each worker is a single-threaded asyncio loop (:mod:`model_code.httpserver`); prediction is
 CPU-bound, so one worker per core is the right shape, and workers pin BLAS/OpenMP to one thread.
 
-Settings (command-line options win over the environment):
+Settings (command-line options win over the environment), each validated at start against sane bounds; a
+bad value is one line naming the variable and exit 2, never clamped silently:
 
-=================================  ==========================================================  ==========
-variable                           meaning                                                     default
-=================================  ==========================================================  ==========
-``SAGEMAKER_BIND_TO_PORT``         TCP port                                                    8080
-``SAGEMAKER_MODEL_SERVER_WORKERS`` worker processes                                            usable CPUs
-``SAGEMAKER_MAX_PAYLOAD_IN_MB``    largest request body accepted (413 above)                   6
-``SM_MODEL_DIR``                   model directory                                             /opt/ml/model
-``MODEL_SERVER_GRACEFUL_TIMEOUT``  seconds a draining worker may finish in-flight requests     20
-``MODEL_SERVER_KEEPALIVE_TIMEOUT`` seconds an idle keep-alive connection is kept               75
-=================================  ==========================================================  ==========
+=================================  ============================================  =============  ================
+variable                           meaning                                       default        allowed
+=================================  ============================================  =============  ================
+``SAGEMAKER_BIND_TO_PORT``         TCP port                                      8080           0-65535
+``SAGEMAKER_MODEL_SERVER_WORKERS`` worker processes                              usable CPUs    1-4 x usable CPUs
+``SAGEMAKER_MAX_PAYLOAD_IN_MB``    largest request body accepted (413 above)     6              > 0, <= 100
+``SM_MODEL_DIR``                   model directory                               /opt/ml/model
+``MODEL_SERVER_GRACEFUL_TIMEOUT``  seconds a draining worker may finish requests 20             0-3600
+``MODEL_SERVER_KEEPALIVE_TIMEOUT`` seconds an idle keep-alive connection is kept 75             1-3600
+=================================  ============================================  =============  ================
 """
 
 from __future__ import annotations

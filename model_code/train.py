@@ -29,7 +29,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
-from model_code import __version__, artifact, drift, fsutil, hyperparams, tabular
+from model_code import __version__, artifact, cli, drift, fsutil, hyperparams, tabular
 from model_code.errors import UsageError
 from model_code.hyperparams import Hyperparameters
 from model_code.metrics import binary_metrics
@@ -155,13 +155,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"training with {hp.as_dict()} on {args.data_dir}", flush=True)
         results = train(args.data_dir, args.model_dir, hp)
     except UsageError as exc:
-        print(f"model_code.train: error: {exc}", file=sys.stderr)
-        write_failure(output_dir, f"ClientError: {exc}")
+        print(f"model_code.train: error: {cli.one_line(exc)}", file=sys.stderr)
+        write_failure(output_dir, f"ClientError: {cli.one_line(exc)}")
         return 2
     except Exception as exc:  # unexpected: traceback to the log, one-line reason to the failure file
         traceback.print_exc()
-        write_failure(output_dir, f"AlgorithmError: {type(exc).__name__}: {exc}")
-        return 1
+        write_failure(output_dir, f"AlgorithmError: {type(exc).__name__}: {cli.one_line(exc)}")
+        return cli.INTERNAL_ERROR
     for split, values in results.items():
         for line in metric_lines(split, values):
             print(line, flush=True)

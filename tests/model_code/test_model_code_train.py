@@ -171,3 +171,17 @@ def test_malformed_training_row_names_file_and_line(tmp_path: Path, dataset_dir:
     )
     assert code == 2
     assert "part.csv line 2: label 'defaulted' must be 0 or 1, got '2'" in (tmp_path / "failure").read_text()
+
+
+def test_an_unexpected_training_error_is_exit_70_with_algorithm_error(
+    tmp_path: Path, dataset_dir: Path, monkeypatch
+) -> None:
+    def bug(hp: object) -> object:
+        raise ZeroDivisionError("a bug\nspanning lines")
+
+    monkeypatch.setattr(training, "build_estimator", bug)
+    code = training.main(
+        ["--data-dir", str(dataset_dir), "--model-dir", str(tmp_path / "m"), "--output-dir", str(tmp_path)]
+    )
+    assert code == 70  # a crash is neither "bad input" (2) nor a verdict (1)
+    assert (tmp_path / "failure").read_text() == "AlgorithmError: ZeroDivisionError: a bug spanning lines\n"
