@@ -185,6 +185,34 @@ class CiRoles(pulumi.ComponentResource):
             allow("ManageStackRules", _EVENTS_ACTIONS, [self._arn("events", f"rule/{scope}")]),
             allow("ManageStackRegistry", _SAGEMAKER_SHARED_ACTIONS,
                   [self._arn("sagemaker", f"{kind}/{scope}") for kind in ("pipeline", "model-package-group")]),
+            *self._release_tool_shared_permissions(),
+        ]
+
+    def _release_tool_shared_permissions(self) -> list[dict]:
+        """What `infra.release start-training`, `approve` and `promote` call with this role (the `shared` GitHub
+        environment): run the stack's pipelines, read the data snapshot's version and the evaluation reports,
+        approve or reject the stack's packages. Held against the tool's calls in `tests/infra/test_iam_deploy.py`."""
+        a = self._args
+        scope = a.naming.wildcard
+        bucket = pulumi.Output.from_input(a.account_id).apply(
+            lambda account: {role: a.naming.bucket(role, account) for role in ("data", "artifacts")})
+        return [
+            allow("ReleaseRunsStackPipelines",
+                  ["sagemaker:StartPipelineExecution", "sagemaker:DescribePipelineExecution",
+                   "sagemaker:ListPipelineExecutionSteps"],
+                  [self._arn("sagemaker", f"pipeline/{scope}"),
+                   self._arn("sagemaker", f"pipeline/{scope}/execution/*")]),
+            # ListModelPackages has no resource-level permissions; AWS documents `*` as its resource.
+            allow("ReleaseListsPackages", ["sagemaker:ListModelPackages"], ["*"]),
+            allow("ReleaseJudgesStackPackages", ["sagemaker:DescribeModelPackage", "sagemaker:UpdateModelPackage"],
+                  [self._arn("sagemaker", f"model-package/{scope}/*")]),
+            allow("ReleaseReadsSnapshotsAndReports", ["s3:GetObject"],
+                  [bucket.apply(lambda b: f"arn:aws:s3:::{b['data']}/*/raw/*"),
+                   bucket.apply(lambda b: f"arn:aws:s3:::{b['artifacts']}/*")]),
+            # The reports are SSE-KMS with the stack key: S3 decrypts them as the caller.
+            allow("ReleaseDecryptsReportsThroughS3", ["kms:Decrypt"], [self._arn("kms", "key/*")],
+                  Condition={"StringEquals": {"aws:ResourceTag/pulumi-stack": a.naming.stack},
+                             "StringLike": {"kms:ViaService": "s3.*.amazonaws.com"}}),
         ]
 
     def _environment_permissions(self) -> list[dict]:
@@ -217,6 +245,8 @@ class CiRoles(pulumi.ComponentResource):
             allow("ManageTargetTrackingAlarms", ["cloudwatch:DeleteAlarms", "cloudwatch:DescribeAlarms",
                                                  "cloudwatch:PutMetricAlarm"],
                   [self._arn("cloudwatch", f"alarm:TargetTracking-endpoint/{prefix}-*")]),
+            # `infra.release smoke-test` invokes the stack's endpoints after each deploy (verify only describes).
+            allow("ReleaseSmokeTestsStackEndpoints", ["sagemaker:InvokeEndpoint"], [endpoints]),
             allow("CreateScalingServiceRole", ["iam:CreateServiceLinkedRole"],
                   [pulumi.Output.concat("arn:aws:iam::", account, f":role/aws-service-role/{_SCALING_SERVICE}/*")],
                   Condition={"StringEquals": {"iam:AWSServiceName": _SCALING_SERVICE}}),

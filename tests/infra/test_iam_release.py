@@ -1,0 +1,125 @@
+"""The CI deploy roles can run the release tool's calls in their stack, and nothing of the tool's reaches further.
+
+The workflows run `infra.release` with the deploy role of the job's GitHub environment: `start-training`,
+`approve` and `promote` with the shared stack's (environment `shared`), `verify` and `smoke-test` with each
+environment's. Every boto3 call the tool makes (`infra/release/*.py`, `aws.call(...)`) is listed here with the
+ARN AWS authorizes it on, built from the planned names, and evaluated against the planned role documents.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from iam_arns import StackFacts
+from iam_eval import granted_actions, is_allowed
+from planned import of_type
+from test_iam_deploy import DEPLOY_NEEDS, KIND, NO_AWS_CALLS, STACKS, deploy_documents
+
+from infra.naming import Naming
+from infra.plan.model import PlanResult
+from infra.plan.runner import PROJECT_ROOT
+
+# boto3 operation (as infra/release calls it) -> IAM action.
+RELEASE_CALLS = {
+    ("sagemaker", "start_pipeline_execution"): "sagemaker:StartPipelineExecution",
+    ("sagemaker", "describe_pipeline_execution"): "sagemaker:DescribePipelineExecution",
+    ("sagemaker", "list_pipeline_execution_steps"): "sagemaker:ListPipelineExecutionSteps",
+    ("sagemaker", "list_model_packages"): "sagemaker:ListModelPackages",
+    ("sagemaker", "describe_model_package"): "sagemaker:DescribeModelPackage",
+    ("sagemaker", "update_model_package"): "sagemaker:UpdateModelPackage",
+    ("s3", "head_object"): "s3:GetObject",
+    ("s3", "get_object"): "s3:GetObject",
+    ("sagemaker", "describe_endpoint"): "sagemaker:DescribeEndpoint",
+    ("sagemaker", "describe_endpoint_config"): "sagemaker:DescribeEndpointConfig",
+    ("cloudwatch", "describe_alarms"): "cloudwatch:DescribeAlarms",
+    ("sagemaker-runtime", "invoke_endpoint"): "sagemaker:InvokeEndpoint",
+    ("sts", "get_caller_identity"): None,  # needs no permission
+}
+
+
+def test_the_table_covers_every_call_the_release_tool_makes() -> None:
+    made = set()
+    for source in (PROJECT_ROOT / "infra" / "release").glob("*.py"):
+        made |= set(re.findall(r'aws\.call\(\s*"([a-z0-9-]+)",\s*"([a-z_]+)"', Path(source).read_text()))
+    assert made and made <= set(RELEASE_CALLS), sorted(made - set(RELEASE_CALLS))
+
+
+def requests(plan: PlanResult) -> list[tuple[str, str, dict]]:
+    """(action, ARN, request context) of every call the tool makes for this stack's models."""
+    facts, naming = StackFacts.of(plan), Naming(plan.project, plan.stack)
+    region = {"aws:RequestedRegion": facts.region}
+    found = []
+    if KIND[plan.stack] == "shared":
+        key = next(r for r in of_type(plan, "aws:kms/key:Key"))
+        via_s3 = {**region, "kms:ViaService": f"s3.{facts.region}.amazonaws.com",
+                  **{f"aws:ResourceTag/{k}": v for k, v in facts.tags_of(key).items()}}
+        data, artifacts = (naming.bucket(role, facts.account) for role in ("data", "artifacts"))
+        found.append(("sagemaker:ListModelPackages", "*", region))
+        for pipeline in of_type(plan, "aws:sagemaker/pipeline:Pipeline"):
+            model = pipeline.name
+            pipeline_arn = facts.arn("sagemaker", f"pipeline/{naming.pipeline(model)}")
+            execution = f"{pipeline_arn}/execution/0a1b2c3d4e5f"
+            package = facts.arn("sagemaker", f"model-package/{naming.package_group(model)}/7")
+            found += [
+                ("sagemaker:StartPipelineExecution", pipeline_arn, region),
+                ("sagemaker:DescribePipelineExecution", execution, region),
+                ("sagemaker:ListPipelineExecutionSteps", execution, region),
+                ("sagemaker:DescribeModelPackage", package, region),
+                ("sagemaker:UpdateModelPackage", package, region),
+                ("s3:GetObject", f"arn:aws:s3:::{data}/{model}/raw/raw.csv", region),
+                ("s3:GetObject", f"arn:aws:s3:::{artifacts}/{model}/evaluation/0a1b2c3d/evaluation.json", region),
+                ("kms:Decrypt", facts.self_arn(key), via_s3),
+            ]
+    else:
+        for endpoint in of_type(plan, "aws:sagemaker/endpoint:Endpoint"):
+            name = endpoint.inputs["name"]
+            model = endpoint.name
+            config = facts.arn("sagemaker", f"endpoint-config/{naming.endpoint_config(model, '0123456789')}")
+            found += [
+                ("sagemaker:DescribeEndpoint", facts.arn("sagemaker", f"endpoint/{name}"), region),
+                ("sagemaker:DescribeEndpointConfig", config, region),
+                ("sagemaker:InvokeEndpoint", facts.arn("sagemaker", f"endpoint/{name}"), region),
+                ("cloudwatch:DescribeAlarms", facts.arn("cloudwatch", f"alarm:{naming.alarm(model, '5xx-errors')}"),
+                 region),
+            ]
+    return found
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_deploy_role_may_make_the_release_tools_calls(plans: dict[str, PlanResult], stack: str) -> None:
+    plan = plans[stack]
+    calls = requests(plan)
+    if stack != "dev":  # dev's churn is delivered by pull: no Pulumi endpoint, nothing the tool describes by ARN
+        assert calls, stack
+    documents = deploy_documents(plan)
+    denied = [f"{action} on {arn}" for action, arn, context in calls
+              if not is_allowed(documents, action, arn, context)]
+    assert denied == []
+
+
+@pytest.mark.parametrize("stack", ["shared", "staging"])
+def test_the_release_rights_reach_only_this_stacks_resources(plans: dict[str, PlanResult], stack: str) -> None:
+    """The same calls on another stack's names are refused: the release rights carry the stack's scope."""
+    plan = plans[stack]
+    other = "prod" if stack == "staging" else "other"
+    documents = deploy_documents(plan)
+    # Names carry the stack in their prefix; keys (random ids) carry it in their `pulumi-stack` tag.
+    foreign = [(action, arn.replace(f"mlops-{stack}-", f"mlops-{other}-"),
+                {k: other if k == "aws:ResourceTag/pulumi-stack" else v for k, v in context.items()})
+               for action, arn, context in requests(plan) if arn != "*"]
+    allowed = [f"{action} on {arn}" for action, arn, context in foreign if is_allowed(documents, action, arn, context)]
+    assert allowed == []
+
+
+def test_every_granted_action_is_needed_by_a_declared_type_or_the_release_tool(plans: dict[str, PlanResult]) -> None:
+    """The deploy test's "and no more", with the release tool as the role's second user."""
+    for kind in sorted(set(KIND.values())):
+        stacks = [s for s in STACKS if KIND[s] == kind]
+        declared = {r.type for s in stacks for r in plans[s].resources if r.custom and r.type not in NO_AWS_CALLS}
+        needed = {a.lower() for t in declared for need in DEPLOY_NEEDS[t].needs for a in need.actions}
+        needed |= {action.lower() for s in stacks for action, _, _ in requests(plans[s])}
+        for stack in stacks:
+            extra = granted_actions(deploy_documents(plans[stack])) - needed
+            assert extra == set(), f"{stack}: grants what no declared type nor the release tool needs: {extra}"
