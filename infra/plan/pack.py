@@ -19,8 +19,9 @@ from typing import Any
 
 import pulumi_policy
 import pulumi_policy.policy as pulumi_policy_module
-import yaml
 from pulumi_policy import EnforcementLevel, Policy, StackValidationPolicy
+
+from infra.plan.inputs import InputError, read_yaml
 
 __all__ = ["LoadedPack", "PackLoadError", "PolicyMeta", "load_pack"]
 
@@ -105,10 +106,12 @@ def load_pack(pack_dir: Path) -> LoadedPack:
         raise PackLoadError(f"{directory} is not a policy pack: PulumiPolicy.yaml is missing")
     if not (directory / "__main__.py").is_file():
         raise PackLoadError(f"{directory} is not a Python policy pack: __main__.py is missing")
-    try:
-        project = yaml.safe_load(manifest.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        raise PackLoadError(f"{manifest}: not valid YAML ({exc})") from exc
+    try:  # bounded, UTF-8, strict YAML (see infra.plan.inputs): a binary or hostile manifest is one clear error
+        project = read_yaml(manifest) or {}
+    except InputError as exc:
+        raise PackLoadError(str(exc)) from None
+    if not isinstance(project, dict):
+        raise PackLoadError(f"{manifest}: must be a YAML mapping (name, runtime, version)")
     runtime = project.get("runtime")
     runtime_name = runtime.get("name") if isinstance(runtime, dict) else runtime
     if runtime_name != "python":

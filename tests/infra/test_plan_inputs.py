@@ -261,3 +261,15 @@ def test_a_path_the_system_refuses_or_an_endless_stream_is_a_clear_error(
         args: list[str], capsys: pytest.CaptureFixture) -> None:
     code, err = plan_exit(capsys, *args)
     assert_one_line_error(code, err)
+
+
+@pytest.mark.parametrize("content", list(BINARY_FILES.values()), ids=list(BINARY_FILES))
+def test_a_binary_policy_pack_manifest_is_refused_as_such(content: bytes, tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture) -> None:
+    pack = tmp_path / "pack"
+    pack.mkdir()
+    (pack / "PulumiPolicy.yaml").write_bytes(content)
+    (pack / "__main__.py").write_text("raise SystemExit('never run')\n")
+    code, err = plan_exit(capsys, "--stack", "dev", "--program", MINIMAL, "--policy-pack", str(pack))
+    assert_one_line_error(code, err, "PulumiPolicy.yaml")
+    assert "not UTF-8 text" in err or "NUL bytes" in err
