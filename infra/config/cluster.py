@@ -1,0 +1,106 @@
+"""The cluster of the pull path (EKS created here, or a given kubeconfig) and Argo CD in it."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, model_validator
+
+from infra.config.base import (
+    _Strict,
+)
+
+SubnetId = Annotated[str, Field(pattern=r"^subnet-[0-9a-f]{8,17}$")]
+RoleArn = Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")]
+Cidr = Annotated[str, Field(pattern=r"^\d{1,3}(\.\d{1,3}){3}/\d{1,2}$")]
+
+
+class EksCluster(_Strict):
+    """An EKS cluster the program creates: secrets encrypted with the environment key, a managed node group."""
+
+    version: str = Field("1.33", pattern=r"^1\.\d{2}$", description="Kubernetes minor version, e.g. '1.33'.")
+    subnet_ids: list[SubnetId] = Field(min_length=2, description="Private subnets in at least two zones.")
+    public_endpoint_cidrs: list[Cidr] = Field(
+        default_factory=list,
+        description="CIDRs allowed to reach the API server's public endpoint; empty keeps the endpoint private.",
+    )
+    node_instance_types: list[Annotated[str, Field(pattern=r"^[a-z0-9]+\.[a-z0-9]+$")]] = Field(
+        default_factory=lambda: ["m6i.large"], min_length=1, description="Instance types of the managed node group."
+    )
+    node_min: int = Field(2, ge=1, le=100, description="Nodes at least.")
+    node_max: int = Field(4, ge=1, le=100, description="Nodes at most.")
+    admin_role_arns: list[RoleArn] = Field(
+        default_factory=list, description="IAM roles given cluster-admin through EKS access entries."
+    )
+
+    @model_validator(mode="after")
+    def _bounds(self) -> EksCluster:
+        problems = []
+        if self.node_max < self.node_min:
+            problems.append(f"nodeMax ({self.node_max}) must be >= nodeMin ({self.node_min})")
+        wide = [c for c in self.public_endpoint_cidrs if c.endswith("/0")]
+        if wide:
+            problems.append(f"publicEndpointCidrs must not open the API server to the internet (got {wide})")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+
+class Cluster(_Strict):
+    """Where the pull path runs: an EKS cluster this stack creates, or an existing one given by kubeconfig."""
+
+    eks: EksCluster | None = Field(None, description="Create an EKS cluster with these settings.")
+    kubeconfig: SecretStr | None = Field(
+        None, description="Kubeconfig of an existing cluster; set it as a secret (pulumi config set --secret --path)."
+    )
+    oidc_provider_arn: str | None = Field(
+        None,
+        pattern=r"^arn:aws[a-z-]*:iam::\d{12}:oidc-provider/.+$",
+        description="With kubeconfig: the IAM OIDC provider of that cluster, for IRSA roles of the model servers.",
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Cluster:
+        if (self.eks is None) == (self.kubeconfig is None):
+            raise ValueError("set exactly one of eks (create a cluster) or kubeconfig (use an existing one)")
+        if self.eks is not None and self.oidc_provider_arn is not None:
+            raise ValueError("oidcProviderArn is only for a kubeconfig cluster; an EKS cluster brings its own")
+        return self
+
+
+class Sso(_Strict):
+    """OIDC single sign-on for the Argo CD UI and CLI."""
+
+    issuer: str = Field(pattern=r"^https://[^\s]+$", description="The OIDC issuer URL.")
+    client_id: str = Field(min_length=1, max_length=256, description="The OIDC client id registered for Argo CD.")
+    client_secret: SecretStr = Field(description="The OIDC client secret; set it as a Pulumi secret.")
+
+
+class SyncWindow(_Strict):
+    """A window in which Argo CD may sync automatically (an AppProject `allow` window)."""
+
+    schedule: str = Field(pattern=r"^\S+ \S+ \S+ \S+ \S+$", description="Cron start of the window, e.g. '0 9 * * 1-4'.")
+    duration: str = Field(pattern=r"^\d+[mh]$", description="Length of the window, e.g. '2h'.")
+    time_zone: str = Field("UTC", min_length=1, description="IANA time zone of the schedule.")
+
+
+class ArgoCd(_Strict):
+    """Argo CD as installed in this environment, and how it syncs what `gitops/<env>/` declares."""
+
+    url: str = Field(pattern=r"^https://[^\s/]+$", description="The external URL of Argo CD (SSO redirects to it).")
+    sso: Sso = Field(description="OIDC single sign-on.")
+    admin_group: str = Field(min_length=1, max_length=256, description="The SSO group mapped to role:admin.")
+    high_availability: bool = Field(False, description="Install the chart's HA setup (Redis HA, replicas).")
+    local_admin: bool = Field(False, description="Keep the built-in admin account; never in a protected stack.")
+    sync: Literal["automated", "manual"] = Field(
+        "automated", description="'automated' (with prune and self-heal) or 'manual' syncs."
+    )
+    sync_windows: list[SyncWindow] = Field(
+        default_factory=list, description="Allow windows; with them, automated syncs happen only inside."
+    )
+    revision: str = Field("main", min_length=1, description="The Git revision Argo CD follows.")
+    notification_webhook_url: SecretStr | None = Field(
+        None, description="Webhook that receives sync-failed and health-degraded notifications (a secret)."
+    )
+
+
