@@ -16,6 +16,7 @@ from infra.config import Network, Training
 from infra.iam import allow, ecr_login, policy_document, sagemaker_metrics, service_trust, vpc_attachment
 from infra.naming import Naming, model_tags
 from infra.pipeline import PipelineSpec, build_pipeline_definition
+from infra.pipeline.spec import PARAM_DATA_SNAPSHOT, scheduled_data_snapshot
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,7 @@ class TrainingPipeline(pulumi.ComponentResource):
                     region=args.region,
                     role_arn=f"arn:aws:iam::{account}:role/{role_name}",
                     default_bucket=artifacts,
-                    raw_data_s3_uri=f"s3://{data}/{args.model}/raw/",
+                    raw_data_s3_uri=self._raw_data_s3_uri(data),
                     artifacts_s3_uri=f"s3://{artifacts}/{args.model}/",
                     kms_key_arn=key,
                     training_image_uri=train_image,
@@ -102,6 +103,9 @@ class TrainingPipeline(pulumi.ComponentResource):
             args.account_id, args.kms_key_arn, args.data_bucket, args.artifacts_bucket,
             args.training_image_uri, args.serving_image_uri, args.package_group_name,
         ).apply(build)
+
+    def _raw_data_s3_uri(self, data_bucket: str) -> str:
+        return f"s3://{data_bucket}/{self._args.model}/raw/"
 
     def _execution_role(self, name: str) -> aws.iam.Role:
         args = self._args
@@ -199,7 +203,16 @@ class TrainingPipeline(pulumi.ComponentResource):
             arn=self.pipeline.arn,
             role_arn=events_role.arn,
             sagemaker_pipeline_target=aws.cloudwatch.EventTargetSagemakerPipelineTargetArgs(
-                pipeline_parameter_lists=[]
+                # Lineage: GitCommit stays `unknown` (no commit is known here); DataSnapshot says the run was
+                # scheduled and read the latest raw file (docs/delivery.md).
+                pipeline_parameter_lists=[
+                    aws.cloudwatch.EventTargetSagemakerPipelineTargetPipelineParameterListArgs(
+                        name=PARAM_DATA_SNAPSHOT,
+                        value=pulumi.Output.from_input(a.data_bucket).apply(
+                            lambda data: scheduled_data_snapshot(self._raw_data_s3_uri(data))
+                        ),
+                    )
+                ]
             ),
             opts=child,
         )

@@ -31,7 +31,7 @@ def _pipeline(ctx: steps.StepContext) -> Any:
     gate = steps.gate_step(ctx, report, steps.register_step(ctx, train, evaluate), steps.gate_failed_step(ctx))
     return ctx.sdk.Pipeline(
         name=ctx.spec.pipeline_name,
-        parameters=[ctx.threshold, ctx.approval],
+        parameters=ctx.parameters,
         steps=[preprocess, train, evaluate, gate],
         sagemaker_session=ctx.session,
         # No implicit SageMaker Experiment/trial per execution; its default also depends on region.

@@ -15,6 +15,22 @@ STEP_GATE_FAILED = "GateFailed"
 STEP_REGISTER = "Register"
 PARAM_METRIC_THRESHOLD = "MetricThreshold"
 PARAM_APPROVAL_STATUS = "ModelApprovalStatus"
+# Lineage (contract with infra/release, docs/delivery.md): `start-training` passes both parameters, the Register
+# step records them with the execution ARN as the package's CustomerMetadataProperties under these same keys.
+PARAM_GIT_COMMIT = "GitCommit"
+PARAM_DATA_SNAPSHOT = "DataSnapshot"
+LINEAGE_UNKNOWN = "unknown"
+RAW_DATA_FILE = "raw.csv"  # the file the preprocessing step reads from the raw data prefix
+
+
+def scheduled_data_snapshot(raw_data_s3_uri: str) -> str:
+    """The DataSnapshot a scheduled run records: no version is pinned, the run reads the latest raw file.
+
+    Distinguishes a scheduled run from a manual one that passed nothing (`unknown`); the version actually read
+    is the one current at the execution's start (the data bucket is versioned).
+    """
+    return f"scheduled (latest {raw_data_s3_uri.rstrip('/')}/{RAW_DATA_FILE})"
+METADATA_EXECUTION_ARN = "PipelineExecutionArn"
 PROPERTY_FILE_EVALUATION = "EvaluationReport"
 EVALUATION_FILE = "evaluation.json"
 

@@ -13,9 +13,14 @@ from typing import Any
 
 from infra.pipeline.spec import (
     EVALUATION_FILE,
+    LINEAGE_UNKNOWN,
+    METADATA_EXECUTION_ARN,
     PARAM_APPROVAL_STATUS,
+    PARAM_DATA_SNAPSHOT,
+    PARAM_GIT_COMMIT,
     PARAM_METRIC_THRESHOLD,
     PROPERTY_FILE_EVALUATION,
+    RAW_DATA_FILE,
     STEP_EVALUATE,
     STEP_GATE,
     STEP_GATE_FAILED,
@@ -46,6 +51,8 @@ class StepContext:
     spec: PipelineSpec
     threshold: Any  # ParameterFloat MetricThreshold
     approval: Any  # ParameterString ModelApprovalStatus
+    git_commit: Any  # ParameterString GitCommit (lineage)
+    data_snapshot: Any  # ParameterString DataSnapshot (lineage)
 
     @classmethod
     def create(cls, sdk: SimpleNamespace, session: Any, spec: PipelineSpec) -> StepContext:
@@ -55,7 +62,14 @@ class StepContext:
             spec=spec,
             threshold=sdk.ParameterFloat(name=PARAM_METRIC_THRESHOLD, default_value=float(spec.metric_threshold)),
             approval=sdk.ParameterString(name=PARAM_APPROVAL_STATUS, default_value="PendingManualApproval"),
+            git_commit=sdk.ParameterString(name=PARAM_GIT_COMMIT, default_value=LINEAGE_UNKNOWN),
+            data_snapshot=sdk.ParameterString(name=PARAM_DATA_SNAPSHOT, default_value=LINEAGE_UNKNOWN),
         )
+
+    @property
+    def parameters(self) -> list[Any]:
+        """Every pipeline parameter, in the order the definition lists them."""
+        return [self.threshold, self.approval, self.git_commit, self.data_snapshot]
 
     @property
     def job_prefix(self) -> str:
@@ -80,7 +94,7 @@ def preprocess_step(ctx: StepContext) -> Any:
             inputs=[_s3_input(ctx, "raw", ctx.spec.raw_data_s3_uri, f"{root}/input")],
             outputs=[_s3_output(ctx, split, ctx.execution_path("data", split), f"{root}/output/{split}")
                      for split in SPLITS],
-            arguments=["--out-dir", f"{root}/output", "--raw", f"{root}/input/raw.csv"],
+            arguments=["--out-dir", f"{root}/output", "--raw", f"{root}/input/{RAW_DATA_FILE}"],
         ),
     )
 
@@ -131,7 +145,11 @@ def evaluate_step(ctx: StepContext, preprocess: Any, train: Any, report: Any) ->
 
 
 def register_step(ctx: StepContext, train: Any, evaluate: Any) -> Any:
-    """Registers the trained model, with its evaluation, as a package of the model's group (behind the gate)."""
+    """Registers the trained model, with its evaluation and lineage, as a package of the model's group.
+
+    Lineage is the package's CustomerMetadataProperties: the GitCommit and DataSnapshot parameters and this
+    execution's ARN (`ModelBuilder.register` accepts pipeline variables as the values).
+    """
     sdk, spec = ctx.sdk, ctx.spec
     builder = sdk.ModelBuilder(
         image_uri=spec.serving_image_uri,
@@ -151,6 +169,11 @@ def register_step(ctx: StepContext, train: Any, evaluate: Any) -> Any:
             response_types=list(CONTENT_TYPES),
             inference_instances=list(spec.inference_instance_types),
             approval_status=ctx.approval,
+            customer_metadata_properties={
+                PARAM_GIT_COMMIT: ctx.git_commit,
+                PARAM_DATA_SNAPSHOT: ctx.data_snapshot,
+                METADATA_EXECUTION_ARN: sdk.ExecutionVariables.PIPELINE_EXECUTION_ARN,
+            },
             model_metrics=sdk.ModelMetrics(
                 model_statistics=sdk.MetricsSource(
                     content_type="application/json",

@@ -232,7 +232,25 @@ def test_parameters(builds: dict[str, Any]) -> None:
     assert builds["spot"]["Parameters"] == [
         {"Name": "MetricThreshold", "Type": "Float", "DefaultValue": 0.75},
         {"Name": "ModelApprovalStatus", "Type": "String", "DefaultValue": "PendingManualApproval"},
+        {"Name": "GitCommit", "Type": "String", "DefaultValue": "unknown"},
+        {"Name": "DataSnapshot", "Type": "String", "DefaultValue": "unknown"},
     ]
+
+
+def test_register_step_records_lineage_from_the_parameters_release_passes(builds: dict[str, Any]) -> None:
+    """The names `infra.release` passes at start and reads back from the package must be the ones rendered."""
+    from infra.release import registry
+
+    args = steps_by_name(builds["spot"])["Register"]["Arguments"]
+    assert args["CustomerMetadataProperties"] == {
+        "GitCommit": {"Get": "Parameters.GitCommit"},
+        "DataSnapshot": {"Get": "Parameters.DataSnapshot"},
+        "PipelineExecutionArn": {"Get": "Execution.PipelineExecutionArn"},
+    }
+    parameters = {p["Name"] for p in builds["spot"]["Parameters"]}
+    assert {registry.PARAM_GIT_COMMIT, registry.PARAM_DATA_SNAPSHOT} <= parameters
+    assert set(args["CustomerMetadataProperties"]) == {
+        registry.META_GIT_COMMIT, registry.META_DATA_SNAPSHOT, registry.META_EXECUTION}
 
 
 def test_preprocess_step(builds: dict[str, Any]) -> None:
