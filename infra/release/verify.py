@@ -15,6 +15,11 @@ bucket: values only the engine knows), so it cannot be recomputed from the stack
 of `pulumi stack output --json`) gives the exact name; without it the check is weaker but still real: the
 configuration the endpoint serves must run the model version the stack file pins (the model name carries
 `v<version>`) with the declared instance type and count. CI always passes `--outputs`.
+
+A model delivered by pull (`deploy.delivery: pull`) is not in the stack's outputs: the ACK controller creates its
+endpoint from `gitops/<env>/<model>`. Its declared configuration is the exact name the overlay renders, and it
+is checked only once the model's Argo CD application has synced `--commit` and is Healthy (waited for with the
+same `--wait` deadline): before that, the overlay in this checkout is not yet what the cluster asked for.
 """
 
 from __future__ import annotations
