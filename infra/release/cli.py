@@ -57,7 +57,12 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("verify", parents=[common], help="every endpoint InService on its declared configuration")
     p.add_argument("--stack", required=True)
     p.add_argument("--outputs", type=Path, help="`pulumi stack output --json` of the stack: the exact config names")
-    p.add_argument("--wait", action="store_true", help="wait while an endpoint is still updating")
+    p.add_argument("--wait", action="store_true", help="wait while an endpoint is still updating (or, for delivery "
+                   "pull, while Argo CD has not yet synced --commit)")
+    p.add_argument("--commit", metavar="SHA", help="delivery pull: the Git commit the model's Argo CD application must "
+                   "have synced before the endpoint is checked (default: $GITHUB_SHA)")
+    p.add_argument("--argocd-app-json", type=Path, metavar="FILE", help="delivery pull: read the Argo CD "
+                   "application(s) from this JSON instead of `kubectl -n argocd get application NAME -o json`")
     p.add_argument("--timeout", type=float, default=3600.0, help="seconds --wait waits (default 1 h)")
     p.add_argument("--interval", type=float, default=30.0, help="seconds between polls")
 
@@ -90,7 +95,8 @@ def run(args: argparse.Namespace) -> Outcome:
     if args.command == "verify":
         _positive("timeout", args.timeout)
         _positive("interval", args.interval)
-        return verify.run(project, args.stack, args.outputs, args.wait, args.timeout, args.interval)
+        return verify.run(project, args.stack, args.outputs, args.wait, args.timeout, args.interval,
+                          commit=args.commit, app_json=args.argocd_app_json)
     return smoke.run(project, args.stack, args.latency_budget_ms)
 
 

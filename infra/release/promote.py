@@ -1,7 +1,9 @@
 """`promote`: pin the newest approved package version where the target environment deploys from.
 
-Push path (deploy target `sagemaker`): the model's `deploy.approvedVersion` in `stacks/Pulumi.<env>.yaml`.
-Pull path (deploy target `kubernetes`): the one line of the model's overlay under `gitops/<env>/<model>/`
+Push path (deploy target `sagemaker`, delivery `push`): the model's `deploy.approvedVersion` in
+`stacks/Pulumi.<env>.yaml`.
+Pull path (deploy target `kubernetes`, or `sagemaker` with delivery `pull`): what Argo CD serves is the overlay,
+so the one line of the model's overlay under `gitops/<env>/<model>/`
 that carries the marker comment `# mlops:approvedVersion` (for example
 `  value: "3" # mlops:approvedVersion` in a kustomize patch); its last integer is the version.
 
@@ -55,9 +57,9 @@ def run(project_dir: Path, model: str, environment: str) -> Outcome:
         raise UsageError(f"--to {environment}: the {target.config.kind} stack serves nothing; promote to an "
                          f"environment stack")
     deploy = target.model(model).deploy
-    if isinstance(deploy, SageMakerDeploy):
+    if isinstance(deploy, SageMakerDeploy) and deploy.delivery == "push":
         pin = stack_file_pin(target.file, model)
-    elif isinstance(deploy, KubernetesDeploy):
+    elif isinstance(deploy, KubernetesDeploy | SageMakerDeploy):  # Argo CD serves what the overlay says
         pin = gitops_pin(project_dir, environment, model)
     else:
         raise UsageError(f"--model {model}: not served in {environment} (deploy target 'none'); nothing to pin")
@@ -65,7 +67,9 @@ def run(project_dir: Path, model: str, environment: str) -> Outcome:
     group = shared.naming.package_group(model)
     package = registry.newest(Aws(shared.config.region), group, "Approved")
     out = Outcome("promote", data={"model": model, "environment": environment,
-                                   "target": deploy.target, "file": str(pin.file), "line": pin.line,
+                                   "target": deploy.target,
+                                   "delivery": getattr(deploy, "delivery", "pull"), "file": str(pin.file),
+                                   "line": pin.line,
                                    "from": pin.version})
     if package is None:
         out.exit_code = EXIT_VERDICT

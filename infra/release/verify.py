@@ -15,20 +15,30 @@ bucket: values only the engine knows), so it cannot be recomputed from the stack
 of `pulumi stack output --json`) gives the exact name; without it the check is weaker but still real: the
 configuration the endpoint serves must run the model version the stack file pins (the model name carries
 `v<version>`) with the declared instance type and count. CI always passes `--outputs`.
+
+A model delivered by pull (`deploy.delivery: pull`) is not in the stack's outputs: the ACK controller creates its
+endpoint from `gitops/<env>/<model>`. Its declared configuration is the exact name the overlay renders, and it
+is checked only once the model's Argo CD application has synced `--commit` and is Healthy (waited for with the
+same `--wait` deadline): before that, the overlay in this checkout is not yet what the cluster asked for.
 """
 
 from __future__ import annotations
 
+import os
+import re
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from infra import manifests
 from infra.components.sagemaker_endpoint import VARIANT
 from infra.config import SageMakerDeploy
+from infra.gitops_expectations import expected_endpoint_configs, sync_verdict
 from infra.naming import Naming
-from infra.release import stacks
+from infra.release import argocd, stacks
 from infra.release.aws import Aws
 from infra.release.errors import EXIT_VERDICT, AwsError, UsageError
 from infra.release.outcome import Outcome
@@ -48,25 +58,32 @@ class Finding:
     status: str | None = None
     config: str | None = None
     declared: str | None = None
+    delivery: str = "push"
 
     def to_json(self) -> dict[str, Any]:
         return {"model": self.model, "endpoint": self.endpoint, "verdict": self.verdict, "detail": self.detail,
-                "status": self.status, "endpointConfigName": self.config, "declaredConfigName": self.declared}
+                "status": self.status, "endpointConfigName": self.config, "declaredConfigName": self.declared,
+                "delivery": self.delivery}
 
 
 def run(project_dir: Path, stack: str, outputs_file: Path | None, wait: bool, timeout: float,
-        interval: float) -> Outcome:
+        interval: float, commit: str | None = None, app_json: Path | None = None) -> Outcome:
     target = stacks.load(project_dir, stack)
     if target.config.kind != "environment":
         raise UsageError(f"--stack {stack}: the shared stack has no endpoints; verify an environment stack")
     outputs = stacks.environment_outputs(outputs_file)
     served = target.config.sagemaker_models()
+    pulled = sorted(m for m, d in served.items() if d.delivery == "pull")
+    commit = _commit(commit, pulled)
     aws = Aws(target.config.region)
-    out = Outcome("verify", data={"stack": stack, "exactConfig": outputs is not None})
+    out = Outcome("verify", data={"stack": stack, "exactConfig": outputs is not None, "commit": commit})
     declared: dict[str, str | None] = {}
     names = {model: target.naming.endpoint(model) for model in served}
+    expected = _pulled_configs(project_dir, stack, pulled, names)
     for model in served:
-        if outputs is None:
+        if model in expected:
+            declared[model] = expected[model]  # exact: what the overlay renders at this commit
+        elif outputs is None:
             declared[model] = None
         elif model not in outputs.endpoints:
             raise UsageError(f"--outputs {outputs_file}: no endpoint of model {model!r} in 'endpoints' "
@@ -75,17 +92,30 @@ def run(project_dir: Path, stack: str, outputs_file: Path | None, wait: bool, ti
             declared[model] = outputs.endpoints[model].endpoint_config_name
             names[model] = outputs.endpoints[model].endpoint_name  # the engine's own record wins
     deadline = time.monotonic() + timeout
+
+    def settled(probe: Callable[[], Finding | None]) -> Finding | None:
+        """Probe until the answer is not `updating`, or `--wait` is off, or the deadline passed."""
+        while True:
+            finding = probe()
+            if finding is None or finding.verdict != UPDATING or not wait:
+                return finding
+            if time.monotonic() >= deadline:
+                return replace(finding, detail=f"{finding.detail}; gave up after {timeout:g} s")
+            time.sleep(min(interval, max(0.0, deadline - time.monotonic())))
+
     findings: list[Finding] = []
     for model, deploy in served.items():
-        while True:
-            finding = check(aws, target.naming, model, deploy, declared[model], names[model])
-            if finding.verdict != UPDATING or not wait:
-                break
-            if time.monotonic() >= deadline:
-                finding = Finding(**{**vars(finding), "detail": f"{finding.detail}; gave up after {timeout:g} s"})
-                break
-            time.sleep(min(interval, max(0.0, deadline - time.monotonic())))
-        findings.append(finding)
+        finding = None
+        if model in expected and commit is not None:
+            application = target.naming.argocd_application(model)
+            finding = settled(lambda m=model, a=application: _sync_finding(m, names[m], a, commit, app_json,
+                                                                           declared[m]))
+            if finding is not None and finding.verdict == UPDATING and _final(finding.detail):
+                finding = replace(finding, verdict=FAILED)
+        if finding is None:
+            finding = settled(lambda m=model, d=deploy: check(aws, target.naming, m, d, declared[m], names[m]))
+        assert finding is not None
+        findings.append(replace(finding, delivery=deploy.delivery))
     skipped = sorted(set(target.config.models) - set(served))
     out.data["endpoints"] = [f.to_json() for f in findings]
     out.data["skipped"] = skipped
@@ -96,11 +126,59 @@ def run(project_dir: Path, stack: str, outputs_file: Path | None, wait: bool, ti
         out.say(f"{mark} {f.endpoint} ({f.model}): {f.verdict}: {f.detail}")
     for model in skipped:
         out.say(f"skip {model}: not served on SageMaker in {stack} (the pull path is checked by Argo CD's health)")
-    if outputs is None and served:
+    if outputs is None and set(served) - set(expected):
         out.say("note: without --outputs the exact endpoint configuration name is not checked (see --help)")
     if any(f.verdict != OK for f in findings):
         out.exit_code = EXIT_VERDICT
     return out
+
+
+def _commit(commit: str | None, pulled: list[str]) -> str | None:
+    """The Git commit Argo CD must have synced: --commit, else $GITHUB_SHA; required when a model is pulled."""
+    commit = commit or os.environ.get("GITHUB_SHA") or None
+    if commit is None:
+        if pulled:
+            raise UsageError(f"--commit: required to verify the pull-delivered {', '.join(pulled)} (the Git commit "
+                             f"Argo CD must have synced; default $GITHUB_SHA)")
+        return None
+    if not re.fullmatch(r"[0-9a-f]{7,40}", commit):
+        raise UsageError(f"--commit {commit}: expected a Git commit SHA (7 to 40 lowercase hex digits)")
+    return commit
+
+
+def _pulled_configs(project_dir: Path, stack: str, pulled: list[str], names: dict[str, str]) -> dict[str, str]:
+    """{model: endpoint configuration its overlay renders} for the pull-delivered models (no AWS call)."""
+    if not pulled:
+        return {}
+    root = project_dir / "gitops"
+    try:
+        rendered = expected_endpoint_configs(stack, root)
+    except manifests.ManifestError as exc:
+        raise UsageError(str(exc)) from None
+    configs: dict[str, str] = {}
+    for model in pulled:
+        if names[model] not in rendered:
+            raise UsageError(f"{root / stack / model}: no pull overlay renders the endpoint {names[model]} of "
+                             f"{model} (delivery 'pull' in the stack file); rendered: "
+                             f"{', '.join(sorted(rendered)) or 'none'}")
+        configs[model] = rendered[names[model]]
+    return configs
+
+
+def _sync_finding(model: str, endpoint: str, application: str, commit: str, app_json: Path | None,
+                  declared: str | None) -> Finding | None:
+    """None once the Argo CD Application has synced `commit` and is healthy, else why not (still updating)."""
+    why = sync_verdict(argocd.read_application(application, app_json), commit)
+    if why is None:
+        return None
+    return Finding(model, endpoint, UPDATING, f"Argo CD application {application} has not synced {commit[:12]} "
+                                              f"and turned healthy: {why}", declared=declared)
+
+
+def _final(detail: str) -> bool:
+    """A sync that failed or a Degraded application will not turn healthy by waiting: failed, not updating."""
+    return any(s in detail for s in ("last sync operation is Failed", "last sync operation is Error",
+                                     "health is Degraded"))
 
 
 def check(aws: Aws, naming: Naming, model: str, deploy: SageMakerDeploy, declared: str | None,

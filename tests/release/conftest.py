@@ -116,9 +116,12 @@ def own_emulator(monkeypatch: pytest.MonkeyPatch) -> Iterator[Emulator]:
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    """A copy of the project's Pulumi.yaml and stack files, plus a pull-path overlay per environment."""
+    """A copy of the project's Pulumi.yaml and stack files, plus a pull-path overlay per environment, and the
+    project's own SageMaker-by-pull overlay of churn in dev (with the bases it builds on)."""
     shutil.copy(ROOT / "Pulumi.yaml", tmp_path / "Pulumi.yaml")
     shutil.copytree(ROOT / "stacks", tmp_path / "stacks")
+    shutil.copytree(ROOT / "gitops" / "base", tmp_path / "gitops" / "base")
+    shutil.copytree(ROOT / "gitops" / "dev" / "churn", tmp_path / "gitops" / "dev" / "churn")
     for env, version in (("dev", 2), ("staging", 2), ("prod", 1)):
         overlay = tmp_path / "gitops" / env / "fraud"
         overlay.mkdir(parents=True)

@@ -111,15 +111,15 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary_file(emulator, proj
     from infra.release import promote
 
     _approved("Approved", "Approved", "Approved", "Approved")
-    stack_file = project / "stacks" / "Pulumi.dev.yaml"
+    stack_file = project / "stacks" / "Pulumi.staging.yaml"
     before = stack_file.read_bytes()
 
     def full_disk(src, dst):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(promote.os, "replace", full_disk)
-    code, doc, err = release(capsys, project, "promote", "--model", "churn", "--to", "dev")
-    assert code == 1 and "Pulumi.dev.yaml: cannot write (No space left on device); the file is unchanged" in err
+    code, doc, err = release(capsys, project, "promote", "--model", "churn", "--to", "staging")
+    assert code == 1 and "Pulumi.staging.yaml: cannot write (No space left on device); the file is unchanged" in err
     assert stack_file.read_bytes() == before
     assert sorted(os.listdir(stack_file.parent)) == sorted(
         ["Pulumi.dev.yaml", "Pulumi.prod.yaml", "Pulumi.shared.yaml", "Pulumi.staging.yaml"])

@@ -1,16 +1,31 @@
 """`verify` against the emulator. moto has no UpdateEndpoint and no deployment or rollback state, and its
 endpoints are InService at once; the states a real blue/green update ends in are injected into the running
-emulator (`/_inject/sagemaker/endpoint`, see emulator.py) where the API cannot produce them."""
+emulator (`/_inject/sagemaker/endpoint`, see emulator.py) where the API cannot produce them.
+
+These are the push path: the project's dev stack delivers churn by pull, so the copy here switches it to push
+(the pull path is in test_release_verify_pull.py)."""
 
 from __future__ import annotations
 
 import threading
 from datetime import UTC, datetime, timedelta
 
+import pytest
 import release_seed as seed
 from release_cli import release, release_text
 
 DEV_ENDPOINT = "mlops-dev-churn"
+PULL_LINE = "        delivery: pull\n"
+
+
+@pytest.fixture
+def project(project):
+    """The project copy with dev's churn delivered by push (Pulumi), as staging and prod deliver it."""
+    stack_file = project / "stacks" / "Pulumi.dev.yaml"
+    text = stack_file.read_text()
+    assert text.count(PULL_LINE) == 1
+    stack_file.write_text(text.replace(PULL_LINE, ""))
+    return project
 
 
 def _inject(emulator, **values) -> None:

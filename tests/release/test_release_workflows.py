@@ -17,6 +17,7 @@ import pytest
 import yaml
 
 from infra.components.promotion_trigger import DISPATCH_EVENT_TYPE
+from infra.release.stacks import load
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
@@ -119,6 +120,11 @@ def test_deploy_goes_shared_dev_staging_prod_with_checks_after_each_up():
             smoke = next(i for i, r in enumerate(runs) if "infra.release smoke-test" in r)
             assert up < verify < smoke
             assert f"--stack {stack} --outputs outputs.json --wait" in runs[verify]
+            if load(ROOT, stack).config.pulled_sagemaker_models():  # Argo CD must have synced this very commit
+                assert '--commit "$GITHUB_SHA"' in runs[verify]
+                kubeconfig = next(i for i, r in enumerate(runs) if "aws eks update-kubeconfig" in r)
+                assert up < kubeconfig < verify
+                assert f"--name {load(ROOT, stack).naming.eks_cluster()} " in runs[kubeconfig]
 
 
 def test_preview_runs_every_stack_with_its_policy_config_and_comments():
