@@ -110,26 +110,22 @@ def read_outputs(path: Path | None) -> dict[str, Any] | None:
 
 
 def environment_outputs(path: Path | None) -> EnvironmentOutputs[Any] | None:
-    data = read_outputs(path)
-    if data is None:
-        return None
-    try:
-        return EnvironmentOutputs.from_wire(data)
-    except (KeyError, TypeError, AttributeError) as exc:
-        raise UsageError(
-            f"--outputs {path}: not the outputs of an environment stack (missing or malformed {exc}); "
-            f"expected keys: {', '.join(EnvironmentOutputs.wire_keys())}"
-        ) from None
+    return _outputs(path, EnvironmentOutputs, "an environment stack")
 
 
 def shared_outputs(path: Path | None) -> SharedOutputs[Any] | None:
+    return _outputs(path, SharedOutputs, "the shared stack")
+
+
+def _outputs(path: Path | None, declared: Any, whose: str) -> Any:
+    """`--outputs FILE` read into the declared output structure, or one usage error naming the expected keys."""
     data = read_outputs(path)
     if data is None:
         return None
     try:
-        return SharedOutputs.from_wire(data)
+        return declared.from_wire(data)
     except (KeyError, TypeError, AttributeError) as exc:
         raise UsageError(
-            f"--outputs {path}: not the outputs of the shared stack (missing or malformed {exc}); "
-            f"expected keys: {', '.join(SharedOutputs.wire_keys())}"
+            f"--outputs {path}: not the outputs of {whose} (missing or malformed {exc}); "
+            f"expected keys: {', '.join(declared.wire_keys())}"
         ) from None
