@@ -41,8 +41,8 @@ from infra.components.sagemaker_endpoint import (  # noqa: E402
 )
 from infra.components.training_pipeline import TrainingPipeline, TrainingPipelineArgs  # noqa: E402
 from infra.config import ConfigError, StackConfig, parse_stack_config  # noqa: E402
-from infra.naming import Naming, stack_tags  # noqa: E402
-from infra.outputs import (  # noqa: E402
+from infra.core.naming import Naming, stack_tags  # noqa: E402
+from infra.core.outputs import (  # noqa: E402
     EndpointOutputs,
     EnvironmentOutputs,
     SharedModelOutputs,

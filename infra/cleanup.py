@@ -10,7 +10,7 @@ this tool removes the ones no endpoint can return to:
   (at least 1, so the one the last `pulumi up` made is never deleted), and every model those configurations
   name;
 - it deletes the other configurations and models of this stack's served models, found by the names
-  `infra.naming.Naming` gives them and confirmed by their `model` tag;
+  `infra.core.naming.Naming` gives them and confirmed by their `model` tag;
 - it leaves a model alone while its endpoint is updating or rolling back.
 
 Usage: `python -m infra.cleanup --stack prod [--keep 2] [--dry-run] [--format json]`. Credentials come from
@@ -30,7 +30,8 @@ from pathlib import Path
 from typing import Any
 
 from infra.config import ConfigError, parse_stack_config
-from infra.naming import Naming
+from infra.core.naming import Naming
+from infra.core.paths import PROJECT_ROOT
 
 _DIGEST = "ffffffffff"
 _VERSION = 987654321
@@ -162,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", type=int, default=2, help="newest unused configurations to keep (>= 1)")
     parser.add_argument("--dry-run", action="store_true", help="show what would be deleted, delete nothing")
     parser.add_argument("--format", choices=("human", "json"), default="human")
-    parser.add_argument("--project-dir", type=Path, default=Path(__file__).resolve().parent.parent)
+    parser.add_argument("--project-dir", type=Path, default=PROJECT_ROOT)
     args = parser.parse_args(argv)
     if args.keep < 1:
         print("infra.cleanup: --keep must be at least 1 (the configuration the last `pulumi up` made)",

@@ -4,8 +4,9 @@
 Installed only when some model of the environment has `delivery: pull`: a controller with SageMaker write rights
 that nothing uses is standing attack surface (and its CRDs would invite objects nobody reviews); the first
 pulled model brings it, the last one removed takes it away. It runs with its own IRSA role
-(`infra.ack.controller_statements`): the SageMaker calls on exactly the pulled models' names, `iam:PassRole` of
-exactly their serving roles, trusted by the cluster's OIDC provider for exactly the chart's service account.
+(`infra.core.ack_controller.controller_statements`): the SageMaker calls on exactly the pulled models' names,
+`iam:PassRole` of exactly their serving roles, trusted by the cluster's OIDC provider for exactly the chart's
+service account.
 """
 
 from __future__ import annotations
@@ -16,9 +17,9 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from infra import ack
-from infra.iam import policy_document
-from infra.naming import Naming
+from infra.core import ack_controller as ack
+from infra.core.iam import policy_document
+from infra.core.naming import Naming
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from infra.iam import policy_document
-from infra.naming import Naming
+from infra.core.iam import policy_document
+from infra.core.naming import Naming
 
 
 @dataclass(frozen=True)

@@ -22,8 +22,8 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from infra import ack
 from infra.config import ArgoCd
+from infra.core.argocd_health import argocd_resource_customizations
 
 CHART = "argo-cd"
 CHART_VERSION = "10.1.1"
@@ -61,7 +61,7 @@ def argocd_values(settings: ArgoCd, environment: str, webhook: bool) -> dict[str
                 # Rollout that is paused for analysis is Suspended, an aborted one Degraded.
                 "application.resourceTrackingMethod": "annotation",
                 # ACK objects (SageMaker by pull): healthy on ACK.ResourceSynced, controller-written fields ignored.
-                **ack.argocd_resource_customizations(),
+                **argocd_resource_customizations(),
             },
             "rbac": {
                 "policy.default": "role:readonly",

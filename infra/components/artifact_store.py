@@ -12,8 +12,8 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.components.secure_bucket import LifecycleSettings, SecureBucket, SecureBucketArgs
-from infra.iam import policy_document
-from infra.naming import BUCKET_ROLES, Naming
+from infra.core.iam import policy_document
+from infra.core.naming import BUCKET_ROLES, Naming
 
 BUCKET_LIFECYCLES: dict[str, LifecycleSettings] = {
     # Raw and processed training data: keep old versions a quarter for reproducibility audits.

@@ -14,8 +14,8 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.components.github_oidc import GITHUB_OIDC_HOST, STS_AUDIENCE
-from infra.iam import allow, policy_document
-from infra.naming import Naming
+from infra.core.iam import allow, policy_document
+from infra.core.naming import Naming
 
 READ_ONLY_POLICY_ARN = "arn:aws:iam::aws:policy/ReadOnlyAccess"
 

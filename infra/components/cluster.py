@@ -17,8 +17,8 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from infra.config import Cluster, EksCluster
-from infra.iam import allow, policy_document
-from infra.naming import Naming
+from infra.core.iam import allow, policy_document
+from infra.core.naming import Naming
 
 CLUSTER_ADMIN_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
 _NODE_POLICIES = ("AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy", "AmazonEC2ContainerRegistryReadOnly")
@@ -38,7 +38,7 @@ class KubernetesClusterArgs:
 
 def node_or_control_plane_trust(service: str) -> pulumi.Output[str]:
     """Trust for EKS' own roles. EC2 and EKS do not send `aws:SourceAccount` when they assume a cluster or node
-    role, so the confused-deputy condition of `infra.iam.service_trust` would lock the cluster out."""
+    role, so the confused-deputy condition of `infra.core.iam.service_trust` would lock the cluster out."""
     return policy_document(
         [{"Sid": "ServiceAssumesRole", "Effect": "Allow", "Principal": {"Service": service},
           "Action": "sts:AssumeRole"}]

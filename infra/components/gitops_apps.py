@@ -20,11 +20,11 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from infra import ack
 from infra.components.argocd import NAMESPACE as ARGOCD_NAMESPACE
 from infra.config import ArgoCd
-from infra.iam import allow, policy_document
-from infra.naming import Naming, model_tags
+from infra.core import ack
+from infra.core.iam import allow, policy_document
+from infra.core.naming import Naming, model_tags
 
 IN_CLUSTER = "https://kubernetes.default.svc"
 SERVICE_ACCOUNT = "model-server"

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from infra.iam import policy_document
-from infra.naming import IMAGE_ROLES, Naming, model_tags
+from infra.core.iam import policy_document
+from infra.core.naming import IMAGE_ROLES, Naming, model_tags
 
 # Untagged layers are garbage after a week; tagged releases are kept, newest 100.
 _LIFECYCLE_POLICY = json.dumps(

@@ -16,8 +16,8 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.config import StackConfig
-from infra.iam import allow, policy_document, service_trust
-from infra.naming import Naming
+from infra.core.iam import allow, policy_document, service_trust
+from infra.core.naming import Naming
 
 DISPATCH_EVENT_TYPE = "model-package-approved"
 """The `repository_dispatch` event type promote.yml listens for."""

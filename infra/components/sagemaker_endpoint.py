@@ -4,7 +4,7 @@ approved model package and rolls out each change blue/green with automatic rollb
 An update is a new endpoint configuration (its name is a digest of its content, so any change makes a new
 one), then SageMaker shifts traffic in canary or linear steps and rolls back by itself when one of this
 component's alarms fires. Three run-time contracts shape this component (see docs/serving.md):
-- Steps are sent as `INSTANCE_COUNT`, computed by `infra.rollout` from the release fleet, so AWS shifts
+- Steps are sent as `INSTANCE_COUNT`, computed by `infra.core.rollout` from the release fleet, so AWS shifts
   exactly what the plan shows (tags `release-instance-count` and `traffic-steps` on the endpoint).
 - `pulumi up` returns once the endpoint is InService, even when SageMaker rolled the release back; so the
   endpoint configurations and models are `retain_on_delete`: the one SageMaker returned to still exists.
@@ -32,13 +32,10 @@ import pulumi_aws as aws
 import pulumi_random as random
 
 from infra.config import Autoscaling, Network, SageMakerDeploy
-from infra.iam import allow, ecr_login, policy_document, sagemaker_metrics, service_trust, vpc_attachment
-from infra.naming import Naming, model_tags
-from infra.rollout import describe_steps
-
-VARIANT = "AllTraffic"
-SHADOW_VARIANT = "Shadow"
-_ROUTING_TYPE = {"all-at-once": "ALL_AT_ONCE", "canary": "CANARY", "linear": "LINEAR"}
+from infra.core.iam import allow, ecr_login, policy_document, sagemaker_metrics, service_trust, vpc_attachment
+from infra.core.naming import Naming, model_tags
+from infra.core.rollout import describe_steps
+from infra.core.serving import ROUTING_TYPE, SHADOW_VARIANT, VARIANT
 
 
 @dataclass(frozen=True)
@@ -329,7 +326,7 @@ class SageMakerEndpoint(pulumi.ComponentResource):
                 blue_green_update_policy=aws.sagemaker.EndpointDeploymentConfigBlueGreenUpdatePolicyArgs(
                     traffic_routing_configuration=(
                         aws.sagemaker.EndpointDeploymentConfigBlueGreenUpdatePolicyTrafficRoutingConfigurationArgs(
-                            type=_ROUTING_TYPE[rollout.strategy],
+                            type=ROUTING_TYPE[rollout.strategy],
                             wait_interval_in_seconds=rollout.wait_seconds,
                             canary_size=step if rollout.strategy == "canary" else None,
                             linear_step_size=step if rollout.strategy == "linear" else None,

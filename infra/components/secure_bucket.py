@@ -13,7 +13,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from infra.iam import policy_document
+from infra.core.iam import policy_document
 
 
 @dataclass(frozen=True)

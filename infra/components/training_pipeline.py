@@ -1,7 +1,7 @@
 """A model's training path: a SageMaker Pipeline (preprocess, train, evaluate, gate, register), the
 least-privilege role it runs as, and an optional retraining schedule.
 
-The pipeline definition is built by the `sagemaker` SDK (see `infra.pipeline`), from names that are
+The pipeline definition is built by the `sagemaker` SDK (see `infra.core.pipeline`), from names that are
 known at preview time, so `pulumi preview` and the policy pack see the real definition, not an unknown.
 """
 
@@ -13,10 +13,10 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.config import Network, Training
-from infra.iam import allow, ecr_login, policy_document, sagemaker_metrics, service_trust, vpc_attachment
-from infra.naming import Naming, model_tags
-from infra.pipeline import PipelineSpec, build_pipeline_definition
-from infra.pipeline.spec import PARAM_DATA_SNAPSHOT, scheduled_data_snapshot
+from infra.core.iam import allow, ecr_login, policy_document, sagemaker_metrics, service_trust, vpc_attachment
+from infra.core.naming import Naming, model_tags
+from infra.core.pipeline import PipelineSpec, build_pipeline_definition
+from infra.core.pipeline.spec import PARAM_DATA_SNAPSHOT, scheduled_data_snapshot
 
 
 @dataclass(frozen=True)

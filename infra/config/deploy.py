@@ -11,7 +11,7 @@ from infra.config.base import (
     InstanceType,
     _Strict,
 )
-from infra.rollout import TrafficStep, bake_problems, step_problems, traffic_steps
+from infra.core.rollout import TrafficStep, bake_problems, step_problems, traffic_steps
 
 
 class Rollout(_Strict):

@@ -16,7 +16,7 @@ from infra.config.base import (
 )
 from infra.config.deploy import DEPLOY_TARGETS, Deploy
 from infra.config.stack import StackConfig
-from infra.training_contract import hyperparameter_problems
+from infra.core.training_contract import hyperparameter_problems
 
 
 def parse_stack_config(raw: Mapping[str, Any]) -> StackConfig:

@@ -13,10 +13,11 @@ import traceback
 from pathlib import Path
 from typing import Any, NoReturn
 
+from infra.core.paths import PROJECT_ROOT
 from infra.plan.inputs import InputError, is_file, read_json
 from infra.plan.project import ProjectError, check_stack_name, load_project, stack_name_of
 from infra.plan.render import render_json, render_mermaid, render_table
-from infra.plan.runner import DEFAULT_TIMEOUT_SECONDS, PROJECT_ROOT, ProgramError, plan_stack
+from infra.plan.runner import DEFAULT_TIMEOUT_SECONDS, ProgramError, plan_stack
 
 EXIT_OK, EXIT_VIOLATION, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 

@@ -30,6 +30,7 @@ from pulumi.runtime import set_all_config, set_mocks
 from pulumi.runtime.settings import SETTINGS, set_root_resource
 from pulumi.runtime.stack import run_in_stack
 
+from infra.core.paths import PROJECT_ROOT
 from infra.plan.guard import DeadlineExceeded, RunControl, Stopped, TimedOut, run_guarded
 from infra.plan.inputs import is_file
 from infra.plan.mocks import ANSWERED_CALLS, DEFAULT_ACCOUNT_ID, PlanMocks, RecordingMonitor, StackResolver
@@ -40,7 +41,6 @@ from infra.plan.project import ProjectError, StackInput, load_stack
 warnings.filterwarnings("ignore", message="coroutine '.*' was never awaited", category=RuntimeWarning)
 
 _RUNTIME_LOCK = threading.Lock()
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 DEFAULT_TIMEOUT_SECONDS = 300.0
 """How long a plan (with the stacks it references) may run; a prod plan takes a few seconds."""

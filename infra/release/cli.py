@@ -11,10 +11,10 @@ import argparse
 import sys
 from pathlib import Path
 
+from infra.core.paths import PROJECT_ROOT
 from infra.release import approve, promote, smoke, training, verify
 from infra.release.errors import EXIT_USAGE, ReleaseError
 from infra.release.outcome import Outcome
-from infra.release.stacks import PROJECT_ROOT
 
 
 class _Parser(argparse.ArgumentParser):

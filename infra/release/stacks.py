@@ -13,12 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from infra.config import ConfigError, Model, StackConfig, Training, parse_stack_config
-from infra.naming import Naming
-from infra.outputs import EnvironmentOutputs, SharedOutputs
+from infra.core.naming import Naming
+from infra.core.outputs import EnvironmentOutputs, SharedOutputs
 from infra.plan.project import ProjectError, load_project, load_stack, stack_file_path
 from infra.release.errors import UsageError
-
-PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
 
 
 @dataclass(frozen=True)

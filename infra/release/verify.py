@@ -33,11 +33,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from infra import manifests
-from infra.components.sagemaker_endpoint import VARIANT
 from infra.config import SageMakerDeploy
-from infra.gitops_expectations import expected_endpoint_configs, sync_verdict
-from infra.naming import Naming
+from infra.core.naming import Naming
+from infra.core.serving import VARIANT
+from infra.manifests import overlays as manifests
+from infra.manifests.expectations import expected_endpoint_configs, sync_verdict
 from infra.release import argocd, stacks
 from infra.release.aws import Aws
 from infra.release.errors import EXIT_VERDICT, AwsError, UsageError

@@ -280,7 +280,7 @@ RULES = [
         remediation=(
             "Replace the statement with the specific actions the principal needs on the specific resource "
             "ARNs "
-            "(see the statements built with infra.iam.allow)."
+            "(see the statements built with infra.core.iam.allow)."
         ),
         resource_types=[ROLE, *IDENTITY_POLICY_TYPES],
         check=_no_admin,

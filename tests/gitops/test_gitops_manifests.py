@@ -15,15 +15,19 @@ import yaml
 from crd_schemas import CRD_DIR
 from crd_schemas import validate as validate_custom_resource
 
-from infra import manifests, pull_overlays
 from infra.components import argo_rollouts, argocd
-from infra.components.argo_rollouts import canary_steps, traffic_weights
 from infra.config import KubernetesDeploy, Rollout, parse_stack_config
-from infra.naming import Naming
+from infra.core.canary import canary_steps, traffic_weights
+from infra.core.naming import Naming
+from infra.core.paths import PROJECT_ROOT
+from infra.manifests import cli as manifests_cli
+from infra.manifests import judge as manifests_judge
+from infra.manifests import model_server as manifests_model_server
+from infra.manifests import overlays as manifests_overlays
+from infra.manifests import pull_overlays
 from infra.plan.project import load_stack
-from infra.plan.runner import PROJECT_ROOT
 
-OVERLAYS = [o for o in manifests.overlays() if not pull_overlays.is_pull_overlay(o.path)]
+OVERLAYS = [o for o in manifests_overlays.overlays() if not pull_overlays.is_pull_overlay(o.path)]
 """The model-server overlays; those of SageMaker by pull are tested in test_pull_overlays.py."""
 IDS = [f"{o.environment}/{o.model}" for o in OVERLAYS]
 KUBERNETES_VERSION = "1.33.0"
@@ -37,29 +41,29 @@ def test_every_environment_serves_fraud_from_an_overlay() -> None:
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS, ids=IDS)
-def test_overlay_renders_the_whole_model_server(overlay: manifests.Overlay) -> None:
-    kinds = sorted(m["kind"] for m in manifests.render(overlay.path))
+def test_overlay_renders_the_whole_model_server(overlay: manifests_overlays.Overlay) -> None:
+    kinds = sorted(m["kind"] for m in manifests_overlays.render(overlay.path))
     assert kinds == ["AnalysisTemplate", "ConfigMap", "HorizontalPodAutoscaler", "NetworkPolicy", "NetworkPolicy",
                      "PodDisruptionBudget", "Rollout", "Service", "Service", "Service", "ServiceAccount"]
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS, ids=IDS)
-def test_core_kinds_validate_strictly_against_the_kubernetes_schemas(overlay: manifests.Overlay) -> None:
-    for manifest in manifests.render(overlay.path):
+def test_core_kinds_validate_strictly_against_the_kubernetes_schemas(overlay: manifests_overlays.Overlay) -> None:
+    for manifest in manifests_overlays.render(overlay.path):
         if manifest["apiVersion"].startswith("argoproj.io/"):
             continue
         kubernetes_validate.validate(manifest, KUBERNETES_VERSION, strict=True)
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS, ids=IDS)
-def test_argo_custom_resources_validate_against_the_pinned_crds(overlay: manifests.Overlay) -> None:
-    custom = [m for m in manifests.render(overlay.path) if m["apiVersion"].startswith("argoproj.io/")]
+def test_argo_custom_resources_validate_against_the_pinned_crds(overlay: manifests_overlays.Overlay) -> None:
+    custom = [m for m in manifests_overlays.render(overlay.path) if m["apiVersion"].startswith("argoproj.io/")]
     assert {m["kind"] for m in custom} == {"Rollout", "AnalysisTemplate"}
     assert [e for m in custom for e in validate_custom_resource(m)] == []
 
 
 def test_crd_validation_catches_a_misspelt_field() -> None:
-    rollout = next(m for m in manifests.render(OVERLAYS[0].path) if m["kind"] == "Rollout")
+    rollout = next(m for m in manifests_overlays.render(OVERLAYS[0].path) if m["kind"] == "Rollout")
     rollout["spec"]["strategy"]["canary"]["stepz"] = rollout["spec"]["strategy"]["canary"].pop("steps")
     rollout["spec"]["template"]["spec"]["containers"][0]["imagePullPolicyy"] = "Always"
     errors = validate_custom_resource(rollout)
@@ -77,8 +81,8 @@ def test_vendored_crds_are_those_of_the_pinned_charts() -> None:
 
 # -- the pod ------------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("overlay", OVERLAYS, ids=IDS)
-def test_model_server_pod_is_hardened_probed_and_pinned(overlay: manifests.Overlay) -> None:
-    rendered = manifests.render(overlay.path)
+def test_model_server_pod_is_hardened_probed_and_pinned(overlay: manifests_overlays.Overlay) -> None:
+    rendered = manifests_overlays.render(overlay.path)
     pod = next(m for m in rendered if m["kind"] == "Rollout")["spec"]["template"]["spec"]
     assert pod["securityContext"]["runAsNonRoot"] is True and pod["securityContext"]["runAsUser"] > 10000
     assert pod["automountServiceAccountToken"] is False and pod["serviceAccountName"] == "model-server"
@@ -98,8 +102,8 @@ def test_model_server_pod_is_hardened_probed_and_pinned(overlay: manifests.Overl
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS, ids=IDS)
-def test_the_release_configmap_reaches_every_reader_under_its_hashed_name(overlay: manifests.Overlay) -> None:
-    rendered = manifests.render(overlay.path)
+def test_the_release_configmap_reaches_every_reader_under_its_hashed_name(overlay: manifests_overlays.Overlay) -> None:
+    rendered = manifests_overlays.render(overlay.path)
     (config_map,) = [m for m in rendered if m["kind"] == "ConfigMap"]
     assert config_map["metadata"]["name"].startswith("model-release-")
     text = json.dumps([m for m in rendered if m["kind"] in ("Rollout", "AnalysisTemplate")])
@@ -109,24 +113,24 @@ def test_the_release_configmap_reaches_every_reader_under_its_hashed_name(overla
 
 # -- promotion -----------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("overlay", OVERLAYS, ids=IDS)
-def test_each_overlay_has_exactly_one_promotion_line(overlay: manifests.Overlay) -> None:
-    version = manifests.promoted_version(overlay)
-    (config_map,) = [m for m in manifests.render(overlay.path) if m["kind"] == "ConfigMap"]
+def test_each_overlay_has_exactly_one_promotion_line(overlay: manifests_overlays.Overlay) -> None:
+    version = manifests_overlays.promoted_version(overlay)
+    (config_map,) = [m for m in manifests_overlays.render(overlay.path) if m["kind"] == "ConfigMap"]
     assert config_map["data"]["MODEL_PACKAGE_VERSION"] == str(version)
 
 
 def test_promotion_is_one_line_and_starts_a_new_rollout(tmp_path: Path) -> None:
     shutil.copytree(PROJECT_ROOT / "gitops", tmp_path / "gitops")
-    overlay = manifests.overlay_of(tmp_path / "gitops" / "staging" / "fraud")
-    before = manifests.render(overlay.path)
+    overlay = manifests_overlays.overlay_of(tmp_path / "gitops" / "staging" / "fraud")
+    before = manifests_overlays.render(overlay.path)
     path = overlay.path / "kustomization.yaml"
     old = path.read_text()
-    version = manifests.promoted_version(overlay)
+    version = manifests_overlays.promoted_version(overlay)
     new = old.replace(f"- MODEL_PACKAGE_VERSION={version}\n", f"- MODEL_PACKAGE_VERSION={version + 1}\n")
     assert sum(a != b for a, b in zip(old.splitlines(), new.splitlines(), strict=True)) == 1
     path.write_text(new)
-    after = manifests.render(overlay.path)
-    assert manifests.promoted_version(overlay) == version + 1
+    after = manifests_overlays.render(overlay.path)
+    assert manifests_overlays.promoted_version(overlay) == version + 1
 
     def pod_template(docs: list[dict]) -> dict:
         return next(m for m in docs if m["kind"] == "Rollout")["spec"]["template"]
@@ -168,30 +172,32 @@ def test_a_version_that_fails_its_smoke_check_never_takes_all_traffic(strategy: 
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS, ids=IDS)
-def test_overlay_agrees_with_the_stack_config_and_passes_the_pack(overlay: manifests.Overlay) -> None:
-    violations, problems = manifests.check(overlay)
+def test_overlay_agrees_with_the_stack_config_and_passes_the_pack(overlay: manifests_overlays.Overlay) -> None:
+    violations, problems = manifests_cli.check(overlay)
     assert problems == []
     assert [v.as_dict() for v in violations] == []
 
 
 def test_a_stack_config_change_the_overlay_does_not_follow_is_reported() -> None:
     overlay = next(o for o in OVERLAYS if o.environment == "prod")
-    rendered = manifests.render(overlay.path)
+    rendered = manifests_overlays.render(overlay.path)
     deploy = KubernetesDeploy(target="kubernetes", approved_version=1, replicas=10, max_replicas=20,
                               rollout=Rollout(strategy="canary", step_percent=20, wait_seconds=600),
                               resources={"cpuRequest": "500m", "memoryRequest": "1Gi", "cpuLimit": "2",
                                          "memoryLimit": "2Gi"})
-    problems = manifests.disagreements(overlay, rendered, deploy, Naming("mlops", "prod"), "444444444444")
+    problems = manifests_model_server.disagreements(overlay, rendered, deploy, Naming("mlops", "prod"), "444444444444")
     assert problems == ["prod/fraud: Rollout steps differ from those of the stack's rollout config "
                         "(canary, step 20, wait 600s)"]
-    wrong_account = manifests.disagreements(overlay, rendered, deploy.model_copy(update={"rollout": Rollout(
-        strategy="canary", step_percent=10, wait_seconds=600)}), Naming("mlops", "prod"), "999999999999")
+    wrong_account = manifests_model_server.disagreements(
+        overlay, rendered, deploy.model_copy(update={"rollout": Rollout(strategy="canary", step_percent=10,
+                                                                        wait_seconds=600)}),
+        Naming("mlops", "prod"), "999999999999")
     assert len(wrong_account) == 1 and "IRSA role" in wrong_account[0]
 
 
 # -- guardrails on what Git delivers -------------------------------------------------------------------------------
 def test_a_careless_overlay_fails_the_packs_kubernetes_rules() -> None:
-    violations = manifests.judge(manifests.render(CARELESS), "prod", "careless")
+    violations = manifests_judge.judge(manifests_overlays.render(CARELESS), "prod", "careless")
     mandatory = [v for v in violations if v.enforcement == "mandatory"]
     assert {v.policy_name for v in mandatory} == {"k8s-model-server-hardened"}
     messages = "\n".join(v.message for v in mandatory)
@@ -201,18 +207,18 @@ def test_a_careless_overlay_fails_the_packs_kubernetes_rules() -> None:
 
 
 def test_the_ci_command_fails_the_careless_overlay_and_passes_the_real_ones(capsys: pytest.CaptureFixture) -> None:
-    assert manifests.main([str(CARELESS)]) == 1
+    assert manifests_cli.main([str(CARELESS)]) == 1
     assert "prod/careless: FAIL" in capsys.readouterr().out
-    assert manifests.main([]) == 0
+    assert manifests_cli.main([]) == 0
     assert capsys.readouterr().out.splitlines() == [
         "dev/churn: ok", "dev/fraud: ok", "prod/fraud: ok", "staging/fraud: ok"]
-    assert manifests.main(["--format", "json", str(OVERLAYS[0].path)]) == 0
+    assert manifests_cli.main(["--format", "json", str(OVERLAYS[0].path)]) == 0
     assert json.loads(capsys.readouterr().out) == {"dev/fraud": {"violations": [], "problems": []}}
 
 
 def test_the_ci_command_refuses_a_directory_that_is_not_an_overlay(tmp_path: Path,
                                                                    capsys: pytest.CaptureFixture) -> None:
-    assert manifests.main([str(tmp_path)]) == 2
+    assert manifests_cli.main([str(tmp_path)]) == 2
     assert "no kustomization.yaml" in capsys.readouterr().err
 
 
@@ -222,7 +228,7 @@ def test_checkov_passes_the_rendered_overlays_with_only_explained_skips(tmp_path
     skips = yaml.safe_load((PROJECT_ROOT / "gitops" / "checkov-skips.yaml").read_text())["skips"]
     assert all(isinstance(s.get("reason"), str) and len(s["reason"]) > 20 for s in skips), skips
     for overlay in OVERLAYS:
-        docs = manifests.as_core_workloads(manifests.render(overlay.path))
+        docs = manifests_judge.as_core_workloads(manifests_overlays.render(overlay.path))
         (tmp_path / f"{overlay.environment}-{overlay.model}.yaml").write_text(yaml.safe_dump_all(docs))
     command = [str(CHECKOV), "-d", str(tmp_path), "--framework", "kubernetes", "--skip-download", "--quiet",
                "-o", "json"]
@@ -238,20 +244,21 @@ def test_checkov_passes_the_rendered_overlays_with_only_explained_skips(tmp_path
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS, ids=IDS)
-def test_committed_patches_are_the_ones_generated_from_the_stack_config(overlay: manifests.Overlay) -> None:
+def test_committed_patches_are_the_ones_generated_from_the_stack_config(overlay: manifests_overlays.Overlay) -> None:
     config = parse_stack_config(load_stack(PROJECT_ROOT, overlay.environment).config)
-    expected = manifests.patch_files(overlay.environment, overlay.model, config.kubernetes_models()[overlay.model])
+    expected = manifests_model_server.patch_files(overlay.environment, overlay.model,
+                                                  config.kubernetes_models()[overlay.model])
     assert {name: (overlay.path / name).read_text() for name in expected} == expected
 
 
 def test_write_patches_rewrites_a_stale_patch_atomically(tmp_path: Path) -> None:
     shutil.copytree(PROJECT_ROOT / "gitops", tmp_path / "gitops")
-    overlay = manifests.overlay_of(tmp_path / "gitops" / "dev" / "fraud")
+    overlay = manifests_overlays.overlay_of(tmp_path / "gitops" / "dev" / "fraud")
     stale = overlay.path / "rollout-patch.yaml"
     stale.write_text(stale.read_text().replace("duration: 180s", "duration: 5s"))
-    assert manifests.disagreements(overlay, manifests.render(overlay.path),
+    assert manifests_model_server.disagreements(overlay, manifests_overlays.render(overlay.path),
                                    parse_stack_config(load_stack(PROJECT_ROOT, "dev").config)
                                    .kubernetes_models()["fraud"], Naming("mlops", "dev"), "222222222222")
-    assert manifests.write_patches(overlay) == [stale]
-    assert manifests.write_patches(overlay) == []
+    assert manifests_cli.write_patches(overlay) == [stale]
+    assert manifests_cli.write_patches(overlay) == []
     assert not list(overlay.path.glob(".*.tmp"))

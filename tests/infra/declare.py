@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from infra.naming import Naming
+from infra.core.naming import Naming
 from infra.plan.model import PlanResult
 from infra.plan.runner import plan_program
 

@@ -10,8 +10,8 @@ import pytest
 from iam_eval import granted_actions, is_allowed
 from planned import of_type, one, policy_of, stack_models
 
-from infra import ack
 from infra.config import ConfigError, parse_stack_config
+from infra.core import ack
 from infra.plan.model import PlanResult
 from infra.plan.project import load_stack
 from infra.plan.runner import PROJECT_ROOT

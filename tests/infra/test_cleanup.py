@@ -15,7 +15,7 @@ import boto3
 import pytest
 
 from infra import cleanup
-from infra.naming import Naming
+from infra.core.naming import Naming
 
 NAMING = Naming(project="mlops", stack="prod")
 ROLE = "arn:aws:iam::123456789012:role/mlops-prod-churn-serving"

@@ -180,7 +180,7 @@ def test_the_contract_is_read_from_the_model_codes_published_file_not_its_code()
     """The program must not import the model code's runtime (numpy, scikit-learn) to validate config."""
     import subprocess
     import sys
-    code = ("import sys, infra.config, infra.training_contract as c; "
+    code = ("import sys, infra.config, infra.core.training_contract as c; "
             "assert c.CONTRACT_FILE.name == 'hyperparameters.schema.json' and c.CONTRACT_FILE.is_file(); "
             "c.hyperparameter_problems({}); "
             "bad = [m for m in sys.modules if m.split('.')[0] in ('model_code', 'sklearn', 'numpy')]; "

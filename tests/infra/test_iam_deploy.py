@@ -15,7 +15,7 @@ from iam_actions import DEPLOY_NEEDS, NO_AWS_CALLS
 from iam_arns import StackFacts
 from iam_eval import granted_actions, is_allowed
 
-from infra.naming import Naming
+from infra.core.naming import Naming
 from infra.plan.model import PlanResult
 
 STACKS = ("shared", "dev", "staging", "prod")

@@ -27,7 +27,7 @@ from iam_actions import (
 from iam_arns import StackFacts
 from iam_eval import granted_actions, is_allowed
 
-from infra.naming import Naming
+from infra.core.naming import Naming
 from infra.plan.model import PlanResult
 
 EXECUTION_ID = "exec0example"

@@ -17,7 +17,7 @@ from iam_eval import granted_actions, is_allowed
 from planned import of_type
 from test_iam_deploy import DEPLOY_NEEDS, KIND, NO_AWS_CALLS, STACKS, deploy_documents
 
-from infra.naming import Naming
+from infra.core.naming import Naming
 from infra.plan.model import PlanResult
 from infra.plan.runner import PROJECT_ROOT
 

@@ -6,8 +6,8 @@ from dataclasses import fields
 
 import pytest
 
-from infra.naming import Naming
-from infra.outputs import EnvironmentOutputs, SharedModelOutputs, SharedOutputs
+from infra.core.naming import Naming
+from infra.core.outputs import EnvironmentOutputs, SharedModelOutputs, SharedOutputs
 from infra.plan.model import PlanResult
 
 

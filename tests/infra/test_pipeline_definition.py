@@ -1,4 +1,4 @@
-"""Offline build of the per-model SageMaker Pipeline definition (infra/pipeline/).
+"""Offline build of the per-model SageMaker Pipeline definition (infra/core/pipeline/).
 
 Every build here runs with sockets forbidden and without AWS credentials, the way ``pulumi preview`` must be
 able to run on a laptop or in CI without an AWS account. The definitions are built once per module (the
@@ -24,7 +24,7 @@ import pytest
 # the guard is installed so that probe is not mistaken for a network call made by the builder.
 import urllib3  # noqa: F401
 
-from infra.pipeline import PipelineSpec, build_pipeline_definition
+from infra.core.pipeline import PipelineSpec, build_pipeline_definition
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -90,7 +90,7 @@ class Socket(socket.socket):
 import urllib3
 socket.socket, socket.create_connection, socket.getaddrinfo = Socket, refuse, refuse
 sys.path.insert(0, sys.argv[1])
-from infra.pipeline import PipelineSpec, build_pipeline_definition
+from infra.core.pipeline import PipelineSpec, build_pipeline_definition
 kwargs = json.loads(sys.argv[2])
 for name in {tuple_fields!r}:
     kwargs[name] = tuple(kwargs[name])

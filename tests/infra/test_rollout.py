@@ -7,9 +7,7 @@ import json
 import pytest
 
 from infra.config import ConfigError, parse_stack_config
-from infra.plan.project import load_stack
-from infra.plan.runner import PROJECT_ROOT
-from infra.rollout import (
+from infra.core.rollout import (
     METRIC_DELAY_SECONDS,
     achievable_percents,
     alarm_detection_seconds,
@@ -19,6 +17,8 @@ from infra.rollout import (
     step_problems,
     traffic_steps,
 )
+from infra.plan.project import load_stack
+from infra.plan.runner import PROJECT_ROOT
 
 BASE = {"aws:region": "us-east-1", "mlops:environment": "dev"}
 

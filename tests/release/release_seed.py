@@ -8,7 +8,7 @@ from typing import Any
 
 import boto3
 
-from infra.naming import Naming
+from infra.core.naming import Naming
 
 REGION = "us-east-1"
 SHARED = Naming(project="mlops", stack="shared")

@@ -6,8 +6,9 @@ import json
 
 import pytest
 
+from infra.core.paths import PROJECT_ROOT
 from infra.plan.project import load_stack
-from infra.plan.runner import PROJECT_ROOT, ProgramError, plan_program
+from infra.plan.runner import ProgramError, plan_program
 
 TOKEN = "github_pat_0123456789abcdef"
 

@@ -15,8 +15,8 @@ import pytest
 import release_seed as seed
 from release_cli import release, release_text
 
-from infra import manifests
-from infra.gitops_expectations import expected_endpoint_configs
+from infra.manifests import overlays as manifests_overlays
+from infra.manifests.expectations import expected_endpoint_configs
 
 ENDPOINT = APPLICATION = "mlops-dev-churn"
 COMMIT = "0f1e2d3c4b5a69788796a5b4c3d2e1f0a9b8c7d6"
@@ -41,7 +41,7 @@ def _write(path, document) -> str:
 def _pulled_config(project, version: int) -> str:
     """Create in the emulator the model and endpoint configuration the overlay names for `version` (as the ACK
     controller would) and return the configuration's name."""
-    rendered = manifests.render(project / "gitops" / "dev" / "churn")
+    rendered = manifests_overlays.render(project / "gitops" / "dev" / "churn")
     [config] = [m["spec"] for m in rendered if m["kind"] == "EndpointConfig"]
     [variant] = config["productionVariants"]
     current = config["endpointConfigName"].rsplit("-v", 1)[1]

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from infra.pipeline import steps
-from infra.pipeline.sandbox import offline_sdk
-from infra.pipeline.spec import PipelineSpec
+from infra.core.pipeline import steps
+from infra.core.pipeline.sandbox import offline_sdk
+from infra.core.pipeline.spec import PipelineSpec
 
 
 def build_pipeline_definition(spec: PipelineSpec) -> str:

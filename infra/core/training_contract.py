@@ -20,7 +20,9 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
-CONTRACT_FILE = Path(__file__).resolve().parent.parent / "model_code" / "contract" / "hyperparameters.schema.json"
+from infra.core.paths import PROJECT_ROOT
+
+CONTRACT_FILE = PROJECT_ROOT / "model_code" / "contract" / "hyperparameters.schema.json"
 """Owned by model_code; regenerated there with `python -m model_code.contract`."""
 
 

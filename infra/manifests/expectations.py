@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from infra import manifests, pull_overlays
+from infra.manifests import overlays as manifests
+from infra.manifests import pull_overlays
 
 
 def expected_endpoint_configs(environment: str, root: Path = manifests.GITOPS_ROOT) -> dict[str, str]:
@@ -43,7 +44,7 @@ def sync_verdict(application: dict, commit: str) -> str | None:
 
     Argo CD records the synced commit in `status.sync.revision` (the full SHA); `status.operationState.phase`
     says whether the last sync operation finished; health for ACK objects comes from ACK.ResourceSynced (see
-    `infra.ack.HEALTH_LUA`), so Healthy means the endpoint is InService on the wanted configuration.
+    `infra.core.argocd_health.HEALTH_LUA`), so Healthy means the endpoint is InService on the wanted configuration.
     """
     status = application.get("status") or {}
     revision = str((status.get("sync") or {}).get("revision") or "")

@@ -2,7 +2,7 @@
 their generated files, and whether the rendered objects say what the stack config says.
 
 `infra.manifests` calls these for an overlay whose model has `target: sagemaker, delivery: pull`; the objects
-themselves are defined once, in `infra.ack.expected_objects`.
+themselves are defined once, in `infra.core.ack.expected_objects`.
 """
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ from typing import Any
 
 import yaml
 
-from infra import ack
 from infra.config import SageMakerDeploy, StackConfig, parse_stack_config
-from infra.naming import Naming
+from infra.core import ack
+from infra.core.naming import Naming
+from infra.core.paths import PROJECT_ROOT
 from infra.plan.project import load_stack
-from infra.plan.runner import PROJECT_ROOT
 
 BASE = "sagemaker-endpoint"
 PATCH_FILES = {"Model": "model-patch.yaml", "EndpointConfig": "endpointconfig-patch.yaml",

@@ -13,7 +13,7 @@ a pure function of a :class:`PipelineSpec`: no AWS account, no credentials, no n
 How the sandbox works and what it costs: docs/pipeline.md.
 """
 
-from infra.pipeline.definition import build_pipeline_definition
-from infra.pipeline.spec import PipelineSpec
+from infra.core.pipeline.definition import build_pipeline_definition
+from infra.core.pipeline.spec import PipelineSpec
 
 __all__ = ["PipelineSpec", "build_pipeline_definition"]

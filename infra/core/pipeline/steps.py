@@ -2,7 +2,7 @@
 
 Each builder takes the :class:`StepContext` of one build (the SDK names, the offline session, the spec and the
 pipeline parameters) plus the steps whose outputs it reads; data dependencies alone order the steps. The SDK
-objects are bound to the offline session of `infra.pipeline.sandbox`, so nothing here touches the network.
+objects are bound to the offline session of `infra.core.pipeline.sandbox`, so nothing here touches the network.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
 
-from infra.pipeline.spec import (
+from infra.core.pipeline.spec import (
     EVALUATION_FILE,
     LINEAGE_UNKNOWN,
     METADATA_EXECUTION_ARN,
