@@ -15,7 +15,10 @@ from typing import Any
 from pulumi.runtime import rpc
 from pulumi.runtime.mocks import MockCallArgs, MockMonitor, MockResourceArgs, Mocks
 
+from infra.plan.arns import ID_PREFIXES, arn_for, aws_id
 from infra.plan.model import PlannedResource
+from infra.plan.policy_document import TOKEN as POLICY_DOCUMENT
+from infra.plan.policy_document import PolicyDocumentError, policy_document
 
 StackOutputs = tuple[dict[str, Any], list[str]]
 """A stack's outputs and the names of those that are secret."""
@@ -29,12 +32,16 @@ _SECRET_VALUE = rpc._special_secret_sig  # noqa: SLF001
 DEFAULT_ACCOUNT_ID = "123456789012"
 
 ANSWERED_CALLS = (
+    "aws:iam/getPolicyDocument:getPolicyDocument",
     "aws:index/getAvailabilityZones:getAvailabilityZones",
     "aws:index/getCallerIdentity:getCallerIdentity",
     "aws:index/getPartition:getPartition",
     "aws:index/getRegion:getRegion",
 )
 """The provider functions (invokes) an offline plan answers; any other fails, reported by its token."""
+
+
+_BUCKET_TYPES = ("aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2", "aws:s3/directoryBucket:DirectoryBucket")
 
 
 class PlanMocks(Mocks):
@@ -46,6 +53,7 @@ class PlanMocks(Mocks):
         self._stack_outputs = dict(stack_outputs or {})
         self.missing_references: set[str] = set()
         self.unanswered_calls: set[str] = set()
+        self.failed_calls: list[str] = []
 
     def call(self, args: MockCallArgs) -> tuple[dict, list[tuple[str, str]]]:
         """Answer the provider functions a program may need at preview, as `(result, failures)`.
@@ -53,6 +61,13 @@ class PlanMocks(Mocks):
         The SDK iterates the failures, so they are a list (empty on success). An invoke without an answer
         here fails with a check failure naming its token, and the runner reports it by that name.
         """
+        if args.token == POLICY_DOCUMENT:
+            try:
+                return policy_document(args.args), []
+            except PolicyDocumentError as exc:
+                # The provider refuses these arguments too: the plan fails with its reason, as preview would.
+                self.failed_calls.append(f"{args.token}: {exc}")
+                return {}, [("", str(exc))]
         answer = self._answer(args.token)
         if answer is None:
             self.unanswered_calls.add(args.token)
@@ -81,20 +96,8 @@ class PlanMocks(Mocks):
             return self._stack_reference(args)
         state = dict(args.inputs)
         physical = _physical_name(args, state)
-        service = args.typ.split(":")[1].split("/")[0] if args.typ.startswith("aws:") else ""
         if args.typ.startswith("aws:"):
-            state.setdefault("name", physical)
-            state.setdefault("arn", self._arn(service, args.typ, physical))
-            state.setdefault("tagsAll", {**state.get("tags", {})})
-        if args.typ == "aws:ecr/repository:Repository":
-            state["repositoryUrl"] = f"{self.account_id}.dkr.ecr.{self.region}.amazonaws.com/{physical}"
-            state["registryId"] = self.account_id
-        if args.typ == "aws:iam/openIdConnectProvider:OpenIdConnectProvider":
-            host = str(state.get("url", physical)).removeprefix("https://")
-            state["arn"] = f"arn:aws:iam::{self.account_id}:oidc-provider/{host}"
-        if args.typ == "aws:kms/key:Key":
-            state["keyId"] = _digest(physical, 32)
-            state["arn"] = f"arn:aws:kms:{self.region}:{self.account_id}:key/{state['keyId']}"
+            self._aws_outputs(args.typ, physical, state)
         if args.typ == "aws:eks/cluster:Cluster":
             # What EKS computes on create: the API endpoint, its CA and the cluster's OIDC issuer (for IRSA).
             cluster_id = _digest(physical, 32).upper()
@@ -104,18 +107,34 @@ class PlanMocks(Mocks):
         if args.typ == "random:index/randomPassword:RandomPassword":
             # Deterministic, so two plans agree; it is only ever seen as a secret.
             state["result"] = _digest(args.name, int(state.get("length", 32)))
-        if args.typ == "aws:s3/bucket:Bucket":
-            state["bucket"] = state.get("bucket") or physical
-            state["arn"] = f"arn:aws:s3:::{state['bucket']}"
-            return state["bucket"], state
+        if args.typ in _BUCKET_TYPES:
+            return state["bucket"], state  # the provider's id of a bucket is its name
+        if "id" in state and args.typ in ID_PREFIXES:
+            return state["id"], state
         return physical if args.custom else None, state
 
-    def _arn(self, service: str, typ: str, physical: str) -> str:
-        kind = typ.split(":")[-1]
-        kind = "".join("-" + c.lower() if c.isupper() else c for c in kind).lstrip("-")
-        if service == "iam":
-            return f"arn:aws:iam::{self.account_id}:{kind}/{physical}"
-        return f"arn:aws:{service}:{self.region}:{self.account_id}:{kind}/{physical}"
+    def _aws_outputs(self, typ: str, physical: str, state: dict[str, Any]) -> None:
+        """The values AWS computes on create: ARN (in the type's own format, see infra.plan.arns), ids, URLs."""
+        state.setdefault("name", physical)
+        state.setdefault("tagsAll", {**state.get("tags", {})})
+        if typ in _BUCKET_TYPES:
+            state["bucket"] = state.get("bucket") or physical
+            physical = state["bucket"]
+        if typ in ID_PREFIXES:
+            state["id"] = aws_id(typ, physical)
+            physical = state["id"]
+        if typ == "aws:ecr/repository:Repository":
+            state["repositoryUrl"] = f"{self.account_id}.dkr.ecr.{self.region}.amazonaws.com/{physical}"
+            state["registryId"] = self.account_id
+        if typ == "aws:iam/openIdConnectProvider:OpenIdConnectProvider":
+            physical = str(state.get("url", physical)).removeprefix("https://")
+        if typ in ("aws:kms/key:Key", "aws:kms/replicaKey:ReplicaKey"):
+            state["keyId"] = _digest(physical, 32)
+            physical = state["keyId"]
+        if "arn" not in state:
+            arn = arn_for(typ, physical, state, self.region, self.account_id)
+            # No known format: the ARN stays unknown, as it is during a real preview (no made-up shape).
+            state["arn"] = arn if arn is not None else rpc.UNKNOWN
 
     def _stack_reference(self, args: MockResourceArgs) -> tuple[str, dict]:
         name = args.inputs.get("name") or args.name

@@ -84,6 +84,8 @@ def plan_program(
         except DeadlineExceeded:
             raise PlanTimeoutError(_timeout_message(timeout)) from None
         except ProgramError as exc:
+            if mocks.failed_calls:
+                raise ProgramError(f"the provider would refuse {mocks.failed_calls[0]}") from exc
             if mocks.unanswered_calls:
                 calls = ", ".join(sorted(mocks.unanswered_calls))
                 raise ProgramError(
