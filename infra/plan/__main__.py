@@ -2,12 +2,20 @@
 
 Exit codes: 0 planned and no mandatory violation; 1 a mandatory policy violation; 2 bad input or usage
 (unreadable stack file, invalid config, a program that refused to run, crashed, exited or timed out, a bad
-policy config); 130 interrupted (Ctrl-C). Every error is one line on stderr; stdout carries the plan only.
+policy config, or no policy judged the plan under --require-policy); 130 interrupted (Ctrl-C). Every error is
+one line on stderr; stdout carries the plan only.
+
+A plan that no policy judged (no pack in the project, or --no-policy) says so on stderr and in the JSON
+(`policy.judged: false` with the reason); so does a provider-side component whose objects the plan could not
+see (`policy.notJudged`, e.g. a Helm v4 chart). `--require-policy` turns "judged nothing" into exit 2; it is
+the default when the environment variable CI is "true" (GitHub Actions and most CI systems set it), so a CI
+job can never pass a plan that no rule looked at. An explicit --no-policy still plans only.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import traceback
 from pathlib import Path
@@ -44,6 +52,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--policy-config", type=Path,
                         help="policy config file (default: <pack>/config/<environment>.json)")
     parser.add_argument("--no-policy", action="store_true", help="plan only; do not run the policy pack")
+    parser.add_argument("--require-policy", action=argparse.BooleanOptionalAction, default=None,
+                        help="exit 2 when no policy pack judged the plan (default: on when CI=true)")
     parser.add_argument("--stack-outputs", action="append", default=[], metavar="NAME=FILE.json",
                         help="outputs of a referenced stack that cannot be planned here (repeatable)")
     parser.add_argument("--timeout", type=_seconds, default=DEFAULT_TIMEOUT_SECONDS, metavar="SECONDS",
@@ -84,12 +94,20 @@ def _main(args: argparse.Namespace) -> int:
             traceback.print_exception(exc.__cause__)
         return _fail(str(exc))
     violations: list[Any] = []
-    policy: dict[str, Any] | None = None
-    if not args.no_policy:  # every format is judged: the exit code is the verdict, whatever is rendered
+    require = _require_policy(args)
+    if args.no_policy and args.require_policy:
+        return _fail("--no-policy contradicts --require-policy")
+    if args.no_policy:
+        policy: dict[str, Any] = {"judged": False, "reason": "--no-policy: the policy pack was not run"}
+    else:  # every format is judged: the exit code is the verdict, whatever is rendered
         try:
             violations, policy = _judge(plan, args)
         except _UsageError as exc:
             return _fail(str(exc))
+    policy["notJudged"] = [{"urn": n.urn, "type": n.type, "reason": n.reason} for n in plan.not_expanded]
+    _warn_unjudged(plan, policy)
+    if require and not policy["judged"]:
+        return _fail(f"--require-policy: no policy judged this plan ({policy['reason']})")
     if args.format == "json":
         sys.stdout.write(render_json(plan, violations, policy))
     elif args.format == "mermaid":
@@ -98,6 +116,20 @@ def _main(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(render_table(plan, violations, policy))
     return EXIT_VIOLATION if violations and _has_mandatory(violations) else EXIT_OK
+
+
+def _require_policy(args: argparse.Namespace) -> bool:
+    if args.require_policy is not None:
+        return args.require_policy
+    return not args.no_policy and os.environ.get("CI", "").strip().lower() == "true"
+
+
+def _warn_unjudged(plan: Any, policy: dict[str, Any]) -> None:
+    """Say loudly, on stderr, what no rule looked at: the whole plan, or the objects of some components."""
+    if not policy["judged"]:
+        sys.stderr.write(f"WARNING: NO POLICY JUDGED THIS PLAN: {policy['reason']}\n")
+    for item in plan.not_expanded:
+        sys.stderr.write(f"WARNING: NOT JUDGED: {item.type} {item.urn.rsplit('::', 1)[-1]}: {item.reason}\n")
 
 
 def _has_mandatory(violations: list[Any]) -> bool:
@@ -112,7 +144,7 @@ def _report_mandatory(violations: list[Any]) -> None:
             sys.stderr.write(f"mandatory policy violation: {v.policy_name}: {v.message}\n")
 
 
-def _judge(plan: Any, args: argparse.Namespace) -> tuple[list[Any], dict[str, Any] | None]:
+def _judge(plan: Any, args: argparse.Namespace) -> tuple[list[Any], dict[str, Any]]:
     """Run the pack as `pulumi preview --policy-pack P --policy-pack-config C` would."""
     # The pack is optional for --program users; import only when judging.
     from infra.plan.pack import PackLoadError, load_pack
@@ -123,7 +155,7 @@ def _judge(plan: Any, args: argparse.Namespace) -> tuple[list[Any], dict[str, An
     if not is_file(pack_dir / "PulumiPolicy.yaml"):
         if args.policy_pack:
             raise _UsageError(f"{pack_dir}: not a policy pack (no PulumiPolicy.yaml)")
-        return [], None
+        return [], {"judged": False, "reason": f"no policy pack at {pack_dir} (no PulumiPolicy.yaml)"}
     environment = _environment_of(plan, args)
     environment_config = default_policy_config_path(pack_dir, environment)
     config_path = args.policy_config or environment_config
@@ -140,7 +172,7 @@ def _judge(plan: Any, args: argparse.Namespace) -> tuple[list[Any], dict[str, An
     shown = str(config_path) if is_file(config_path) else "the pack's defaults"
     if args.policy_config and is_file(environment_config) and config_path.resolve() != environment_config.resolve():
         shown += f" over {environment_config}"
-    return violations, {"pack": pack.name, "config": shown, "environment": environment}
+    return violations, {"judged": True, "pack": pack.name, "config": shown, "environment": environment}
 
 
 def _environment_of(plan: Any, args: argparse.Namespace) -> str:

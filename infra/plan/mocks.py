@@ -10,13 +10,15 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 from pulumi.runtime import rpc
 from pulumi.runtime.mocks import MockCallArgs, MockMonitor, MockResourceArgs, Mocks
 
 from infra.plan.arns import ID_PREFIXES, arn_for, aws_id
-from infra.plan.model import PlannedResource
+from infra.plan.expand import EXPANDED, NOT_EXPANDABLE, ExpansionError, decode_yaml, expand
+from infra.plan.model import NotExpanded, PlannedResource
 from infra.plan.policy_document import TOKEN as POLICY_DOCUMENT
 from infra.plan.policy_document import PolicyDocumentError, policy_document
 
@@ -37,6 +39,7 @@ ANSWERED_CALLS = (
     "aws:index/getCallerIdentity:getCallerIdentity",
     "aws:index/getPartition:getPartition",
     "aws:index/getRegion:getRegion",
+    "kubernetes:yaml:decode",
 )
 """The provider functions (invokes) an offline plan answers; any other fails, reported by its token."""
 
@@ -68,6 +71,8 @@ class PlanMocks(Mocks):
                 # The provider refuses these arguments too: the plan fails with its reason, as preview would.
                 self.failed_calls.append(f"{args.token}: {exc}")
                 return {}, [("", str(exc))]
+        if args.token == "kubernetes:yaml:decode":
+            return decode_yaml(args.args), []
         answer = self._answer(args.token)
         if answer is None:
             self.unanswered_calls.add(args.token)
@@ -149,8 +154,10 @@ class PlanMocks(Mocks):
 class RecordingMonitor(MockMonitor):
     """The SDK's MockMonitor, also keeping what the engine would know: parents, options, dependencies."""
 
-    def __init__(self, mocks: Mocks) -> None:
+    def __init__(self, mocks: Mocks, base_dir: Path | None = None) -> None:
         super().__init__(mocks)
+        self._base_dir = base_dir or Path.cwd()
+        self.not_expanded: list[NotExpanded] = []
         self._lock = threading.Lock()
         self.records: list[PlannedResource] = []
         self.stack_outputs: dict[str, Any] = {}
@@ -166,7 +173,29 @@ class RecordingMonitor(MockMonitor):
                     return response
         outputs = self.resources[response.urn].state if response.urn in self.resources else {}
         self._record(request, response.urn, request.object, outputs, request.custom)
+        if request.type in EXPANDED or request.type in NOT_EXPANDABLE:
+            self._expand(request, response.urn)
         return response
+
+    def _expand(self, request: Any, urn: str) -> None:
+        """Register what the provider would register inside a provider-side component (see infra.plan.expand)."""
+        inputs = {k: _unwrap(v, k, set()) for k, v in _deserialize(request.object).items()}
+        try:
+            objects = expand(request.type, request.name, inputs, self._base_dir)
+        except ExpansionError as exc:
+            with self._lock:
+                self.not_expanded.append(NotExpanded(urn, request.type, str(exc)))
+            return
+        project_stack, type_chain = urn.split("::")[0:2], urn.split("::")[2]
+        for obj in objects:
+            child_urn = "::".join([*project_stack, f"{type_chain}${obj.type}", obj.name])
+            record = PlannedResource(
+                urn=child_urn, type=obj.type, name=obj.name, custom=True, parent=urn, inputs=obj.object,
+                outputs=obj.object, dependencies=(urn,), provider=request.provider or None,
+                secret_keys=obj.secret_keys,
+            )
+            with self._lock:
+                self.records.append(record)
 
     def ReadResource(self, request):  # noqa: N802 - gRPC method name
         response = super().ReadResource(request)

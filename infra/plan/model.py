@@ -39,6 +39,15 @@ class PlannedResource:
 
 
 @dataclass(frozen=True)
+class NotExpanded:
+    """A provider-side component whose objects the plan could not see, so the pack did not judge them."""
+
+    urn: str
+    type: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class PlanResult:
     """Everything one offline run of a program produced."""
 
@@ -47,3 +56,4 @@ class PlanResult:
     resources: tuple[PlannedResource, ...]
     outputs: dict[str, Any]
     secret_outputs: frozenset[str] = frozenset()
+    not_expanded: tuple[NotExpanded, ...] = ()

@@ -13,6 +13,8 @@ from collections import Counter, defaultdict
 from collections.abc import Sequence
 from typing import Any
 
+from pulumi.output import Unknown as OutputUnknown
+
 from infra.plan.model import SECRET_PLACEHOLDER, PlannedResource, PlanResult
 
 SCHEMA_VERSION = 1
@@ -47,7 +49,13 @@ def _dumps(value: Any, indent: int | None = None) -> str:
 _NON_FINITE = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
 
 
+UNKNOWN_PLACEHOLDER = "[unknown until created]"
+"""How a value that only the deployment will know (an ARN without a known format, say) is shown."""
+
+
 def _json_safe(value: Any) -> Any:
+    if isinstance(value, OutputUnknown):
+        return UNKNOWN_PLACEHOLDER
     if isinstance(value, float) and not math.isfinite(value):
         return _NON_FINITE[repr(value)]
     if isinstance(value, dict):
@@ -155,6 +163,8 @@ def _resource_document(resource: PlannedResource) -> dict[str, Any]:
 def _policy_document(violations: Sequence[Any], policy: dict[str, Any] | None) -> dict[str, Any] | None:
     if policy is None:
         return None
+    if not policy.get("judged", True):
+        return {**policy, "mandatoryCount": 0, "advisoryCount": 0, "violations": []}
     return {
         **policy,
         "mandatoryCount": sum(1 for v in violations if v.enforcement == "mandatory"),
@@ -175,10 +185,15 @@ def _policy_document(violations: Sequence[Any], policy: dict[str, Any] | None) -
 
 
 def _verdict_lines(violations: Sequence[Any], policy: dict[str, Any]) -> list[str]:
+    not_judged = [f"  NOT JUDGED: {n['type']} {n['urn'].rsplit('::', 1)[-1]}: {n['reason']}"
+                  for n in policy.get("notJudged", ())]
+    if not policy.get("judged", True):
+        return [f"NO POLICY JUDGED THIS PLAN: {policy.get('reason')}", *not_judged]
     mandatory = sum(1 for v in violations if v.enforcement == "mandatory")
     lines = [
         f"Policy pack {policy.get('pack')} with {policy.get('config')}: "
-        f"{mandatory} mandatory, {len(violations) - mandatory} advisory violations"
+        f"{mandatory} mandatory, {len(violations) - mandatory} advisory violations",
+        *not_judged,
     ]
     order = {"mandatory": 0, "advisory": 1}
     for v in sorted(violations, key=lambda v: (order.get(v.enforcement, 2), v.policy_name, v.urn or "")):

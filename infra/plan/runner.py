@@ -208,7 +208,7 @@ def _restored_settings() -> Iterator[None]:
 
 def _run_program(program_dir: Path, project: str, stack: str, config: dict[str, str], secret_keys: list[str],
                  mocks: PlanMocks, control: RunControl) -> PlanResult:
-    monitor = RecordingMonitor(mocks)
+    monitor = RecordingMonitor(mocks, program_dir)
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     set_all_config(config, secret_keys)
@@ -251,7 +251,8 @@ def _run_program(program_dir: Path, project: str, stack: str, config: dict[str, 
         loop.close()
         _forget_program_modules(program_dir, modules_before)
     resources = tuple(sorted(monitor.records, key=lambda r: r.urn))
-    return PlanResult(project, stack, resources, monitor.stack_outputs, frozenset(monitor.secret_outputs))
+    return PlanResult(project, stack, resources, monitor.stack_outputs, frozenset(monitor.secret_outputs),
+                      tuple(monitor.not_expanded))
 
 
 def _forget_program_modules(program_dir: Path, before: set[str]) -> None:
