@@ -18,7 +18,8 @@ from infra.plan.verdict import Violation, evaluate
 PACK_DIR = PROJECT_ROOT / "policies"
 KUBERNETES_RULE_PREFIXES = ("helm-", "argocd-", "k8s-")
 SAGEMAKER_RULES = ("sagemaker-endpoint-kms", "sagemaker-data-capture", "sagemaker-endpoint-safe-deployment",
-                   "sagemaker-model-pinned-package", "sagemaker-instance-cost-guard")
+                   "sagemaker-model-pinned-package", "sagemaker-instance-cost-guard",
+                   "sagemaker-model-network-isolation")
 """The pack's SageMaker rules that judge one endpoint's own objects, so they also judge ACK objects (through
 `infra.core.ack.sagemaker_view`). The rules that need the rest of a stack (alarms, scaling, tags, protection) judge
 the Pulumi side, where those resources are declared."""

@@ -8,7 +8,25 @@ from __future__ import annotations
 
 from pulumi_policy import EnforcementLevel, Policy
 
-from . import ecr, iam, kms, kubernetes, operability, protection, rollout, s3, sagemaker, tags
+from . import (
+    ecr,
+    ecr_policy,
+    iam,
+    iam_boundary,
+    kms,
+    kubernetes,
+    kubernetes_network,
+    operability,
+    pod_security,
+    protection,
+    rollout,
+    s3,
+    s3_replication,
+    sagemaker,
+    sagemaker_access,
+    security_groups,
+    tags,
+)
 
 ALL_POLICIES: list[Policy] = [
     *s3.RULES,
@@ -21,6 +39,13 @@ ALL_POLICIES: list[Policy] = [
     *protection.RULES,
     *operability.RULES,
     *kubernetes.RULES,
+    *pod_security.RULES,
+    *kubernetes_network.RULES,
+    *security_groups.RULES,
+    *sagemaker_access.RULES,
+    *ecr_policy.RULES,
+    *s3_replication.RULES,
+    *iam_boundary.RULES,
 ]
 
 PACK_ENFORCEMENT_LEVEL = EnforcementLevel.ADVISORY
