@@ -20,7 +20,7 @@ from typing import Any
 from pulumi_policy import Severity
 
 from .builders import StackResource, StackView, stack_rule
-from .iam_model import managed_policy_grant, statements
+from .iam_model import ALL_ACTIONS, Statement, managed_policy_grant, statements
 from .values import dig, has_unknown, is_unknown, parse_json_document
 
 PRINCIPAL_TYPES = ("aws:iam/role:Role", "aws:iam/user:User")
@@ -28,12 +28,28 @@ SSO_BOUNDARY = "aws:ssoadmin/permissionsBoundaryAttachment:PermissionsBoundaryAt
 POLICY = "aws:iam/policy:Policy"
 
 
+_SAMPLE_ARNS = (
+    "arn:aws:s3:::x7q-any-bucket",
+    "arn:aws:iam::123456789012:role/x7q-any-role",
+    "arn:aws:sagemaker:us-east-1:123456789012:endpoint/x7q-any-endpoint",
+)
+
+
+def _every_action(statement: Statement) -> bool:
+    """Every known action and actions not known yet (`*`, `*:*`, NotAction naming nothing real, ...)."""
+    return statement.actions_granted() >= ALL_ACTIONS and statement.grants("zz7q:AnyFutureAction")
+
+
+def _every_resource(statement: Statement) -> bool:
+    return all(statement.covers(arn) for arn in _SAMPLE_ARNS)
+
+
 def allows_everything(document: Any) -> bool:
     """Whether a policy allows every action on every resource unconditionally, with no Deny to narrow it."""
     parsed = list(statements(document))
     if any(s.denies for s in parsed):
         return False
-    return any(s.allows and not s.conditions and s.grants_every_action() and s.every_resource() for s in parsed)
+    return any(s.allows and not s.conditions and _every_action(s) and _every_resource(s) for s in parsed)
 
 
 def _policy_name_path(policy: StackResource) -> tuple[str | None, str]:
