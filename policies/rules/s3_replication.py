@@ -61,9 +61,9 @@ def stack_accounts(stack: StackView, trusted: list[str]) -> set[str]:
 def _own_bucket_arns(stack: StackView) -> set[str]:
     arns = set()
     for bucket in stack.of_type(*BUCKET_TYPES):
-        for value in (bucket.props.get("arn"),):
-            if isinstance(value, str):
-                arns.add(value)
+        arn = bucket.props.get("arn")
+        if isinstance(arn, str):
+            arns.add(arn)
         name = bucket.props.get("bucket")
         if isinstance(name, str) and name:
             arns.add(f"arn:aws:s3:::{name}")

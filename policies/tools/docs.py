@@ -3,7 +3,8 @@
     python -m policies.tools.docs            # rewrite docs/policies.md
     python -m policies.tools.docs --check    # exit 1 if docs/policies.md is stale
 
-Everything in the tables comes from the pack: each rule's name, description, rationale, severity and
+Everything above the hand-written marker comes from the pack (what follows the marker is kept as written):
+each rule's name, description, rationale, severity and
 remediation from `rules.ALL_POLICIES`, its knobs from its config schema, and the enforcement level and knob
 values of every environment from `policies/config/<env>.json`, reconciled the way the Pulumi CLI does
 (schema defaults, then the file's "all" level, then the rule's own settings) by the same merge as the
@@ -184,7 +185,24 @@ def render() -> str:
     for finding in ACCEPTED_PARLIAMENT_FINDINGS:
         add(f"| `{finding.issue}` | {_cell(finding.documents)} | {_cell(finding.reason)} |")
     add("")
-    return "\n".join(lines)
+    return "\n".join(lines) + "\n" + hand_written()
+
+
+HAND_WRITTEN_MARKER = (
+    "<!-- Hand-written from here on: `python -m policies.tools.docs` keeps everything below this line "
+    "as it is. -->"
+)
+
+
+def hand_written(path: Path = DOC_PATH) -> str:
+    """The document's hand-written tail (from the marker on), kept across regenerations; at first the marker.
+
+    What cannot come from the pack itself (the comparison with checkov's checks) is written by hand below the
+    marker; regenerating rewrites everything above it and nothing after it.
+    """
+    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    start = text.find(HAND_WRITTEN_MARKER)
+    return text[start:] if start >= 0 else HAND_WRITTEN_MARKER + "\n"
 
 
 LIMITS = (
