@@ -101,6 +101,16 @@ ARN_FORMATS: dict[str, ArnFormat] = {
     "aws:cloudwatch/eventRule:EventRule": _f(
         "events", "rule-on-default-event-bus", "arn:${Partition}:events:${Region}:${Account}:rule/${RuleName}"
     ),
+    "aws:cloudwatch/eventApiDestination:EventApiDestination": _f(
+        "events", "api-destination",
+        "arn:${Partition}:events:${Region}:${Account}:api-destination/${ApiDestinationName}"),
+    "aws:cloudwatch/eventConnection:EventConnection": _f(
+        "events", "connection", "arn:${Partition}:events:${Region}:${Account}:connection/${ConnectionName}"),
+    "aws:cloudwatch/eventArchive:EventArchive": _f(
+        "events", "archive", "arn:${Partition}:events:${Region}:${Account}:archive/${ArchiveName}"),
+    "aws:appautoscaling/target:Target": _f(
+        "application-autoscaling", "ScalableTarget",
+        "arn:${Partition}:application-autoscaling:${Region}:${Account}:scalable-target/${ResourceId}"),
     "aws:cloudwatch/logGroup:LogGroup": _f(
         "logs", "log-group", "arn:${Partition}:logs:${Region}:${Account}:log-group:${LogGroupName}"
     ),
@@ -172,6 +182,8 @@ def arn_for(
     values = {"Partition": partition, "Region": region, "Account": account}
     if typ == "aws:eks/nodeGroup:NodeGroup":
         values |= {"ClusterName": str(state.get("clusterName", "")), "NodegroupName": physical, "UUID": _uuid(physical)}
+    if typ == "aws:appautoscaling/target:Target":
+        name = _digest(physical, 32)  # AWS names a scalable target by a generated id, not by its resource id
     if typ == "aws:cloudwatch/eventRule:EventRule":
         bus = state.get("eventBusName")
         if isinstance(bus, str) and bus and bus != "default" and not bus.startswith("arn:"):
@@ -200,3 +212,26 @@ def _uuid(text: str) -> str:
 
 def _digest(text: str, length: int) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:length]
+
+
+GET_ARN = "aws:index/getArn:getArn"
+
+
+class ArnParseError(ValueError):
+    """Not an ARN, as aws-sdk-go's arn.Parse refuses it (the provider's aws_arn data source uses it)."""
+
+
+def get_arn(args: Mapping[str, Any]) -> dict[str, Any]:
+    """`aws.get_arn`, a pure function: the ARN split into its parts (terraform-provider-aws,
+    internal/service/meta/arn_data_source.go: account, partition, region, resource, service; id is the ARN)."""
+    arn = args.get("arn")
+    if not isinstance(arn, str):
+        raise ArnParseError("arn: expected a string")
+    parts = arn.split(":", 5)
+    if parts[0] != "arn":
+        raise ArnParseError(f"{arn!r}: arn: invalid prefix")
+    if len(parts) < 6:
+        raise ArnParseError(f"{arn!r}: arn: not enough sections")
+    _, partition, service, region, account, resource = parts
+    return {"arn": arn, "id": arn, "partition": partition, "service": service, "region": region,
+            "account": account, "resource": resource}

@@ -16,7 +16,7 @@ from typing import Any
 from pulumi.runtime import rpc
 from pulumi.runtime.mocks import MockCallArgs, MockMonitor, MockResourceArgs, Mocks
 
-from infra.plan.arns import ID_PREFIXES, arn_for, aws_id
+from infra.plan.arns import GET_ARN, ID_PREFIXES, ArnParseError, arn_for, aws_id, get_arn
 from infra.plan.expand import EXPANDED, NOT_EXPANDABLE, ExpansionError, decode_yaml, expand
 from infra.plan.model import NotExpanded, PlannedResource
 from infra.plan.policy_document import TOKEN as POLICY_DOCUMENT
@@ -34,6 +34,7 @@ _SECRET_VALUE = rpc._special_secret_sig  # noqa: SLF001
 DEFAULT_ACCOUNT_ID = "123456789012"
 
 ANSWERED_CALLS = (
+    "aws:index/getArn:getArn",
     "aws:iam/getPolicyDocument:getPolicyDocument",
     "aws:index/getAvailabilityZones:getAvailabilityZones",
     "aws:index/getCallerIdentity:getCallerIdentity",
@@ -64,10 +65,11 @@ class PlanMocks(Mocks):
         The SDK iterates the failures, so they are a list (empty on success). An invoke without an answer
         here fails with a check failure naming its token, and the runner reports it by that name.
         """
-        if args.token == POLICY_DOCUMENT:
+        pure = {POLICY_DOCUMENT: policy_document, GET_ARN: get_arn}.get(args.token)
+        if pure is not None:
             try:
-                return policy_document(args.args), []
-            except PolicyDocumentError as exc:
+                return pure(args.args), []
+            except (PolicyDocumentError, ArnParseError) as exc:
                 # The provider refuses these arguments too: the plan fails with its reason, as preview would.
                 self.failed_calls.append(f"{args.token}: {exc}")
                 return {}, [("", str(exc))]

@@ -30,7 +30,7 @@ from pulumi_policy import Severity
 
 from .builders import ResourceView, resource_rule
 from .knobs import strings_knob
-from .values import as_list, dig, is_true, is_unknown
+from .values import as_list, dig, has_unknown, is_true, is_unknown
 
 CONTAINER_KEYS = ("initContainers", "containers", "ephemeralContainers")
 ALLOWED_VOLUME_SOURCES = frozenset(
@@ -114,10 +114,10 @@ def _capabilities(capabilities: Any, partial: bool) -> Iterator[str]:
     if is_unknown(capabilities):
         return
     drop = dig(capabilities, "drop")
-    if not is_unknown(drop) and "ALL" not in as_list(drop) and not (partial and drop is None):
+    if not has_unknown(drop) and "ALL" not in as_list(drop) and not (partial and drop is None):
         yield 'does not drop ALL capabilities (capabilities.drop: ["ALL"])'
     added = dig(capabilities, "add")
-    if not is_unknown(added):
+    if not has_unknown(added):
         extra = sorted(str(c) for c in as_list(added) if c not in ALLOWED_ADDED_CAPABILITIES)
         if extra:
             yield f"adds capabilities {', '.join(extra)} (only NET_BIND_SERVICE may be added)"

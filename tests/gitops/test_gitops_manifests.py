@@ -199,8 +199,9 @@ def test_a_stack_config_change_the_overlay_does_not_follow_is_reported() -> None
 def test_a_careless_overlay_fails_the_packs_kubernetes_rules() -> None:
     violations = manifests_judge.judge(manifests_overlays.render(CARELESS), "prod", "careless")
     mandatory = [v for v in violations if v.enforcement == "mandatory"]
-    assert {v.policy_name for v in mandatory} == {"k8s-model-server-hardened"}
+    assert {v.policy_name for v in mandatory} == {"k8s-model-server-hardened", "k8s-pod-security-restricted"}
     messages = "\n".join(v.message for v in mandatory)
+    assert "container 'model-server' does not set allowPrivilegeEscalation: false" in messages
     assert "container 'model-server' of 'model-server' may run as root" in messages
     assert "sets no resource limit for cpu, memory" in messages
     assert "uses the moving tag 'latest'" in messages

@@ -197,8 +197,10 @@ def test_a_careless_pull_overlay_fails_the_pack_sagemaker_rules(capsys: pytest.C
     mandatory = [v for v in manifests_judge.judge(rendered, "prod", "careless-pull") if v.enforcement == "mandatory"]
     assert {v.policy_name for v in mandatory} == {"sagemaker-endpoint-kms", "sagemaker-data-capture",
                                                   "sagemaker-endpoint-safe-deployment",
-                                                  "sagemaker-model-pinned-package"}
+                                                  "sagemaker-model-pinned-package",
+                                                  "sagemaker-model-network-isolation"}
     messages = "\n".join(v.message for v in mandatory)
+    assert "lets its container make network calls" in messages
     assert "sets no kmsKeyArn" in messages
     assert "has no dataCaptureConfig" in messages
     assert "shifts traffic ALL_AT_ONCE" in messages and "0 auto-rollback alarm(s)" in messages

@@ -108,3 +108,21 @@ def test_a_bucket_policy_built_with_get_policy_document_against_bucket_arn_plans
     policy = json.loads(document["outputs"]["policy"])
     assert sorted(policy["Statement"][0]["Resource"]) == [bucket_arn, f"{bucket_arn}/*"]
     assert document["policy"]["judged"] is True and document["policy"]["mandatoryCount"] == 0
+
+
+def test_get_arn_splits_an_arn_as_the_provider_does_and_arguments_it_refuses_fail_the_plan(
+        tmp_path, capsys: pytest.CaptureFixture) -> None:
+    (tmp_path / "__main__.py").write_text(
+        "import pulumi, pulumi_aws as aws\n"
+        "parts = aws.get_arn(arn='arn:aws:sagemaker:eu-west-1:111122223333:endpoint/churn')\n"
+        "pulumi.export('parts', [parts.partition, parts.service, parts.region, parts.account, parts.resource])\n")
+    assert main(["--stack", "dev", "--program", str(tmp_path), "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["outputs"]["parts"] == [
+        "aws", "sagemaker", "eu-west-1", "111122223333", "endpoint/churn"]
+    (tmp_path / "__main__.py").write_text(
+        "import pulumi_aws as aws\n"
+        "twice = [{'sid': 'A', 'actions': ['s3:*']}] * 2\n"
+        "aws.iam.get_policy_document(statements=twice)\n")
+    assert main(["--stack", "dev", "--program", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "the provider would refuse aws:iam/getPolicyDocument:getPolicyDocument: duplicate Sid (A)" in err

@@ -15,6 +15,7 @@ import pytest
 from policy_factory import (
     ACCOUNT,
     REPOSITORY,
+    UNKNOWN,
     PlanBuilder,
     ecr_repository,
     endpoint_stack,
@@ -74,7 +75,8 @@ def _deployment(b: PlanBuilder, **container: Any) -> None:
     spec = {
         "name": "server",
         "image": "111111111111.dkr.ecr.us-east-1.amazonaws.com/fraud:0.9.2",
-        "securityContext": {"runAsNonRoot": True, "runAsUser": 1000},
+        "securityContext": {"runAsNonRoot": True, "runAsUser": 1000, "allowPrivilegeEscalation": False,
+                            "capabilities": {"drop": ["ALL"]}, "seccompProfile": {"type": "RuntimeDefault"}},
         "resources": {"limits": {"cpu": "1", "memory": "2Gi"}, "requests": {"cpu": "500m", "memory": "1Gi"}},
         **container,
     }
@@ -93,6 +95,46 @@ def _deployment(b: PlanBuilder, **container: Any) -> None:
         },
         provider=False,
     )
+
+
+def _service(b: PlanBuilder, kind: str = "ClusterIP") -> None:
+    b.add("kubernetes:core/v1:Service", "fraud", {"metadata": {"name": "fraud"}, "spec": {
+        "type": kind, "selector": {"app": "fraud"}, "ports": [{"port": 80}]}}, provider=False)
+
+
+def _security_group(b: PlanBuilder, cidr: str = "10.0.0.0/16") -> None:
+    b.add("aws:ec2/securityGroup:SecurityGroup", "endpoint-sg", {"description": "x", "ingress": [
+        {"protocol": "tcp", "fromPort": 443, "toPort": 443, "cidrBlocks": [cidr]}]})
+
+
+def _notebook(b: PlanBuilder, **inputs: Any) -> None:
+    b.add("aws:sagemaker/notebookInstance:NotebookInstance", "explore", {
+        "instanceType": "ml.t3.medium", "directInternetAccess": "Disabled", "rootAccess": "Disabled",
+        "subnetId": "subnet-0abc", **inputs})
+
+
+def _repository_policy(b: PlanBuilder, principal: Any = None) -> None:
+    b.add("aws:ecr/repositoryPolicy:RepositoryPolicy", "fraud-pull", {"repository": "fraud", "policy": policy_json(
+        {"Effect": "Allow", "Principal": principal or {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+         "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]})})
+
+
+def _replication(b: PlanBuilder, destination: str | None = None) -> None:
+    source, replica = secure_bucket(b, "artifacts"), secure_bucket(b, "replica")
+    target = destination or replica["bucket"].outputs["arn"]
+    b.add("aws:s3/bucketReplicationConfig:BucketReplicationConfig", "artifacts-replication", {
+        "bucket": "mlops-artifacts-prod", "role": f"arn:aws:iam::{ACCOUNT}:role/replication",
+        "rules": [{"id": "all", "status": "Enabled", "destination": {"bucket": target}}]},
+        deps={"bucket": [source["bucket"]], "rules": [replica["bucket"]]})
+
+
+def _bounded_role(b: PlanBuilder, action: str = "sagemaker:InvokeEndpoint",
+                  resource: str = f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:endpoint/fraud") -> None:
+    policy = b.add("aws:iam/policy:Policy", "boundary", {"name": "ci-boundary", "policy": policy_json(
+        {"Effect": "Allow", "Action": action, "Resource": resource})},
+        {"arn": f"arn:aws:iam::{ACCOUNT}:policy/ci-boundary"})
+    b.add("aws:iam/role:Role", "bounded", {"assumeRolePolicy": _service_trust(), "permissionsBoundary": UNKNOWN},
+          deps={"permissionsBoundary": [policy]})
 
 
 def _admin_policy(b: PlanBuilder, action: Any = "*", resource: Any = "*") -> None:
@@ -370,6 +412,24 @@ CASES = [
         lambda b: _deployment(b, image="111111111111.dkr.ecr.us-east-1.amazonaws.com/fraud:latest"),
         "uses the moving tag 'latest'",
     ),
+    Case(
+        "k8s-pod-security-restricted",
+        _deployment,
+        lambda b: _deployment(b, ports=[{"containerPort": 8080, "hostPort": 8080}]),
+        "binds host port 8080",
+    ),
+    Case("k8s-service-not-exposed", _service, lambda b: _service(b, "LoadBalancer"), "without saying it is internal"),
+    # Network, SageMaker access, ECR, replication, boundaries
+    Case("ec2-no-public-ingress", _security_group, lambda b: _security_group(b, "0.0.0.0/0"), "(the internet)"),
+    Case("sagemaker-notebook-no-internet-or-root", _notebook, lambda b: _notebook(b, rootAccess="Enabled"),
+         "gives its users root"),
+    Case("sagemaker-model-network-isolation", endpoint_stack,
+         _both(lambda b, p: _change(b, p["model"], enableNetworkIsolation=False), endpoint_stack),
+         "lets its container make network calls"),
+    Case("ecr-policy-not-public", _repository_policy, lambda b: _repository_policy(b, "*"), "allows everyone"),
+    Case("s3-replication-in-stack-accounts", _replication,
+         lambda b: _replication(b, "arn:aws:s3:::someone-elses-bucket"), "which this stack does not declare"),
+    Case("iam-permissions-boundary-bounded", _bounded_role, lambda b: _bounded_role(b, "*", "*"), "bounds nothing"),
 ]
 
 
