@@ -239,6 +239,16 @@ LIMITS = (
     "**Component resources and providers** are analyzed like every other resource, as the engine does; the "
     "rules look only at the resource types they name. The offline plan has no root stack resource and no "
     "engine-made default providers (the program uses an explicit provider); no rule looks at either.",
+    "**Pod Security Standards, restricted.** `k8s-pod-security-restricted` finds pod specs by shape (a mapping "
+    "with a `containers` list of containers), so any kind or CRD that embeds one is judged; a container given "
+    "alone (an Argo Workflows template's `container`, a KServe predictor's `model` shorthand) is not. It "
+    "judges the profile's privilege, host-namespace, host-port, hostPath/volume-type, capability, seccomp, "
+    "runAsNonRoot/runAsUser and procMount controls; sysctls, SELinux options and AppArmor profiles are left "
+    "to the cluster's Pod Security Admission, and the relaxation for user-namespaced pods (`hostUsers: false`) "
+    "is not applied (the rule is stricter there). A `*Patch` object is judged only for the values it sets.",
+    "**What the offline plan cannot look inside**: a Helm v4 chart, a Kustomize directory and YAML fetched "
+    "from a URL are rendered by the provider at preview; the offline verdict lists them under `notJudged` "
+    "(and `NOT JUDGED` on stderr) instead of judging nothing silently. `pulumi preview` itself judges them.",
     "**Provider default tags** reach the pack as the provider's inputs, where the SDK has turned "
     "`defaultTags` into JSON text; `aws-required-tags` reads both that and an object.",
 )
