@@ -20,10 +20,13 @@ from typing import Any
 
 from infra.release import stacks
 from infra.release.aws import Aws
+from infra.release.aws import body as read_body
 from infra.release.errors import EXIT_VERDICT, UsageError
 from infra.release.outcome import Outcome
 
 CONTENT_TYPE = "application/json"
+ANSWER_LIMIT = 6 * 1024 * 1024
+"""A bound far above any answer to the sample request (a few hundred bytes): a runaway body is a fault."""
 
 
 @cache
@@ -77,9 +80,8 @@ def run(project_dir: Path, stack: str, budget_override_ms: int | None) -> Outcom
         name = target.naming.endpoint(model)
         budget = budget_override_ms or deploy.alarms.latency_p99_ms
         started = time.perf_counter()
-        response = aws.call("sagemaker-runtime", "invoke_endpoint", f"endpoint {name}", EndpointName=name,
-                            ContentType=CONTENT_TYPE, Accept=CONTENT_TYPE, Body=body)
-        answer = response["Body"].read()
+        answer = aws.call("sagemaker-runtime", "invoke_endpoint", f"endpoint {name}", read=read_body(ANSWER_LIMIT),
+                          EndpointName=name, ContentType=CONTENT_TYPE, Accept=CONTENT_TYPE, Body=body)
         elapsed_ms = (time.perf_counter() - started) * 1000
         problem = check_body(answer, rows)
         if problem is None and elapsed_ms > budget:
