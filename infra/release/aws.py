@@ -13,6 +13,7 @@ missing or of the wrong type all end as one `AwsError` line naming the call and 
 from __future__ import annotations
 
 import http.client
+import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -86,7 +87,9 @@ class Aws:
             if self._session is None:
                 self._session = _session(self.region)
             timeout = INVOKE_READ_TIMEOUT_SECONDS if service == "sagemaker-runtime" else READ_TIMEOUT_SECONDS
-            self._clients[service] = self._session.client(service, config=client_config(timeout))
+            client = self._session.client(service, config=client_config(timeout))
+            client.meta.events.register("before-parse", check_answer)
+            self._clients[service] = client
         return self._clients[service]
 
     def call(self, service: str, operation: str, resource: str, *, read: Callable[[dict[str, Any]], T] | None = None,
@@ -95,6 +98,24 @@ class Aws:
         the read becomes one AwsError line naming call and resource."""
         return guarded(getattr(self.client(service), operation), _api_name(service, operation), resource,
                        read=read, **kwargs)
+
+
+def check_answer(operation_model: Any, response_dict: dict[str, Any], **_: Any) -> None:
+    """botocore hook (`before-parse`): refuse a successful answer that was cut short or is not JSON where the
+    protocol promises JSON. botocore's JSON parser turns an unparsable body into an empty answer
+    (`BaseJSONParser._parse_body_as_json` keeps it only as `message`), which would read as "nothing found"."""
+    body = response_dict.get("body")
+    if response_dict.get("status_code") != 200 or operation_model.has_streaming_output or not isinstance(body, bytes):
+        return
+    headers = {k.lower(): v for k, v in (response_dict.get("headers") or {}).items()}
+    length = headers.get("content-length")
+    if length is not None and "content-encoding" not in headers and length.isdigit() and int(length) != len(body):
+        raise ValueError(f"the answer was cut short ({len(body)} of {length} bytes)")
+    if operation_model.service_model.resolved_protocol in ("json", "rest-json") and body.strip():
+        try:
+            json.loads(body.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            raise ValueError(f"the answer is not JSON ({body[:40]!r})") from None
 
 
 def guarded(method: Callable[..., Any], api: str, resource: str, *, read: Callable[[Any], Any] | None = None,
@@ -147,9 +168,12 @@ def body(limit: int) -> Callable[[dict[str, Any]], bytes]:
     """A `read` for a streamed answer (S3 GetObject, InvokeEndpoint): its body, at most `limit` bytes."""
 
     def read(answer: dict[str, Any]) -> bytes:
-        data = answer["Body"].read(limit + 1)
-        if len(data) > limit:
-            raise ValueError(f"the body is larger than {limit} bytes")
-        return data
+        stream, chunks, size = answer["Body"], [], 0
+        while chunk := stream.read(min(64 * 1024, limit + 1 - size)):
+            chunks.append(chunk)  # an empty chunk ends the loop: botocore then checks the Content-Length
+            size += len(chunk)
+            if size > limit:
+                raise ValueError(f"the body is larger than {limit} bytes")
+        return b"".join(chunks)
 
     return read

@@ -12,12 +12,15 @@ Faults, as AWS or a network sends them:
 * `truncate`: the emulator's real answer, cut in half under its full Content-Length, then the connection closes;
 * `hang`: no answer for `hang_s` seconds (longer than the client's read timeout), then the connection closes;
 * `drop`: the connection closes without an answer;
-* `rewrite`: the emulator's real answer with `old` replaced by `new` (a service that answers inconsistently).
+* `rewrite`: the emulator's real answer with the regular expression `old` replaced by `new` (a service that
+  answers inconsistently, or with a field of the wrong type).
 """
 
 from __future__ import annotations
 
+import contextlib
 import http.client
+import re
 import socket
 import threading
 from dataclasses import dataclass, field
@@ -79,7 +82,7 @@ class FaultProxy:
                 if rule is None or rule.fault == "rewrite":
                     status, headers, answer = proxy._forward(self.command, self.path, dict(self.headers), body)
                     if rule is not None:
-                        answer = answer.replace(rule.old, rule.new)
+                        answer = re.sub(rule.old, rule.new, answer)
                     self._send(status, headers, answer)
                     return
                 proxy._inject(self, rule, signature, body)
@@ -99,7 +102,7 @@ class FaultProxy:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True).start()
         return self
 
     def stop(self) -> None:
@@ -165,7 +168,5 @@ class FaultProxy:
 
 
 def _hard_close(handler: BaseHTTPRequestHandler) -> None:
-    try:
+    with contextlib.suppress(OSError):
         handler.connection.shutdown(socket.SHUT_RDWR)
-    except OSError:
-        pass
