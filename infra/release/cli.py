@@ -49,6 +49,8 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("approve", parents=[common], help="approve or reject a package by its evaluation report")
     p.add_argument("--model", required=True)
     p.add_argument("--package", help="package version ARN (default: the newest PendingManualApproval)")
+    p.add_argument("--overrule", metavar="REASON", help="with --package: decide a package a person already Rejected "
+                   "(the reason is recorded in its ApprovalDescription with the earlier one)")
 
     p = sub.add_parser("promote", parents=[common], help="pin the newest approved version in an environment")
     p.add_argument("--model", required=True)
@@ -89,7 +91,7 @@ def run(args: argparse.Namespace) -> Outcome:
         return training.run(project, args.model, commit=args.git_commit, snapshot=args.data_snapshot,
                             outputs_file=args.outputs, wait=args.wait, timeout=args.timeout, interval=args.interval)
     if args.command == "approve":
-        return approve.run(project, args.model, args.package)
+        return approve.run(project, args.model, args.package, args.overrule)
     if args.command == "promote":
         return promote.run(project, args.model, args.to)
     if args.command == "verify":
