@@ -9,9 +9,11 @@ EXIT_OK, EXIT_VERDICT, EXIT_USAGE = 0, 1, 2
 
 
 class ReleaseError(Exception):
-    """Base: a one-line message and the exit code it ends the command with."""
+    """Base: a one-line message and the exit code it ends the command with; `data` is what a machine must still
+    learn from the failed command (for example the ARN of a run it started)."""
 
     exit_code = EXIT_VERDICT
+    data: dict[str, object] = {}
 
 
 class UsageError(ReleaseError):

@@ -55,8 +55,9 @@ def check_body(body: bytes, rows: int) -> str | None:
         if isinstance(score, bool) or not isinstance(score, int | float) or not math.isfinite(score) \
                 or not 0.0 <= score <= 1.0:
             return f"prediction {i}: score {score!r} is not a probability in [0, 1]"
-        if p.get("predicted_label") not in (0, 1):
-            return f"prediction {i}: predicted_label {p.get('predicted_label')!r} is not 0 or 1"
+        label = p.get("predicted_label")
+        if type(label) is not int or label not in (0, 1):  # `true` and `1.0` equal 1 in Python, but are no label
+            return f"prediction {i}: predicted_label {label!r} is not the integer 0 or 1"
     return None
 
 

@@ -119,6 +119,10 @@ def _outputs(path: Path | None, declared: Any, whose: str) -> Any:
     data = read_outputs(path)
     if data is None:
         return None
+    for key in MAPPING_OUTPUTS:
+        if data.get(key) is not None and not isinstance(data[key], dict):
+            raise UsageError(f"--outputs {path}: not the outputs of {whose}: {key} is "
+                             f"{type(data[key]).__name__}, expected an object")
     try:
         parsed = declared.from_wire(data)
     except (KeyError, TypeError, AttributeError) as exc:
@@ -130,6 +134,8 @@ def _outputs(path: Path | None, declared: Any, whose: str) -> Any:
     return parsed
 
 
+MAPPING_OUTPUTS = ("endpoints", "pinnedVersions", "models", "gitopsApplications")
+"""Outputs that are objects keyed by model."""
 OPTIONAL_OUTPUTS = {"alarmTopicArn", "gitopsApplications"}
 """Outputs a stack may leave unset (no alarm topic, no cluster)."""
 

@@ -21,7 +21,7 @@ from typing import Any
 
 from infra.release import registry, stacks
 from infra.release.aws import Aws, expect
-from infra.release.errors import EXIT_VERDICT, AwsError, UsageError
+from infra.release.errors import EXIT_VERDICT, AwsError, ReleaseError, UsageError
 from infra.release.outcome import Outcome
 
 TERMINAL = {"Succeeded", "Failed", "Stopped"}
@@ -90,7 +90,14 @@ def run(project_dir: Path, model: str, *, commit: str | None, snapshot: str | No
     out.say(f"  git commit {commit}, data snapshot {snapshot}")
     if not wait:
         return out
-    status, reason, steps = follow(aws, arn, timeout, interval, progress or _stderr)
+    report = progress or _stderr
+    report(f"started {pipeline}: {arn}")  # before the first poll: a failed poll must not hide the run
+    try:
+        status, reason, steps = follow(aws, arn, timeout, interval, report)
+    except ReleaseError as exc:
+        exc.args = (f"{exc}; the run {arn} was started and keeps running",)
+        exc.data = {"executionArn": arn, "lineage": out.data["lineage"]}
+        raise
     out.data.update(status=status, steps=steps)
     if status != "Succeeded":
         out.exit_code = EXIT_VERDICT
@@ -110,6 +117,11 @@ def run(project_dir: Path, model: str, *, commit: str | None, snapshot: str | No
     out.data["package"] = package.to_json()
     out.say(f"registered {group} v{package.version} ({package.status}): {package.arn}")
     out.say(f"  git commit {package.git_commit}, data snapshot {package.data_snapshot}")
+    if package.lineage() != {"gitCommit": commit, "dataSnapshot": snapshot}:
+        out.exit_code = EXIT_VERDICT
+        out.say(f"lineage mismatch: the package records git commit {package.git_commit} and data snapshot "
+                f"{package.data_snapshot}, but this run was started with git commit {commit} and data snapshot "
+                f"{snapshot}")
     return out
 
 
