@@ -107,9 +107,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         outcome = run(args)
     except ReleaseError as exc:
-        print(f"infra.release {args.command}: error: {exc}", file=sys.stderr)
+        message = " ".join(str(exc).split())  # one line, whatever a tool underneath said
+        print(f"infra.release {args.command}: error: {message}", file=sys.stderr)
         if args.format == "json":  # machines get a document on stdout as well
-            Outcome(args.command, exc.exit_code, data={**exc.data, "error": str(exc)}).render("json")
+            Outcome(args.command, exc.exit_code, data={**exc.data, "error": message}).render("json")
         return exc.exit_code
     except KeyboardInterrupt:
         print(f"infra.release {args.command}: interrupted", file=sys.stderr)

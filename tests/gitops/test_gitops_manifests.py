@@ -126,7 +126,7 @@ def test_promotion_is_one_line_and_starts_a_new_rollout(tmp_path: Path) -> None:
     path = overlay.path / "kustomization.yaml"
     old = path.read_text()
     version = manifests_overlays.promoted_version(overlay)
-    new = old.replace(f"- MODEL_PACKAGE_VERSION={version}\n", f"- MODEL_PACKAGE_VERSION={version + 1}\n")
+    new = old.replace(f"- MODEL_PACKAGE_VERSION={version} #", f"- MODEL_PACKAGE_VERSION={version + 1} #")
     assert sum(a != b for a, b in zip(old.splitlines(), new.splitlines(), strict=True)) == 1
     path.write_text(new)
     after = manifests_overlays.render(overlay.path)

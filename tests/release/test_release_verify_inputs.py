@@ -140,3 +140,20 @@ def test_live_variants_must_carry_the_declared_weight_and_capacity(emulator, pus
     assert code == 1 and doc["endpoints"][0]["verdict"] == "failed" and expected in doc["endpoints"][0]["detail"]
     code, doc, _ = release(capsys, push_project, "verify", "--stack", "dev")  # without --outputs as well
     assert code == 1 and expected in doc["endpoints"][0]["detail"], name
+
+
+@pytest.mark.parametrize(("name", "damage"), [
+    ("missing base", lambda k: k.write_text(k.read_text().replace("../../base/", "../../nowhere/"))),
+    ("binary kustomization", lambda k: k.write_bytes(b"\x00\x01binary\xff")),
+    ("invalid YAML", lambda k: k.write_text("resources: [\n  - a\n  b: c\n")),
+    ("binary file beside it", lambda k: (k.parent / "zz.yaml").write_bytes(b"\x00\xff")),
+])
+def test_a_broken_pull_overlay_is_one_line(emulator, project, capsys, tmp_path, name, damage):
+    damage(project / "gitops" / "dev" / "churn" / "kustomization.yaml")
+    path = tmp_path / "app.json"
+    path.write_text(json.dumps({"metadata": {"name": "mlops-dev-churn"}}))
+    code, _, err = release(capsys, project, "verify", "--stack", "dev", "--commit", COMMIT, "--argocd-app-json",
+                           str(path))
+    assert "Traceback" not in err and err.count("\n") <= 1, (name, err)
+    if name != "binary file beside it":  # kustomize reads only the files the overlay names
+        assert code == 2 and "gitops/dev/churn" in err, (name, err)
