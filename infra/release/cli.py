@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from infra.core.paths import PROJECT_ROOT
-from infra.release import approve, promote, smoke, training, verify
+from infra.release import approve, capacity, promote, smoke, training, verify
 from infra.release.errors import EXIT_USAGE, ReleaseError
 from infra.release.outcome import Outcome
 
@@ -68,6 +68,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, default=3600.0, help="seconds --wait waits (default 1 h)")
     p.add_argument("--interval", type=float, default=30.0, help="seconds between polls")
 
+    p = sub.add_parser("live-capacity", parents=[common], help="live instance counts as config for `pulumi up` "
+                       "(a release starts at the live capacity)")
+    p.add_argument("--stack", required=True)
+
     p = sub.add_parser("smoke-test", parents=[common], help="invoke every endpoint with the sample payload")
     p.add_argument("--stack", required=True)
     p.add_argument("--latency-budget-ms", type=int, help="default: the model's alarms.latencyP99Ms")
@@ -99,6 +103,8 @@ def run(args: argparse.Namespace) -> Outcome:
         _positive("interval", args.interval)
         return verify.run(project, args.stack, args.outputs, args.wait, args.timeout, args.interval,
                           commit=args.commit, app_json=args.argocd_app_json)
+    if args.command == "live-capacity":
+        return capacity.run(project, args.stack)
     return smoke.run(project, args.stack, args.latency_budget_ms)
 
 
