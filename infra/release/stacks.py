@@ -136,7 +136,7 @@ def _outputs(path: Path | None, declared: Any, whose: str) -> Any:
 
 MAPPING_OUTPUTS = ("endpoints", "pinnedVersions", "models", "gitopsApplications")
 """Outputs that are objects keyed by model."""
-OPTIONAL_OUTPUTS = {"alarmTopicArn", "gitopsApplications"}
+OPTIONAL_OUTPUTS = {"alarmTopicArn", "gitopsApplications", "ciReleaseRoleArn"}
 """Outputs a stack may leave unset (no alarm topic, no cluster)."""
 
 
