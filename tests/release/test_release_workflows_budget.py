@@ -109,3 +109,34 @@ def test_the_automatic_loop_and_shared_infrastructure_run_in_separate_environmen
         assert _role_expression(step["with"]["role-to-assume"]) == "vars.RELEASE_ROLE_ARN"
     docs = (ROOT / "docs" / "delivery.md").read_text()
     assert f"`{release_environment}`" in docs and "no required reviewer" in docs
+
+
+def _job(workflow: str, name: str) -> dict:
+    [job] = [j for w, n, j in JOBS if (w, n) == (workflow, name)]
+    return job
+
+
+def test_a_failed_preview_still_posts_its_verdict():
+    """pulumi/actions comments only after a preview that succeeded (src/run.ts); a step on failure posts it."""
+    steps = _job("preview.yml", "preview")["steps"]
+    [preview] = [s for s in steps if str(s.get("uses", "")).startswith("pulumi/actions@")]
+    assert preview["with"]["comment-on-pr"] is True and preview.get("id")
+    on_failure = [s for s in steps if f"steps.{preview['id']}.outcome == 'failure'" in str(s.get("if", ""))
+                  and "failure()" in str(s.get("if", ""))]
+    assert len(on_failure) == 1
+    script = on_failure[0]["run"]
+    assert "pulumi preview" in script and "--policy-pack policies" in script
+    assert '--policy-pack-config "policies/config/$STACK.json"' in script
+    assert "gh pr comment" in script and on_failure[0]["env"]["GH_TOKEN"] == "${{ github.token }}"
+    assert _job("preview.yml", "preview")["permissions"]["pull-requests"] == "write"
+
+
+@pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
+def test_each_environment_release_starts_at_the_live_capacity(stack):
+    steps = _job("deploy.yml", stack)["steps"]
+    names = [s.get("id") or s.get("name") or s.get("uses") for s in steps]
+    live = next(i for i, s in enumerate(steps) if s.get("id") == "live")
+    up = next(i for i, s in enumerate(steps) if str(s.get("uses", "")).startswith("pulumi/actions@"))
+    assert live < up, names
+    assert f"infra.release live-capacity --stack {stack} --format json" in steps[live]["run"]
+    assert steps[up]["with"]["config-map"] == "${{ steps.live.outputs.config-map }}"
