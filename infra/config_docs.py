@@ -29,6 +29,7 @@ import yaml
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
+from infra.cli import EXIT_ERROR, EXIT_OK, EXIT_VERDICT
 from infra.config import AWS_KEYS, DEPLOY_TARGETS, PROJECT_NAMESPACE, Deploy, StackConfig, scalar_kind
 from infra.core.paths import PROJECT_ROOT
 
@@ -291,16 +292,16 @@ def main(argv: list[str] | None = None) -> int:
         expected = outputs()
     except (OSError, ValueError) as exc:
         print(f"config_docs: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_ERROR
     stale = [path for path, text in expected.items() if not path.is_file() or path.read_text() != text]
     if args.check:
         for path in stale:
             print(f"{path.relative_to(PROJECT_ROOT)} is out of date; run `python -m infra.config_docs`")
-        return 1 if stale else 0
+        return EXIT_VERDICT if stale else EXIT_OK
     for path in stale:
         write_atomically(path, expected[path])
         print(f"wrote {path.relative_to(PROJECT_ROOT)}")
-    return 0
+    return EXIT_OK
 
 
 if __name__ == "__main__":

@@ -2,7 +2,8 @@
 
 * The Pulumi program is `infra/__main__.py` with `infra.config`, `infra.components` and `infra.core` (the pure
   modules: one home per fact). Everything `infra/__main__.py` imports, directly or not, is in those packages.
-* The tools (`infra.plan`, `infra.release`, `infra.manifests`, `infra.cleanup`, `infra.config_docs`) may import
+* The tools (`infra.plan`, `infra.release`, `infra.manifests`, `infra.cleanup`, `infra.config_docs`, and
+  `infra.cli`, the conventions their command lines share) may import
   the program's pure modules and config, never a component (its internals are not an interface).
 * `infra.core` imports no component and no tool; the policy pack and the model code import nothing from infra.
 """
@@ -17,7 +18,7 @@ import pytest
 from infra.core.paths import PROJECT_ROOT
 
 PROGRAM_PACKAGES = ("infra.config", "infra.components", "infra.core")
-TOOL_PACKAGES = ("infra.plan", "infra.release", "infra.manifests", "infra.cleanup", "infra.config_docs")
+TOOL_PACKAGES = ("infra.plan", "infra.release", "infra.manifests", "infra.cleanup", "infra.config_docs", "infra.cli")
 
 
 def _module_name(path: Path) -> str:
