@@ -14,7 +14,7 @@ from pathlib import Path
 
 from infra.cli import add_format_option
 from infra.core.paths import PROJECT_ROOT
-from infra.release import approve, promote, smoke, training, verify
+from infra.release import approve, models, promote, smoke, training, verify
 from infra.release.errors import EXIT_USAGE, ReleaseError
 from infra.release.outcome import Outcome
 
@@ -32,12 +32,16 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument("--project-dir", type=Path, default=PROJECT_ROOT, help="folder holding Pulumi.yaml")
     parser = _Parser(
         prog="python -m infra.release",
-        description="Release glue that CI runs: train, approve, promote, verify and smoke-test models "
+        description="Release glue that CI runs: list, train, approve, promote, verify and smoke-test models "
         "(resource names from the stack files; see docs/delivery.md).",
         epilog="exit codes: 0 success; 1 a verdict against you; 2 bad input or usage, or a failed AWS call. "
         "AWS_ENDPOINT_URL and AWS_MAX_ATTEMPTS are honoured.",
     )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    p = sub.add_parser("models", parents=[common], help="list a stack's models (the workflows' matrix)")
+    p.add_argument("--stack", help="default: the shared stack (the stack file with mlops:kind shared)")
+    p.add_argument("--model", help="list only this model, after checking that the stack declares it")
 
     p = sub.add_parser("start-training", parents=[common], help="start a model's training pipeline")
     p.add_argument("--model", required=True)
@@ -85,6 +89,8 @@ class _Usage(ReleaseError):
 
 def run(args: argparse.Namespace) -> Outcome:
     project = args.project_dir
+    if args.command == "models":
+        return models.run(project, args.stack, args.model)
     if args.command == "start-training":
         _positive("timeout", args.timeout)
         _positive("interval", args.interval)

@@ -7,8 +7,11 @@ zizmor runs `--offline` with its strictest persona, and a finding may only be si
 
 from __future__ import annotations
 
+import copy
 import json
+import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -148,3 +151,87 @@ def test_promote_listens_to_the_event_the_program_sends():
 def test_train_follows_the_run():
     steps = _workflow("train.yml")["jobs"]["train"]["steps"]
     assert any('infra.release start-training --model "$MODEL" --wait' in s.get("run", "") for s in steps)
+
+
+def _models_in_stack_files(root: Path) -> set[str]:
+    return {m for stack in sorted((root / "stacks").glob("Pulumi.*.yaml"))
+            for m in load(root, stack.name.removeprefix("Pulumi.").removesuffix(".yaml")).config.models}
+
+
+def _named_models(text: str, models: set[str]) -> list[str]:
+    return sorted(m for m in models if re.search(rf"(?<![\w-]){re.escape(m)}(?![\w-])", text))
+
+
+def test_no_workflow_names_a_model():
+    """The models live in the stack files; a workflow that lists them misses the next one (issue #15)."""
+    models = _models_in_stack_files(ROOT)
+    assert {"churn", "fraud"} <= models
+    # the check can fail: the matrix line train.yml had before
+    assert _named_models("""'["churn", "fraud"]'""", models) == ["churn", "fraud"]
+    for path in WORKFLOWS:
+        assert _named_models(path.read_text(), models) == [], f"{path.name} names a model; ask the stack config"
+
+
+def test_train_takes_its_matrix_from_the_models_job():
+    jobs = _workflow("train.yml")["jobs"]
+    step = next(s for s in jobs["models"]["steps"] if s.get("id") == "list")
+    assert "python -m infra.release models" in step["run"]
+    assert jobs["models"]["outputs"]["models"] == "${{ steps.list.outputs.models }}"
+    assert "id-token" not in jobs["models"]["permissions"]  # listing needs no AWS
+    assert jobs["train"]["needs"] == "models"
+    assert jobs["train"]["strategy"]["matrix"] == {"model": "${{ fromJSON(needs.models.outputs.models) }}"}
+
+
+def test_one_scheduler_for_training_the_shared_stacks_eventbridge_rules():
+    """EventBridge (`training.schedule`) starts scheduled training; no workflow does it as well (docs/delivery.md)."""
+    for path in WORKFLOWS:
+        document = _workflow(path.name)
+        if "schedule" in document["on"]:
+            assert "start-training" not in path.read_text(), f"{path.name} schedules training beside EventBridge"
+    assert "schedule" not in _workflow("train.yml")["on"]
+    assert any(m.training.schedule for m in load(ROOT, "shared").config.models.values())
+
+
+def _project_copy(tmp_path: Path) -> Path:
+    """What the workflow's checkout holds for `infra.release models`: the tool, the model contract, the stacks."""
+    project = tmp_path / "checkout"
+    ignore = shutil.ignore_patterns("__pycache__")
+    for folder in ("infra", "model_code", "stacks"):
+        shutil.copytree(ROOT / folder, project / folder, ignore=ignore)
+    shutil.copy(ROOT / "Pulumi.yaml", project / "Pulumi.yaml")
+    return project
+
+
+def _add_model(project: Path, name: str, like: str = "churn") -> None:
+    path = project / "stacks" / "Pulumi.shared.yaml"
+    document = yaml.safe_load(path.read_text())
+    models = document["config"]["mlops:models"]
+    models[name] = copy.deepcopy(models[like])
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
+
+
+def _run_models_step(project: Path, tmp_path: Path, model: str = "") -> tuple[int, str, str]:
+    """The `list` step of train.yml, run by bash as the runner runs it, in a checkout of `project`."""
+    script = next(s for s in _workflow("train.yml")["jobs"]["models"]["steps"] if s.get("id") == "list")["run"]
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    (bin_dir / "python").write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')  # this virtualenv's python
+    (bin_dir / "python").chmod(0o755)
+    output = tmp_path / "github_output"
+    output.write_text("")
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "INPUT_MODEL": model,
+           "RUNNER_TEMP": str(tmp_path), "GITHUB_OUTPUT": str(output), "PYTHONPATH": str(project)}
+    result = subprocess.run(["bash", "-e", "-o", "pipefail", "-c", script], cwd=project, env=env,
+                            capture_output=True, text=True, timeout=120)
+    return result.returncode, output.read_text(), result.stderr
+
+
+def test_a_third_model_in_the_shared_stack_is_in_the_training_matrix(tmp_path):
+    assert shutil.which("jq"), "the workflow step uses jq (preinstalled on GitHub's runners): install jq"
+    project = _project_copy(tmp_path)
+    _add_model(project, "spam")
+    assert _run_models_step(project, tmp_path)[:2] == (0, 'models=["churn","fraud","spam"]\n')
+    assert _run_models_step(project, tmp_path, "spam")[:2] == (0, 'models=["spam"]\n')
+    code, output, err = _run_models_step(project, tmp_path, "nope")
+    assert (code, output) == (2, "") and "--model nope: not a model of stack 'shared'" in err
+    assert "churn, fraud, spam" in err
