@@ -235,3 +235,22 @@ def test_a_third_model_in_the_shared_stack_is_in_the_training_matrix(tmp_path):
     code, output, err = _run_models_step(project, tmp_path, "nope")
     assert (code, output) == (2, "") and "--model nope: not a model of stack 'shared'" in err
     assert "churn, fraud, spam" in err
+
+
+def test_ci_setup_names_the_tools_pip_cannot_install_before_installing_anything(tmp_path):
+    """The README's first command on a machine without kubectl and jq: one clear line each, exit 1, no virtualenv."""
+    (tmp_path / ".ci").mkdir()
+    shutil.copy(ROOT / ".ci" / "setup", tmp_path / ".ci" / "setup")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("dirname", "python3", "printf"):
+        found = shutil.which(tool)
+        if found:
+            (bin_dir / tool).symlink_to(found)
+    result = subprocess.run([shutil.which("bash"), str(tmp_path / ".ci" / "setup")], env={"PATH": str(bin_dir)},
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert [line.split(" (")[0] for line in result.stderr.splitlines()] == [
+        "missing on PATH: kubectl", "missing on PATH: jq"]
+    assert not (tmp_path / ".venv").exists() and not (tmp_path / ".venv-checkov").exists()
+
