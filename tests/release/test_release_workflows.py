@@ -7,19 +7,25 @@ zizmor runs `--offline` with its strictest persona, and a finding may only be si
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import io
 import json
 import os
 import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from infra.components.promotion_trigger import DISPATCH_EVENT_TYPE
+from infra.release.cli import main as release_main
 from infra.release.stacks import load
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -254,3 +260,22 @@ def test_ci_setup_names_the_tools_pip_cannot_install_before_installing_anything(
         "missing on PATH: kubectl", "missing on PATH: jq"]
     assert not (tmp_path / ".venv").exists() and not (tmp_path / ".venv-checkov").exists()
 
+
+
+MODEL_NAMES = st.from_regex(r"[a-z][a-z0-9-]{1,19}", fullmatch=True)
+
+
+@settings(max_examples=15, deadline=None)
+@given(added=st.lists(MODEL_NAMES, min_size=1, max_size=3, unique=True))
+def test_the_matrix_is_exactly_the_shared_stacks_models_whatever_they_are_called(added: list[str]) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        project = Path(folder)
+        shutil.copytree(ROOT / "stacks", project / "stacks")
+        shutil.copy(ROOT / "Pulumi.yaml", project / "Pulumi.yaml")
+        for name in added:
+            _add_model(project, name)
+        with contextlib.redirect_stdout(io.StringIO()) as out:
+            assert release_main(["models", "--format", "json", "--project-dir", str(project)]) == 0
+        listed = json.loads(out.getvalue())["models"]
+        assert listed == sorted({"churn", "fraud", *added})
+        assert _named_models(json.dumps(listed), set(added)) == sorted(added)  # the workflow check would see them
