@@ -21,12 +21,16 @@ from typing import Any
 from infra.release import stacks
 from infra.release.aws import Aws
 from infra.release.aws import body as read_body
-from infra.release.errors import EXIT_VERDICT, UsageError
+from infra.release.errors import EXIT_VERDICT, AwsError, UsageError
 from infra.release.outcome import Outcome
 
 CONTENT_TYPE = "application/json"
 ANSWER_LIMIT = 6 * 1024 * 1024
 """A bound far above any answer to the sample request (a few hundred bytes): a runaway body is a fault."""
+MODEL_ERROR = "ModelError"
+"""InvokeEndpoint's error when the model's container answered 4xx/5xx: a verdict on the release, unlike the other
+errors (throttling, no such endpoint, unreachable AWS), which mean the test could not run. botocore reference:
+https://docs.aws.amazon.com/botocore/latest/reference/services/sagemaker-runtime/client/exceptions/ModelError.html"""
 
 
 @cache
@@ -81,10 +85,16 @@ def run(project_dir: Path, stack: str, budget_override_ms: int | None) -> Outcom
         name = target.naming.endpoint(model)
         budget = budget_override_ms or deploy.alarms.latency_p99_ms
         started = time.perf_counter()
-        answer = aws.call("sagemaker-runtime", "invoke_endpoint", f"endpoint {name}", read=read_body(ANSWER_LIMIT),
-                          EndpointName=name, ContentType=CONTENT_TYPE, Accept=CONTENT_TYPE, Body=body)
+        try:
+            answer = aws.call("sagemaker-runtime", "invoke_endpoint", f"endpoint {name}",
+                              read=read_body(ANSWER_LIMIT), EndpointName=name, ContentType=CONTENT_TYPE,
+                              Accept=CONTENT_TYPE, Body=body)
+            problem = check_body(answer, rows)
+        except AwsError as exc:
+            if exc.code != MODEL_ERROR:
+                raise  # AWS refused or was unreachable: no verdict on the endpoint (exit 2)
+            problem = str(exc)  # the model's own container answered with an error: that is the verdict
         elapsed_ms = (time.perf_counter() - started) * 1000
-        problem = check_body(answer, rows)
         if problem is None and elapsed_ms > budget:
             problem = f"took {elapsed_ms:.0f} ms, over the latency budget of {budget} ms"
         results.append({"model": model, "endpoint": name, "ok": problem is None, "latencyMs": round(elapsed_ms, 1),

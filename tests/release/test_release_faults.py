@@ -2,8 +2,9 @@
 
 Each AWS call the command makes meets each fault in turn: throttling (400 ThrottlingException / 503 SlowDown),
 500s, a garbage body, a truncated body, a hang longer than the read timeout, a dropped connection. Whatever the
-fault, the command ends with exit 1 and one line on stderr naming the call (`service:Operation`), never a
-traceback; a fault in the read of an answer is as guarded as a fault in the call.
+fault, the command ends with exit 2 (no verdict was reached: `infra.cli`) and one error line on stderr naming the
+call (`service:Operation`; `start-training --wait` prints the run it started before it), never a traceback; a
+fault in the read of an answer is as guarded as a fault in the call.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import pytest
 import release_seed as seed
 from release_cli import release_text
 
+from infra.release.errors import EXIT_ERROR
 from infra.release.smoke import sample_request
 
 FAULTS = ("throttle", "error500", "garbage", "truncate", "drop")
@@ -106,9 +108,12 @@ VERDICTS = {("approve-report", "garbage"): "is not valid JSON", ("smoke-invoke",
 
 
 def _one_line_naming(code: int, out: str, err: str, call: str) -> None:
-    assert code == 1, (out, err)
+    assert code == EXIT_ERROR, (out, err)
     assert "Traceback" not in err + out
-    assert err.count("\n") == 1 and err.startswith("infra.release ") and f"{call} on " in err, err
+    lines = err.splitlines()
+    errors = [line for line in lines if line.startswith("infra.release ")]
+    assert errors == lines[-1:] and f"{call} on " in errors[0], err
+    assert all(line.startswith("started ") for line in lines[:-1]), err  # start-training names its run first
 
 
 CASES = [(fault, *scenario) for scenario in SCENARIOS for fault in FAULTS
@@ -171,7 +176,7 @@ def test_aws_max_attempts_is_the_total_number_of_attempts(proxy, project, capsys
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", str(attempts))
     proxy.fault("ListModelPackages", "error500")
     code, _, err = release_text(capsys, project, *argv)
-    assert code == 1 and "sagemaker:ListModelPackages" in err
+    assert code == EXIT_ERROR and "sagemaker:ListModelPackages" in err
     assert proxy.count("ListModelPackages") == attempts
 
 
