@@ -159,6 +159,7 @@ def shared_stack(config: StackConfig, naming: Naming, provider: aws.Provider) ->
         github_oidc_provider_arn=oidc.arn,
         ci_preview_role_arn=ci.preview_role.arn,
         ci_deploy_role_arn=ci.deploy_role.arn,
+        ci_release_role_arn=ci.release_role.arn if ci.release_role is not None else None,
     ).export()
 
 
