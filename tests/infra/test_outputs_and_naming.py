@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import fields
 
 import pytest
@@ -20,7 +21,9 @@ def _declared(plan: PlanResult, type_: str, key: str = "name") -> set[str]:
 
 
 def _tail(arn_or_url: str) -> str:
-    return arn_or_url.rsplit("/", 1)[-1]
+    """The name at the end of an ARN or URL: after the last `/`, or `:` where the ARN format has no `/` (an SNS
+    topic is `arn:aws:sns:REGION:ACCOUNT:NAME`; infra/plan/arns.py gives each type its real format)."""
+    return re.split(r"[/:]", arn_or_url)[-1]
 
 
 def test_every_shared_output_names_a_resource_the_shared_plan_declares(plans: dict[str, PlanResult]) -> None:
