@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from infra.core.iam import policy_document
+from infra.core.iam import service_publishes
 from infra.core.naming import Naming
 
 
@@ -32,18 +32,8 @@ class AlarmTopic(pulumi.ComponentResource):
         aws.sns.TopicPolicy(
             name,
             arn=self.topic.arn,
-            policy=policy_document(
-                [
-                    {
-                        "Sid": "CloudWatchPublishesAlarms",
-                        "Effect": "Allow",
-                        "Principal": {"Service": "cloudwatch.amazonaws.com"},
-                        "Action": "sns:Publish",
-                        "Resource": self.topic.arn,
-                        "Condition": {"StringEquals": {"aws:SourceAccount": args.account_id}},
-                    }
-                ]
-            ),
+            policy=service_publishes("CloudWatchPublishesAlarms", "cloudwatch.amazonaws.com", self.topic.arn,
+                                     args.account_id),
             opts=child,
         )
         self.arn = self.topic.arn

@@ -16,7 +16,7 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.config import StackConfig
-from infra.core.iam import allow, policy_document, service_trust
+from infra.core.iam import allow, policy_document, service_publishes, service_trust
 from infra.core.naming import Naming
 
 DISPATCH_EVENT_TYPE = "model-package-approved"
@@ -93,18 +93,8 @@ class PromotionTrigger(pulumi.ComponentResource):
         aws.sns.TopicPolicy(
             name,
             arn=self.topic.arn,
-            policy=policy_document(
-                [
-                    {
-                        "Sid": "EventBridgePublishesPromotions",
-                        "Effect": "Allow",
-                        "Principal": {"Service": "events.amazonaws.com"},
-                        "Action": "sns:Publish",
-                        "Resource": self.topic.arn,
-                        "Condition": {"StringEquals": {"aws:SourceAccount": args.account_id}},
-                    }
-                ]
-            ),
+            policy=service_publishes("EventBridgePublishesPromotions", "events.amazonaws.com", self.topic.arn,
+                                     args.account_id),
             opts=child,
         )
         self.rule = aws.cloudwatch.EventRule(

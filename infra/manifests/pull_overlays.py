@@ -49,12 +49,13 @@ def capture_key(directory: Path) -> str:
 def facts(config: StackConfig, directory: Path, project_root: Path = PROJECT_ROOT) -> ack.PullFacts:
     """What the overlay needs beyond the environment's stack config: the shared stack's account and region
     (from its stack file) and the shared key's ARN (from the overlay's own line)."""
-    shared = parse_stack_config(load_stack(project_root, config.shared_stack.rsplit("/", 1)[1]).config)
+    shared = parse_stack_config(load_stack(project_root, Naming.of_stack(config.shared_stack).stack).config)
     if not config.account_id or not shared.account_id:
         raise OverlayError("SageMaker by pull needs accountId in the environment's and the shared stack file")
     return ack.PullFacts(environment=config.environment, region=config.region, account_id=config.account_id,
                          shared_account_id=shared.account_id, shared_region=shared.region,
-                         capture_kms_key_arn=capture_key(directory), owner=config.owner,
+                         capture_kms_key_arn=capture_key(directory), shared_stack=config.shared_stack,
+                         owner=config.owner,
                          cost_center=config.cost_center)
 
 
