@@ -30,6 +30,13 @@ PARTITION_REGIONS = {
 """Partition -> the regions it holds, as botocore's `data/partitions.json` (`regionRegex`) states them
 (boto/botocore 1.44.8); `tests/infra/test_arns.py` holds this table against botocore's own resolver."""
 
+DNS_SUFFIX = {
+    "aws": "amazonaws.com", "aws-cn": "amazonaws.com.cn", "aws-eusc": "amazonaws.eu", "aws-iso": "c2s.ic.gov",
+    "aws-iso-b": "sc2s.sgov.gov", "aws-iso-e": "cloud.adc-e.uk", "aws-iso-f": "csp.hci.ic.gov",
+    "aws-us-gov": "amazonaws.com",
+}
+"""Partition -> the DNS suffix of its service endpoints (botocore `data/partitions.json`, `outputs.dnsSuffix`)."""
+
 
 def partition_of(region: str) -> str:
     """The partition a region belongs to (for tools; the program asks its provider instead)."""

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from infra.cli import EXIT_ERROR, EXIT_OK, EXIT_VERDICT, add_format_option
 from infra.config import ConfigError, parse_stack_config
+from infra.core.arns import Arns
 from infra.core.naming import Naming
 from infra.core.paths import PROJECT_ROOT
 from infra.manifests import model_server, pull_overlays
@@ -81,7 +82,11 @@ def check(overlay: Overlay) -> tuple[list[Violation], list[str]]:
         problems.append(f"{overlay.environment}/{overlay.model}: the stack config does not serve this model with "
                         "target kubernetes, so its AppProject will refuse to sync it")
     else:
-        problems += model_server.disagreements(overlay, manifests, deploy, naming, config.account_id)
+        try:
+            arns = Arns.for_region(config.region, config.account_id) if config.account_id else None
+        except ValueError as exc:
+            return violations, [f"{overlay.environment}/{overlay.model}: {exc}"]
+        problems += model_server.disagreements(overlay, manifests, deploy, naming, arns)
     return violations, problems
 
 

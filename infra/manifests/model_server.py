@@ -9,6 +9,7 @@ from typing import Any
 import yaml
 
 from infra.config import KubernetesDeploy
+from infra.core.arns import Arns
 from infra.core.canary import canary_steps
 from infra.core.naming import Naming
 from infra.manifests.overlays import Overlay
@@ -19,8 +20,10 @@ def _one(manifests: Sequence[dict[str, Any]], kind: str) -> dict[str, Any] | Non
 
 
 def disagreements(overlay: Overlay, manifests: Sequence[dict[str, Any]], deploy: KubernetesDeploy,
-                  naming: Naming, account_id: str | None) -> list[str]:
-    """Where the rendered overlay does not say what the stack config says; empty when they agree."""
+                  naming: Naming, arns: Arns | None) -> list[str]:
+    """Where the rendered overlay does not say what the stack config says; empty when they agree.
+
+    `arns`: the environment's account (None when its stack file names no account: the role is not compared)."""
     where = f"{overlay.environment}/{overlay.model}"
     problems = []
     rollout, hpa = _one(manifests, "Rollout"), _one(manifests, "HorizontalPodAutoscaler")
@@ -46,8 +49,8 @@ def disagreements(overlay: Overlay, manifests: Sequence[dict[str, Any]], deploy:
     if off:
         problems.append(f"{where}: objects outside the namespace {namespace}: {off}")
     account = _one(manifests, "ServiceAccount")
-    if account_id and account is not None:
-        role = f"arn:aws:iam::{account_id}:role/{naming.k8s_serving_role(overlay.model)}"
+    if arns is not None and account is not None:
+        role = arns.role(naming.k8s_serving_role(overlay.model))
         actual = (account["metadata"].get("annotations") or {}).get("eks.amazonaws.com/role-arn")
         if actual != role:
             problems.append(f"{where}: service account role {actual!r} is not the stack's IRSA role {role!r}")

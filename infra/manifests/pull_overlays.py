@@ -16,6 +16,7 @@ import yaml
 
 from infra.config import SageMakerDeploy, StackConfig, parse_stack_config
 from infra.core import ack
+from infra.core.arns import Arns, partition_of
 from infra.core.naming import Naming
 from infra.core.paths import PROJECT_ROOT
 from infra.plan.project import load_stack
@@ -25,7 +26,8 @@ PATCH_FILES = {"Model": "model-patch.yaml", "EndpointConfig": "endpointconfig-pa
                "Endpoint": "endpoint-patch.yaml"}
 REPLACEMENTS_FILE = "release-replacements.yaml"
 CAPTURE_KEY_LINE = re.compile(r"^\s*- CAPTURE_KMS_KEY_ARN=(\S+)\s*$", re.MULTILINE)
-KMS_KEY_ARN = re.compile(r"^arn:aws:kms:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):key/[0-9a-f-]{36}$")
+KMS_KEY_ARN = re.compile(
+    r"^arn:(?P<partition>aws[a-z-]*):kms:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):key/[0-9a-f-]{36}$")
 
 
 class OverlayError(Exception):
@@ -82,10 +84,12 @@ def disagreements(where: str, manifests: Sequence[dict[str, Any]], naming: Namin
     """Where the rendered ACK objects differ from those the stack config implies; empty when they agree."""
     problems = []
     if deploy.data_capture_percent:
+        shared_key = Arns.for_region(pull.shared_region, pull.shared_account_id).kms("key/<id>")
         match = KMS_KEY_ARN.match(pull.capture_kms_key_arn)
-        if match is None or match["account"] != pull.shared_account_id or match["region"] != pull.shared_region:
+        if match is None or (match["partition"], match["region"], match["account"]) != (
+                partition_of(pull.shared_region), pull.shared_region, pull.shared_account_id):
             problems.append(f"{where}: CAPTURE_KMS_KEY_ARN must be the shared stack's key ARN "
-                            f"(arn:aws:kms:{pull.shared_region}:{pull.shared_account_id}:key/<id>); got "
+                            f"({shared_key}); got "
                             f"{pull.capture_kms_key_arn or 'no such line'}")
     expected = ack.with_version(ack.expected_objects(naming, model, deploy, pull), version)
     kinds = sorted(m.get("kind", "?") for m in manifests)
