@@ -6,13 +6,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import yaml
-
 from infra.config import KubernetesDeploy
 from infra.core.arns import Arns
 from infra.core.canary import canary_steps
 from infra.core.naming import Naming
-from infra.manifests.overlays import Overlay
+from infra.manifests.overlays import Overlay, generated_yaml
 
 
 def _one(manifests: Sequence[dict[str, Any]], kind: str) -> dict[str, Any] | None:
@@ -57,11 +55,6 @@ def disagreements(overlay: Overlay, manifests: Sequence[dict[str, Any]], deploy:
     return problems
 
 
-class _NoAliases(yaml.SafeDumper):
-    def ignore_aliases(self, data: Any) -> bool:
-        return True
-
-
 def patch_files(environment: str, model: str, deploy: KubernetesDeploy) -> dict[str, str]:
     """The overlay's patches that restate the stack config: file name -> content (JSON patches as YAML)."""
     r = deploy.resources
@@ -78,7 +71,5 @@ def patch_files(environment: str, model: str, deploy: KubernetesDeploy) -> dict[
         {"op": "replace", "path": "/spec/metrics/0/resource/target/averageUtilization",
          "value": deploy.target_cpu_percent},
     ]
-    head = (f"# Generated from stacks/Pulumi.{environment}.yaml (models.{model}.deploy) by "
-            "`python -m infra.manifests --write-patches`; CI fails if they differ.\n")
-    return {name: head + yaml.dump(ops, Dumper=_NoAliases, sort_keys=False)
+    return {name: generated_yaml(environment, model, ops)
             for name, ops in (("rollout-patch.yaml", rollout), ("hpa-patch.yaml", hpa))}

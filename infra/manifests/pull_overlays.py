@@ -12,13 +12,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from infra.config import SageMakerDeploy, StackConfig, parse_stack_config
 from infra.core import ack
 from infra.core.arns import Arns, partition_of
 from infra.core.naming import Naming
 from infra.core.paths import PROJECT_ROOT
+from infra.manifests.overlays import generated_yaml
 from infra.plan.project import load_stack
 
 BASE = "sagemaker-endpoint"
@@ -61,21 +60,13 @@ def facts(config: StackConfig, directory: Path, project_root: Path = PROJECT_ROO
                          cost_center=config.cost_center)
 
 
-class _NoAliases(yaml.SafeDumper):
-    def ignore_aliases(self, data: Any) -> bool:
-        return True
-
-
 def generated_files(environment: str, model: str, naming: Naming, deploy: SageMakerDeploy,
                     pull: ack.PullFacts) -> dict[str, str]:
     """File name -> content of the overlay's generated files (a JSON patch per object, the version replacements)."""
     objects = ack.expected_objects(naming, model, deploy, pull)
-    head = (f"# Generated from stacks/Pulumi.{environment}.yaml (models.{model}.deploy) by "
-            "`python -m infra.manifests --write-patches`; CI fails if they differ.\n")
-    files = {PATCH_FILES[kind]: head + yaml.dump(ops, Dumper=_NoAliases, sort_keys=False, width=120)
+    files = {PATCH_FILES[kind]: generated_yaml(environment, model, ops, width=120)
              for kind, ops in ack.patch_operations(objects).items()}
-    files[REPLACEMENTS_FILE] = head + yaml.dump(ack.version_replacements(objects), Dumper=_NoAliases,
-                                                sort_keys=False, width=120)
+    files[REPLACEMENTS_FILE] = generated_yaml(environment, model, ack.version_replacements(objects), width=120)
     return files
 
 

@@ -16,9 +16,7 @@ value changed, then written atomically (temporary file, fsync, rename): a reader
 from __future__ import annotations
 
 import contextlib
-import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +24,7 @@ from typing import Any
 import yaml
 
 from infra.config import KubernetesDeploy, SageMakerDeploy
+from infra.core.files import write_atomically
 from infra.release import registry, stacks
 from infra.release.aws import Aws
 from infra.release.errors import EXIT_VERDICT, ReleaseError, UsageError
@@ -160,7 +159,7 @@ def write_pin(pin: Pin, version: int) -> None:
     updated = "".join(lines)
     _check_one_value_changed(pin, original, updated, version)
     try:
-        atomic_write(pin.file, updated)
+        write_atomically(pin.file, updated)
     except OSError as exc:
         raise ReleaseError(f"{pin.file}: cannot write ({exc.strerror or exc}); the file is unchanged") from None
 
@@ -182,17 +181,3 @@ def _without_line(text: str, line: int) -> list[str]:
     return lines[: line - 1] + lines[line:]
 
 
-def atomic_write(path: Path, text: str) -> None:
-    """Temporary file beside the target (same file system), fsync, rename over it; the mode is kept."""
-    mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
