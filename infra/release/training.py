@@ -19,6 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from infra.core import bucket_layout
 from infra.release import registry, stacks
 from infra.release.aws import Aws
 from infra.release.errors import EXIT_VERDICT, AwsError, UsageError
@@ -47,8 +48,8 @@ def data_snapshot(aws: Aws, shared: stacks.Stack, model: str, data_bucket: str |
     if data_bucket is None:
         account = shared.config.account_id or aws.call("sts", "get_caller_identity", "caller")["Account"]
         data_bucket = shared.naming.bucket("data", account)
-    key = f"{model}/raw/raw.csv"
-    uri = f"s3://{data_bucket}/{key}"
+    key = bucket_layout.raw_data_key(model)
+    uri = bucket_layout.s3_uri(data_bucket, key)
     head = aws.call("s3", "head_object", uri, Bucket=data_bucket, Key=key)
     version = head.get("VersionId")
     if version and version != "null":

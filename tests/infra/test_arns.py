@@ -4,6 +4,7 @@ names its resources together."""
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import re
 from pathlib import Path
@@ -14,7 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from infra.config import parse_stack_config
-from infra.core import ack
+from infra.core import ack, bucket_layout
 from infra.core.arns import PARTITION_REGIONS, Arns, packages_of_group, partition_of
 from infra.core.naming import Naming
 from infra.manifests import pull_overlays
@@ -174,3 +175,15 @@ def test_the_release_tool_refuses_a_shared_stack_the_environments_do_not_name(tm
     with pytest.raises(release_stacks.UsageError, match="mlops:sharedStack names 'shared'.*registry"):
         release_stacks.load_shared(project)
 
+
+
+# -- the bucket layout ---------------------------------------------------------------------------------------------
+@given(st.from_regex(r"\A[a-z][a-z0-9-]{1,19}\Z"), st.from_regex(r"\A[a-z][a-z0-9-]{1,19}\Z"))
+def test_each_models_raw_data_lies_under_its_own_prefix_and_the_release_tools_pattern(model: str, other: str) -> None:
+    """What the release tool reads (the raw file's version) is inside the pipeline role's and the CI role's scope,
+    and outside every other model's."""
+    key = bucket_layout.raw_data_key(model)
+    assert key.startswith(bucket_layout.raw_data_prefix(model)) and key.startswith(bucket_layout.model_prefix(model))
+    assert fnmatch.fnmatchcase(key, f"{bucket_layout.raw_data_prefix('*')}*")
+    if other != model:
+        assert not key.startswith(bucket_layout.model_prefix(other))
