@@ -31,18 +31,11 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
+from infra.components.service_resources import service_role
 from infra.config import Autoscaling, Network, SageMakerDeploy
 from infra.core import bucket_layout
 from infra.core.arns import Arns
-from infra.core.iam import (
-    ECR_PULL_ACTIONS,
-    allow,
-    ecr_login,
-    policy_document,
-    sagemaker_metrics,
-    service_trust,
-    vpc_attachment,
-)
+from infra.core.iam import ECR_PULL_ACTIONS, allow, ecr_login, sagemaker_metrics, vpc_attachment
 from infra.core.naming import Naming, model_tags
 from infra.core.rollout import describe_steps
 from infra.core.serving import (
@@ -146,14 +139,6 @@ class SageMakerEndpoint(pulumi.ComponentResource):
     # -- identity ---------------------------------------------------------------------------------------------
     def _execution_role(self, name: str) -> aws.iam.Role:
         a = self._args
-        role_name = a.naming.serving_role(a.model)
-        role = aws.iam.Role(
-            name,
-            name=role_name,
-            assume_role_policy=service_trust("sagemaker.amazonaws.com", a.account_id),
-            tags=self._tags,
-            opts=pulumi.ResourceOptions(parent=self),
-        )
         artifacts = self._arns.objects(a.shared.artifacts_bucket, f"{bucket_layout.model_prefix(a.model)}*")
         statements = [
             allow("ReadModelArtifacts", ["s3:GetObject"], [artifacts]),
@@ -173,9 +158,8 @@ class SageMakerEndpoint(pulumi.ComponentResource):
             ]
         if a.network.subnet_ids:
             statements.append(vpc_attachment(a.region))
-        aws.iam.RolePolicy(name, role=role.id, policy=policy_document(statements),
-                           opts=pulumi.ResourceOptions(parent=self))
-        return role
+        return service_role(name, a.naming.serving_role(a.model), "sagemaker.amazonaws.com", a.account_id, statements,
+                            self, self._tags)
 
     # -- model and configuration ------------------------------------------------------------------------------
     def _model(self, name: str, version: int, variant: str = "") -> aws.sagemaker.Model:

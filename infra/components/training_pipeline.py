@@ -12,18 +12,11 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from infra.components.service_resources import service_role
 from infra.config import Network, Training
 from infra.core import bucket_layout
 from infra.core.arns import Arns
-from infra.core.iam import (
-    ECR_PULL_ACTIONS,
-    allow,
-    ecr_login,
-    policy_document,
-    sagemaker_metrics,
-    service_trust,
-    vpc_attachment,
-)
+from infra.core.iam import ECR_PULL_ACTIONS, allow, ecr_login, sagemaker_metrics, vpc_attachment
 from infra.core.naming import Naming, model_tags
 from infra.core.pipeline import PipelineSpec, build_pipeline_definition
 from infra.core.pipeline.spec import PARAM_DATA_SNAPSHOT, scheduled_data_snapshot
@@ -122,20 +115,8 @@ class TrainingPipeline(pulumi.ComponentResource):
     def _execution_role(self, name: str) -> aws.iam.Role:
         args = self._args
         role_name = args.naming.pipeline_role(args.model)
-        role = aws.iam.Role(
-            name,
-            name=role_name,
-            assume_role_policy=service_trust("sagemaker.amazonaws.com", args.account_id),
-            tags=self._tags,
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        aws.iam.RolePolicy(
-            name,
-            role=role.id,
-            policy=policy_document(self._permissions(role_name)),
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        return role
+        return service_role(name, role_name, "sagemaker.amazonaws.com", args.account_id,
+                            self._permissions(role_name), self, self._tags)
 
     def _permissions(self, role_name: str) -> list[dict]:
         """Only what the five steps need, on this model's prefixes and resources."""
@@ -180,21 +161,9 @@ class TrainingPipeline(pulumi.ComponentResource):
     def _schedule(self, name: str, expression: str) -> None:
         a = self._args
         child = pulumi.ResourceOptions(parent=self)
-        events_role = aws.iam.Role(
-            f"{name}-schedule",
-            name=a.naming.schedule_role(a.model),
-            assume_role_policy=service_trust("events.amazonaws.com", a.account_id),
-            tags=self._tags,
-            opts=child,
-        )
-        aws.iam.RolePolicy(
-            f"{name}-schedule",
-            role=events_role.id,
-            policy=policy_document(
-                [allow("StartThisPipeline", ["sagemaker:StartPipelineExecution"], [self.pipeline.arn])]
-            ),
-            opts=child,
-        )
+        events_role = service_role(
+            f"{name}-schedule", a.naming.schedule_role(a.model), "events.amazonaws.com", a.account_id,
+            [allow("StartThisPipeline", ["sagemaker:StartPipelineExecution"], [self.pipeline.arn])], self, self._tags)
         rule = aws.cloudwatch.EventRule(
             f"{name}-schedule",
             name=a.naming.retrain_rule(a.model),
