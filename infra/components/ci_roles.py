@@ -14,7 +14,7 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.components.github_oidc import GITHUB_OIDC_HOST
-from infra.core import bucket_layout
+from infra.core import bucket_layout, serving
 from infra.core.arns import Arns
 from infra.core.iam import STS_AUDIENCE, allow, policy_document, web_identity_statement
 from infra.core.naming import Naming
@@ -285,19 +285,16 @@ _ALARM_ACTIONS = [
     "cloudwatch:ListTagsForResource", "cloudwatch:TagResource", "cloudwatch:UntagResource",
 ]
 _DASHBOARD_ACTIONS = ["cloudwatch:PutDashboard", "cloudwatch:GetDashboard", "cloudwatch:DeleteDashboards"]
-_SAGEMAKER_TAG_ACTIONS = ["sagemaker:AddTags", "sagemaker:DeleteTags", "sagemaker:ListTags"]
+_SAGEMAKER_TAG_ACTIONS = list(serving.TAG_ACTIONS)
 _SAGEMAKER_SHARED_ACTIONS = [
     "sagemaker:CreatePipeline", "sagemaker:DescribePipeline", "sagemaker:UpdatePipeline", "sagemaker:DeletePipeline",
     "sagemaker:CreateModelPackageGroup", "sagemaker:DescribeModelPackageGroup", "sagemaker:DeleteModelPackageGroup",
     "sagemaker:PutModelPackageGroupPolicy", "sagemaker:GetModelPackageGroupPolicy",
     "sagemaker:DeleteModelPackageGroupPolicy", *_SAGEMAKER_TAG_ACTIONS,
 ]
-_SAGEMAKER_SERVING_ACTIONS = [
-    "sagemaker:CreateModel", "sagemaker:DescribeModel", "sagemaker:DeleteModel",
-    "sagemaker:CreateEndpointConfig", "sagemaker:DescribeEndpointConfig", "sagemaker:DeleteEndpointConfig",
-    "sagemaker:CreateEndpoint", "sagemaker:DescribeEndpoint", "sagemaker:UpdateEndpoint", "sagemaker:DeleteEndpoint",
-    *_SAGEMAKER_TAG_ACTIONS,
-]
+# The same calls as the ACK controller's on the pull path (infra.core.ack_controller): one list, in infra.core.serving.
+_SAGEMAKER_SERVING_ACTIONS = [*serving.MODEL_ACTIONS, *serving.ENDPOINT_CONFIG_ACTIONS, *serving.ENDPOINT_ACTIONS,
+                              *_SAGEMAKER_TAG_ACTIONS]
 _KMS_KEY_ACTIONS = [
     "kms:DescribeKey", "kms:GetKeyPolicy", "kms:PutKeyPolicy", "kms:GetKeyRotationStatus", "kms:EnableKeyRotation",
     "kms:UpdateKeyDescription", "kms:ListResourceTags", "kms:TagResource", "kms:UntagResource",
