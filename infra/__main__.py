@@ -86,16 +86,17 @@ def account_id_of(config: StackConfig, provider: aws.Provider) -> pulumi.Input[s
     return aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(provider=provider)).account_id
 
 
-def partition_of(provider: aws.Provider) -> str:
+def partition_of(provider: aws.Provider) -> aws.GetPartitionResult:
     """The provider's partition (`aws`, `aws-us-gov`, `aws-cn`): the first field of every ARN the program writes
-    (`infra.core.arns`). Asked once, of the provider, so GovCloud and China stacks get their own ARNs."""
-    return aws.get_partition(opts=pulumi.InvokeOptions(provider=provider)).partition
+    (`infra.core.arns`), and its DNS suffix. Asked of the provider, so GovCloud and China stacks get their own."""
+    return aws.get_partition(opts=pulumi.InvokeOptions(provider=provider))
 
 
 def shared_stack(config: StackConfig, naming: Naming, provider: aws.Provider) -> None:
     """Registries, artifact store, training pipelines, promotion trigger and CI trust."""
     account_id = account_id_of(config, provider)
-    partition = partition_of(provider)
+    aws_partition = partition_of(provider)
+    partition = aws_partition.partition
     # `protect` goes to the stateful children only (keys, buckets, repositories, package groups), never to
     # whole components: their policies, lifecycle rules and aliases must stay changeable.
     opts = pulumi.ResourceOptions(providers={"aws": provider})
@@ -153,7 +154,8 @@ def shared_stack(config: StackConfig, naming: Naming, provider: aws.Provider) ->
         "ci",
         CiRolesArgs(naming=naming, oidc_provider_arn=oidc.arn, repository=config.github_repository,
                     environment=config.environment, account_id=account_id, region=config.region,
-                    partition=partition, kind="shared", manages_oidc_provider=True),
+                    partition=partition, dns_suffix=aws_partition.dns_suffix, kind="shared",
+                    manages_oidc_provider=True),
         opts,
     )
     SharedOutputs(
@@ -174,7 +176,8 @@ def shared_stack(config: StackConfig, naming: Naming, provider: aws.Provider) ->
 def environment_stack(config: StackConfig, naming: Naming, provider: aws.Provider) -> None:
     """Serving (push path), alarms, CI roles; everything shared comes through a StackReference."""
     account_id = account_id_of(config, provider)
-    partition = partition_of(provider)
+    aws_partition = partition_of(provider)
+    partition = aws_partition.partition
     opts = pulumi.ResourceOptions(providers={"aws": provider})
     shared = SharedStack(config.shared_stack)
     key = EnvironmentKey(
@@ -224,7 +227,8 @@ def environment_stack(config: StackConfig, naming: Naming, provider: aws.Provide
         "ci",
         CiRolesArgs(naming=naming, oidc_provider_arn=oidc_arn, repository=config.github_repository,
                     environment=config.environment, account_id=account_id, region=config.region,
-                    partition=partition, kind="environment", manages_oidc_provider=config.creates_oidc_provider(),
+                    partition=partition, dns_suffix=aws_partition.dns_suffix, kind="environment",
+                    manages_oidc_provider=config.creates_oidc_provider(),
                     manages_eks_cluster=config.cluster is not None and config.cluster.eks is not None),
         opts,
     )

@@ -32,6 +32,8 @@ class CiRolesArgs:
     account_id: pulumi.Input[str]
     region: str
     partition: str
+    dns_suffix: str
+    """The partition's DNS suffix (`amazonaws.com`, `amazonaws.com.cn`): the host of an EKS cluster's OIDC issuer."""
     kind: Literal["shared", "environment"]
     """Which program half the deploy role deploys: its rights cover only the resource types that half declares."""
     manages_oidc_provider: bool
@@ -161,7 +163,7 @@ class CiRoles(pulumi.ComponentResource):
                   [self._arns.role(a.naming.wildcard)],
                   Condition={"StringEquals": {"iam:PassedToService": "eks.amazonaws.com"}}),
             allow("ManageClusterOidcProvider", _OIDC_ACTIONS,
-                  [self._arns.oidc_provider(f"oidc.eks.{a.region}.amazonaws.com/id/*")]),
+                  [self._arns.oidc_provider(f"oidc.eks.{a.region}.{a.dns_suffix}/id/*")]),
         ]
 
     def _shared_permissions(self) -> list[dict]:

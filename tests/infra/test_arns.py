@@ -123,6 +123,18 @@ def test_a_stack_in_another_partition_writes_that_partition_in_every_arn(elsewhe
     assert not wrong, f"ARNs outside {partition}: {wrong}"
 
 
+def test_the_deploy_role_may_manage_the_oidc_provider_of_the_cluster_it_creates(elsewhere) -> None:
+    """The EKS issuer's host ends in the partition's DNS suffix (`amazonaws.com.cn` in China, as the issuers in
+    aws/aws-sdk-js-v3#5083 and terraform-aws-modules/terraform-aws-eks#1704 show), and so must the scope."""
+    _, plans = elsewhere
+    dev = plans["dev"]
+    cluster_provider = next(r for r in dev.resources if r.type == "aws:iam/openIdConnectProvider:OpenIdConnectProvider"
+                            and "oidc.eks." in r.outputs["arn"])
+    deploy = next(r for r in dev.resources if r.type == "aws:iam/rolePolicy:RolePolicy" and r.name == "ci-deploy")
+    scope = {s["Sid"]: s for s in json.loads(deploy.inputs["policy"])["Statement"]}["ManageClusterOidcProvider"]
+    assert any(fnmatch.fnmatchcase(cluster_provider.outputs["arn"], pattern) for pattern in scope["Resource"])
+
+
 def test_the_pulled_endpoints_objects_are_in_the_regions_partition() -> None:
     config = parse_stack_config(load_stack(PROJECT_ROOT, "dev").config)
     deploy = config.pulled_sagemaker_models()["churn"]
