@@ -198,7 +198,7 @@ class CiRoles(pulumi.ComponentResource):
             # ListModelPackages has no resource-level permissions; AWS documents `*` as its resource.
             allow("ReleaseListsPackages", ["sagemaker:ListModelPackages"], ["*"]),
             allow("ReleaseJudgesStackPackages", ["sagemaker:DescribeModelPackage", "sagemaker:UpdateModelPackage"],
-                  [self._arn("sagemaker", f"model-package/{scope}/*")]),
+                  [self._arns.model_package(scope)]),
             allow("ReleaseReadsSnapshotsAndReports", ["s3:GetObject"],
                   [bucket.apply(lambda b: self._arns.objects(b["data"], f"{bucket_layout.raw_data_prefix('*')}*")),
                    bucket.apply(lambda b: self._arns.objects(b["artifacts"], "*"))]),
