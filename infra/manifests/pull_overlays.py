@@ -53,6 +53,11 @@ def facts(config: StackConfig, directory: Path, project_root: Path = PROJECT_ROO
     shared = parse_stack_config(load_stack(project_root, Naming.of_stack(config.shared_stack).stack).config)
     if not config.account_id or not shared.account_id:
         raise OverlayError("SageMaker by pull needs accountId in the environment's and the shared stack file")
+    for region in {config.region, shared.region}:
+        try:
+            partition_of(region)
+        except ValueError as exc:
+            raise OverlayError(str(exc)) from None
     return ack.PullFacts(environment=config.environment, region=config.region, account_id=config.account_id,
                          shared_account_id=shared.account_id, shared_region=shared.region,
                          capture_kms_key_arn=capture_key(directory), shared_stack=config.shared_stack,

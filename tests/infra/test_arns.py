@@ -199,3 +199,22 @@ def test_each_models_raw_data_lies_under_its_own_prefix_and_the_release_tools_pa
     assert fnmatch.fnmatchcase(key, f"{bucket_layout.raw_data_prefix('*')}*")
     if other != model:
         assert not key.startswith(bucket_layout.model_prefix(other))
+
+
+@given(st.from_regex(r"\A[A-Za-z0-9_.-]{1,20}\Z"), st.from_regex(r"\A[A-Za-z0-9_.-]{1,20}\Z"),
+       st.from_regex(r"\A[A-Za-z0-9_.-]{1,20}\Z"))
+def test_a_fully_qualified_stack_name_gives_that_projects_and_stacks_names(org: str, project: str, stack: str) -> None:
+    assert Naming.of_stack(f"{org}/{project}/{stack}") == Naming(project, stack)
+
+
+@pytest.mark.parametrize("name", ["shared", "mlops/shared", "a/b/c/d", "org//shared", "/mlops/shared", ""])
+def test_a_stack_name_that_is_not_org_project_stack_is_refused(name: str) -> None:
+    with pytest.raises(ValueError, match="expected a fully qualified stack name org/project/stack"):
+        Naming.of_stack(name)
+
+
+def test_the_manifest_check_refuses_a_region_no_partition_holds_in_one_line(tmp_path: Path) -> None:
+    project = _project_copy(tmp_path, _in_region("xx-nowhere-1", "aws"))
+    config = parse_stack_config(load_stack(project, "dev").config)
+    with pytest.raises(pull_overlays.OverlayError, match="region 'xx-nowhere-1' is in no AWS partition"):
+        pull_overlays.facts(config, PROJECT_ROOT / "gitops" / "dev" / "churn", project)
