@@ -22,6 +22,22 @@ PROMOTION_LINE = re.compile(r"^\s*- MODEL_PACKAGE_VERSION=(\d+)(?:\s+#\s*mlops:a
 end in the marker comment `# mlops:approvedVersion` by which `infra.release promote` finds it."""
 
 
+class _NoAliases(yaml.SafeDumper):
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+def generated_header(environment: str, model: str) -> str:
+    """The first line of every file `--write-patches` generates in `gitops/<env>/<model>/`."""
+    return (f"# Generated from stacks/Pulumi.{environment}.yaml (models.{model}.deploy) by "
+            "`python -m infra.manifests --write-patches`; CI fails if they differ.\n")
+
+
+def generated_yaml(environment: str, model: str, data: Any, *, width: int = 80) -> str:
+    """A generated file: the header, then `data` as block YAML in the given key order, with no anchors."""
+    return generated_header(environment, model) + yaml.dump(data, Dumper=_NoAliases, sort_keys=False, width=width)
+
+
 class ManifestError(Exception):
     """An overlay that cannot be rendered or read; the message names the directory and the cause."""
 

@@ -16,6 +16,7 @@ from typing import Any
 from pulumi.runtime import rpc
 from pulumi.runtime.mocks import MockCallArgs, MockMonitor, MockResourceArgs, Mocks
 
+from infra.core.arns import DNS_SUFFIX, Arns, partition_of
 from infra.plan.arns import GET_ARN, ID_PREFIXES, ArnParseError, arn_for, aws_id, get_arn
 from infra.plan.expand import EXPANDED, NOT_EXPANDABLE, ExpansionError, decode_yaml, expand
 from infra.plan.model import NotExpanded, PlannedResource
@@ -54,6 +55,13 @@ class PlanMocks(Mocks):
     def __init__(self, account_id: str, region: str, stack_outputs: Mapping[str, StackOutputs] | None = None):
         self.account_id = account_id
         self.region = region
+        # The partition of the region, as the provider would answer; a region no partition holds plans as `aws`.
+        try:
+            self.partition = partition_of(region)
+        except ValueError:
+            self.partition = "aws"
+        self.arns = Arns(self.partition, region, account_id)
+        self.dns_suffix = DNS_SUFFIX[self.partition]
         self._stack_outputs = dict(stack_outputs or {})
         self.missing_references: set[str] = set()
         self.unanswered_calls: set[str] = set()
@@ -83,15 +91,15 @@ class PlanMocks(Mocks):
 
     def _answer(self, token: str) -> dict[str, Any] | None:
         if token == "aws:index/getCallerIdentity:getCallerIdentity":
-            arn = f"arn:aws:iam::{self.account_id}:user/offline-plan"
+            arn = self.arns.arn("iam", "user/offline-plan", region="")
             return {"accountId": self.account_id, "arn": arn, "userId": "AIDAOFFLINEPLAN", "id": self.account_id}
         if token == "aws:index/getRegion:getRegion":
-            endpoint = f"ec2.{self.region}.amazonaws.com"
+            endpoint = f"ec2.{self.region}.{self.dns_suffix}"
             return {"name": self.region, "region": self.region, "id": self.region, "endpoint": endpoint,
                     "description": self.region}
         if token == "aws:index/getPartition:getPartition":
-            return {"partition": "aws", "dnsSuffix": "amazonaws.com", "reverseDnsPrefix": "com.amazonaws",
-                    "id": "aws"}
+            return {"partition": self.partition, "dnsSuffix": self.dns_suffix,
+                    "reverseDnsPrefix": ".".join(reversed(self.dns_suffix.split("."))), "id": self.partition}
         if token == "aws:index/getAvailabilityZones:getAvailabilityZones":
             names = [f"{self.region}{zone}" for zone in "abc"]
             return {"names": names, "zoneIds": [f"use1-az{i}" for i in (1, 2, 3)], "id": self.region,
@@ -108,9 +116,10 @@ class PlanMocks(Mocks):
         if args.typ == "aws:eks/cluster:Cluster":
             # What EKS computes on create: the API endpoint, its CA and the cluster's OIDC issuer (for IRSA).
             cluster_id = _digest(physical, 32).upper()
-            state["endpoint"] = f"https://{cluster_id}.gr7.{self.region}.eks.amazonaws.com"
+            state["endpoint"] = f"https://{cluster_id}.gr7.{self.region}.eks.{self.dns_suffix}"
             state["certificateAuthority"] = {"data": "T0ZGTElORS1QTEFOLUNB"}
-            state["identities"] = [{"oidcs": [{"issuer": f"https://oidc.eks.{self.region}.amazonaws.com/id/{cluster_id}"}]}]
+            issuer = f"https://oidc.eks.{self.region}.{self.dns_suffix}/id/{cluster_id}"
+            state["identities"] = [{"oidcs": [{"issuer": issuer}]}]
         if args.typ == "random:index/randomPassword:RandomPassword":
             # Deterministic, so two plans agree; it is only ever seen as a secret.
             state["result"] = _digest(args.name, int(state.get("length", 32)))
@@ -131,7 +140,7 @@ class PlanMocks(Mocks):
             state["id"] = aws_id(typ, physical)
             physical = state["id"]
         if typ == "aws:ecr/repository:Repository":
-            state["repositoryUrl"] = f"{self.account_id}.dkr.ecr.{self.region}.amazonaws.com/{physical}"
+            state["repositoryUrl"] = f"{self.account_id}.dkr.ecr.{self.region}.{self.dns_suffix}/{physical}"
             state["registryId"] = self.account_id
         if typ == "aws:iam/openIdConnectProvider:OpenIdConnectProvider":
             physical = str(state.get("url", physical)).removeprefix("https://")
@@ -139,7 +148,7 @@ class PlanMocks(Mocks):
             state["keyId"] = _digest(physical, 32)
             physical = state["keyId"]
         if "arn" not in state:
-            arn = arn_for(typ, physical, state, self.region, self.account_id)
+            arn = arn_for(typ, physical, state, self.region, self.account_id, self.partition)
             # No known format: the ARN stays unknown, as it is during a real preview (no made-up shape).
             state["arn"] = arn if arn is not None else rpc.UNKNOWN
 
