@@ -106,3 +106,13 @@ def test_an_unknown_arn_passed_on_is_what_the_check_above_finds() -> None:
     plan = plan_program(PROJECT_ROOT / "tests" / "fixtures" / "programs" / "unknown_arn", "mlops", "dev",
                         {"aws:region": "eu-west-1"})
     assert [r.name for r in plan.resources if _unknowns(r.inputs)] == ["notes"]
+
+
+def test_the_format_is_filled_in_with_the_regions_partition() -> None:
+    mocks = PlanMocks("111122223333", "cn-north-1")
+    args = MockResourceArgs(typ="aws:sns/topic:Topic", name="t", inputs={"name": "alarms"}, provider="",
+                            resource_id="", custom=True)
+    assert mocks.new_resource(args)[1]["arn"] == "arn:aws-cn:sns:cn-north-1:111122223333:alarms"
+    bucket = MockResourceArgs(typ="aws:s3/bucketV2:BucketV2", name="b", inputs={"bucket": "data"}, provider="",
+                              resource_id="", custom=True)
+    assert mocks.new_resource(bucket)[1]["arn"] == "arn:aws-cn:s3:::data"
