@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from infra.core.ack import KINDS
+from infra.core.ack import ALARM_SIGNALS, KINDS
 from infra.core.naming import Naming
 
 CHART = "oci://public.ecr.aws/aws-controllers-k8s/sagemaker-chart"
@@ -39,9 +39,15 @@ def controller_values(region: str, role_arn: Any) -> dict[str, Any]:
 def controller_statements(naming: Naming, region: str, account_id: str, models: list[str],
                           serving_role_arns: list[Any], kms_key_arn: Any) -> list[dict[str, Any]]:
     """The controller's policy: SageMaker calls on exactly the pulled models' names, PassRole of exactly their
-    serving roles, and the KMS grant SageMaker makes on the environment key for the endpoint volumes."""
+    serving roles, the KMS grant SageMaker makes on the environment key for the endpoint volumes, and a read of the
+    rollback alarms the Endpoint's `autoRollbackConfiguration` names.
+
+    The calls are those of sagemaker-controller v1.9.1 (`pkg/resource/{model,endpoint_config,endpoint}/sdk.go`:
+    Create/Describe/Delete, plus UpdateEndpoint); tags travel in the Create call (tag on create needs AddTags) and
+    this version never lists or removes tags for these kinds, so ListTags/DeleteTags are not granted.
+    `tests/infra/test_iam_ack_controller.py` holds the policy against the rendered ACK objects, both ways."""
     arn, shared = f"arn:aws:sagemaker:{region}:{account_id}", Naming(naming.project, "shared")
-    tag_actions = ["sagemaker:AddTags", "sagemaker:DeleteTags", "sagemaker:ListTags"]
+    tag_actions = ["sagemaker:AddTags"]
     return [
         {"Sid": "ManagePulledModels", "Effect": "Allow",
          "Action": sorted(["sagemaker:CreateModel", "sagemaker:DescribeModel", "sagemaker:DeleteModel",
@@ -63,8 +69,14 @@ def controller_statements(naming: Naming, region: str, account_id: str, models: 
         {"Sid": "PassServingRoles", "Effect": "Allow", "Action": ["iam:PassRole"], "Resource": serving_role_arns,
          "Condition": {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}},
         # SageMaker creates a grant on the environment key for the endpoint's volumes, as the caller.
-        {"Sid": "LetSageMakerUseTheEnvironmentKey", "Effect": "Allow", "Action": ["kms:CreateGrant"],
+        {"Sid": "LetSageMakerUseTheEnvironmentKey", "Effect": "Allow", "Action": ["kms:CreateGrant", "kms:DescribeKey"],
          "Resource": [kms_key_arn], "Condition": {"Bool": {"kms:GrantIsForAWSResource": "true"}}},
+        # Deployment guardrails read the rollback alarms with the caller's rights: "Ensure that your IAM execution
+        # role has permission to perform the cloudwatch:DescribeAlarms action on the auto-rollback alarms you
+        # specify" (https://docs.aws.amazon.com/sagemaker/latest/dg/deployment-guardrails-configuration.html).
+        {"Sid": "ReadRollbackAlarms", "Effect": "Allow", "Action": ["cloudwatch:DescribeAlarms"],
+         "Resource": [f"arn:aws:cloudwatch:{region}:{account_id}:alarm:{naming.alarm(m, signal)}"
+                      for m in models for signal in ALARM_SIGNALS]},
     ]
 
 

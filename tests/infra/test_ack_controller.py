@@ -83,7 +83,7 @@ def test_the_controller_may_manage_exactly_the_pulled_endpoint_and_pass_exactly_
                         ("sagemaker:CreateModel", f"{SM}:model/someone-else"),
                         ("sagemaker:CreateTrainingJob", f"{SM}:training-job/mlops-dev-churn-x")):
         assert not is_allowed([document], action, arn), (action, arn)
-    assert {a.split(":")[0] for a in granted_actions([document])} == {"sagemaker", "iam", "kms"}
+    assert {a.split(":")[0] for a in granted_actions([document])} == {"sagemaker", "iam", "kms", "cloudwatch"}
     key = one(dev, "aws:kms/key:Key").outputs["arn"]
     assert is_allowed([document], "kms:CreateGrant", key, {"kms:GrantIsForAWSResource": "true"})
     assert not is_allowed([document], "kms:CreateGrant", key, {"kms:GrantIsForAWSResource": "false"})
