@@ -27,7 +27,7 @@ from infra.components.ci_roles import CiRoles, CiRolesArgs  # noqa: E402
 from infra.components.cluster import KubernetesCluster, KubernetesClusterArgs  # noqa: E402
 from infra.components.environment_key import EnvironmentKey, EnvironmentKeyArgs  # noqa: E402
 from infra.components.github_oidc import GitHubOidcProvider  # noqa: E402
-from infra.components.gitops_apps import GitOpsApps, GitOpsAppsArgs, ModelAccess  # noqa: E402
+from infra.components.gitops_apps import GitOpsApps, GitOpsAppsArgs, ModelAccess, repo_url  # noqa: E402
 from infra.components.model_registry import ModelRegistry, ModelRegistryArgs  # noqa: E402
 from infra.components.promotion_trigger import (  # noqa: E402
     PromotionTrigger,
@@ -241,11 +241,15 @@ def pull_path(config: StackConfig, naming: Naming, provider: aws.Provider, share
         opts,
     )
     argocd = ArgoCdInstall(
-        "argocd", ArgoCdInstallArgs(settings=config.argocd, environment=config.environment, provider=cluster.provider)
+        "argocd",
+        ArgoCdInstallArgs(settings=config.argocd, environment=config.environment, provider=cluster.provider,
+                          repository_url=repo_url(config.github_repository),
+                          workload_dependencies=cluster.workload_dependencies),
     )
     ArgoRolloutsInstall(
         "argo-rollouts",
-        ArgoRolloutsInstallArgs(provider=cluster.provider, high_availability=config.argocd.high_availability),
+        ArgoRolloutsInstallArgs(provider=cluster.provider, high_availability=config.argocd.high_availability,
+                                workload_dependencies=cluster.workload_dependencies),
     )
     models = {
         model: ModelAccess(package_group_arn=shared.model(model).package_group_arn,
@@ -270,7 +274,7 @@ def pull_path(config: StackConfig, naming: Naming, provider: aws.Provider, share
             AckControllerArgs(naming=naming, region=config.region, account_id=account_id, models=pulled,
                               serving_role_arns=[serving_roles[m] for m in pulled], kms_key_arn=kms_key_arn,
                               provider=cluster.provider, oidc_provider_arn=cluster.oidc_provider_arn,
-                              oidc_host=cluster.oidc_host),
+                              oidc_host=cluster.oidc_host, workload_dependencies=cluster.workload_dependencies),
             opts,
         )
     return apps.applications

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +21,8 @@ NAMESPACE = "argo-rollouts"
 class ArgoRolloutsInstallArgs:
     provider: k8s.Provider
     high_availability: bool
+    workload_dependencies: Sequence[pulumi.Resource] = ()
+    """What must exist before any pod can run (the node group)."""
 
 
 class ArgoRolloutsInstall(pulumi.ComponentResource):
@@ -45,7 +48,8 @@ class ArgoRolloutsInstall(pulumi.ComponentResource):
             atomic=True,
             cleanup_on_fail=True,
             timeout=600,
-            opts=pulumi.ResourceOptions(parent=self, provider=args.provider),
+            opts=pulumi.ResourceOptions(parent=self, provider=args.provider,
+                                        depends_on=list(args.workload_dependencies)),
         )
         self.register_outputs({"release": self.release.name})
 

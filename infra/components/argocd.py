@@ -15,6 +15,7 @@ stack state; the release depends on the Secret, so Redis never starts without it
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +37,11 @@ REDIS_SECRET = "argocd-redis"
 SSO_SECRET = "argocd-sso"
 """A Secret of ours, labelled part-of argocd, that `oidc.config` reads as `$argocd-sso:clientSecret`."""
 SSO_SECRET_KEY = "clientSecret"
+REPOSITORY_SECRET = "argocd-repo-gitops"
+"""A Secret of ours labelled `argocd.argoproj.io/secret-type: repository` (Argo CD's declarative repository
+credential, as the chart's own `configs.repositories` template writes it): url, type, username, password."""
+REPOSITORY_USERNAME = "x-access-token"
+"""GitHub ignores the username of a token login over HTTPS; Argo CD needs one to send basic auth."""
 NOTIFICATIONS_SECRET = "argocd-notifications-secret"
 WEBHOOK_SECRET_KEY = "webhook-url"
 NOTIFY_TRIGGERS = ("on-sync-failed", "on-health-degraded")
@@ -146,6 +152,10 @@ class ArgoCdInstallArgs:
     settings: ArgoCd
     environment: str
     provider: k8s.Provider
+    repository_url: str
+    """The HTTPS clone URL of the GitOps repository (a credential is created for it when a token is set)."""
+    workload_dependencies: Sequence[pulumi.Resource] = ()
+    """What must exist before any pod can run (the node group): the release waits for it instead of racing it."""
 
 
 class ArgoCdInstall(pulumi.ComponentResource):
@@ -172,6 +182,9 @@ class ArgoCdInstall(pulumi.ComponentResource):
         if settings.notification_webhook_url is not None:
             secrets.append(self._secret(f"{name}-notifications", NOTIFICATIONS_SECRET, WEBHOOK_SECRET_KEY,
                                         settings.notification_webhook_url.get_secret_value(), k8s_opts))
+        if settings.repository_token is not None:
+            secrets.append(self._repository_secret(f"{name}-repository", args.repository_url,
+                                                   settings.repository_token.get_secret_value(), k8s_opts))
         values = argocd_values(settings, args.environment, webhook)
         self.release = k8s.helm.v3.Release(
             name,
@@ -185,9 +198,23 @@ class ArgoCdInstall(pulumi.ComponentResource):
             atomic=True,
             cleanup_on_fail=True,
             timeout=900,
-            opts=pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=secrets),
+            opts=pulumi.ResourceOptions(parent=self, provider=args.provider,
+                                        depends_on=[*secrets, *args.workload_dependencies]),
         )
         self.register_outputs({"namespace": NAMESPACE, "release": self.release.name})
+
+    def _repository_secret(self, name: str, url: str, token: str, opts: pulumi.ResourceOptions) -> k8s.core.v1.Secret:
+        """Argo CD's credential for a private repository, the token held as a Pulumi secret."""
+        return k8s.core.v1.Secret(
+            name,
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=REPOSITORY_SECRET, namespace=self.namespace.metadata.name,
+                                                labels={"argocd.argoproj.io/secret-type": "repository",
+                                                        "app.kubernetes.io/part-of": "argocd"}),
+            type="Opaque",
+            string_data={"type": "git", "url": url, "username": REPOSITORY_USERNAME,
+                         "password": pulumi.Output.secret(token)},
+            opts=opts,
+        )
 
     def _secret(self, name: str, secret_name: str, key: str, value: pulumi.Input[str],
                 opts: pulumi.ResourceOptions) -> k8s.core.v1.Secret:

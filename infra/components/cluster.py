@@ -88,11 +88,14 @@ class KubernetesCluster(pulumi.ComponentResource):
     oidc_provider_arn: pulumi.Output[str] | None
     """The IAM OIDC provider for IRSA; None for a kubeconfig cluster without `oidcProviderArn`."""
     oidc_host: pulumi.Output[str] | None
+    workload_dependencies: list[pulumi.Resource]
+    """What a workload (a Helm release) must wait for: the node group its pods run on. Empty for a given cluster."""
 
     def __init__(self, name: str, args: KubernetesClusterArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("mlops:cluster:KubernetesCluster", name, None, opts)
         self._args = args
         self.name = None
+        self.workload_dependencies = []
         if args.cluster.eks is not None:
             kubeconfig = self._eks(name, args.cluster.eks)
         else:
@@ -156,7 +159,7 @@ class KubernetesCluster(pulumi.ComponentResource):
         )
         self.name = cluster.name
         admins = self._access_entries(name, cluster, eks)
-        self._node_group(name, cluster, eks)
+        self.workload_dependencies.append(self._node_group(name, cluster, eks))
         issuer = cluster.identities.apply(lambda ids: ids[0].oidcs[0].issuer)
         oidc = aws.iam.OpenIdConnectProvider(
             name, url=issuer, client_id_lists=["sts.amazonaws.com"], opts=child

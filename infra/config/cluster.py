@@ -102,5 +102,10 @@ class ArgoCd(_Strict):
     notification_webhook_url: SecretStr | None = Field(
         None, description="Webhook that receives sync-failed and health-degraded notifications (a secret)."
     )
+    repository_token: SecretStr | None = Field(
+        None,
+        description="For a private githubRepository: a GitHub token that may read it (fine-grained, Contents: read); "
+        "Argo CD clones with it. Set it with `pulumi config set --secret --path argocd.repositoryToken`.",
+    )
 
 

@@ -215,6 +215,34 @@ def test_redis_secret_exists_before_the_release_and_the_init_hook_is_off(
     assert urns.index(secret.urn) < urns.index(argocd.urn)
 
 
+@pytest.mark.parametrize("env", ENVS)
+def test_every_helm_release_waits_for_the_node_group(plans: dict[str, PlanResult], env: str) -> None:
+    """Issue 16 §8: a release applied before any node exists waits for pods that cannot schedule (atomic, 600-900 s
+    timeouts) and rolls back; every release depends on the node group its pods run on."""
+    plan = plans[env]
+    node_group = one(plan, "aws:eks/nodeGroup:NodeGroup")
+    releases = [r for r in plan.resources if r.type == RELEASE]
+    assert len(releases) >= 2
+    assert [r.name for r in releases if node_group.urn not in r.dependencies] == []
+
+
+def test_a_private_repository_gets_an_argocd_credential_from_a_pulumi_secret(
+        plan_with: Callable[..., PlanResult]) -> None:
+    base = json.loads(load_stack(PROJECT_ROOT, "staging").config["mlops:argocd"])
+    plan = plan_with("staging", argocd={**base, "repositoryToken": "github_pat_placeholder"})
+    secret = one(plan, "kubernetes:core/v1:Secret", "argocd-repository")
+    assert secret.inputs["metadata"] == {"name": "argocd-repo-gitops", "namespace": "argocd", "labels": {
+        "argocd.argoproj.io/secret-type": "repository", "app.kubernetes.io/part-of": "argocd"}}
+    data = secret.inputs["stringData"]
+    assert (data["type"], data["url"]) == ("git", "https://github.com/acme/ml-platform.git")
+    assert data["url"] == one(plan, PROJECT).inputs["spec"]["sourceRepos"][0]  # the repository Argo CD may read
+    assert "stringData" in secret.secret_keys
+    assert secret.urn in release(plan, "argocd").dependencies
+    assert "github_pat_placeholder" not in json.dumps(release(plan, "argocd").inputs)
+    # Without a token (a public repository) there is no credential at all.
+    assert not [r for r in of_type(plan_with("staging"), "kubernetes:core/v1:Secret") if r.name == "argocd-repository"]
+
+
 def test_argo_rollouts_release_is_pinned(plans: dict[str, PlanResult]) -> None:
     rollouts = release(plans["dev"], "argo-rollouts")
     assert (rollouts.inputs["chart"], rollouts.inputs["version"]) == ("argo-rollouts", ROLLOUTS_VERSION)
