@@ -76,7 +76,10 @@ def argocd_values(settings: ArgoCd, environment: str, webhook: bool) -> dict[str
             },
         },
         "notifications": _notifications(environment, webhook),
-        "server": {"ingress": {"enabled": False}},
+        # SSO goes straight to the OIDC provider (`oidc.config`), so the bundled Dex would be an idle,
+        # network-reachable identity broker: off (chart default `dex.enabled: true`).
+        "dex": {"enabled": False},
+        "server": _server(settings),
     }
     if settings.high_availability:
         # The chart's documented HA setup: Redis HA with HAProxy, and two or more replicas of every
@@ -89,6 +92,28 @@ def argocd_values(settings: ArgoCd, environment: str, webhook: bool) -> dict[str
         for component in ("server", "repoServer"):
             values[component]["pdb"] = {"enabled": True, "minAvailable": 1}
     return values
+
+
+def _server(settings: ArgoCd) -> dict[str, Any]:
+    """How operators reach argocd-server: nothing outside the cluster (port-forward), or an internal NLB with TLS.
+
+    The NLB comes from the service controller EKS runs (kubernetes/cloud-provider-aws docs/service_controller.md:
+    `aws-load-balancer-type: nlb`, `-internal`, `-ssl-cert` with `-ssl-ports`, `-backend-protocol: ssl` for a raw
+    TLS listener to argocd-server's own TLS port), so no extra controller runs with AWS rights in the cluster. TLS
+    ends at the NLB with the ACM certificate of `url`'s host; gRPC (the CLI) passes through, as it is TLS to TLS.
+    """
+    server: dict[str, Any] = {"ingress": {"enabled": False}}
+    access = settings.access
+    if access.mode == "internal-load-balancer":
+        prefix = "service.beta.kubernetes.io/aws-load-balancer-"
+        server["service"] = {
+            "type": "LoadBalancer",
+            "annotations": {f"{prefix}type": "nlb", f"{prefix}internal": "true",
+                            f"{prefix}ssl-cert": access.certificate_arn, f"{prefix}ssl-ports": "https",
+                            f"{prefix}backend-protocol": "ssl"},
+            "loadBalancerSourceRanges": list(access.source_cidrs),
+        }
+    return server
 
 
 def _oidc_config(settings: ArgoCd) -> str:

@@ -84,10 +84,42 @@ class SyncWindow(_Strict):
     time_zone: str = Field("UTC", min_length=1, description="IANA time zone of the schedule.")
 
 
+class ArgoCdAccess(_Strict):
+    """How operators reach the Argo CD UI and API (and so how the SSO callback reaches it): a stated choice."""
+
+    mode: Literal["port-forward", "internal-load-balancer"] = Field(
+        description="`port-forward`: no Service outside the cluster; operators run `kubectl port-forward "
+        "svc/argocd-server -n argocd 8080:443` and `url` is `https://localhost:<port>`. `internal-load-balancer`: an "
+        "internal NLB with TLS (ACM certificate) in front of argocd-server, reachable from inside the VPC only; "
+        "`url` is the DNS name you point at it.",
+    )
+    certificate_arn: str | None = Field(
+        None, pattern=r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[0-9a-f-]{36}$",
+        description="With internal-load-balancer: the ACM certificate of `url`'s host name (TLS ends at the NLB).",
+    )
+    source_cidrs: list[Cidr] = Field(
+        default_factory=list,
+        description="With internal-load-balancer: the only client CIDRs the load balancer admits (empty: the VPC's).",
+    )
+
+    @model_validator(mode="after")
+    def _fits_mode(self) -> ArgoCdAccess:
+        if self.mode == "internal-load-balancer" and self.certificate_arn is None:
+            raise ValueError("access.certificateArn is required with mode 'internal-load-balancer' (TLS at the NLB)")
+        if self.mode == "port-forward" and (self.certificate_arn or self.source_cidrs):
+            raise ValueError("access.certificateArn and access.sourceCidrs are only for mode 'internal-load-balancer'")
+        return self
+
+
 class ArgoCd(_Strict):
     """Argo CD as installed in this environment, and how it syncs what `gitops/<env>/` declares."""
 
-    url: str = Field(pattern=r"^https://[^\s/]+$", description="The external URL of Argo CD (SSO redirects to it).")
+    url: str = Field(
+        pattern=r"^https://[^\s/]+$",
+        description="The URL operators open Argo CD at (SSO redirects to it): `https://localhost:<port>` with access "
+        "mode port-forward, else the load balancer's DNS name.",
+    )
+    access: ArgoCdAccess = Field(description="How operators reach the UI and API: port-forward or an internal NLB.")
     sso: Sso = Field(description="OIDC single sign-on.")
     admin_group: str = Field(min_length=1, max_length=256, description="The SSO group mapped to role:admin.")
     high_availability: bool = Field(False, description="Install the chart's HA setup (Redis HA, replicas).")
@@ -108,4 +140,13 @@ class ArgoCd(_Strict):
         "Argo CD clones with it. Set it with `pulumi config set --secret --path argocd.repositoryToken`.",
     )
 
-
+    @model_validator(mode="after")
+    def _url_fits_access(self) -> ArgoCd:
+        local = self.url.startswith(("https://localhost:", "https://127.0.0.1:"))
+        if self.access.mode == "port-forward" and not local:
+            raise ValueError(f"argocd.url must be https://localhost:<port> with access.mode 'port-forward' (the "
+                             f"browser, and so the SSO callback, reaches Argo CD through the forward); got {self.url}")
+        if self.access.mode == "internal-load-balancer" and local:
+            raise ValueError("argocd.url must be the load balancer's DNS name with access.mode "
+                             f"'internal-load-balancer', not {self.url}")
+        return self

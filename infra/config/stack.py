@@ -158,6 +158,9 @@ class StackConfig(_Strict):
                 f"separate nodes); got {self.cluster.eks.node_min}"
             )
         if self.argocd is not None and self.protect:
+            if self.argocd.notification_webhook_url is None:
+                problems.append("argocd.notificationWebhookUrl is required in a protected stack: without it the "
+                                "sync-failed and health-degraded triggers deliver to nobody")
             if self.argocd.local_admin:
                 problems.append("argocd.localAdmin must be false in a protected stack (use SSO)")
             if self.argocd.sync == "automated" and not self.argocd.sync_windows:

@@ -216,6 +216,30 @@ def test_redis_secret_exists_before_the_release_and_the_init_hook_is_off(
 
 
 @pytest.mark.parametrize("env", ENVS)
+def test_argocd_runs_no_dex_and_is_reached_as_the_stack_states(plans: dict[str, PlanResult], env: str) -> None:
+    """Issue 16 §7: SSO goes straight to OIDC, so Dex is off; the server is reachable exactly as `access` says."""
+    values = release(plans[env], "argocd").inputs["values"]
+    assert values["dex"] == {"enabled": False}
+    assert values["server"]["ingress"] == {"enabled": False}
+    settings = config_of(env).argocd
+    if settings.access.mode == "port-forward":
+        assert "service" not in values["server"]  # the chart's ClusterIP: nothing outside the cluster
+        assert settings.url.startswith("https://localhost:")
+        return
+    prefix = "service.beta.kubernetes.io/aws-load-balancer-"
+    assert values["server"]["service"] == {
+        "type": "LoadBalancer", "loadBalancerSourceRanges": [],
+        "annotations": {f"{prefix}type": "nlb", f"{prefix}internal": "true", f"{prefix}ssl-ports": "https",
+                        f"{prefix}ssl-cert": settings.access.certificate_arn, f"{prefix}backend-protocol": "ssl"}}
+
+
+def test_prod_delivers_both_notification_triggers(plans: dict[str, PlanResult]) -> None:
+    values = release(plans["prod"], "argocd").inputs["values"]["notifications"]
+    assert values["subscriptions"] == [{"recipients": ["alerts"], "triggers": ["on-sync-failed",
+                                                                              "on-health-degraded"]}]
+
+
+@pytest.mark.parametrize("env", ENVS)
 def test_every_helm_release_waits_for_the_node_group(plans: dict[str, PlanResult], env: str) -> None:
     """Issue 16 §8: a release applied before any node exists waits for pods that cannot schedule (atomic, 600-900 s
     timeouts) and rolls back; every release depends on the node group its pods run on."""
@@ -332,17 +356,40 @@ def test_stacks_without_a_cluster_declare_no_kubernetes_resources(plan_with: Cal
 
 
 # -- config --------------------------------------------------------------------------------------------------------
+CERT = "arn:aws:acm:us-east-1:444444444444:certificate/7d2e3f4a-5b6c-4d7e-8f9a-0b1c2d3e4f5a"
+ILB = {"mode": "internal-load-balancer", "certificateArn": CERT}
+SSO = {"issuer": "https://id.example.com", "clientId": "a", "clientSecret": "s"}
+HOOK = "https://hooks.example.com/argocd"
+
+
 @pytest.mark.parametrize(
     ("stack", "overrides", "message"),
     [
         ("prod", {"argocd": {"url": "https://argocd.example.com", "adminGroup": "admins", "localAdmin": True,
-                             "syncWindows": [{"schedule": "0 9 * * 1", "duration": "1h"}],
-                             "sso": {"issuer": "https://id.example.com", "clientId": "a", "clientSecret": "s"}}},
+                             "syncWindows": [{"schedule": "0 9 * * 1", "duration": "1h"}], "access": ILB,
+                             "notificationWebhookUrl": HOOK, "sso": SSO}},
          "mlops: argocd.localAdmin must be false in a protected stack (use SSO)"),
-        ("prod", {"argocd": {"url": "https://argocd.example.com", "adminGroup": "admins",
-                             "sso": {"issuer": "https://id.example.com", "clientId": "a", "clientSecret": "s"}}},
+        ("prod", {"argocd": {"url": "https://argocd.example.com", "adminGroup": "admins", "access": ILB,
+                             "notificationWebhookUrl": HOOK, "sso": SSO}},
          "mlops: argocd.sync is 'automated' in a protected stack, so argocd.syncWindows is required "
          "(or set sync: manual)"),
+        # Issue 16 §7: notifications are required where they matter; access is a stated, consistent choice.
+        ("prod", {"argocd": {"url": "https://argocd.example.com", "adminGroup": "admins", "access": ILB,
+                             "sync": "manual", "sso": SSO}},
+         "mlops: argocd.notificationWebhookUrl is required in a protected stack: without it the sync-failed and "
+         "health-degraded triggers deliver to nobody"),
+        ("dev", {"argocd": {"url": "https://argocd.example.com", "adminGroup": "admins", "sso": SSO}},
+         "mlops:argocd.access: required key is missing"),
+        ("dev", {"argocd": {"url": "https://argocd.example.com", "adminGroup": "admins", "sso": SSO,
+                            "access": {"mode": "port-forward"}}},
+         "mlops:argocd: argocd.url must be https://localhost:<port> with access.mode 'port-forward' (the browser, "
+         "and so the SSO callback, reaches Argo CD through the forward); got https://argocd.example.com"),
+        ("dev", {"argocd": {"url": "https://localhost:8080", "adminGroup": "admins", "sso": SSO, "access": ILB}},
+         "mlops:argocd: argocd.url must be the load balancer's DNS name with access.mode 'internal-load-balancer', "
+         "not https://localhost:8080"),
+        ("dev", {"argocd": {"url": "https://argocd.example.com", "adminGroup": "admins", "sso": SSO,
+                            "access": {"mode": "internal-load-balancer"}}},
+         "mlops:argocd.access: access.certificateArn is required with mode 'internal-load-balancer' (TLS at the NLB)"),
         ("dev", {"cluster": {"kubeconfig": "x", "eks": {"subnetIds": ["subnet-0123456789abcdef0",
                                                                         "subnet-0123456789abcdef1"]}}},
          "mlops:cluster: set exactly one of eks (create a cluster) or kubeconfig (use an existing one)"),
@@ -382,7 +429,8 @@ def test_a_kubernetes_model_needs_a_cluster() -> None:
 
 
 def test_secrets_do_not_show_in_the_parsed_config() -> None:
-    config = config_of("dev", argocd={"url": "https://argocd.example.com", "adminGroup": "admins",
+    config = config_of("dev", argocd={"url": "https://localhost:8080", "adminGroup": "admins",
+                                      "access": {"mode": "port-forward"},
                                       "sso": {"issuer": "https://id.example.com", "clientId": "a",
                                               "clientSecret": "hunter2"}})
     assert "hunter2" not in repr(config) and config.argocd.sso.client_secret.get_secret_value() == "hunter2"
