@@ -17,6 +17,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from infra.config import Cluster, EksCluster
+from infra.core import eks_addons
 from infra.core.iam import allow, policy_document
 from infra.core.naming import Naming
 
@@ -89,7 +90,8 @@ class KubernetesCluster(pulumi.ComponentResource):
     """The IAM OIDC provider for IRSA; None for a kubeconfig cluster without `oidcProviderArn`."""
     oidc_host: pulumi.Output[str] | None
     workload_dependencies: list[pulumi.Resource]
-    """What a workload (a Helm release) must wait for: the node group its pods run on. Empty for a given cluster."""
+    """What a workload (a Helm release) must wait for: the node group its pods run on and CoreDNS. Empty for a given
+    cluster."""
 
     def __init__(self, name: str, args: KubernetesClusterArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("mlops:cluster:KubernetesCluster", name, None, opts)
@@ -159,7 +161,10 @@ class KubernetesCluster(pulumi.ComponentResource):
         )
         self.name = cluster.name
         admins = self._access_entries(name, cluster, eks)
-        self.workload_dependencies.append(self._node_group(name, cluster, eks))
+        before_nodes = [self._addon(name, cluster, eks, addon, []) for addon in eks_addons.BEFORE_NODES]
+        node_group = self._node_group(name, cluster, eks, before_nodes)
+        coredns = self._addon(name, cluster, eks, eks_addons.COREDNS, [node_group])
+        self.workload_dependencies += [node_group, coredns]
         issuer = cluster.identities.apply(lambda ids: ids[0].oidcs[0].issuer)
         oidc = aws.iam.OpenIdConnectProvider(
             name, url=issuer, client_id_lists=["sts.amazonaws.com"], opts=child
@@ -195,7 +200,23 @@ class KubernetesCluster(pulumi.ComponentResource):
             )
         return associations
 
-    def _node_group(self, name: str, cluster: aws.eks.Cluster, eks: EksCluster) -> aws.eks.NodeGroup:
+    def _addon(self, name: str, cluster: aws.eks.Cluster, eks: EksCluster, addon: str,
+               after: list[pulumi.Resource]) -> aws.eks.Addon:
+        """An EKS-managed add-on at its pinned version. EKS bootstraps self-managed copies of these three when it
+        creates a cluster; OVERWRITE lets the managed add-on take them over (and keeps them as declared)."""
+        return aws.eks.Addon(
+            f"{name}-{addon}",
+            cluster_name=cluster.name,
+            addon_name=addon,
+            addon_version=eks_addons.ADDON_VERSIONS[eks.version][addon],
+            configuration_values=eks_addons.configuration_values(addon),
+            resolve_conflicts_on_create="OVERWRITE",
+            resolve_conflicts_on_update="OVERWRITE",
+            opts=pulumi.ResourceOptions(parent=self, depends_on=after),
+        )
+
+    def _node_group(self, name: str, cluster: aws.eks.Cluster, eks: EksCluster,
+                    after: list[pulumi.Resource]) -> aws.eks.NodeGroup:
         a = self._args
         child = pulumi.ResourceOptions(parent=self)
         role = aws.iam.Role(
@@ -221,6 +242,6 @@ class KubernetesCluster(pulumi.ComponentResource):
                 min_size=eks.node_min, desired_size=eks.node_min, max_size=eks.node_max
             ),
             update_config=aws.eks.NodeGroupUpdateConfigArgs(max_unavailable=1),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=attachments,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[*attachments, *after],
                                         ignore_changes=["scalingConfig.desiredSize"]),
         )

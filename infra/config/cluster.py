@@ -9,6 +9,7 @@ from pydantic import Field, SecretStr, model_validator
 from infra.config.base import (
     _Strict,
 )
+from infra.core.eks_addons import ADDON_VERSIONS, supported_versions
 
 SubnetId = Annotated[str, Field(pattern=r"^subnet-[0-9a-f]{8,17}$")]
 RoleArn = Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")]
@@ -38,6 +39,9 @@ class EksCluster(_Strict):
         problems = []
         if self.node_max < self.node_min:
             problems.append(f"nodeMax ({self.node_max}) must be >= nodeMin ({self.node_min})")
+        if self.version not in ADDON_VERSIONS:
+            problems.append(f"version {self.version} has no pinned EKS add-on versions (vpc-cni, coredns, kube-proxy); "
+                            f"supported: {', '.join(supported_versions())}")
         wide = [c for c in self.public_endpoint_cidrs if c.endswith("/0")]
         if wide:
             problems.append(f"publicEndpointCidrs must not open the API server to the internet (got {wide})")

@@ -13,6 +13,8 @@ from planned import of_type, one, policy_of
 from infra.components.argo_rollouts import CHART_VERSION as ROLLOUTS_VERSION
 from infra.components.argocd import CHART_VERSION as ARGOCD_VERSION
 from infra.config import ConfigError, parse_stack_config
+from infra.core.eks_addons import ADDON_VERSIONS
+from infra.manifests import overlays as manifest_overlays
 from infra.plan.model import PlannedResource, PlanResult
 from infra.plan.pack import load_pack
 from infra.plan.policy_config import default_policy_config_path, load_policy_config
@@ -237,6 +239,34 @@ def test_prod_delivers_both_notification_triggers(plans: dict[str, PlanResult]) 
     values = release(plans["prod"], "argocd").inputs["values"]["notifications"]
     assert values["subscriptions"] == [{"recipients": ["alerts"], "triggers": ["on-sync-failed",
                                                                               "on-health-degraded"]}]
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_network_policies_are_enforced_wherever_one_is_rendered(plans: dict[str, PlanResult], env: str) -> None:
+    """Issue 16 §5: a NetworkPolicy without an enforcing CNI is accepted and does nothing. Wherever an overlay of
+    the environment renders one, the plan manages the VPC CNI as an EKS add-on with network policy on, in place
+    before any node joins; CoreDNS and kube-proxy are managed at pinned versions too."""
+    plan = plans[env]
+    policies = [o for overlay in manifest_overlays.overlays() if overlay.environment == env
+                for o in manifest_overlays.render(overlay.path) if o["kind"] == "NetworkPolicy"]
+    addons = {a.inputs["addonName"]: a for a in of_type(plan, "aws:eks/addon:Addon")}
+    cluster = one(plan, "aws:eks/cluster:Cluster")
+    assert {name: a.inputs["addonVersion"] for name, a in addons.items()} == ADDON_VERSIONS[cluster.inputs["version"]]
+    if policies:
+        assert json.loads(addons["vpc-cni"].inputs["configurationValues"]) == {"enableNetworkPolicy": "true"}
+    node_group = one(plan, "aws:eks/nodeGroup:NodeGroup")
+    assert {addons["vpc-cni"].urn, addons["kube-proxy"].urn} <= set(node_group.dependencies)
+    assert node_group.urn in addons["coredns"].dependencies
+    assert {a.inputs["resolveConflictsOnCreate"] for a in addons.values()} == {"OVERWRITE"}
+
+
+def test_a_kubernetes_version_without_pinned_addons_is_refused() -> None:
+    cluster = json.loads(load_stack(PROJECT_ROOT, "dev").config["mlops:cluster"])
+    cluster["eks"]["version"] = "1.29"
+    with pytest.raises(ConfigError) as caught:
+        config_of("dev", cluster=cluster)
+    assert caught.value.problems == ["mlops:cluster.eks: version 1.29 has no pinned EKS add-on versions (vpc-cni, "
+                                     "coredns, kube-proxy); supported: 1.33"]
 
 
 @pytest.mark.parametrize("env", ENVS)
