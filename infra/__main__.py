@@ -20,7 +20,9 @@ import pulumi_aws as aws  # noqa: E402
 
 from infra.components.ack_controller import AckControllerArgs, AckSageMakerController  # noqa: E402
 from infra.components.alarm_topic import AlarmTopic, AlarmTopicArgs  # noqa: E402
+from infra.components.argo_rollouts import NAMESPACE as ROLLOUTS_NAMESPACE  # noqa: E402
 from infra.components.argo_rollouts import ArgoRolloutsInstall, ArgoRolloutsInstallArgs  # noqa: E402
+from infra.components.argocd import NAMESPACE as ARGOCD_NAMESPACE  # noqa: E402
 from infra.components.argocd import ArgoCdInstall, ArgoCdInstallArgs  # noqa: E402
 from infra.components.artifact_store import ArtifactStore, ArtifactStoreArgs  # noqa: E402
 from infra.components.ci_roles import CiRoles, CiRolesArgs  # noqa: E402
@@ -41,6 +43,7 @@ from infra.components.sagemaker_endpoint import (  # noqa: E402
 )
 from infra.components.training_pipeline import TrainingPipeline, TrainingPipelineArgs  # noqa: E402
 from infra.config import ConfigError, StackConfig, parse_stack_config  # noqa: E402
+from infra.core.ack_controller import NAMESPACE as ACK_NAMESPACE  # noqa: E402
 from infra.core.naming import Naming, stack_tags  # noqa: E402
 from infra.core.outputs import (  # noqa: E402
     EndpointOutputs,
@@ -214,8 +217,7 @@ def environment_stack(config: StackConfig, naming: Naming, provider: aws.Provide
                     manages_eks_cluster=config.cluster is not None and config.cluster.eks is not None),
         opts,
     )
-    applications = pull_path(config, naming, provider, shared, key.arn, account_id, ci.deploy_role.arn,
-                             serving_roles)
+    applications = pull_path(config, naming, provider, shared, key.arn, account_id, ci, serving_roles)
     EnvironmentOutputs(
         gitops_applications=applications,
         endpoints=endpoints,
@@ -227,8 +229,7 @@ def environment_stack(config: StackConfig, naming: Naming, provider: aws.Provide
 
 
 def pull_path(config: StackConfig, naming: Naming, provider: aws.Provider, shared: SharedStack,
-              kms_key_arn: pulumi.Input[str], account_id: pulumi.Input[str],
-              deployer_role_arn: pulumi.Input[str],
+              kms_key_arn: pulumi.Input[str], account_id: pulumi.Input[str], ci: CiRoles,
               serving_roles: dict[str, pulumi.Output[str]]) -> dict[str, str] | None:
     """The cluster side: the cluster and its provider, Argo CD, Argo Rollouts, and what Argo CD syncs."""
     if config.cluster is None or config.argocd is None:
@@ -237,7 +238,9 @@ def pull_path(config: StackConfig, naming: Naming, provider: aws.Provider, share
     cluster = KubernetesCluster(
         "cluster",
         KubernetesClusterArgs(naming=naming, cluster=config.cluster, region=config.region, profile=config.profile,
-                              account_id=account_id, kms_key_arn=kms_key_arn, deployer_role_arn=deployer_role_arn),
+                              account_id=account_id, kms_key_arn=kms_key_arn, deployer_role_arn=ci.deploy_role.arn,
+                              viewer_role_arn=ci.preview_role.arn,
+                              viewer_namespaces=cluster_namespaces(config, naming)),
         opts,
     )
     argocd = ArgoCdInstall(
@@ -278,6 +281,14 @@ def pull_path(config: StackConfig, naming: Naming, provider: aws.Provider, share
             opts,
         )
     return apps.applications
+
+
+def cluster_namespaces(config: StackConfig, naming: Naming) -> list[str]:
+    """Every namespace this stack declares Kubernetes resources in (what the preview role may view)."""
+    served = [naming.model_namespace(m) for m in config.kubernetes_models()]
+    namespaces = [ARGOCD_NAMESPACE, ROLLOUTS_NAMESPACE, *served]
+    pulled = [naming.model_namespace(m) for m in config.pulled_sagemaker_models()]
+    return sorted({*namespaces, *pulled, *([ACK_NAMESPACE] if pulled else [])})
 
 
 def main() -> None:

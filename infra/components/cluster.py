@@ -10,6 +10,7 @@ resource of this program may fall back to the ambient kubeconfig of whoever runs
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -22,6 +23,8 @@ from infra.core.iam import allow, policy_document
 from infra.core.naming import Naming
 
 CLUSTER_ADMIN_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
+VIEW_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy"
+"""Read-only (get/list/watch, no Secrets) on most Kubernetes resources (EKS User Guide, access-policy-reference)."""
 _NODE_POLICIES = ("AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy", "AmazonEC2ContainerRegistryReadOnly")
 
 
@@ -35,6 +38,10 @@ class KubernetesClusterArgs:
     kms_key_arn: pulumi.Input[str]
     deployer_role_arn: pulumi.Input[str]
     """The role that runs `pulumi up` (the CI deploy role); it needs cluster-admin to install Argo CD."""
+    viewer_role_arn: pulumi.Input[str] | None = None
+    """The role that runs `pulumi preview` on pull requests (the CI preview role): view access only."""
+    viewer_namespaces: Sequence[str] = ()
+    """The namespaces this stack's Kubernetes resources live in: the viewer's access is scoped to them."""
 
 
 def node_or_control_plane_trust(service: str) -> pulumi.Output[str]:
@@ -145,7 +152,7 @@ class KubernetesCluster(pulumi.ComponentResource):
             vpc_config=aws.eks.ClusterVpcConfigArgs(
                 subnet_ids=eks.subnet_ids,
                 endpoint_private_access=True,
-                endpoint_public_access=bool(eks.public_endpoint_cidrs),
+                endpoint_public_access=eks.endpoint_access == "public-restricted",
                 public_access_cidrs=eks.public_endpoint_cidrs or None,
             ),
             encryption_config=aws.eks.ClusterEncryptionConfigArgs(
@@ -198,7 +205,24 @@ class KubernetesCluster(pulumi.ComponentResource):
                     opts=pulumi.ResourceOptions(parent=self),
                 )
             )
+        if a.viewer_role_arn is not None:
+            associations.append(self._viewer(name, cluster, a.viewer_role_arn, sorted(set(a.viewer_namespaces))))
         return associations
+
+    def _viewer(self, name: str, cluster: aws.eks.Cluster, role_arn: pulumi.Input[str],
+                namespaces: list[str]) -> aws.eks.AccessPolicyAssociation:
+        """Read-only access for previews, scoped to the namespaces the stack declares resources in (an access scope
+        of type `namespace`, as `aws eks associate-access-policy --access-scope type=namespace,namespaces=...`)."""
+        entry = aws.eks.AccessEntry(f"{name}-preview", cluster_name=cluster.name, principal_arn=role_arn,
+                                    type="STANDARD", opts=pulumi.ResourceOptions(parent=self))
+        return aws.eks.AccessPolicyAssociation(
+            f"{name}-preview",
+            cluster_name=cluster.name,
+            principal_arn=entry.principal_arn,
+            policy_arn=VIEW_POLICY,
+            access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(type="namespace", namespaces=namespaces),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
 
     def _addon(self, name: str, cluster: aws.eks.Cluster, eks: EksCluster, addon: str,
                after: list[pulumi.Resource]) -> aws.eks.Addon:

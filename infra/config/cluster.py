@@ -9,6 +9,7 @@ from pydantic import Field, SecretStr, model_validator
 from infra.config.base import (
     _Strict,
 )
+from infra.core.cluster_access import reachability_problems, runner_problems
 from infra.core.eks_addons import ADDON_VERSIONS, supported_versions
 
 SubnetId = Annotated[str, Field(pattern=r"^subnet-[0-9a-f]{8,17}$")]
@@ -21,9 +22,15 @@ class EksCluster(_Strict):
 
     version: str = Field("1.33", pattern=r"^1\.\d{2}$", description="Kubernetes minor version, e.g. '1.33'.")
     subnet_ids: list[SubnetId] = Field(min_length=2, description="Private subnets in at least two zones.")
+    endpoint_access: Literal["private", "public-restricted"] = Field(
+        description="How the API server is reached: `private` (inside the VPC only; the workflows then need "
+        "ciRunner.location 'vpc') or `public-restricted` (private access on, plus a public endpoint admitting only "
+        "publicEndpointCidrs). A stated choice: the config refuses one the workflows' runner cannot reach.",
+    )
     public_endpoint_cidrs: list[Cidr] = Field(
         default_factory=list,
-        description="CIDRs allowed to reach the API server's public endpoint; empty keeps the endpoint private.",
+        description="With endpointAccess 'public-restricted' (and only then): the CIDRs the public endpoint admits "
+        "(operators' VPN, the runner's egressCidrs).",
     )
     node_instance_types: list[Annotated[str, Field(pattern=r"^[a-z0-9]+\.[a-z0-9]+$")]] = Field(
         default_factory=lambda: ["m6i.large"], min_length=1, description="Instance types of the managed node group."
@@ -42,6 +49,8 @@ class EksCluster(_Strict):
         if self.version not in ADDON_VERSIONS:
             problems.append(f"version {self.version} has no pinned EKS add-on versions (vpc-cni, coredns, kube-proxy); "
                             f"supported: {', '.join(supported_versions())}")
+        if (self.endpoint_access == "public-restricted") != bool(self.public_endpoint_cidrs):
+            problems.append("publicEndpointCidrs is required with endpointAccess 'public-restricted', and only there")
         wide = [c for c in self.public_endpoint_cidrs if c.endswith("/0")]
         if wide:
             problems.append(f"publicEndpointCidrs must not open the API server to the internet (got {wide})")
@@ -50,8 +59,36 @@ class EksCluster(_Strict):
         return self
 
 
+RunnerLabel = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")]
+
+
+class CiRunner(_Strict):
+    """The runner the workflows run this stack's cluster-side jobs on (pulumi preview and up, infra.release verify).
+
+    `tests/release/test_release_workflows.py` holds the workflows' `runs-on` to exactly these labels.
+    """
+
+    labels: list[RunnerLabel] = Field(min_length=1, description="The `runs-on` labels of that runner.")
+    location: Literal["github-hosted", "vpc", "fixed-egress"] = Field(
+        description="Where it runs: `github-hosted` (GitHub's standard runners: changing public addresses), `vpc` "
+        "(inside the cluster's VPC), or `fixed-egress` (outside it, leaving from egressCidrs).",
+    )
+    egress_cidrs: list[Cidr] = Field(
+        default_factory=list, description="With location 'fixed-egress': the addresses its traffic leaves from."
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> CiRunner:
+        problems = runner_problems(self.labels, self.location, self.egress_cidrs)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+
 class Cluster(_Strict):
     """Where the pull path runs: an EKS cluster this stack creates, or an existing one given by kubeconfig."""
+
+    ci_runner: CiRunner = Field(description="Where the workflows run the jobs that talk to this cluster's API.")
 
     eks: EksCluster | None = Field(None, description="Create an EKS cluster with these settings.")
     kubeconfig: SecretStr | None = Field(
@@ -69,6 +106,11 @@ class Cluster(_Strict):
             raise ValueError("set exactly one of eks (create a cluster) or kubeconfig (use an existing one)")
         if self.eks is not None and self.oidc_provider_arn is not None:
             raise ValueError("oidcProviderArn is only for a kubeconfig cluster; an EKS cluster brings its own")
+        if self.eks is not None:
+            problems = reachability_problems(self.eks.endpoint_access, self.eks.public_endpoint_cidrs,
+                                             self.ci_runner.location, self.ci_runner.egress_cidrs)
+            if problems:
+                raise ValueError("; ".join(problems))
         return self
 
 

@@ -76,7 +76,9 @@ def test_eks_encrypts_secrets_with_the_environment_key_and_keeps_the_endpoint_pr
     key_arn = one(plan, "aws:kms/key:Key").outputs["arn"]
     assert cluster.inputs["encryptionConfig"] == {"resources": ["secrets"], "provider": {"keyArn": key_arn}}
     assert cluster.inputs["vpcConfig"]["endpointPrivateAccess"] is True
-    assert cluster.inputs["vpcConfig"]["endpointPublicAccess"] is False
+    eks = config_of(env).cluster.eks
+    assert cluster.inputs["vpcConfig"]["endpointPublicAccess"] is (eks.endpoint_access == "public-restricted")
+    assert cluster.inputs["vpcConfig"].get("publicAccessCidrs") == (eks.public_endpoint_cidrs or None)
     assert cluster.inputs["accessConfig"] == {"authenticationMode": "API",
                                               "bootstrapClusterCreatorAdminPermissions": False}
     assert cluster.inputs["name"] == f"mlops-{env}-cluster"
@@ -91,9 +93,14 @@ def test_access_entries_give_the_ci_deployer_and_the_configured_admins_cluster_a
     plan = plans["prod"]
     entries = {r.inputs["principalArn"] for r in of_type(plan, "aws:eks/accessEntry:AccessEntry")}
     assert entries == {"arn:aws:iam::444444444444:role/mlops-prod-ci-deploy",
-                       "arn:aws:iam::444444444444:role/platform-admins"}
+                       "arn:aws:iam::444444444444:role/platform-admins",
+                       "arn:aws:iam::444444444444:role/mlops-prod-ci-preview"}
+    admins = {r.inputs["principalArn"] for r in of_type(plan, "aws:eks/accessPolicyAssociation:AccessPolicyAssociation")
+              if r.inputs["policyArn"].endswith("/AmazonEKSClusterAdminPolicy")}
+    assert admins == entries - {"arn:aws:iam::444444444444:role/mlops-prod-ci-preview"}
     for association in of_type(plan, "aws:eks/accessPolicyAssociation:AccessPolicyAssociation"):
-        assert association.inputs["accessScope"] == {"type": "cluster"}
+        if association.inputs["principalArn"] in admins:
+            assert association.inputs["accessScope"] == {"type": "cluster"}
     # The provider connects only once the deployer may: its kubeconfig depends on the access policies.
     provider = k8s_provider(plan)
     associations = {r.urn for r in of_type(plan, "aws:eks/accessPolicyAssociation:AccessPolicyAssociation")}
@@ -106,6 +113,20 @@ def test_a_public_endpoint_is_restricted_to_the_configured_cidrs(plan_with: Call
     cluster = one(plan_with("dev", cluster=cluster_config), "aws:eks/cluster:Cluster")
     assert cluster.inputs["vpcConfig"]["endpointPublicAccess"] is True
     assert cluster.inputs["vpcConfig"]["publicAccessCidrs"] == ["203.0.113.0/24"]
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_the_preview_role_may_only_view_the_stacks_namespaces(plans: dict[str, PlanResult], env: str) -> None:
+    """Issue 16 §1: previews were Unauthorized on a reachable cluster. The preview role gets an access entry with
+    the view policy, scoped to exactly the namespaces the stack declares resources in."""
+    plan = plans[env]
+    preview = f"arn:aws:iam::{ACCOUNTS[env]}:role/mlops-{env}-ci-preview"
+    (association,) = [r for r in of_type(plan, "aws:eks/accessPolicyAssociation:AccessPolicyAssociation")
+                      if r.inputs["principalArn"] == preview]
+    assert association.inputs["policyArn"] == "arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy"
+    declared = {r.inputs["metadata"]["name"] for r in of_type(plan, "kubernetes:core/v1:Namespace")}
+    assert association.inputs["accessScope"] == {"type": "namespace", "namespaces": sorted(declared)}
+    assert association.urn in k8s_provider(plan).dependencies
 
 
 def test_irsa_role_trusts_only_the_model_servers_service_account_through_the_cluster_oidc_provider(
@@ -132,14 +153,16 @@ def test_an_existing_cluster_comes_from_a_secret_kubeconfig_and_nothing_eks_is_c
 ) -> None:
     kubeconfig = "apiVersion: v1\nkind: Config\nclusters: []\n"
     oidc_arn = "arn:aws:iam::222222222222:oidc-provider/oidc.example.com/id/A"
-    plan = plan_with("dev", cluster={"kubeconfig": kubeconfig, "oidcProviderArn": oidc_arn})
+    runner = {"labels": ["self-hosted", "mlops"], "location": "vpc"}
+    plan = plan_with("dev", cluster={"kubeconfig": kubeconfig, "oidcProviderArn": oidc_arn, "ciRunner": runner})
     assert not [r for r in plan.resources if r.type.startswith("aws:eks/")]
     provider = k8s_provider(plan)
     assert provider.inputs["kubeconfig"] == kubeconfig and "kubeconfig" in provider.secret_keys
     (statement,) = policy_of(one(plan, "aws:iam/role:Role", "gitops-fraud"), "assumeRolePolicy")["Statement"]
     assert "oidc.example.com/id/A:sub" in statement["Condition"]["StringEquals"]
     # churn is delivered by pull in dev, which needs the provider for the ACK controller; serve it by push here.
-    without_oidc = plan_with("dev", cluster={"kubeconfig": kubeconfig}, models=dev_models(churn_delivery="push"))
+    without_oidc = plan_with("dev", cluster={"kubeconfig": kubeconfig, "ciRunner": runner},
+                             models=dev_models(churn_delivery="push"))
     assert not [r for r in of_type(without_oidc, "aws:iam/role:Role") if r.name == "gitops-fraud"]
 
 
@@ -390,6 +413,8 @@ CERT = "arn:aws:acm:us-east-1:444444444444:certificate/7d2e3f4a-5b6c-4d7e-8f9a-0
 ILB = {"mode": "internal-load-balancer", "certificateArn": CERT}
 SSO = {"issuer": "https://id.example.com", "clientId": "a", "clientSecret": "s"}
 HOOK = "https://hooks.example.com/argocd"
+SUBNETS = ["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"]
+IN_VPC = {"labels": ["self-hosted", "mlops"], "location": "vpc"}
 
 
 @pytest.mark.parametrize(
@@ -420,12 +445,29 @@ HOOK = "https://hooks.example.com/argocd"
         ("dev", {"argocd": {"url": "https://argocd.example.com", "adminGroup": "admins", "sso": SSO,
                             "access": {"mode": "internal-load-balancer"}}},
          "mlops:argocd.access: access.certificateArn is required with mode 'internal-load-balancer' (TLS at the NLB)"),
-        ("dev", {"cluster": {"kubeconfig": "x", "eks": {"subnetIds": ["subnet-0123456789abcdef0",
-                                                                        "subnet-0123456789abcdef1"]}}},
+        ("dev", {"cluster": {"kubeconfig": "x", "ciRunner": IN_VPC,
+                             "eks": {"subnetIds": SUBNETS, "endpointAccess": "private"}}},
          "mlops:cluster: set exactly one of eks (create a cluster) or kubeconfig (use an existing one)"),
-        ("dev", {"cluster": {"eks": {"subnetIds": ["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"],
-                                     "publicEndpointCidrs": ["0.0.0.0/0"]}}},
+        ("dev", {"cluster": {"ciRunner": IN_VPC, "eks": {"subnetIds": SUBNETS, "endpointAccess": "public-restricted",
+                                                         "publicEndpointCidrs": ["0.0.0.0/0"]}}},
          "mlops:cluster.eks: publicEndpointCidrs must not open the API server to the internet (got ['0.0.0.0/0'])"),
+        # Issue 16 §1: reachability is stated, and a combination the shipped workflows cannot reach is refused.
+        ("dev", {"cluster": {"eks": {"subnetIds": SUBNETS}}}, "mlops:cluster.ciRunner: required key is missing"),
+        ("dev", {"cluster": {"ciRunner": IN_VPC, "eks": {"subnetIds": SUBNETS}}},
+         "mlops:cluster.eks.endpointAccess: required key is missing"),
+        ("dev", {"cluster": {"ciRunner": {"labels": ["ubuntu-24.04"], "location": "github-hosted"},
+                             "eks": {"subnetIds": SUBNETS, "endpointAccess": "private"}}},
+         "mlops:cluster: cluster.eks.endpointAccess is 'private', which only a runner inside the VPC reaches, but "
+         "cluster.ciRunner.location is 'github-hosted': the workflows' pulumi preview/up and infra.release verify "
+         "could not reach the cluster; use location 'vpc' with your runner's labels, or endpointAccess "
+         "'public-restricted' with publicEndpointCidrs covering the runner's egressCidrs"),
+        ("dev", {"cluster": {"ciRunner": IN_VPC, "eks": {"subnetIds": SUBNETS, "endpointAccess": "public-restricted"}}},
+         "mlops:cluster.eks: publicEndpointCidrs is required with endpointAccess 'public-restricted', and only there"),
+        ("dev", {"cluster": {"ciRunner": {"labels": ["ubuntu-24.04"], "location": "vpc"},
+                             "eks": {"subnetIds": SUBNETS, "endpointAccess": "private"}}},
+         "mlops:cluster.ciRunner: cluster.ciRunner.labels ['ubuntu-24.04'] name GitHub's standard hosted runners, "
+         "which run outside your VPC on changing addresses; cluster.ciRunner.location 'vpc' needs the labels of your "
+         "own (self-hosted or larger) runner"),
         ("dev", {"models": {"fraud": {"framework": "xgboost", "deploy": {"target": "kubernetes", "approvedVersion": 1,
                                                                          "replicas": 3, "maxReplicas": 2}}}},
          "mlops:models.fraud.deploy: maxReplicas (2) must be >= replicas (3)"),
