@@ -27,6 +27,8 @@ from infra.components.argocd import ArgoCdInstall, ArgoCdInstallArgs  # noqa: E4
 from infra.components.artifact_store import ArtifactStore, ArtifactStoreArgs  # noqa: E402
 from infra.components.ci_roles import CiRoles, CiRolesArgs  # noqa: E402
 from infra.components.cluster import KubernetesCluster, KubernetesClusterArgs  # noqa: E402
+from infra.components.cluster_capacity import NAMESPACE as CAPACITY_NAMESPACE  # noqa: E402
+from infra.components.cluster_capacity import ClusterCapacity, ClusterCapacityArgs  # noqa: E402
 from infra.components.environment_key import EnvironmentKey, EnvironmentKeyArgs  # noqa: E402
 from infra.components.github_oidc import GitHubOidcProvider  # noqa: E402
 from infra.components.gitops_apps import GitOpsApps, GitOpsAppsArgs, ModelAccess, repo_url  # noqa: E402
@@ -243,6 +245,13 @@ def pull_path(config: StackConfig, naming: Naming, provider: aws.Provider, share
                               viewer_namespaces=cluster_namespaces(config, naming)),
         opts,
     )
+    ClusterCapacity(
+        "capacity",
+        ClusterCapacityArgs(naming=naming, region=config.region, account_id=account_id, provider=cluster.provider,
+                            cluster_name=cluster.name, oidc_provider_arn=cluster.oidc_provider_arn,
+                            oidc_host=cluster.oidc_host, workload_dependencies=cluster.workload_dependencies),
+        opts,
+    )
     argocd = ArgoCdInstall(
         "argocd",
         ArgoCdInstallArgs(settings=config.argocd, environment=config.environment, provider=cluster.provider,
@@ -286,7 +295,7 @@ def pull_path(config: StackConfig, naming: Naming, provider: aws.Provider, share
 def cluster_namespaces(config: StackConfig, naming: Naming) -> list[str]:
     """Every namespace this stack declares Kubernetes resources in (what the preview role may view)."""
     served = [naming.model_namespace(m) for m in config.kubernetes_models()]
-    namespaces = [ARGOCD_NAMESPACE, ROLLOUTS_NAMESPACE, *served]
+    namespaces = [ARGOCD_NAMESPACE, ROLLOUTS_NAMESPACE, CAPACITY_NAMESPACE, *served]
     pulled = [naming.model_namespace(m) for m in config.pulled_sagemaker_models()]
     return sorted({*namespaces, *pulled, *([ACK_NAMESPACE] if pulled else [])})
 

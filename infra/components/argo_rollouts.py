@@ -10,6 +10,8 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
+from infra.core.cluster_workloads import ROLLOUTS_CONTROLLER, requests
+
 CHART = "argo-rollouts"
 CHART_VERSION = "2.41.0"
 """The argo-rollouts chart version (app v1.9.0); the vendored CRDs in tests/gitops/crds/ are from this version."""
@@ -60,7 +62,7 @@ def rollouts_values(high_availability: bool) -> dict[str, Any]:
         "installCRDs": True,
         "keepCRDs": True,
         "dashboard": {"enabled": False},
-        "controller": {"replicas": 2 if high_availability else 1,
+        "controller": {"replicas": 2 if high_availability else 1, "resources": requests(ROLLOUTS_CONTROLLER),
                        "pdb": {"enabled": high_availability, "minAvailable": 1}},
         "notifications": {"notifiers": {}},
     }

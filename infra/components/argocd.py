@@ -25,6 +25,7 @@ import pulumi_random as random
 
 from infra.config import ArgoCd
 from infra.core.argocd_health import argocd_resource_customizations
+from infra.core.cluster_workloads import ARGOCD, REDIS_HA_CONTAINERS, argocd_replicas, requests
 
 CHART = "argo-cd"
 CHART_VERSION = "10.1.1"
@@ -81,14 +82,20 @@ def argocd_values(settings: ArgoCd, environment: str, webhook: bool) -> dict[str
         "dex": {"enabled": False},
         "server": _server(settings),
     }
+    # Requests for every pod (the chart sets none; `infra.core.cluster_workloads` holds the chart's own examples),
+    # so the scheduler reserves them and the capacity check counts them. Replicas: one each, or in HA the chart's
+    # documented setup (Redis HA with HAProxy, two of every stateless component; the application controller
+    # shards, so it stays at one).
+    replicas = argocd_replicas(settings.high_availability)
+    for component in ("controller", "server", "repoServer", "applicationSet", "notifications", "redis"):
+        values.setdefault(component, {})["resources"] = requests(ARGOCD[component])
+        if component in ("controller", "server", "repoServer", "applicationSet"):
+            values[component]["replicas"] = replicas[component]
     if settings.high_availability:
-        # The chart's documented HA setup: Redis HA with HAProxy, and two or more replicas of every
-        # stateless component. The application controller shards, so it stays at one replica here.
-        values["redis-ha"] = {"enabled": True, "existingSecret": REDIS_SECRET}
-        values["controller"] = {"replicas": 1}
-        values["server"]["replicas"] = 2
-        values["repoServer"] = {"replicas": 2}
-        values["applicationSet"] = {"replicas": 2}
+        redis = requests(ARGOCD["redis"])
+        values["redis-ha"] = {"enabled": True, "existingSecret": REDIS_SECRET,
+                              **{c: {"resources": redis} for c in REDIS_HA_CONTAINERS},
+                              "haproxy": {"resources": redis}}
         for component in ("server", "repoServer"):
             values[component]["pdb"] = {"enabled": True, "minAvailable": 1}
     return values

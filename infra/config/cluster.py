@@ -9,6 +9,7 @@ from pydantic import Field, SecretStr, model_validator
 from infra.config.base import (
     _Strict,
 )
+from infra.core.capacity import INSTANCE_TYPES
 from infra.core.cluster_access import reachability_problems, runner_problems
 from infra.core.eks_addons import ADDON_VERSIONS, supported_versions
 
@@ -46,6 +47,10 @@ class EksCluster(_Strict):
         problems = []
         if self.node_max < self.node_min:
             problems.append(f"nodeMax ({self.node_max}) must be >= nodeMin ({self.node_min})")
+        unknown = [t for t in self.node_instance_types if t not in INSTANCE_TYPES]
+        if unknown:
+            problems.append(f"nodeInstanceTypes {unknown} are unknown to the capacity check (infra.core.capacity); "
+                            f"known: {', '.join(sorted(INSTANCE_TYPES))}")
         if self.version not in ADDON_VERSIONS:
             problems.append(f"version {self.version} has no pinned EKS add-on versions (vpc-cni, coredns, kube-proxy); "
                             f"supported: {', '.join(supported_versions())}")

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from infra.core.ack import ALARM_SIGNALS, KINDS
+from infra.core.cluster_workloads import ACK_CONTROLLER, requests
 from infra.core.naming import Naming
 
 CHART = "oci://public.ecr.aws/aws-controllers-k8s/sagemaker-chart"
@@ -32,7 +33,7 @@ def controller_values(region: str, role_arn: Any) -> dict[str, Any]:
         # objects carry `services.k8s.aws/deletion-policy: retain` in gitops/base/sagemaker-endpoint, because an
         # endpoint SageMaker rolled back stands on the previous configuration (as on the push path).
         "deletionPolicy": "delete",
-        "resources": {"requests": {"memory": "64Mi", "cpu": "50m"}, "limits": {"memory": "128Mi", "cpu": "100m"}},
+        "resources": {**requests(ACK_CONTROLLER), "limits": {"memory": "128Mi", "cpu": "100m"}},
     }
 
 

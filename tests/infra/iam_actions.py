@@ -507,3 +507,20 @@ ACK_CONTROLLER_NEEDS: dict[str, TypeNeeds] = {
     ),
 }
 """What the ACK SageMaker controller calls, as its IRSA role, to reconcile each ACK object Argo CD syncs."""
+
+
+CLUSTER_AUTOSCALER_NEEDS = TypeNeeds(
+    "https://github.com/kubernetes/autoscaler/blob/cluster-autoscaler-chart-9.51.0/cluster-autoscaler/cloudprovider/"
+    "aws/README.md (Full Cluster Autoscaler Features Policy: auto-discovery, dynamic EC2 instance type list)",
+    (
+        Need(("autoscaling:DescribeAutoScalingGroups", "autoscaling:DescribeAutoScalingInstances",
+              "autoscaling:DescribeLaunchConfigurations", "autoscaling:DescribeScalingActivities",
+              "ec2:DescribeImages", "ec2:DescribeInstanceTypes", "ec2:DescribeLaunchTemplateVersions",
+              "ec2:GetInstanceTypesFromInstanceRequirements"), "*"),
+        # Scaling acts on the node group's Auto Scaling group, tagged for this cluster's auto-discovery.
+        Need(("autoscaling:SetDesiredCapacity", "autoscaling:TerminateInstanceInAutoScalingGroup"),
+             "node-group-asg", ("resource-tags",)),
+        Need(("eks:DescribeNodegroup",), "node-group"),
+    ),
+)
+"""What the Cluster Autoscaler calls as its IRSA role."""

@@ -125,6 +125,7 @@ def test_the_preview_role_may_only_view_the_stacks_namespaces(plans: dict[str, P
                       if r.inputs["principalArn"] == preview]
     assert association.inputs["policyArn"] == "arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy"
     declared = {r.inputs["metadata"]["name"] for r in of_type(plan, "kubernetes:core/v1:Namespace")}
+    declared |= {r.inputs["namespace"] for r in of_type(plan, RELEASE)}  # kube-system: metrics-server, autoscaler
     assert association.inputs["accessScope"] == {"type": "namespace", "namespaces": sorted(declared)}
     assert association.urn in k8s_provider(plan).dependencies
 
