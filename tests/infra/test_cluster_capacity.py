@@ -162,7 +162,7 @@ def test_every_stack_fits_its_peak_with_a_rollout_in_flight(env: str) -> None:
 def test_prod_on_its_three_nodes_cannot_hold_a_canary_and_says_so_with_numbers() -> None:
     """The issue's arithmetic: 3 x m6i.large cannot hold fraud at 20 x 500m plus the surge and the system."""
     cluster = json.loads(load_stack(PROJECT_ROOT, "prod").config["mlops:cluster"])
-    cluster["eks"]["nodeMax"] = 3
+    cluster["eks"]["nodeMin"] = cluster["eks"]["nodeMax"] = 3
     with pytest.raises(ConfigError) as caught:
         config_of("prod", cluster=cluster)
     (problem,) = caught.value.problems
