@@ -70,8 +70,11 @@ def controller_statements(naming: Naming, region: str, account_id: str, models: 
         {"Sid": "PassServingRoles", "Effect": "Allow", "Action": ["iam:PassRole"], "Resource": serving_role_arns,
          "Condition": {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}},
         # SageMaker creates a grant on the environment key for the endpoint's volumes, as the caller.
-        {"Sid": "LetSageMakerUseTheEnvironmentKey", "Effect": "Allow", "Action": ["kms:CreateGrant", "kms:DescribeKey"],
+        {"Sid": "LetSageMakerUseTheEnvironmentKey", "Effect": "Allow", "Action": ["kms:CreateGrant"],
          "Resource": [kms_key_arn], "Condition": {"Bool": {"kms:GrantIsForAWSResource": "true"}}},
+        # DescribeKey has no kms:GrantIsForAWSResource context: a statement of its own, on the same key.
+        {"Sid": "DescribeTheEnvironmentKey", "Effect": "Allow", "Action": ["kms:DescribeKey"],
+         "Resource": [kms_key_arn]},
         # Deployment guardrails read the rollback alarms with the caller's rights: "Ensure that your IAM execution
         # role has permission to perform the cloudwatch:DescribeAlarms action on the auto-rollback alarms you
         # specify" (https://docs.aws.amazon.com/sagemaker/latest/dg/deployment-guardrails-configuration.html).
