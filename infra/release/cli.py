@@ -1,8 +1,9 @@
 """The command line of `python -m infra.release`: parse, run one subcommand, print, exit 0/1/2.
 
-Exit codes: 0 success; 1 a verdict against you (package below the gate or without a report, endpoint not on
-its declared configuration, failed smoke test, failed training) or an AWS call that failed after retries;
-2 bad input or usage (unknown model, environment or stack, unreadable stack or outputs file).
+Exit codes (`infra.cli`): 0 success; 1 a verdict against you (package below the gate or without a report,
+endpoint not on its declared configuration, failed smoke test, failed training); 2 no verdict: bad input or
+usage (unknown model, environment or stack, unreadable stack or outputs file), or an AWS call that failed after
+retries.
 """
 
 from __future__ import annotations
@@ -11,8 +12,9 @@ import argparse
 import sys
 from pathlib import Path
 
+from infra.cli import add_format_option
 from infra.core.paths import PROJECT_ROOT
-from infra.release import approve, promote, smoke, training, verify
+from infra.release import approve, models, promote, smoke, training, verify
 from infra.release.errors import EXIT_USAGE, ReleaseError
 from infra.release.outcome import Outcome
 
@@ -26,16 +28,20 @@ class _Parser(argparse.ArgumentParser):
 
 def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--format", choices=("text", "json"), default="text", help="text for people, json for CI")
+    add_format_option(common)
     common.add_argument("--project-dir", type=Path, default=PROJECT_ROOT, help="folder holding Pulumi.yaml")
     parser = _Parser(
         prog="python -m infra.release",
-        description="Release glue that CI runs: train, approve, promote, verify and smoke-test models "
+        description="Release glue that CI runs: list, train, approve, promote, verify and smoke-test models "
         "(resource names from the stack files; see docs/delivery.md).",
-        epilog="exit codes: 0 success; 1 a verdict against you or a failed AWS call; 2 bad input or usage. "
+        epilog="exit codes: 0 success; 1 a verdict against you; 2 bad input or usage, or a failed AWS call. "
         "AWS_ENDPOINT_URL and AWS_MAX_ATTEMPTS are honoured.",
     )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    p = sub.add_parser("models", parents=[common], help="list a stack's models (the workflows' matrix)")
+    p.add_argument("--stack", help="default: the shared stack (the stack file with mlops:kind shared)")
+    p.add_argument("--model", help="list only this model, after checking that the stack declares it")
 
     p = sub.add_parser("start-training", parents=[common], help="start a model's training pipeline")
     p.add_argument("--model", required=True)
@@ -83,6 +89,8 @@ class _Usage(ReleaseError):
 
 def run(args: argparse.Namespace) -> Outcome:
     project = args.project_dir
+    if args.command == "models":
+        return models.run(project, args.stack, args.model)
     if args.command == "start-training":
         _positive("timeout", args.timeout)
         _positive("interval", args.interval)

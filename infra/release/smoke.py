@@ -20,10 +20,14 @@ from typing import Any
 
 from infra.release import stacks
 from infra.release.aws import Aws
-from infra.release.errors import EXIT_VERDICT, UsageError
+from infra.release.errors import EXIT_VERDICT, AwsError, UsageError
 from infra.release.outcome import Outcome
 
 CONTENT_TYPE = "application/json"
+MODEL_ERROR = "ModelError"
+"""InvokeEndpoint's error when the model's container answered 4xx/5xx: a verdict on the release, unlike the other
+errors (throttling, no such endpoint, unreachable AWS), which mean the test could not run. botocore reference:
+https://docs.aws.amazon.com/botocore/latest/reference/services/sagemaker-runtime/client/exceptions/ModelError.html"""
 
 
 @cache
@@ -77,11 +81,15 @@ def run(project_dir: Path, stack: str, budget_override_ms: int | None) -> Outcom
         name = target.naming.endpoint(model)
         budget = budget_override_ms or deploy.alarms.latency_p99_ms
         started = time.perf_counter()
-        response = aws.call("sagemaker-runtime", "invoke_endpoint", f"endpoint {name}", EndpointName=name,
-                            ContentType=CONTENT_TYPE, Accept=CONTENT_TYPE, Body=body)
-        answer = response["Body"].read()
+        try:
+            response = aws.call("sagemaker-runtime", "invoke_endpoint", f"endpoint {name}", EndpointName=name,
+                                ContentType=CONTENT_TYPE, Accept=CONTENT_TYPE, Body=body)
+            problem = check_body(response["Body"].read(), rows)
+        except AwsError as exc:
+            if exc.code != MODEL_ERROR:
+                raise  # AWS refused or was unreachable: no verdict on the endpoint (exit 2)
+            problem = str(exc)  # the model's own container answered with an error: that is the verdict
         elapsed_ms = (time.perf_counter() - started) * 1000
-        problem = check_body(answer, rows)
         if problem is None and elapsed_ms > budget:
             problem = f"took {elapsed_ms:.0f} ms, over the latency budget of {budget} ms"
         results.append({"model": model, "endpoint": name, "ok": problem is None, "latencyMs": round(elapsed_ms, 1),

@@ -62,11 +62,6 @@ def load(project_dir: Path, stack: str) -> Stack:
     return Stack(stack, config, Naming(project=project["name"], stack=stack), path)
 
 
-def shared_stack_name(environment: Stack) -> str:
-    """`organization/mlops/shared` -> `shared`: the stack file of the shared stack in this project."""
-    return environment.config.shared_stack.rsplit("/", 1)[-1]
-
-
 def load_shared(project_dir: Path) -> Stack:
     """The shared stack: the one stack file whose `mlops:kind` is `shared` (registries, training)."""
     shared = [s for s in known_stacks(project_dir) if _kind(project_dir, s) == "shared"]

@@ -25,7 +25,6 @@ from infra.release.errors import EXIT_VERDICT, AwsError, UsageError
 from infra.release.outcome import Outcome
 
 TERMINAL = {"Succeeded", "Failed", "Stopped"}
-REGISTER_STEP = "Register"
 UNSUPPORTED = {"UnknownOperationException", "InvalidAction", "NotImplemented", "UnsupportedOperation"}
 
 

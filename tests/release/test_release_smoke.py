@@ -78,7 +78,28 @@ def test_unreachable_endpoint_is_one_clear_line(emulator, project, capsys, monke
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # nothing listens on the discard port
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
     code, out, err = release(capsys, project, "smoke-test", "--stack", "dev")
-    assert code == 1 and out["ok"] is False and err.count("\n") == 1
+    assert code == 2 and out["ok"] is False and err.count("\n") == 1  # no verdict: the endpoint was never asked
     assert out["error"] == err.split(": error: ", 1)[1].strip()
     assert err.startswith("infra.release smoke-test: error: sagemaker:InvokeEndpoint on endpoint mlops-dev-churn "
                           "failed: Could not connect to the endpoint URL")
+
+
+def _invoke_fails_with(monkeypatch, code: str | None) -> None:
+    from infra.release import smoke
+    from infra.release.errors import AwsError
+
+    def call(self, service, operation, resource, **kwargs):
+        raise AwsError(f"sagemaker:InvokeEndpoint on {resource} failed: {code}: boom", code)
+
+    monkeypatch.setattr(smoke.Aws, "call", call)
+
+
+def test_the_models_own_error_is_a_verdict_other_failures_are_not(project, capsys, monkeypatch):
+    """Exit 1 is a verdict on the release (the container answered 4xx/5xx); an AWS refusal is exit 2 (no verdict)."""
+    _invoke_fails_with(monkeypatch, "ModelError")
+    code, doc, _ = release(capsys, project, "smoke-test", "--stack", "dev")
+    assert code == 1 and "ModelError: boom" in doc["endpoints"][0]["problem"]
+    for other in ("ThrottlingException", "ValidationError", None):
+        _invoke_fails_with(monkeypatch, other)
+        code, doc, err = release(capsys, project, "smoke-test", "--stack", "dev")
+        assert code == 2 and doc["ok"] is False and err.count("\n") == 1, other

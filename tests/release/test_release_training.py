@@ -94,7 +94,7 @@ def test_missing_raw_data_and_bad_input(emulator, project, capsys):
     seed.client("sagemaker").create_pipeline(
         PipelineName=PIPELINE, PipelineDefinition="{}", RoleArn="arn:aws:iam::123456789012:role/x")
     code, _, err = release(capsys, project, "start-training", "--model", "churn", "--git-commit", COMMIT)
-    assert code == 1 and err.startswith(f"infra.release start-training: error: s3:HeadObject on "
+    assert code == 2 and err.startswith(f"infra.release start-training: error: s3:HeadObject on "
                                         f"s3://{DATA_BUCKET}/churn/raw/raw.csv failed: ")
     code, _, err = release(capsys, project, "start-training", "--model", "churn", "--git-commit", "main")
     assert code == 2 and "--git-commit 'main': expected a hexadecimal commit id" in err

@@ -202,7 +202,7 @@ exit 1
 def test_by_default_the_application_comes_from_kubectl(emulator, project, capsys, fake_kubectl):
     seed.endpoint("dev", "churn", _pulled_config(project, 3))
     code, out, err = release(capsys, project, "verify", "--stack", "dev", "--commit", COMMIT)
-    assert code == 1 and err.count("\n") == 1 and "Traceback" not in err
+    assert code == 2 and err.count("\n") == 1 and "Traceback" not in err  # kubectl failed: no verdict
     assert err == ("infra.release verify: error: kubectl -n argocd get application mlops-dev-churn -o json failed: "
                    "Error from server (NotFound): applications.argoproj.io \"mlops-dev-churn\" not found\n")
     _write(fake_kubectl / "answer.json", _application(COMMIT))
