@@ -9,7 +9,7 @@ import pytest
 import yaml
 from hypothesis import given
 from hypothesis import strategies as st
-from iam_actions import CLUSTER_AUTOSCALER_NEEDS
+from iam_actions_controllers import CLUSTER_AUTOSCALER_NEEDS
 from iam_arns import EKS_ID, StackFacts
 from iam_eval import granted_actions, is_allowed
 from planned import of_type, one, policy_of

@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from iam_actions import ACK_CONTROLLER_NEEDS, Need
+from iam_actions import Need
+from iam_actions_controllers import ACK_CONTROLLER_NEEDS
 from iam_eval import granted_actions, is_allowed
 from planned import of_type, one, policy_of
 
