@@ -19,12 +19,15 @@ import pulumi_kubernetes as k8s
 
 from infra.config import Cluster, EksCluster
 from infra.core import eks_addons
+from infra.core.arns import Arns
 from infra.core.iam import allow, policy_document
 from infra.core.naming import Naming
 
-CLUSTER_ADMIN_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
-VIEW_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy"
-"""Read-only (get/list/watch, no Secrets) on most Kubernetes resources (EKS User Guide, access-policy-reference)."""
+CLUSTER_ADMIN_POLICY = "AmazonEKSClusterAdminPolicy"
+"""The EKS access policy of the deployer and the admin roles (its ARN: `Arns.eks_access_policy`)."""
+VIEW_POLICY = "AmazonEKSViewPolicy"
+"""The preview role's access policy: read-only (get/list/watch, no Secrets) on most Kubernetes resources (EKS User
+Guide, access-policy-reference)."""
 _NODE_POLICIES = ("AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy", "AmazonEC2ContainerRegistryReadOnly")
 
 
@@ -33,6 +36,7 @@ class KubernetesClusterArgs:
     naming: Naming
     cluster: Cluster
     region: str
+    partition: str
     profile: str | None
     account_id: pulumi.Input[str]
     kms_key_arn: pulumi.Input[str]
@@ -134,7 +138,8 @@ class KubernetesCluster(pulumi.ComponentResource):
             opts=child,
         )
         aws.iam.RolePolicyAttachment(
-            f"{name}-cluster", role=role.name, policy_arn="arn:aws:iam::aws:policy/AmazonEKSClusterPolicy", opts=child
+            f"{name}-cluster", role=role.name, policy_arn=self._arns().managed_policy("AmazonEKSClusterPolicy"),
+            opts=child
         )
         # Envelope encryption of Secrets: the control plane uses the environment key through this role.
         key_use = aws.iam.RolePolicy(
@@ -200,7 +205,7 @@ class KubernetesCluster(pulumi.ComponentResource):
                     f"{name}-{label}",
                     cluster_name=cluster.name,
                     principal_arn=entry.principal_arn,
-                    policy_arn=CLUSTER_ADMIN_POLICY,
+                    policy_arn=self._arns().eks_access_policy(CLUSTER_ADMIN_POLICY),
                     access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(type="cluster"),
                     opts=pulumi.ResourceOptions(parent=self),
                 )
@@ -219,7 +224,7 @@ class KubernetesCluster(pulumi.ComponentResource):
             f"{name}-preview",
             cluster_name=cluster.name,
             principal_arn=entry.principal_arn,
-            policy_arn=VIEW_POLICY,
+            policy_arn=self._arns().eks_access_policy(VIEW_POLICY),
             access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(type="namespace", namespaces=namespaces),
             opts=pulumi.ResourceOptions(parent=self),
         )
@@ -251,7 +256,7 @@ class KubernetesCluster(pulumi.ComponentResource):
         )
         attachments = [
             aws.iam.RolePolicyAttachment(
-                f"{name}-nodes-{policy}", role=role.name, policy_arn=f"arn:aws:iam::aws:policy/{policy}", opts=child
+                f"{name}-nodes-{policy}", role=role.name, policy_arn=self._arns().managed_policy(policy), opts=child
             )
             for policy in _NODE_POLICIES
         ]
@@ -269,3 +274,6 @@ class KubernetesCluster(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[*attachments, *after],
                                         ignore_changes=["scalingConfig.desiredSize"]),
         )
+
+    def _arns(self) -> Arns:
+        return Arns(self._args.partition, self._args.region, self._args.account_id)

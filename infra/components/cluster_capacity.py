@@ -19,6 +19,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
+from infra.core.arns import Arns
 from infra.core.cluster_workloads import CLUSTER_AUTOSCALER, METRICS_SERVER, requests
 from infra.core.iam import policy_document
 from infra.core.naming import Naming
@@ -64,17 +65,17 @@ AUTOSCALER_READ_ACTIONS = [
 AUTOSCALER_WRITE_ACTIONS = ["autoscaling:SetDesiredCapacity", "autoscaling:TerminateInstanceInAutoScalingGroup"]
 
 
-def autoscaler_statements(cluster_name: str, region: str, account_id: str) -> list[dict[str, Any]]:
+def autoscaler_statements(cluster_name: str, arns: Arns) -> list[dict[str, Any]]:
     """The autoscaler's policy: read on `*`, scale only this cluster's tagged groups, read only its node groups."""
     return [
         {"Sid": "DiscoverGroupsAndInstanceTypes", "Effect": "Allow", "Action": AUTOSCALER_READ_ACTIONS,
          "Resource": ["*"]},
         {"Sid": "ScaleThisClustersNodeGroups", "Effect": "Allow", "Action": AUTOSCALER_WRITE_ACTIONS,
-         "Resource": [f"arn:aws:autoscaling:{region}:{account_id}:autoScalingGroup:*:autoScalingGroupName/*"],
+         "Resource": [arns.arn("autoscaling", "autoScalingGroup:*:autoScalingGroupName/*")],
          "Condition": {"StringLike": {f"aws:ResourceTag/k8s.io/cluster-autoscaler/{cluster_name}": "*"}}},
         # Labels and taints of a managed node group scaled to zero.
         {"Sid": "ReadThisClustersNodeGroups", "Effect": "Allow", "Action": ["eks:DescribeNodegroup"],
-         "Resource": [f"arn:aws:eks:{region}:{account_id}:nodegroup/{cluster_name}/*"]},
+         "Resource": [arns.arn("eks", f"nodegroup/{cluster_name}/*")]},
     ]
 
 
@@ -82,6 +83,7 @@ def autoscaler_statements(cluster_name: str, region: str, account_id: str) -> li
 class ClusterCapacityArgs:
     naming: Naming
     region: str
+    partition: str
     account_id: pulumi.Input[str]
     provider: k8s.Provider
     cluster_name: pulumi.Input[str] | None
@@ -134,6 +136,6 @@ class ClusterCapacity(pulumi.ComponentResource):
         role = aws.iam.Role(f"{name}-autoscaler", name=args.naming.role("cluster-autoscaler"),
                             assume_role_policy=pulumi.Output.json_dumps(trust), max_session_duration=3600, opts=child)
         policy = pulumi.Output.all(args.cluster_name, args.account_id).apply(
-            lambda v: policy_document(autoscaler_statements(v[0], args.region, v[1])))
+            lambda v: policy_document(autoscaler_statements(v[0], Arns(args.partition, args.region, v[1]))))
         aws.iam.RolePolicy(f"{name}-autoscaler", role=role.id, policy=policy, opts=child)
         return role

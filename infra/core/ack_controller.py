@@ -6,14 +6,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from infra.core.ack import ALARM_SIGNALS, KINDS
+from infra.core.ack import KINDS
+from infra.core.arns import Arns
 from infra.core.cluster_workloads import ACK_CONTROLLER, requests
 from infra.core.naming import Naming
+from infra.core.serving import ALARM_SIGNALS, ENDPOINT_ACTIONS, ENDPOINT_CONFIG_ACTIONS, MODEL_ACTIONS
 
 CHART = "oci://public.ecr.aws/aws-controllers-k8s/sagemaker-chart"
 CHART_VERSION = "1.9.1"
 """The controller's chart (app 1.9.1, ACK runtime v0.62.0); tests/gitops/crds/ holds its CRDs."""
 NAMESPACE = "ack-system"
+ACK_TAG_ACTIONS = ("sagemaker:AddTags",)
+"""The controller sends tags with each Create call and never lists or removes them (v1.9.1)."""
 SERVICE_ACCOUNT = "ack-sagemaker-controller"
 """The chart's service account; the controller's IRSA trust names exactly it."""
 
@@ -37,36 +41,35 @@ def controller_values(region: str, role_arn: Any) -> dict[str, Any]:
     }
 
 
-def controller_statements(naming: Naming, region: str, account_id: str, models: list[str],
+def controller_statements(naming: Naming, shared: Naming, arns: Arns, models: list[str],
                           serving_role_arns: list[Any], kms_key_arn: Any) -> list[dict[str, Any]]:
     """The controller's policy: SageMaker calls on exactly the pulled models' names, PassRole of exactly their
     serving roles, the KMS grant SageMaker makes on the environment key for the endpoint volumes, and a read of the
     rollback alarms the Endpoint's `autoRollbackConfiguration` names.
 
     The calls are those of sagemaker-controller v1.9.1 (`pkg/resource/{model,endpoint_config,endpoint}/sdk.go`:
-    Create/Describe/Delete, plus UpdateEndpoint); tags travel in the Create call (tag on create needs AddTags) and
-    this version never lists or removes tags for these kinds, so ListTags/DeleteTags are not granted.
-    `tests/infra/test_iam_ack_controller.py` holds the policy against the rendered ACK objects, both ways."""
-    arn, shared = f"arn:aws:sagemaker:{region}:{account_id}", Naming(naming.project, "shared")
-    tag_actions = ["sagemaker:AddTags"]
+    Create/Describe/Delete, plus UpdateEndpoint; the same as `pulumi up` makes, `infra.core.serving`). Tags travel
+    in the Create call (tag on create needs AddTags) and this version never lists or removes tags for these kinds,
+    so ListTags/DeleteTags are not granted (`ACK_TAG_ACTIONS`). `tests/infra/test_iam_ack_controller.py` holds the
+    policy against the rendered ACK objects, both ways.
+
+    `shared` names the shared stack's package groups (`Naming.of_stack(mlops:sharedStack)`); `arns` holds this
+    environment's partition, region and account (plain strings)."""
     return [
         {"Sid": "ManagePulledModels", "Effect": "Allow",
-         "Action": sorted(["sagemaker:CreateModel", "sagemaker:DescribeModel", "sagemaker:DeleteModel",
-                           *tag_actions]),
-         "Resource": [f"{arn}:model/{naming.pulled_resources(m)}" for m in models]},
+         "Action": sorted([*MODEL_ACTIONS, *ACK_TAG_ACTIONS]),
+         "Resource": [arns.sagemaker(f"model/{naming.pulled_resources(m)}") for m in models]},
         {"Sid": "ManagePulledEndpointConfigs", "Effect": "Allow",
-         "Action": sorted(["sagemaker:CreateEndpointConfig", "sagemaker:DescribeEndpointConfig",
-                           "sagemaker:DeleteEndpointConfig", *tag_actions]),
-         "Resource": [f"{arn}:endpoint-config/{naming.pulled_resources(m)}" for m in models]},
+         "Action": sorted([*ENDPOINT_CONFIG_ACTIONS, *ACK_TAG_ACTIONS]),
+         "Resource": [arns.sagemaker(f"endpoint-config/{naming.pulled_resources(m)}") for m in models]},
         {"Sid": "ManagePulledEndpoints", "Effect": "Allow",
-         "Action": sorted(["sagemaker:CreateEndpoint", "sagemaker:DescribeEndpoint", "sagemaker:UpdateEndpoint",
-                           "sagemaker:DeleteEndpoint", *tag_actions]),
+         "Action": sorted([*ENDPOINT_ACTIONS, *ACK_TAG_ACTIONS]),
          # CreateEndpoint and UpdateEndpoint are authorized on the endpoint configuration they name as well.
-         "Resource": [*(f"{arn}:endpoint/{naming.endpoint(m)}" for m in models),
-                      *(f"{arn}:endpoint-config/{naming.pulled_resources(m)}" for m in models)]},
+         "Resource": [*(arns.sagemaker(f"endpoint/{naming.endpoint(m)}") for m in models),
+                      *(arns.sagemaker(f"endpoint-config/{naming.pulled_resources(m)}") for m in models)]},
         # CreateModel from a package reads the package (registered in the shared stack, maybe another account).
         {"Sid": "ReadRegisteredPackages", "Effect": "Allow", "Action": ["sagemaker:DescribeModelPackage"],
-         "Resource": [f"arn:aws:sagemaker:{region}:*:model-package/{shared.package_group(m)}/*" for m in models]},
+         "Resource": [arns.in_account("*").model_package(shared.package_group(m)) for m in models]},
         {"Sid": "PassServingRoles", "Effect": "Allow", "Action": ["iam:PassRole"], "Resource": serving_role_arns,
          "Condition": {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}},
         # SageMaker creates a grant on the environment key for the endpoint's volumes, as the caller.
@@ -79,7 +82,7 @@ def controller_statements(naming: Naming, region: str, account_id: str, models: 
         # role has permission to perform the cloudwatch:DescribeAlarms action on the auto-rollback alarms you
         # specify" (https://docs.aws.amazon.com/sagemaker/latest/dg/deployment-guardrails-configuration.html).
         {"Sid": "ReadRollbackAlarms", "Effect": "Allow", "Action": ["cloudwatch:DescribeAlarms"],
-         "Resource": [f"arn:aws:cloudwatch:{region}:{account_id}:alarm:{naming.alarm(m, signal)}"
+         "Resource": [arns.arn("cloudwatch", f"alarm:{naming.alarm(m, signal)}")
                       for m in models for signal in ALARM_SIGNALS]},
     ]
 

@@ -11,13 +11,15 @@ EXIT_USAGE = EXIT_ERROR
 
 
 class ReleaseError(Exception):
-    """Base: a one-line message and the exit code it ends the command with.
+    """Base: a one-line message and the exit code it ends the command with; `data` is what a machine must still
+    learn from the failed command (for example the ARN of a run it started).
 
     An exception never carries a verdict (a verdict is an `Outcome` with exit 1), so every error is exit 2: the
     command could not decide (a `kubectl` call that failed, a file it could not write, an AWS failure).
     """
 
     exit_code = EXIT_ERROR
+    data: dict[str, object] = {}
 
 
 class UsageError(ReleaseError):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 from release_cli import release, release_text
 
 from infra.release.smoke import sample_request
@@ -49,7 +50,7 @@ def test_wrong_bodies_fail_with_what_is_wrong(emulator, project, capsys):
         ('{"predictions": [{"predicted_label": 1, "score": 1.5}, {"predicted_label": 0, "score": 0.1}, '
          '{"predicted_label": 0, "score": 0.1}]}', "prediction 0: score 1.5 is not a probability in [0, 1]"),
         ('{"predictions": [{"predicted_label": 2, "score": 0.5}, {"predicted_label": 0, "score": 0.1}, '
-         '{"predicted_label": 0, "score": 0.1}]}', "prediction 0: predicted_label 2 is not 0 or 1"),
+         '{"predicted_label": 0, "score": 0.1}]}', "prediction 0: predicted_label 2 is not the integer 0 or 1"),
     ]
     for body, problem in cases:
         emulator.reset()  # moto remembers the answer to an identical request; start from an empty queue
@@ -103,3 +104,13 @@ def test_the_models_own_error_is_a_verdict_other_failures_are_not(project, capsy
         _invoke_fails_with(monkeypatch, other)
         code, doc, err = release(capsys, project, "smoke-test", "--stack", "dev")
         assert code == 2 and doc["ok"] is False and err.count("\n") == 1, other
+
+
+@pytest.mark.parametrize("label", ["true", "false", "1.0", "0.0", '"1"', "null", "[1]"])
+def test_a_label_that_only_equals_0_or_1_fails(emulator, project, capsys, label):
+    """JSON `true` or `1.0` compare equal to 1 in Python, but the server promises the integer label."""
+    rows = sample_request()[1]
+    body = '{"predictions": [' + ", ".join([f'{{"predicted_label": {label}, "score": 0.5}}'] * rows) + "]}"
+    _answer(emulator, body)
+    code, text, _ = release_text(capsys, project, "smoke-test", "--stack", "dev")
+    assert code == 1 and f"predicted_label {json.loads(label)!r} is not the integer 0 or 1" in text

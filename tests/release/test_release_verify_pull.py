@@ -168,7 +168,7 @@ def test_commit_and_application_file_are_checked_input(emulator, project, capsys
     assert code == 2 and f"--argocd-app-json {tmp_path / 'missing.json'}: cannot read" in err
     (tmp_path / "bad.json").write_text("{")
     code, _, err = _verify(capsys, project, str(tmp_path / "bad.json"))
-    assert code == 2 and "not JSON" in err and err.count("\n") == 1
+    assert code == 2 and "not valid JSON" in err and err.count("\n") == 1
 
 
 def test_github_sha_is_the_default_commit(emulator, project, capsys, tmp_path, monkeypatch):
