@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pulumi_policy import EnforcementLevel, Policy
 
-from . import ecr, iam, kms, kubernetes, operability, protection, rollout, s3, sagemaker, tags
+from . import ecr, iam, kms, kubernetes, operability, protection, rollout, s3, sagemaker, tags, trust
 
 ALL_POLICIES: list[Policy] = [
     *s3.RULES,
@@ -17,6 +17,7 @@ ALL_POLICIES: list[Policy] = [
     *sagemaker.RULES,
     *rollout.RULES,
     *iam.RULES,
+    *trust.RULES,
     *tags.RULES,
     *protection.RULES,
     *operability.RULES,

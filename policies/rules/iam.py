@@ -7,7 +7,6 @@ by the offline verdict, where the plan knows it, and on the `pulumi up` that cre
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -213,40 +212,6 @@ def _github_oidc(resource: ResourceView) -> Iterator[str]:
                 yield f"{where}: {problem}"
 
 
-def _provider_accounts(resource: ResourceView) -> set[str]:
-    """The accounts the resource's AWS provider is limited to (allowedAccountIds, possibly JSON text)."""
-    if resource.provider is None:
-        return set()
-    value = resource.provider.props.get("allowedAccountIds")
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except ValueError:
-            value = [value]
-    return {v for v in iter_strings(value) if v.isdigit()}
-
-
-def _trust_restricted(resource: ResourceView) -> Iterator[str]:
-    try:
-        document = parse_json_document(resource.props.get("assumeRolePolicy"))
-    except ValueError:
-        return  # reported by iam-github-oidc-trust-pinned
-    if document is None or has_unknown(document):
-        return
-    allowed = _provider_accounts(resource) | set(resource.config["trustedAccounts"])
-    for statement in allow_statements(document):
-        where = f"role '{resource.name}' trust {statement.label}"
-        if statement.public_principal():
-            yield f"{where} lets any AWS principal assume the role (Principal '*' or NotPrincipal)"
-            continue
-        foreign = sorted(statement.aws_accounts() - allowed) if allowed else []
-        if foreign:
-            yield (
-                f"{where} trusts account(s) {', '.join(foreign)}, which the stack does not list "
-                f"(provider allowedAccountIds or trustedAccounts: {', '.join(sorted(allowed))})"
-            )
-
-
 def _no_admin_managed_policy(resource: ResourceView) -> Iterator[str]:
     arns = resource.props.get(ATTACHMENTS[resource.type])
     for arn in iter_strings(arns):
@@ -337,32 +302,6 @@ RULES = [
             },
         },
         tags=["iam", "ci", "federation"],
-    ),
-    resource_rule(
-        name="iam-trust-restricted",
-        description=(
-            "No role trust policy lets any AWS principal assume the role (Principal '*' in any form, an "
-            "account wildcard, NotPrincipal), or trusts an account the stack does not list."
-        ),
-        rationale=(
-            "A trust policy is the door to a role: '*' opens it to every AWS account, and an account outside "
-            "the platform's own is a standing cross-account grant nobody reviews."
-        ),
-        severity=Severity.CRITICAL,
-        remediation=(
-            "Name the principals that may assume the role: a service, the GitHub OIDC provider, or roles of "
-            "the accounts in the stack's provider allowedAccountIds (or this rule's trustedAccounts)."
-        ),
-        resource_types=[ROLE],
-        check=_trust_restricted,
-        knobs={
-            "trustedAccounts": strings_knob(
-                "Accounts, besides those of the AWS provider's allowedAccountIds, whose principals a role may "
-                "trust.",
-                [],
-            ),
-        },
-        tags=["iam", "federation"],
     ),
     resource_rule(
         name="iam-no-admin-managed-policy",

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -88,6 +88,29 @@ class Condition:
             and self.qualifier is None
             and self.base in ("stringequals", "stringlike", "stringequalsignorecase", "arnequals", "arnlike")
         )
+
+    @property
+    def reads_globs(self) -> bool:
+        """Whether the operator reads `*` and `?` in its values as wildcards.
+
+        StringLike does, and so do both ARN operators: "ArnEquals, ArnLike: each of the six colon-delimited
+        components of the ARN is checked separately and each can include multi-character match wildcards (*)
+        or single-character match wildcards (?)" (IAM User Guide, Condition operators, ARN condition operators).
+        """
+        return self.base in ("stringlike", "arnlike", "arnequals")
+
+    def literal(self, value: str) -> bool:
+        """Whether `value` admits exactly itself under this operator (no wildcard it would expand)."""
+        return not (self.reads_globs and set(value) & set("*?"))
+
+    def admits_only(self, within: Callable[[str], bool]) -> bool:
+        """Whether the set of values this condition admits is provably inside the set `within` accepts.
+
+        Only a positive condition restricts at all; each of its values must then be a literal (see `literal`)
+        that `within` accepts. A value with a wildcard the operator expands admits values nobody named, so it
+        proves nothing, however narrow it looks.
+        """
+        return self.positive and bool(self.values) and all(self.literal(v) and within(v) for v in self.values)
 
 
 def _conditions(raw: Any) -> tuple[Condition, ...]:
@@ -259,8 +282,73 @@ class Statement:
         return [c for c in self.conditions if c.key == key.lower()]
 
     def pinned(self, key: str) -> bool:
-        """Whether a positive condition (StringEquals/Like, ArnEquals/Like, no IfExists) pins `key`."""
+        """Whether a positive condition (StringEquals/Like, ArnEquals/Like, no IfExists) names `key` at all.
+
+        Says nothing about what the values admit: use `restricts` to know whether the pin narrows anything.
+        """
         return any(c.positive and c.values for c in self.condition(key))
+
+    def restricts(self, key: str, within: Callable[[str], bool]) -> bool:
+        """Whether some condition on `key` admits only values `within` accepts (conditions are ANDed, so one
+        such condition restricts the statement whatever the others say)."""
+        return any(c.admits_only(within) for c in self.condition(key))
+
+
+# --- what a caller-identifying condition value may be -----------------------------------------------------
+
+_ACCOUNT = re.compile(r"^\d{12}$")
+_ORG_ID = re.compile(r"^o-[a-z0-9]+$")
+_ORG_PATH = re.compile(r"^o-[a-z0-9]+/r-[0-9a-z]+(?:/ou-[0-9a-z]+-[a-z0-9]+)*/?$")
+_VPC_ID = re.compile(r"^vpce?-[0-9a-f]+$")
+
+CALLER_ACCOUNT_KEYS = (
+    "kms:calleraccount",
+    "aws:principalaccount",
+    "aws:sourceaccount",
+    "aws:sourceowner",
+)
+CALLER_ARN_KEYS = ("aws:principalarn", "aws:sourcearn")
+CALLER_ORG_KEYS = ("aws:principalorgid", "aws:sourceorgid", "aws:principalorgpaths", "aws:sourceorgpaths")
+CALLER_NETWORK_KEYS = ("aws:sourcevpce", "aws:sourcevpc")
+
+
+def account_value(accounts: frozenset[str] | None) -> Callable[[str], bool]:
+    """A condition value that names one account: twelve digits, inside `accounts` when that is given."""
+    return lambda v: bool(_ACCOUNT.match(v.strip())) and (accounts is None or v.strip() in accounts)
+
+
+def arn_account(arn: str) -> str | None:
+    """The account of an ARN value, when every field up to and including the account is literal; else None.
+
+    `arn:aws:iam::444455556666:role/*` names roles of one account; `arn:aws:iam::*:role/x` or
+    `arn:*:iam::4444?5556666:...` do not, and neither does a bare `*`.
+    """
+    fields = arn.strip().split(":", 5)
+    if len(fields) < 6 or fields[0] != "arn" or any(set(f) & set("*?") for f in fields[:5]):
+        return None
+    return fields[4] if _ACCOUNT.match(fields[4]) else None
+
+
+def caller_value(key: str, accounts: frozenset[str] | None = None) -> Callable[[str], bool]:
+    """What a value of a caller-identifying condition key must be to name known callers only: an account
+    (inside `accounts` when given), an ARN in such an account, an organization id or path, a VPC endpoint."""
+    key = key.lower()
+    if key in CALLER_ACCOUNT_KEYS:
+        return account_value(accounts)
+    if key in CALLER_ARN_KEYS:
+        return lambda v: (found := arn_account(v)) is not None and (accounts is None or found in accounts)
+    if key in ("aws:principalorgid", "aws:sourceorgid"):
+        return lambda v: bool(_ORG_ID.match(v.strip()))
+    if key in ("aws:principalorgpaths", "aws:sourceorgpaths"):
+        return lambda v: bool(_ORG_PATH.match(v.strip()))
+    if key in CALLER_NETWORK_KEYS:
+        return lambda v: bool(_VPC_ID.match(v.strip()))
+    return lambda v: False
+
+
+def restricts_callers(statement: Statement, keys: Iterable[str], accounts: frozenset[str] | None = None) -> bool:
+    """Whether a condition on one of the caller-identifying `keys` limits the statement to named callers."""
+    return any(statement.restricts(k, caller_value(k, accounts)) for k in keys)
 
 
 def _principals(raw: Any) -> dict[str, tuple[str, ...]]:

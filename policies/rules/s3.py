@@ -14,7 +14,15 @@ from collections.abc import Iterable, Iterator
 from pulumi_policy import Severity
 
 from .builders import StackResource, StackView, stack_rule
-from .iam_model import Statement, statements
+from .iam_model import (
+    CALLER_ACCOUNT_KEYS,
+    CALLER_ARN_KEYS,
+    CALLER_NETWORK_KEYS,
+    CALLER_ORG_KEYS,
+    Statement,
+    restricts_callers,
+    statements,
+)
 from .values import as_list, dig, has_unknown, is_true, is_unknown, parse_json_document
 
 BUCKET_TYPES = ("aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2")
@@ -105,17 +113,9 @@ def _public_acls(stack: StackView, bucket: StackResource) -> Iterator[tuple[str,
             yield f"bucket '{bucket.name}': ACL '{acl.name}': {problem}", acl.urn
 
 
-# Keys that, pinned by a positive condition, limit a statement with Principal '*' to known callers.
-_CALLER_PINS = (
-    "aws:sourceaccount",
-    "aws:sourcearn",
-    "aws:sourceowner",
-    "aws:principalaccount",
-    "aws:principalorgid",
-    "aws:principalarn",
-    "aws:sourcevpce",
-    "aws:sourcevpc",
-)
+# Keys that, pinned to named values by a positive condition, limit a statement with Principal '*' to known
+# callers (a wildcard value names nobody: see iam_model.Condition.admits_only).
+_CALLER_PINS = (*CALLER_ACCOUNT_KEYS, *CALLER_ARN_KEYS, *CALLER_ORG_KEYS, *CALLER_NETWORK_KEYS)
 
 
 def _public_policy(stack: StackView, bucket: StackResource) -> Iterator[tuple[str, str | None]]:
@@ -127,14 +127,12 @@ def _public_policy(stack: StackView, bucket: StackResource) -> Iterator[tuple[st
         if has_unknown(document):
             continue
         for statement in statements(document):
-            if statement.allows and statement.public_principal() and not any(
-                statement.pinned(k) for k in _CALLER_PINS
-            ):
+            if statement.allows and statement.public_principal() and not restricts_callers(statement, _CALLER_PINS):
                 yield (
                     (
                         f"bucket '{bucket.name}': policy '{policy.name}' {statement.label} allows everyone "
                         "(Principal '*' in any form) without a condition pinning the caller's account, "
-                        "organization or source"
+                        "organization or source to named values (a wildcard value names nobody)"
                     ),
                     policy.urn,
                 )
