@@ -103,14 +103,15 @@ class Condition:
         """Whether `value` admits exactly itself under this operator (no wildcard it would expand)."""
         return not (self.reads_globs and set(value) & set("*?"))
 
-    def admits_only(self, within: Callable[[str], bool]) -> bool:
+    def admits_only(self, within: Callable[[str, bool], bool]) -> bool:
         """Whether the set of values this condition admits is provably inside the set `within` accepts.
 
-        Only a positive condition restricts at all; each of its values must then be a literal (see `literal`)
-        that `within` accepts. A value with a wildcard the operator expands admits values nobody named, so it
-        proves nothing, however narrow it looks.
+        Only a positive condition restricts at all; each of its values must then be accepted by `within`,
+        which is told whether the operator expands wildcards in it (`reads_globs`): a value with a wildcard
+        the operator expands admits values nobody named, so it proves nothing however narrow it looks,
+        unless `within` can show that every expansion stays inside (an ARN whose account field is literal).
         """
-        return self.positive and bool(self.values) and all(self.literal(v) and within(v) for v in self.values)
+        return self.positive and bool(self.values) and all(within(v, self.reads_globs) for v in self.values)
 
 
 def _conditions(raw: Any) -> tuple[Condition, ...]:
@@ -288,7 +289,7 @@ class Statement:
         """
         return any(c.positive and c.values for c in self.condition(key))
 
-    def restricts(self, key: str, within: Callable[[str], bool]) -> bool:
+    def restricts(self, key: str, within: Callable[[str, bool], bool]) -> bool:
         """Whether some condition on `key` admits only values `within` accepts (conditions are ANDed, so one
         such condition restricts the statement whatever the others say)."""
         return any(c.admits_only(within) for c in self.condition(key))
@@ -312,16 +313,23 @@ CALLER_ORG_KEYS = ("aws:principalorgid", "aws:sourceorgid", "aws:principalorgpat
 CALLER_NETWORK_KEYS = ("aws:sourcevpce", "aws:sourcevpc")
 
 
-def account_value(accounts: frozenset[str] | None) -> Callable[[str], bool]:
+def _named(pattern: re.Pattern[str]) -> Callable[[str, bool], bool]:
+    """A value that names one thing of the pattern's form: no wildcard the operator expands, and a match."""
+    return lambda v, globs: not (globs and set(v) & set("*?")) and bool(pattern.match(v.strip()))
+
+
+def account_value(accounts: frozenset[str] | None) -> Callable[[str, bool], bool]:
     """A condition value that names one account: twelve digits, inside `accounts` when that is given."""
-    return lambda v: bool(_ACCOUNT.match(v.strip())) and (accounts is None or v.strip() in accounts)
+    named = _named(_ACCOUNT)
+    return lambda v, globs: named(v, globs) and (accounts is None or v.strip() in accounts)
 
 
 def arn_account(arn: str) -> str | None:
     """The account of an ARN value, when every field up to and including the account is literal; else None.
 
-    `arn:aws:iam::444455556666:role/*` names roles of one account; `arn:aws:iam::*:role/x` or
-    `arn:*:iam::4444?5556666:...` do not, and neither does a bare `*`.
+    `arn:aws:iam::444455556666:role/*` names roles of one account (a wildcard in the last field cannot reach
+    the account field: ARN operators match field by field, and under StringLike a `*` after the account's
+    colon cannot change what precedes it); `arn:aws:iam::*:role/x`, `arn:*:iam::4444?5556666:...` or `*` do not.
     """
     fields = arn.strip().split(":", 5)
     if len(fields) < 6 or fields[0] != "arn" or any(set(f) & set("*?") for f in fields[:5]):
@@ -329,21 +337,21 @@ def arn_account(arn: str) -> str | None:
     return fields[4] if _ACCOUNT.match(fields[4]) else None
 
 
-def caller_value(key: str, accounts: frozenset[str] | None = None) -> Callable[[str], bool]:
+def caller_value(key: str, accounts: frozenset[str] | None = None) -> Callable[[str, bool], bool]:
     """What a value of a caller-identifying condition key must be to name known callers only: an account
     (inside `accounts` when given), an ARN in such an account, an organization id or path, a VPC endpoint."""
     key = key.lower()
     if key in CALLER_ACCOUNT_KEYS:
         return account_value(accounts)
     if key in CALLER_ARN_KEYS:
-        return lambda v: (found := arn_account(v)) is not None and (accounts is None or found in accounts)
+        return lambda v, globs: (found := arn_account(v)) is not None and (accounts is None or found in accounts)
     if key in ("aws:principalorgid", "aws:sourceorgid"):
-        return lambda v: bool(_ORG_ID.match(v.strip()))
+        return _named(_ORG_ID)
     if key in ("aws:principalorgpaths", "aws:sourceorgpaths"):
-        return lambda v: bool(_ORG_PATH.match(v.strip()))
+        return _named(_ORG_PATH)
     if key in CALLER_NETWORK_KEYS:
-        return lambda v: bool(_VPC_ID.match(v.strip()))
-    return lambda v: False
+        return _named(_VPC_ID)
+    return lambda v, globs: False
 
 
 def restricts_callers(statement: Statement, keys: Iterable[str], accounts: frozenset[str] | None = None) -> bool:
