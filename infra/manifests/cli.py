@@ -80,7 +80,8 @@ def check(overlay: Overlay) -> tuple[list[Violation], list[str]]:
         problems.append(f"{overlay.environment}/{overlay.model}: the stack config does not serve this model with "
                         "target kubernetes, so its AppProject will refuse to sync it")
     else:
-        problems += model_server.disagreements(overlay, manifests, deploy, naming, config.account_id)
+        problems += model_server.disagreements(overlay, manifests, deploy, naming, config.account_id,
+                                               config.region)
     return violations, problems
 
 

@@ -18,6 +18,8 @@ from infra.config import SageMakerDeploy, StackConfig, parse_stack_config
 from infra.core import ack
 from infra.core.naming import Naming
 from infra.core.paths import PROJECT_ROOT
+from infra.manifests import objects
+from infra.manifests.objects import region_problems
 from infra.plan.project import load_stack
 
 BASE = "sagemaker-endpoint"
@@ -87,12 +89,13 @@ def disagreements(where: str, manifests: Sequence[dict[str, Any]], naming: Namin
                             f"(arn:aws:kms:{pull.shared_region}:{pull.shared_account_id}:key/<id>); got "
                             f"{pull.capture_kms_key_arn or 'no such line'}")
     expected = ack.with_version(ack.expected_objects(naming, model, deploy, pull), version)
-    kinds = sorted(m.get("kind", "?") for m in manifests)
+    kinds = sorted(str(m.get("kind", "?")) for m in manifests)
     if kinds != sorted(ack.KINDS):
         return [*problems, f"{where}: expected exactly one Model, EndpointConfig and Endpoint; rendered {kinds}"]
     namespace = naming.model_namespace(model)
+    problems += region_problems(where, manifests, pull.region)
     for manifest in manifests:
-        kind, metadata = manifest["kind"], manifest.get("metadata") or {}
+        kind, metadata = manifest["kind"], objects.metadata(manifest)
         want = expected[kind]
         if metadata.get("name") != want["name"]:
             problems.append(f"{where}: {kind} is named {metadata.get('name')!r}, not {want['name']!r}")
