@@ -11,91 +11,79 @@ from pulumi_policy import Severity
 from .builders import ResourceView, resource_rule
 from .knobs import int_knob, strings_knob
 from .sagemaker import (
-    ENDPOINT_CONFIG,
     PIPELINE,
     SCALABLE_TARGET,
-    TRAINING_JOB,
-    TUNING_JOB,
-    is_serverless,
-    variants,
 )
 from .sagemaker_jobs import pipeline_definition, pipeline_parameters, pipeline_steps, resolve
-from .values import as_list, dig, fmt_number, is_unknown, number
+from .values import fmt_number, number
 
-# --- cost guard: instance types and counts ------------------------------------------------------------
+# Where SageMaker reads what to run on: an instance type, and the counts (initial, fixed, or the most that managed
+# scaling may reach) beside it. Keys are matched case-insensitively, so the provider's camelCase inputs and a
+# pipeline definition's PascalCase API shapes read alike, wherever they sit: a variant, an instance group, a tuning
+# job's HyperParameterTuningResourceConfig.InstanceConfigs, a monitoring job's ClusterConfig, a Studio app's
+# resource spec, a debugger rule's evaluation job.
+_TYPE_KEY = "instancetype"
+_COUNT_KEYS = ("instancecount", "initialinstancecount", "maxinstancecount")
+_NOT_AN_INSTANCE = ("system",)  # Studio's JupyterServer default "instance" runs on no billed instance
+
+
+def _nodes(value: Any, path: str = "") -> Iterator[tuple[str, dict[str, Any]]]:
+    """(path, mapping) for every mapping in a value, depth first."""
+    if isinstance(value, dict):
+        yield path, value
+        for key, item in value.items():
+            yield from _nodes(item, f"{path}.{key}" if path else str(key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _nodes(item, f"{path}[{index}]")
+
+
+def _sizing(where: str, tree: Any, parameters: dict[str, Any] | None) -> Iterator[tuple[str, Any, Any]]:
+    def value(raw: Any) -> Any:
+        return resolve(raw, parameters) if parameters is not None else raw
+
+    for path, node in _nodes(tree):
+        keys = {k.lower(): v for k, v in node.items() if isinstance(k, str)}
+        counts = [keys[k] for k in _COUNT_KEYS if k in keys]
+        if _TYPE_KEY not in keys and not counts:
+            continue
+        label = f"{where} ({path})" if path else where
+        yield label, value(keys.get(_TYPE_KEY)), None
+        for count in counts:
+            yield label, None, value(count)
 
 
 def _instances(resource: ResourceView) -> Iterator[tuple[str, Any, Any]]:
-    """(where, instance type, instance count) for everything the resource would run on."""
+    """(where, instance type, instance count) for everything the resource would run on, found wherever it sits."""
     props = resource.props
-    if resource.type == ENDPOINT_CONFIG:
-        for variant in variants(props):
-            if is_unknown(variant) or is_serverless(variant):
-                continue
-            where = (
-                f"endpoint configuration '{resource.name}' variant "
-                f"'{dig(variant, 'variantName', default='?')}'"
-            )
-            yield where, dig(variant, "instanceType"), dig(variant, "initialInstanceCount")
-    elif resource.type == PIPELINE:
+    kind = resource.type.rsplit(":", 1)[-1]
+    if resource.type == PIPELINE:
         definition = pipeline_definition(resource)
         if not isinstance(definition, dict):
             return
         parameters = pipeline_parameters(definition)
         for step in pipeline_steps(definition.get("Steps")):
-            arguments = step.get("Arguments")
-            if not isinstance(arguments, dict):
-                continue
+            if step.get("Type") == "Condition":
+                continue  # its branches are steps of their own
             where = f"pipeline '{resource.name}' step '{step.get('Name', '?')}'"
-            kind = step.get("Type")
-            paths: list[tuple[str, ...]] = []
-            if kind == "Training":
-                paths = [("ResourceConfig",)]
-            elif kind == "Processing":
-                paths = [("ProcessingResources", "ClusterConfig")]
-            elif kind == "Transform":
-                paths = [("TransformResources",)]
-            elif kind == "Tuning":
-                jobs = as_list(arguments.get("TrainingJobDefinition")) + as_list(
-                    arguments.get("TrainingJobDefinitions")
-                )
-                for job in jobs:
-                    yield (
-                        where,
-                        resolve(dig(job, "ResourceConfig", "InstanceType"), parameters),
-                        resolve(dig(job, "ResourceConfig", "InstanceCount"), parameters),
-                    )
-            for path in paths:
-                yield (
-                    where,
-                    resolve(dig(arguments, *path, "InstanceType"), parameters),
-                    resolve(dig(arguments, *path, "InstanceCount"), parameters),
-                )
-    elif resource.type == TRAINING_JOB:
-        config = props.get("resourceConfig")
-        if config is not None:
-            yield (
-                f"training job '{resource.name}'",
-                dig(config, "instanceType"),
-                dig(config, "instanceCount"),
-            )
-    elif resource.type == TUNING_JOB:
-        for key in ("trainingJobDefinition", "trainingJobDefinitions"):
-            for job in as_list(props.get(key)):
-                yield (
-                    f"tuning job '{resource.name}'",
-                    dig(job, "resourceConfig", "instanceType"),
-                    dig(job, "resourceConfig", "instanceCount"),
-                )
-    elif resource.type == SCALABLE_TARGET and props.get("serviceNamespace") == "sagemaker":
-        yield f"scalable target '{resource.name}' (maxCapacity)", None, props.get("maxCapacity")
+            yield from _sizing(where, step.get("Arguments"), parameters)
+    elif resource.type == SCALABLE_TARGET:
+        if props.get("serviceNamespace") == "sagemaker":
+            yield f"scalable target '{resource.name}' (maxCapacity)", None, props.get("maxCapacity")
+    else:
+        yield from _sizing(f"{kind} '{resource.name}'", props, None)
+
+
+def _judged(resource_type: str) -> bool:
+    """every SageMaker resource (whatever carries an instance type or count, wherever), and autoscaling targets"""
+    return resource_type.startswith("aws:sagemaker/") or resource_type == SCALABLE_TARGET
 
 
 def _cost_guard(resource: ResourceView) -> Iterator[str]:
     allowed = resource.config["allowedInstanceTypes"]
     ceiling = resource.config["maxInstanceCount"]
     for where, instance_type, count in _instances(resource):
-        if isinstance(instance_type, str) and instance_type not in allowed:
+        if isinstance(instance_type, str) and instance_type not in allowed and instance_type not in _NOT_AN_INSTANCE:
             yield (
                 f"{where} uses instance type {instance_type!r}, which is not allowed in this environment; "
                 f"allowed: {', '.join(allowed) or 'none'}"
@@ -122,7 +110,7 @@ RULES = [
             "autoscaling max_capacity) no higher than maxInstanceCount, or change the environment's policy "
             "config with a reviewed budget decision."
         ),
-        resource_types=[ENDPOINT_CONFIG, PIPELINE, TRAINING_JOB, TUNING_JOB, SCALABLE_TARGET],
+        resource_types=_judged,
         check=_cost_guard,
         knobs={
             "allowedInstanceTypes": strings_knob(

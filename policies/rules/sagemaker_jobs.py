@@ -82,6 +82,31 @@ def pipeline_definition(resource: ResourceView) -> Any:
         return None
 
 
+DATA_QUALITY_JOB = "aws:sagemaker/dataQualityJobDefinition:DataQualityJobDefinition"
+MONITORING_SCHEDULE = "aws:sagemaker/monitoringSchedule:MonitoringSchedule"
+JOBS = {
+    TRAINING_JOB: "training job",
+    TUNING_JOB: "tuning job",
+    DATA_QUALITY_JOB: "data quality job definition",
+    MONITORING_SCHEDULE: "monitoring schedule",
+}
+"""Every provider resource that defines a job SageMaker runs (the pulumi-aws types whose inputs carry
+enableNetworkIsolation, except Model, which runs no job: tests/policies/test_policy_coverage.py derives the list
+from the installed SDK and fails when a new one appears)."""
+_MONITOR = (("networkConfig", "enableNetworkIsolation"), ("networkConfig", "enableInterContainerTrafficEncryption"),
+            ("stoppingCondition", "maxRuntimeInSeconds"))
+_TRAINING = (("enableNetworkIsolation",), ("enableInterContainerTrafficEncryption",),
+             ("stoppingCondition", "maxRuntimeInSeconds"))
+_Path = tuple[str, ...]
+_JOB_FIELDS: dict[str, tuple[tuple[_Path, ...], _Path, _Path, _Path]] = {
+    # type: (paths of the inputs holding the job(s), () for the resource itself; isolation; encryption; runtime)
+    TRAINING_JOB: (((),), *_TRAINING),
+    TUNING_JOB: ((("trainingJobDefinition",), ("trainingJobDefinitions",)), *_TRAINING),
+    DATA_QUALITY_JOB: (((),), *_MONITOR),
+    MONITORING_SCHEDULE: ((("monitoringScheduleConfig", "monitoringJobDefinition"),), *_MONITOR),
+}
+
+
 def _job_isolation(resource: ResourceView) -> Iterator[str]:
     limit = resource.config["maxRuntimeSeconds"]
     props = resource.props
@@ -124,34 +149,27 @@ def _job_isolation(resource: ResourceView) -> Iterator[str]:
                 )
                 for job in definitions:
                     yield from _training_definition(where, job, parameters, limit)
-    elif resource.type == TRAINING_JOB:
-        yield from _job_settings(
-            f"training job '{resource.name}'",
-            props.get("enableNetworkIsolation"),
-            props.get("enableInterContainerTrafficEncryption"),
-            dig(props, "stoppingCondition", "maxRuntimeInSeconds"),
-            limit,
-        )
-    elif resource.type == TUNING_JOB:
-        definitions = props.get("trainingJobDefinition"), props.get("trainingJobDefinitions")
-        if any(is_unknown(d) for d in definitions):
-            return
-        for job in as_list(definitions[0]) + as_list(definitions[1]):
-            yield from _job_settings(
-                f"tuning job '{resource.name}'",
-                dig(job, "enableNetworkIsolation"),
-                dig(job, "enableInterContainerTrafficEncryption"),
-                dig(job, "stoppingCondition", "maxRuntimeInSeconds"),
-                limit,
-            )
-
+    elif resource.type in JOBS:
+        where, (holders, isolation, encryption, runtime) = JOBS[resource.type], _JOB_FIELDS[resource.type]
+        for holder in holders:
+            found = dig(props, *holder) if holder else props
+            if is_unknown(found):
+                continue
+            for job in as_list(found):  # a job that is absent (None) is not run here: nothing to judge
+                yield from _job_settings(
+                    f"{where} '{resource.name}'" + (f" ({'.'.join(holder)})" if holder else ""),
+                    dig(job, *isolation),
+                    dig(job, *encryption),
+                    dig(job, *runtime),
+                    limit,
+                )
 
 RULES = [
     resource_rule(
         name="sagemaker-job-isolation",
         description=(
-            "SageMaker training, tuning and processing jobs (and such steps of a pipeline) enable network "
-            "isolation and inter-container traffic encryption and stop after a maximum runtime."
+            "SageMaker training, tuning, processing and model-monitoring jobs (and such steps of a pipeline) "
+            "enable network isolation and inter-container traffic encryption and stop after a maximum runtime."
         ),
         rationale=(
             "Network isolation stops training code from exfiltrating data or pulling untrusted code, "
@@ -165,7 +183,7 @@ RULES = [
             "and "
             "StoppingCondition.MaxRuntimeInSeconds at or below the configured maximum."
         ),
-        resource_types=[PIPELINE, TRAINING_JOB, TUNING_JOB],
+        resource_types=[PIPELINE, *JOBS],
         check=_job_isolation,
         knobs={
             "maxRuntimeSeconds": int_knob("Longest MaxRuntimeInSeconds accepted.", 86400, 1, 2419200),
