@@ -19,12 +19,16 @@ from .knobs import strings_knob
 from .values import as_list, has_unknown, is_unknown, iter_strings, parse_json_document
 
 ROLE = "aws:iam/role:Role"
-IDENTITY_POLICY_TYPES = (
-    "aws:iam/rolePolicy:RolePolicy",
-    "aws:iam/policy:Policy",
-    "aws:iam/userPolicy:UserPolicy",
-    "aws:iam/groupPolicy:GroupPolicy",
-)
+# Resources that carry one identity-based policy document: type -> the input holding it. IAM Identity Center
+# permission sets become roles in every member account, so their inline policy is an identity policy too.
+IDENTITY_POLICY_PROPERTY = {
+    "aws:iam/rolePolicy:RolePolicy": "policy",
+    "aws:iam/policy:Policy": "policy",
+    "aws:iam/userPolicy:UserPolicy": "policy",
+    "aws:iam/groupPolicy:GroupPolicy": "policy",
+    "aws:ssoadmin/permissionSetInlinePolicy:PermissionSetInlinePolicy": "inlinePolicy",
+}
+IDENTITY_POLICY_TYPES = tuple(IDENTITY_POLICY_PROPERTY)
 OIDC_PROVIDER = "aws:iam/openIdConnectProvider:OpenIdConnectProvider"
 GITHUB_ISSUER = "token.actions.githubusercontent.com"
 
@@ -39,7 +43,11 @@ ATTACHMENTS = {
     "aws:iam/userPolicyAttachmentsExclusive:UserPolicyAttachmentsExclusive": "policyArns",
     "aws:iam/groupPolicyAttachmentsExclusive:GroupPolicyAttachmentsExclusive": "policyArns",
     ROLE: "managedPolicyArns",
+    "aws:ssoadmin/managedPolicyAttachment:ManagedPolicyAttachment": "managedPolicyArn",
+    "aws:ssoadmin/managedPolicyAttachmentsExclusive:ManagedPolicyAttachmentsExclusive": "managedPolicyArns",
 }
+"""A customer-managed policy attached to a permission set by name (ssoadmin CustomerManagedPolicyAttachment) is an
+aws.iam.Policy in each member account, judged as such where it is declared; a permissions boundary grants nothing."""
 
 _SAMPLE_ROLE = "x7q-any-role"
 
@@ -49,8 +57,8 @@ def identity_documents(resource: ResourceView) -> Iterator[tuple[str, Any]]:
 
     Raises ValueError for a document that is not JSON.
     """
-    if resource.type in IDENTITY_POLICY_TYPES:
-        yield "policy", parse_json_document(resource.props.get("policy"))
+    if resource.type in IDENTITY_POLICY_PROPERTY:
+        yield "policy", parse_json_document(resource.props.get(IDENTITY_POLICY_PROPERTY[resource.type]))
     elif resource.type == ROLE:
         inline = resource.props.get("inlinePolicies")
         for index, item in enumerate(as_list(inline)):

@@ -14,6 +14,9 @@ from .values import fmt_number, has_unknown, is_true, is_unknown, number, parse_
 KMS_KEY = "aws:kms/key:Key"
 KEY_POLICY = "aws:kms/keyPolicy:KeyPolicy"
 EXTERNAL_KEYS = ("aws:kms/externalKey:ExternalKey", "aws:kms/replicaExternalKey:ReplicaExternalKey")
+REPLICA_KEY = "aws:kms/replicaKey:ReplicaKey"  # rotates with its primary key, so only its policy is judged here
+KEY_TYPES = (KMS_KEY, REPLICA_KEY, *EXTERNAL_KEYS)
+"""Every KMS key type of the provider (those with deletionWindowInDays; tests/policies/test_policy_coverage.py)."""
 
 # Keys that, pinned to named values by a positive condition, limit a statement with Principal '*' to known
 # callers (a wildcard value such as "*" or "4444?..." names nobody: see iam_model.Condition.admits_only).
@@ -127,7 +130,7 @@ RULES = [
             "to named roles or services; where '*' is needed, pin kms:CallerAccount or aws:PrincipalOrgID with "
             "StringEquals."
         ),
-        resource_types=[KMS_KEY, KEY_POLICY],
+        resource_types=[*KEY_TYPES, KEY_POLICY],
         check=_key_policy,
         tags=["kms", "least-privilege"],
     ),

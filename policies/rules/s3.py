@@ -26,6 +26,9 @@ from .iam_model import (
 from .values import as_list, dig, has_unknown, is_true, is_unknown, parse_json_document
 
 BUCKET_TYPES = ("aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2")
+DIRECTORY_BUCKET = "aws:s3/directoryBucket:DirectoryBucket"
+"""S3 Express One Zone: public access is always blocked and versioning and ACLs do not exist there, but a bucket
+policy can still allow everyone and default encryption can still be SSE-S3, so those two are judged."""
 PUBLIC_ACCESS_BLOCK = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
 SSE_TYPES = (
     "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
@@ -43,17 +46,23 @@ KMS_KEY = "aws:kms/key:Key"
 _BLOCK_FLAGS = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
 
 
-def _name_of(resource: StackResource) -> str | None:
-    name = resource.props.get("bucket")
-    return name if isinstance(name, str) else None
-
-
 def companions(stack: StackView, bucket: StackResource, *types: str) -> list[StackResource]:
-    """The resources of the given types that configure `bucket` (by dependency, else by known name)."""
+    """The resources of the given types that configure `bucket`.
+
+    A companion's known `bucket` value is what S3 will act on, so it decides alone: it must be the bucket's name.
+    Only a value unknown at preview falls back to the property dependency (the value comes from this bucket).
+    A dependency is not a pairing by itself: `bucket=a.id.apply(lambda _: "other-bucket")` depends on `a` but
+    configures the other bucket.
+    """
     names = {n for n in (bucket.props.get("bucket"), bucket.props.get("id")) if isinstance(n, str) and n}
     found = []
     for candidate in stack.of_type(*types):
-        if candidate.depends_on(bucket, "bucket") or _name_of(candidate) in names:
+        value = candidate.props.get("bucket")
+        if isinstance(value, str):
+            paired = value in names
+        else:
+            paired = is_unknown(value) and candidate.depends_on(bucket, "bucket")
+        if paired:
             found.append(candidate)
     return found
 
@@ -67,6 +76,8 @@ def bucket_policies(stack: StackView, bucket: StackResource) -> list[StackResour
 
 
 def _public_access(stack: StackView) -> Iterator[tuple[str, str | None]]:
+    for bucket in stack.of_type(DIRECTORY_BUCKET):
+        yield from _public_policy(stack, bucket)
     for bucket in stack.of_type(*BUCKET_TYPES):
         yield from _public_acls(stack, bucket)
         yield from _public_policy(stack, bucket)
@@ -97,9 +108,10 @@ def _acl_problem(canned: object, grants: object) -> str | None:
     if isinstance(canned, str) and canned.strip().lower() in _PUBLIC_CANNED_ACLS:
         return f"the canned ACL {canned!r} grants access to everyone"
     for grant in as_list(grants):
-        uri = dig(grant, "grantee", "uri")
-        if isinstance(uri, str) and uri.rstrip("/").rsplit("/", 1)[-1] in ("AllUsers", "AuthenticatedUsers"):
-            return f"an ACL grant to {uri} gives access to everyone"
+        # The grantee's URI sits in `grantee.uri` on an ACL resource and in `uri` on a bucket's own `grants`.
+        for uri in (dig(grant, "grantee", "uri"), dig(grant, "uri")):
+            if isinstance(uri, str) and uri.rstrip("/").rsplit("/", 1)[-1] in ("AllUsers", "AuthenticatedUsers"):
+                return f"an ACL grant to {uri} gives access to everyone"
     return None
 
 
@@ -140,7 +152,7 @@ def _public_policy(stack: StackView, bucket: StackResource) -> Iterator[tuple[st
 
 def _encryption(stack: StackView) -> Iterator[tuple[str, str | None]]:
     aws_managed = ("alias/aws/", ":alias/aws/")
-    for bucket in stack.of_type(*BUCKET_TYPES):
+    for bucket in stack.of_type(*BUCKET_TYPES, DIRECTORY_BUCKET):
         configs = companions(stack, bucket, *SSE_TYPES)
         if not configs:
             yield (
