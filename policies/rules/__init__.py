@@ -9,6 +9,7 @@ from __future__ import annotations
 from pulumi_policy import EnforcementLevel, Policy
 
 from . import (
+    argocd,
     ecr,
     iam,
     kms,
@@ -38,6 +39,7 @@ ALL_POLICIES: list[Policy] = [
     *protection.RULES,
     *operability.RULES,
     *kubernetes.RULES,
+    *argocd.RULES,
 ]
 
 PACK_ENFORCEMENT_LEVEL = EnforcementLevel.ADVISORY

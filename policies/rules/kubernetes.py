@@ -9,25 +9,47 @@ from typing import Any
 from pulumi_policy import Severity
 
 from .builders import ResourceView, resource_rule
-from .knobs import bool_knob, strings_knob
-from .values import as_list, dig, is_false, is_true, is_unknown, iter_strings
+from .knobs import strings_knob
+from .values import as_list, dig, is_true, is_unknown
 
 HELM_TYPES = ("kubernetes:helm.sh/v3:Release", "kubernetes:helm.sh/v3:Chart", "kubernetes:helm.sh/v4:Chart")
 
 _EXACT_VERSION = re.compile(r"^v?\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$")
 
 
-def _chart_name(props: dict[str, Any]) -> str | None:
+_ARCHIVE = re.compile(r"^(?P<name>.+?)-(?P<version>v?\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?)\.tgz$")
+
+
+def chart_reference(props: dict[str, Any]) -> str | None:
     chart = props.get("chart")
     return chart if isinstance(chart, str) else None
 
 
+def chart_identity(chart: str) -> tuple[str, str | None]:
+    """(chart name, version the reference itself pins or None) of any way to name a chart: `argo-cd`,
+    `argo/argo-cd`, `oci://ghcr.io/argoproj/argo-helm/argo-cd`, or an archive `.../argo-cd-7.7.3.tgz` (Helm names
+    packaged charts `<name>-<version>.tgz`)."""
+    last = chart.rstrip("/").rsplit("/", 1)[-1]
+    match = _ARCHIVE.match(last)
+    if match:
+        return match["name"], match["version"]
+    return last.removesuffix(".tgz"), None
+
+
+def _local(chart: str) -> bool:
+    """A chart in the repository (a path, not a URL or repo/name): pinned by the commit that holds it."""
+    return chart.startswith((".", "/")) and not chart.endswith(".tgz")
+
+
 def _chart_version(resource: ResourceView) -> Iterator[str]:
-    chart = _chart_name(resource.props)
-    if chart is None:
+    chart = chart_reference(resource.props)
+    if chart is None or _local(chart):
         return
-    if chart.startswith((".", "/")) or chart.endswith(".tgz"):
-        return  # a local chart or a chart archive URL is pinned by its path
+    if chart.endswith(".tgz"):
+        if chart_identity(chart)[1] is None:
+            yield (f"Helm chart archive '{chart}' of '{resource.name}' names no exact version in its file name "
+                   "(<name>-<version>.tgz), so the URL may serve another chart tomorrow")
+        return
     version = resource.props.get("version")
     if is_unknown(version):
         return
@@ -40,48 +62,6 @@ def _chart_version(resource: ResourceView) -> Iterator[str]:
         yield (
             f"Helm chart '{chart}' of '{resource.name}' has version {version!r}; pin an exact version (e.g. "
             "7.7.3)"
-        )
-
-
-def _tls_in_front(values: dict[str, Any]) -> bool:
-    ingress = dig(values, "server", "ingress")
-    if not isinstance(ingress, dict) or not is_true(ingress.get("enabled")):
-        return False
-    if is_true(ingress.get("tls")) or as_list(ingress.get("extraTls")):
-        return True
-    annotations = ingress.get("annotations")
-    return isinstance(annotations, dict) and "alb.ingress.kubernetes.io/certificate-arn" in annotations
-
-
-def _argocd(resource: ResourceView) -> Iterator[str]:
-    chart = _chart_name(resource.props)
-    if chart is None or chart.rstrip("/").split("/")[-1] not in resource.config["chartNames"]:
-        return
-    values = resource.props.get("values")
-    if is_unknown(values):
-        return
-    values = values if isinstance(values, dict) else {}
-    name = resource.name
-    insecure_param = dig(values, "configs", "params", "server.insecure")
-    insecure_flag = "--insecure" in list(iter_strings(dig(values, "server", "extraArgs")))
-    if (is_true(insecure_param) or insecure_flag) and not _tls_in_front(values):
-        yield (
-            f"Argo CD '{name}' runs the API server insecure (server.insecure) without an ingress terminating "
-            "TLS in front of it (server.ingress.enabled with tls/extraTls)"
-        )
-    if resource.config["requireAdminDisabled"]:
-        admin = dig(values, "configs", "cm", "admin.enabled")
-        if not is_unknown(admin) and (admin is None or not is_false(admin)):
-            yield (
-                f"Argo CD '{name}' keeps the built-in admin account enabled (set "
-                "configs.cm['admin.enabled']: false)"
-            )
-    default_role = dig(values, "configs", "rbac", "policy.default", default="")
-    allowed = resource.config["allowedDefaultRoles"]
-    if isinstance(default_role, str) and default_role not in allowed:
-        yield (
-            f"Argo CD '{name}' grants every user the default role {default_role!r} "
-            f"(configs.rbac['policy.default']); allowed: {', '.join(repr(r) for r in allowed)}"
         )
 
 
@@ -222,35 +202,6 @@ RULES = [
         resource_types=HELM_TYPES,
         check=_chart_version,
         tags=["kubernetes", "supply-chain"],
-    ),
-    resource_rule(
-        name="argocd-hardened",
-        description=(
-            "The Argo CD installation serves its API only behind TLS, disables the built-in admin account "
-            "(where required) and gives users no default role wider than read-only."
-        ),
-        rationale=(
-            "Argo CD can change everything in the cluster: its API must not be exposed in clear text, the "
-            "shared admin password must not be usable in production, and users must not get write access by "
-            "default."
-        ),
-        severity=Severity.HIGH,
-        remediation=(
-            "In the argo-cd chart values: keep configs.params['server.insecure'] false unless "
-            "server.ingress terminates TLS; set configs.cm['admin.enabled']: false and use SSO; set "
-            "configs.rbac['policy.default'] to '' or 'role:readonly'."
-        ),
-        resource_types=HELM_TYPES,
-        check=_argocd,
-        knobs={
-            "chartNames": strings_knob("Chart names that install Argo CD.", ["argo-cd"]),
-            "requireAdminDisabled": bool_knob("Require configs.cm['admin.enabled'] to be false.", True),
-            "allowedDefaultRoles": strings_knob(
-                "Values allowed for configs.rbac['policy.default'] ('' means no default role).",
-                ["", "role:readonly"],
-            ),
-        },
-        tags=["kubernetes", "gitops", "access-control"],
     ),
     resource_rule(
         name="k8s-model-server-hardened",
