@@ -84,20 +84,27 @@ def _no_admin(resource: ResourceView) -> Iterator[str]:
             yield item
             continue
         label, document = item
-        for statement in allow_statements(document):
-            where = f"'{resource.name}' {label}: {statement.label}"
-            if statement.not_actions is not None:
-                yield (
-                    f"{where} allows every action except {list(statement.not_actions)} (NotAction with Allow); "
-                    "list the actions it allows instead"
-                )
-            elif statement.grants_every_action() and statement.every_resource():
-                yield f"{where} allows every action ('*') on every resource ('*')"
-            else:
-                yield from _service_wide(where, statement)
+        for statement, grant in admin_grants(document):
+            yield f"'{resource.name}' {label}: {statement.label} {grant}"
 
 
-def _service_wide(where: str, statement: Statement) -> Iterator[str]:
+def admin_grants(document: Any) -> Iterator[tuple[Statement, str]]:
+    """(statement, what it grants) for each Allow statement that amounts to administrator access or a service's
+    every action: NotAction with Allow, '*' on '*', or `service:*` beyond one named resource. The same judgment
+    decides which AWS-managed policies are administrator-like (policies/tools/gen_managed_policies.py)."""
+    for statement in allow_statements(document):
+        if statement.not_actions is not None:
+            yield statement, (
+                f"allows every action except {list(statement.not_actions)} (NotAction with Allow); "
+                "list the actions it allows instead"
+            )
+        elif statement.grants_every_action() and statement.every_resource():
+            yield statement, "allows every action ('*') on every resource ('*')"
+        else:
+            yield from ((statement, grant) for grant in _service_wide(statement))
+
+
+def _service_wide(statement: Statement) -> Iterator[str]:
     """Every action of a service (`s3:*` in any spelling) on resources that are not one named resource."""
     for service in statement.services_fully_granted():
         if statement.every_resource_of(service):
@@ -109,10 +116,7 @@ def _service_wide(where: str, statement: Statement) -> Iterator[str]:
             if not shared:
                 continue
             reach = f"on resources a wildcard shares ({', '.join(shared[:3])})"
-        yield (
-            f"{where} allows every action of a service ({service}:*) {reach}; name the actions and the "
-            "resources"
-        )
+        yield f"allows every action of a service ({service}:*) {reach}; name the actions and the resources"
 
 
 def _role_samples(pattern: str) -> list[str]:
@@ -226,7 +230,7 @@ def _no_admin_managed_policy(resource: ResourceView) -> Iterator[str]:
         grant = managed_policy_grant(arn)
         if grant:
             kind = resource.type.split(":")[-1]
-            yield f"{kind} '{resource.name}' attaches {arn}, which grants {grant}"
+            yield f"{kind} '{resource.name}' attaches {arn}, which {grant}"
 
 
 def _no_access_keys(resource: ResourceView) -> Iterator[str]:
@@ -314,18 +318,18 @@ RULES = [
     resource_rule(
         name="iam-no-admin-managed-policy",
         description=(
-            "No role, user or group gets an AWS-managed administrator, power-user, IAM/Organizations or "
-            "*FullAccess policy (through policy attachments or a role's managedPolicyArns)."
+            "No role, user, group or permission set gets an AWS-managed policy whose document is administrator-like "
+            "(NotAction with Allow, '*' on '*', or a service's every action beyond one resource), or one the pack's "
+            "snapshot of AWS-managed policies does not know."
         ),
         rationale=(
-            "AWS-managed policies are known by what they grant: AdministratorAccess is '*' on '*' in a name, "
-            "and a *FullAccess policy is a service's every action on every resource; attaching one bypasses "
-            "every check on inline statements."
+            "An AWS-managed policy is judged by its statements, as an inline one would be (whatever its name "
+            "says); attaching an administrator-like one bypasses every check on inline statements."
         ),
         severity=Severity.CRITICAL,
         remediation=(
             "Attach a customer-managed or inline policy with the specific actions and resource ARNs the "
-            "principal needs (ReadOnlyAccess or a *ReadOnlyAccess policy where read access is the point)."
+            "principal needs (ReadOnlyAccess where read access is the point)."
         ),
         resource_types=list(ATTACHMENTS),
         check=_no_admin_managed_policy,

@@ -319,7 +319,7 @@ CASES = [
             "preview-admin",
             {"role": "ci-preview", "policyArn": "arn:aws:iam::aws:policy/AdministratorAccess"},
         ),
-        "grants administrator access",
+        "allows every action ('*') on every resource",
     ),
     Case(
         "iam-no-user-access-keys",
