@@ -47,17 +47,21 @@ def _alarm_endpoint_names(alarm: StackResource) -> list[Any]:
     return [n for n in names if isinstance(n, str)]
 
 
-# Where SageMaker publishes an endpoint's metrics: invocation metrics in AWS/SageMaker, instance metrics (CPU,
-# memory, disk) in /aws/sagemaker/Endpoints (SageMaker Developer Guide, "Monitor SageMaker AI with Amazon
-# CloudWatch"). An alarm on EndpointName in any other namespace watches a metric that never exists.
-SAGEMAKER_NAMESPACES = ("AWS/SageMaker", "/aws/sagemaker/Endpoints")
+# Where SageMaker publishes an endpoint's metrics: invocation metrics in AWS/SageMaker, instance and container
+# utilisation in /aws/sagemaker/Endpoints (and /aws/sagemaker/InferenceComponents), Model Monitor's data metrics in
+# /aws/sagemaker/Endpoints/data-metrics (SageMaker Developer Guide: "Amazon SageMaker AI metrics in Amazon
+# CloudWatch", "Metrics for multi-container endpoints", Model Monitor "CloudWatch Metrics"). An alarm on
+# EndpointName in any other namespace watches a metric that never exists.
+SAGEMAKER_NAMESPACES = ("AWS/SageMaker",)
+SAGEMAKER_NAMESPACE_PREFIXES = ("AWS/SageMaker/", "/aws/sagemaker/")
 
 
 def _watches_sagemaker(alarm: StackResource) -> bool:
     """Whether one of the alarm's metrics is in a namespace where SageMaker publishes (unknown counts as yes)."""
     namespaces = [alarm.props.get("namespace")]
     namespaces += [dig(q, "metric", "namespace") for q in as_list(alarm.props.get("metricQueries"))]
-    return any(is_unknown(n) or n in SAGEMAKER_NAMESPACES for n in namespaces)
+    return any(is_unknown(n) or n in SAGEMAKER_NAMESPACES or str(n).startswith(SAGEMAKER_NAMESPACE_PREFIXES)
+               for n in namespaces if n is not None)
 
 
 def endpoint_alarms(stack: StackView, endpoint: StackResource) -> list[StackResource]:
