@@ -234,3 +234,21 @@ def test_an_arn_pin_restricts_only_when_its_account_field_is_a_named_allowed_acc
     restricted = restricts_callers(_statement(operator, "aws:PrincipalArn", [arn]), ["aws:principalarn"], _ACCOUNTS)
     literal_head = not set(partition + service + account) & set("*?")
     assert restricted == (literal_head and account in _ACCOUNTS), arn
+
+
+_SOME_ACCOUNTS = [ACCOUNT, "555566667777", "666677778888", "777788889999"]
+
+
+@settings(max_examples=30, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(pinned=st.lists(st.lists(st.sampled_from(_SOME_ACCOUNTS), min_size=1, max_size=2), min_size=1, max_size=3),
+       trusted=st.sampled_from(_SOME_ACCOUNTS), on=st.integers(0, 2))
+def test_trust_is_judged_against_the_union_of_every_providers_accounts(
+    pinned: list[list[str]], trusted: str, on: int
+) -> None:
+    b = PlanBuilder()  # its own provider pins ACCOUNT
+    providers = [_provider(b, f"p{i}", allowedAccountIds=json.dumps(accounts)) for i, accounts in enumerate(pinned)]
+    b.add("aws:iam/role:Role", "r", {"assumeRolePolicy": policy_json(
+        {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{trusted}:root"}, "Action": "sts:AssumeRole"})},
+        provider=providers[on % len(providers)])
+    union = {ACCOUNT, *(a for accounts in pinned for a in accounts)}
+    assert bool(of(run(b.plan()), "iam-trust-restricted")) == (trusted not in union), (pinned, trusted)
