@@ -63,6 +63,20 @@ def _cached_paths(cls: type, seen: tuple[type, ...], depth: int) -> frozenset[Pa
     return frozenset(paths(cls, seen, depth))
 
 
+def _import_quietly(name: str) -> object:
+    """Import a submodule without leaving it in place of the class its package exports under the same name:
+    pulumi-kubernetes names modules like their classes (`apiextensions/CustomResource.py` defines
+    `CustomResource`), and the binding Python makes on import would shadow the class for every later
+    `k8s.apiextensions.CustomResource(...)` in the same process."""
+    parent_name, _, attribute = name.rpartition(".")
+    module = importlib.import_module(name)
+    parent = sys.modules[parent_name]
+    exported = getattr(module, attribute, None)
+    if vars(parent).get(attribute) is module and isinstance(exported, type):
+        setattr(parent, attribute, exported)
+    return module
+
+
 @functools.cache
 def resources(package: str, *subpackages: str) -> dict[str, type]:
     """Resource type token -> its Args class, for the package (or only the named subpackages)."""
@@ -72,7 +86,7 @@ def resources(package: str, *subpackages: str) -> dict[str, type]:
         for info in pkgutil.walk_packages(root.__path__, prefix=f"{root.__name__}."):
             if info.ispkg or any(part.startswith("_") for part in info.name.split(".")[1:]):
                 continue
-            module = importlib.import_module(info.name)
+            module = _import_quietly(info.name)
             for attribute in list(vars(module).values()):
                 token = getattr(attribute, "pulumi_type", None)
                 args = getattr(module, f"{getattr(attribute, '__name__', '')}Args", None)

@@ -19,7 +19,7 @@ from policies.rules.kms import KEY_TYPES
 from policies.rules.protection import PROTECTED_TYPES
 from policies.rules.sagemaker import MODEL
 from policies.rules.sagemaker_jobs import JOBS
-from policies.tools.sdk_schema import carriers
+from policies.tools.sdk_schema import carriers, resources
 
 Path = tuple[str, ...]
 
@@ -161,3 +161,20 @@ def test_a_root_container_fails_in_every_kind_that_holds_a_pod_spec(token: str, 
     messages = [v.message for v in of(run(b.plan()), "k8s-model-server-hardened")]
     assert any("may run as root" in m for m in messages), (token, path)
     assert any("moving tag 'nightly'" in m for m in messages), (token, path)
+
+
+def test_the_schema_walk_leaves_the_sdks_usable_by_the_program() -> None:
+    """The walk imports every module of the SDKs; the classes their packages export must stay classes (a module
+    named like its class must not shadow it for the program's later `k8s.apiextensions.CustomResource(...)`)."""
+    import pulumi_kubernetes as k8s
+
+    checked = 0
+    for token in resources("pulumi_kubernetes"):
+        _, group, kind = token.split(":")
+        package: Any = k8s
+        for part in group.split("/"):
+            package = getattr(package, part, None)
+        if package is not None and hasattr(package, kind):
+            assert isinstance(getattr(package, kind), type), token
+            checked += 1
+    assert checked > 100 and isinstance(k8s.apiextensions.CustomResource, type)
