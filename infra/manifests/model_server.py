@@ -6,13 +6,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import yaml
-
 from infra.config import KubernetesDeploy
+from infra.core.arns import Arns
 from infra.core.canary import canary_steps
 from infra.core.naming import Naming
 from infra.manifests.objects import annotations, label, metadata, namespace_problems, region_problems
-from infra.manifests.overlays import Overlay
+from infra.manifests.overlays import Overlay, generated_yaml
 
 
 def _of_kind(manifests: Sequence[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
@@ -69,9 +68,12 @@ def _hpa_problems(where: str, hpa: dict[str, Any], rollouts: list[str], deploy: 
 
 
 def disagreements(overlay: Overlay, manifests: Sequence[dict[str, Any]], deploy: KubernetesDeploy,
-                  naming: Naming, account_id: str | None, region: str | None = None) -> list[str]:
+                  naming: Naming, arns: Arns | None, region: str | None = None) -> list[str]:
     """Where the rendered overlay does not say what the stack config says; empty when they agree. Every object of
-    a kind the stack config describes is compared, not the first one found."""
+    a kind the stack config describes is compared, not the first one found.
+
+    `arns`: the environment's account (None when its stack file names no account: the role is not compared);
+    `region`: the stack's region, which an ACK region annotation must name (None: not compared)."""
     where = f"{overlay.environment}/{overlay.model}"
     rollouts, hpas = _of_kind(manifests, "Rollout"), _of_kind(manifests, "HorizontalPodAutoscaler")
     if len(rollouts) != 1 or not hpas:
@@ -84,18 +86,13 @@ def disagreements(overlay: Overlay, manifests: Sequence[dict[str, Any]], deploy:
     problems += namespace_problems(where, manifests, naming.model_namespace(overlay.model))
     if region is not None:
         problems += region_problems(where, manifests, region)
-    if account_id:
-        role = f"arn:aws:iam::{account_id}:role/{naming.k8s_serving_role(overlay.model)}"
+    if arns is not None:
+        role = arns.role(naming.k8s_serving_role(overlay.model))
         for account in _of_kind(manifests, "ServiceAccount"):
             actual = annotations(account).get("eks.amazonaws.com/role-arn")
             if actual != role:
                 problems.append(f"{where}: {label(account)} role {actual!r} is not the stack's IRSA role {role!r}")
     return problems
-
-
-class _NoAliases(yaml.SafeDumper):
-    def ignore_aliases(self, data: Any) -> bool:
-        return True
 
 
 def patch_files(environment: str, model: str, deploy: KubernetesDeploy) -> dict[str, str]:
@@ -114,7 +111,5 @@ def patch_files(environment: str, model: str, deploy: KubernetesDeploy) -> dict[
         {"op": "replace", "path": "/spec/metrics/0/resource/target/averageUtilization",
          "value": deploy.target_cpu_percent},
     ]
-    head = (f"# Generated from stacks/Pulumi.{environment}.yaml (models.{model}.deploy) by "
-            "`python -m infra.manifests --write-patches`; CI fails if they differ.\n")
-    return {name: head + yaml.dump(ops, Dumper=_NoAliases, sort_keys=False)
+    return {name: generated_yaml(environment, model, ops)
             for name, ops in (("rollout-patch.yaml", rollout), ("hpa-patch.yaml", hpa))}

@@ -7,7 +7,8 @@ from collections.abc import Iterator
 from pulumi_policy import Severity
 
 from .builders import ResourceView, resource_rule
-from .iam_model import CALLER_ACCOUNT_KEYS, CALLER_ARN_KEYS, CALLER_ORG_KEYS, restricts_callers, statements
+from .callers import CALLER_ACCOUNT_KEYS, CALLER_ARN_KEYS, CALLER_ORG_KEYS, restricts_callers
+from .iam_model import statements
 from .knobs import int_knob
 from .values import fmt_number, has_unknown, is_true, is_unknown, number, parse_json_document
 

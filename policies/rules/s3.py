@@ -14,15 +14,8 @@ from collections.abc import Iterable, Iterator
 from pulumi_policy import Severity
 
 from .builders import StackResource, StackView, stack_rule
-from .iam_model import (
-    CALLER_ACCOUNT_KEYS,
-    CALLER_ARN_KEYS,
-    CALLER_NETWORK_KEYS,
-    CALLER_ORG_KEYS,
-    Statement,
-    restricts_callers,
-    statements,
-)
+from .callers import CALLER_ACCOUNT_KEYS, CALLER_ARN_KEYS, CALLER_NETWORK_KEYS, CALLER_ORG_KEYS, restricts_callers
+from .iam_model import Statement, statements
 from .values import as_list, dig, has_unknown, is_true, is_unknown, parse_json_document
 
 BUCKET_TYPES = ("aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2")

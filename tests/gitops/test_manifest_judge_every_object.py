@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from infra.config import parse_stack_config
+from infra.core.arns import Arns
 from infra.core.naming import Naming
 from infra.core.paths import PROJECT_ROOT
 from infra.manifests import cli as manifests_cli
@@ -169,6 +170,6 @@ def test_odd_values_anywhere_give_findings_never_a_crash(changes: list[tuple[tup
     overlay = manifests_overlays.Overlay(path=PROJECT_ROOT / "gitops" / "prod" / "fraud", environment="prod",
                                          model="fraud")
     problems = model_server.disagreements(overlay, manifests, _prod_fraud(), Naming("mlops", "prod"),
-                                          "444444444444", "us-east-1")
+                                          Arns("aws", "us-east-1", "444444444444"), "us-east-1")
     assert all(isinstance(p, str) for p in problems)
     judge(manifests, "prod", "fraud")  # raises if a rule crashes

@@ -17,7 +17,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from policy_factory import ACCOUNT, REPOSITORY, PlanBuilder, kms_key, of, policy_json, run, secure_bucket
 
-from policies.rules.iam_model import CALLER_ACCOUNT_KEYS, restricts_callers, statements
+from policies.rules.callers import CALLER_ACCOUNT_KEYS, restricts_callers
+from policies.rules.iam_model import statements
 
 GITHUB = "token.actions.githubusercontent.com"
 PINNED = {"iam-github-oidc-trust-pinned": {"allowedRepositories": [REPOSITORY]}}
