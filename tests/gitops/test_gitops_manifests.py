@@ -255,7 +255,7 @@ def test_a_stack_config_change_the_overlay_does_not_follow_is_reported() -> None
                                          "memoryLimit": "2Gi"})
     problems = manifests_model_server.disagreements(overlay, rendered, deploy, Naming("mlops", "prod"),
                                                     Arns("aws", "us-east-1", "444444444444"))
-    assert problems == ["prod/fraud: Rollout steps differ from those of the stack's rollout config "
+    assert problems == ["prod/fraud: Rollout 'model-server' steps differ from those of the stack's rollout config "
                         "(canary, step 20, wait 600s)"]
     wrong_account = manifests_model_server.disagreements(
         overlay, rendered, deploy.model_copy(update={"rollout": Rollout(strategy="canary", step_percent=10,
