@@ -118,33 +118,27 @@ class CiRoles(pulumi.ComponentResource):
         return role
 
     def _deploy_role(self, name: str) -> aws.iam.Role:
-        a = self._args
-        child = pulumi.ResourceOptions(parent=self)
-        environment = a.environment
-        role = aws.iam.Role(
-            name,
-            name=a.naming.ci_role("deploy"),
-            assume_role_policy=github_trust(a.oidc_provider_arn, f"repo:{a.repository}:environment:{environment}"),
-            max_session_duration=DEPLOY_SESSION_SECONDS,
-            opts=child,
-        )
-        aws.iam.RolePolicy(name, role=role.id, policy=policy_document(self._deploy_permissions()), opts=child)
-        return role
+        return self._environment_role(name, "deploy", self._args.environment, DEPLOY_SESSION_SECONDS,
+                                      self._deploy_permissions())
 
     def _release_role(self, name: str) -> aws.iam.Role:
         """The automatic loop's role: the release tool's calls on the shared stack, nothing of `pulumi up`."""
+        return self._environment_role(name, "release", f"{self._args.environment}{RELEASE_ENVIRONMENT_SUFFIX}",
+                                      RELEASE_SESSION_SECONDS, self._release_tool_shared_permissions())
+
+    def _environment_role(self, name: str, kind: str, environment: str, session_seconds: int,
+                          statements: list[dict]) -> aws.iam.Role:
+        """A role only jobs of one GitHub environment can assume, with one inline policy."""
         a = self._args
         child = pulumi.ResourceOptions(parent=self)
-        environment = f"{a.environment}{RELEASE_ENVIRONMENT_SUFFIX}"
         role = aws.iam.Role(
             name,
-            name=a.naming.ci_role("release"),
+            name=a.naming.ci_role(kind),
             assume_role_policy=github_trust(a.oidc_provider_arn, f"repo:{a.repository}:environment:{environment}"),
-            max_session_duration=RELEASE_SESSION_SECONDS,
+            max_session_duration=session_seconds,
             opts=child,
         )
-        aws.iam.RolePolicy(name, role=role.id, policy=policy_document(self._release_tool_shared_permissions()),
-                           opts=child)
+        aws.iam.RolePolicy(name, role=role.id, policy=policy_document(statements), opts=child)
         return role
 
     def _deploy_permissions(self) -> list[dict]:
@@ -196,7 +190,7 @@ class CiRoles(pulumi.ComponentResource):
                   Condition={"StringEquals": {"aws:RequestTag/pulumi-stack": a.naming.stack}}),
             allow("ManageStackCluster", _EKS_ACTIONS,
                   [self._arn("eks", f"cluster/{cluster}"), self._arn("eks", f"nodegroup/{cluster}/*"),
-                   self._arn("eks", f"access-entry/{cluster}/*")]),
+                   self._arn("eks", f"access-entry/{cluster}/*"), self._arn("eks", f"addon/{cluster}/*")]),
             allow("PassOwnRolesToEks", ["iam:PassRole"],
                   [self._arns.role(a.naming.wildcard)],
                   Condition={"StringEquals": {"iam:PassedToService": "eks.amazonaws.com"}}),
@@ -359,6 +353,7 @@ _EKS_ACTIONS = [
     "eks:UpdateNodegroupConfig", "eks:UpdateNodegroupVersion", "eks:CreateAccessEntry", "eks:DescribeAccessEntry",
     "eks:UpdateAccessEntry", "eks:DeleteAccessEntry", "eks:AssociateAccessPolicy", "eks:DisassociateAccessPolicy",
     "eks:ListAssociatedAccessPolicies", "eks:TagResource", "eks:UntagResource",
+    "eks:CreateAddon", "eks:DescribeAddon", "eks:UpdateAddon", "eks:DeleteAddon", "eks:DescribeUpdate",
 ]
 _OIDC_ACTIONS = [
     "iam:CreateOpenIDConnectProvider", "iam:GetOpenIDConnectProvider", "iam:DeleteOpenIDConnectProvider",

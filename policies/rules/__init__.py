@@ -9,6 +9,7 @@ from __future__ import annotations
 from pulumi_policy import EnforcementLevel, Policy
 
 from . import (
+    argocd,
     ecr,
     ecr_policy,
     iam,
@@ -24,8 +25,11 @@ from . import (
     s3_replication,
     sagemaker,
     sagemaker_access,
+    sagemaker_cost,
+    sagemaker_jobs,
     security_groups,
     tags,
+    trust,
 )
 
 ALL_POLICIES: list[Policy] = [
@@ -33,12 +37,16 @@ ALL_POLICIES: list[Policy] = [
     *kms.RULES,
     *ecr.RULES,
     *sagemaker.RULES,
+    *sagemaker_jobs.RULES,
+    *sagemaker_cost.RULES,
     *rollout.RULES,
     *iam.RULES,
+    *trust.RULES,
     *tags.RULES,
     *protection.RULES,
     *operability.RULES,
     *kubernetes.RULES,
+    *argocd.RULES,
     *pod_security.RULES,
     *kubernetes_network.RULES,
     *security_groups.RULES,

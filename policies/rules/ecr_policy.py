@@ -2,9 +2,9 @@
 repositories in the ECR Public gallery.
 
 A statement is public when it allows a principal that is everyone (`"*"`, `{"AWS": "*"}`, an account wildcard,
-NotPrincipal; iam_model.Statement.public_principal) without a positive condition pinning the caller to known
-accounts, an organization or a source (`CALLER_PINS`). Every action counts: public pull leaks a model server's
-image and its baked-in model, public push replaces it.
+NotPrincipal; iam_model.Statement.public_principal) without a condition that limits the caller to named
+accounts, ARNs, an organization or a VPC endpoint (callers.restricts_callers: a wildcard value names no one).
+Every action counts: public pull leaks a model server's image and its baked-in model, public push replaces it.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pulumi_policy import Severity
 
 from .builders import ResourceView, resource_rule
+from .callers import CALLER_ACCOUNT_KEYS, CALLER_ARN_KEYS, CALLER_NETWORK_KEYS, CALLER_ORG_KEYS, restricts_callers
 from .iam_model import statements
 from .values import has_unknown, parse_json_document
 
@@ -26,18 +27,8 @@ POLICY_FIELDS = {
 """Every provider type that carries an ECR resource policy, and the property that holds it."""
 PUBLIC_GALLERY = "aws:ecrpublic/repository:Repository"
 
-CALLER_PINS = (
-    "aws:sourceaccount",
-    "aws:sourcearn",
-    "aws:sourceowner",
-    "aws:principalaccount",
-    "aws:principalorgid",
-    "aws:principalorgpaths",
-    "aws:principalarn",
-    "aws:sourcevpce",
-    "aws:sourcevpc",
-)
-"""Condition keys that, pinned by a positive condition, limit a statement with Principal '*' to known callers."""
+CALLER_KEYS = (*CALLER_ACCOUNT_KEYS, *CALLER_ARN_KEYS, *CALLER_ORG_KEYS, *CALLER_NETWORK_KEYS)
+"""Condition keys that can limit a statement with Principal '*' to known callers (the same set as S3's)."""
 
 
 def _public(resource: ResourceView) -> Iterator[str]:
@@ -56,7 +47,7 @@ def _public(resource: ResourceView) -> Iterator[str]:
     if document is None or has_unknown(document):
         return
     for statement in statements(document):
-        if statement.allows and statement.public_principal() and not any(statement.pinned(k) for k in CALLER_PINS):
+        if statement.allows and statement.public_principal() and not restricts_callers(statement, CALLER_KEYS):
             actions = ", ".join(statement.actions or ()) or f"NotAction {list(statement.not_actions or ())}"
             yield (
                 f"'{resource.name}' {field} {statement.label} allows everyone ({actions}) without a condition "

@@ -124,6 +124,8 @@ PULL = ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]
     ({"AWS": f"arn:aws:iam::{ACCOUNT}:root"}, None, False),
     ("*", {"StringEquals": {"aws:PrincipalOrgID": "o-abc123"}}, False),
     ("*", {"StringNotEquals": {"aws:PrincipalOrgID": "o-abc123"}}, True),  # a negation pins nothing
+    ("*", {"StringLike": {"aws:PrincipalAccount": "*"}}, True),  # a wildcard value names no one
+    ("*", {"ArnLike": {"aws:PrincipalArn": f"arn:aws:iam::{ACCOUNT}:role/*"}}, False),  # roles of one account
 ])
 @pytest.mark.parametrize(("type_", "field"), [
     ("aws:ecr/repositoryPolicy:RepositoryPolicy", "policy"),
