@@ -8,8 +8,8 @@ a `customerManagedPolicyReference` by name and path).
 
 The boundary policy is judged by what it allows: an `aws.iam.Policy` of the stack (found by ARN, by name, or
 by the property dependency a preview records) whose Allow statements grant every action on every resource
-with no condition and that no Deny narrows; or an AWS-managed policy that iam_model knows grants
-administrator access. A boundary the rule cannot see (another stack's policy) is not judged.
+with no condition and that no Deny narrows; or an AWS-managed policy whose document (as the pack's snapshot
+judges it) allows every action on every resource. A boundary the rule cannot see (another stack's policy) is not judged.
 """
 
 from __future__ import annotations
@@ -22,6 +22,10 @@ from pulumi_policy import Severity
 from .builders import StackResource, StackView, stack_rule
 from .iam_model import ALL_ACTIONS, Statement, managed_policy_grant, statements
 from .values import dig, has_unknown, is_unknown, parse_json_document
+
+_EVERYTHING_VERDICT = "allows every action ('*') on every resource"
+"""How iam_model.managed_policy_grant describes an AWS-managed policy that allows everything (AdministratorAccess);
+a boundary that only excludes some services (PowerUserAccess without IAM) still bounds something."""
 
 PRINCIPAL_TYPES = ("aws:iam/role:Role", "aws:iam/user:User")
 SSO_BOUNDARY = "aws:ssoadmin/permissionsBoundaryAttachment:PermissionsBoundaryAttachment"
@@ -74,9 +78,9 @@ def _stack_policy(stack: StackView, holder: StackResource, prop: str, arn: Any,
 def _verdict(stack: StackView, holder: StackResource, prop: str, arn: Any,
              name: Any = None, path: Any = None) -> str | None:
     if isinstance(arn, str):
-        grant = managed_policy_grant(arn)
-        if grant is not None and "administrator" in grant.lower():
-            return f"the AWS-managed policy {arn} ({grant})"
+        grant = managed_policy_grant(arn)  # the pack's verdict on the AWS-managed policy's document
+        if grant is not None and grant.startswith(_EVERYTHING_VERDICT):
+            return f"the AWS-managed policy {arn}, which {grant}"
     policy = _stack_policy(stack, holder, prop, arn, name, path)
     if policy is None:
         return None

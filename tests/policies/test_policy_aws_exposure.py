@@ -245,3 +245,4 @@ def test_administrator_access_as_a_boundary_is_refused_for_roles_and_permission_
     admin = "arn:aws:iam::aws:policy/AdministratorAccess"
     assert len(bounded(None, admin)) == 1 and len(bounded(None, admin, sso=True)) == 1
     assert bounded(None, "arn:aws:iam::aws:policy/ReadOnlyAccess") == []
+    assert bounded(None, "arn:aws:iam::aws:policy/PowerUserAccess") == []  # excludes IAM: it bounds something

@@ -109,7 +109,7 @@ def _security_group(b: PlanBuilder, cidr: str = "10.0.0.0/16") -> None:
 
 def _notebook(b: PlanBuilder, **inputs: Any) -> None:
     b.add("aws:sagemaker/notebookInstance:NotebookInstance", "explore", {
-        "instanceType": "ml.t3.medium", "directInternetAccess": "Disabled", "rootAccess": "Disabled",
+        "instanceType": "ml.m5.large", "directInternetAccess": "Disabled", "rootAccess": "Disabled",
         "subnetId": "subnet-0abc", **inputs})
 
 
