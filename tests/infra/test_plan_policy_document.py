@@ -114,8 +114,9 @@ def test_get_arn_splits_an_arn_as_the_provider_does_and_arguments_it_refuses_fai
         tmp_path, capsys: pytest.CaptureFixture) -> None:
     (tmp_path / "__main__.py").write_text(
         "import pulumi, pulumi_aws as aws\n"
-        "parts = aws.get_arn(arn='arn:aws:sagemaker:eu-west-1:111122223333:endpoint/churn')\n"
-        "pulumi.export('parts', [parts.partition, parts.service, parts.region, parts.account, parts.resource])\n")
+        "parts = aws.get_arn_output(arn='arn:aws:sagemaker:eu-west-1:111122223333:endpoint/churn')\n"
+        "pulumi.export('parts', pulumi.Output.all(parts.partition, parts.service, parts.region, parts.account,\n"
+        "                                         parts.resource))\n")
     assert main(["--stack", "dev", "--program", str(tmp_path), "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out)["outputs"]["parts"] == [
         "aws", "sagemaker", "eu-west-1", "111122223333", "endpoint/churn"]
