@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from infra.core.paths import PROJECT_ROOT
-from infra.plan.cost import CostDiffError, cost_diff, cost_diff_lines, cost_lines, plan_cost
+from infra.plan.cost import CostDiffError, check_cost_base, cost_diff, cost_diff_lines, cost_lines, plan_cost
 from infra.plan.inputs import InputError, is_file, read_json
 from infra.plan.project import ProjectError, check_stack_name, load_project, stack_name_of
 from infra.plan.render import render_json, render_mermaid, render_table, to_document
@@ -78,6 +78,7 @@ def _main(args: argparse.Namespace) -> int:
     try:
         args.stack = _stack_name(args)
         references = _stack_outputs(args.stack_outputs)
+        base = _cost_base(args.cost_diff)  # read before planning: a bad file fails at once
         load_project(args.project_dir)
         plan = plan_stack(args.stack, args.project_dir, args.stack_file, args.program, references, args.timeout)
     except (ProjectError, _UsageError) as exc:
@@ -94,7 +95,7 @@ def _main(args: argparse.Namespace) -> int:
         except _UsageError as exc:
             return _fail(str(exc))
     try:
-        cost, diff = _cost(plan, violations, policy, args.cost_diff)
+        cost, diff = _cost(plan, violations, policy, args.cost_diff, base)
     except _UsageError as exc:
         return _fail(str(exc))
     if args.format == "json":
@@ -108,19 +109,26 @@ def _main(args: argparse.Namespace) -> int:
     return EXIT_VIOLATION if violations and _has_mandatory(violations) else EXIT_OK
 
 
-def _cost(plan: Any, violations: list[Any], policy: dict[str, Any] | None,
-          base_path: Path | None) -> tuple[Any, dict[str, Any] | None]:
-    """The plan's cost estimate and, with --cost-diff, its change against the base plan's JSON."""
-    cost = plan_cost(plan)
-    if base_path is None:
-        return cost, None
+def _cost_base(path: Path | None) -> Any:
+    if path is None:
+        return None
     try:
-        base = read_json(base_path, f"--cost-diff {base_path}")
-        return cost, cost_diff(base, to_document(plan, violations, policy, cost))
+        base = read_json(path, f"--cost-diff {path}")
+        check_cost_base(base)
     except InputError as exc:
         raise _UsageError(str(exc)) from None
     except CostDiffError as exc:
-        raise _UsageError(f"--cost-diff {base_path}: {exc}") from None
+        raise _UsageError(f"--cost-diff {path}: {exc}") from None
+    return base
+
+
+def _cost(plan: Any, violations: list[Any], policy: dict[str, Any] | None, base_path: Path | None,
+          base: Any) -> tuple[Any, dict[str, Any] | None]:
+    """The plan's cost estimate and, with --cost-diff, its change against the base plan's JSON."""
+    cost = plan_cost(plan)
+    if base is None:
+        return cost, None
+    return cost, cost_diff(base, to_document(plan, violations, policy, cost))
 
 
 def _has_mandatory(violations: list[Any]) -> bool:

@@ -93,11 +93,18 @@ def _figures(resource_doc: dict[str, Any]) -> tuple[float, float] | None:
     return float(low), float(high)
 
 
-def cost_diff(base: Any, current: dict[str, Any]) -> dict[str, Any]:
-    """Compare two plan documents (`--format json`); raises CostDiffError when the base has no cost."""
+def check_cost_base(base: Any) -> None:
+    """Raise CostDiffError unless `base` is a plan document (`--format json`) that carries a cost estimate."""
     well_formed = isinstance(base, dict) and isinstance(base.get("resources"), list)
-    if not well_formed or not isinstance(base.get("cost"), dict):
-        raise CostDiffError("carries no cost estimate (a plan JSON from before cost was added, or not a plan)")
+    total = base.get("cost", {}).get("monthlyUsd") if well_formed and isinstance(base.get("cost"), dict) else None
+    if not isinstance(total, dict) or not all(isinstance(total.get(k), (int, float)) for k in ("min", "max")):
+        raise CostDiffError("carries no cost estimate (cost.monthlyUsd.min/max): not a plan JSON of this "
+                            "version (python -m infra.plan --format json)")
+
+
+def cost_diff(base: Any, current: dict[str, Any]) -> dict[str, Any]:
+    """Compare two plan documents (`--format json`); the base must pass `check_cost_base`."""
+    check_cost_base(base)
     before = {r.get("urn"): _figures(r) for r in base["resources"] if isinstance(r, dict)}
     after = {r["urn"]: _figures(r) for r in current["resources"]}
     changes = [
@@ -105,13 +112,13 @@ def cost_diff(base: Any, current: dict[str, Any]) -> dict[str, Any]:
         for urn in sorted(set(before) | set(after), key=str)
         if isinstance(urn, str) and before.get(urn) != after.get(urn)
     ]
-    base_total = base["cost"].get("monthlyUsd") or {}
+    base_total = base["cost"]["monthlyUsd"]
     total = current["cost"]["monthlyUsd"]
     return {
         "base": {"min": base_total.get("min"), "max": base_total.get("max")},
         "current": dict(total),
         "delta": {
-            key: round(total[key] - float(base_total.get(key) or 0.0), 2) for key in ("min", "max")
+            key: round(total[key] - float(base_total[key]), 2) for key in ("min", "max")
         },
         "unpricedCount": {"base": base["cost"].get("unpricedCount"), "current": current["cost"]["unpricedCount"]},
         "changes": [
@@ -131,7 +138,7 @@ def cost_diff_lines(diff: dict[str, Any], base_name: str) -> list[str]:
     delta, base, current = diff["delta"], diff["base"], diff["current"]
     lines = [
         f"Cost change against {base_name}: min {_signed(delta['min'])}, max {_signed(delta['max'])} "
-        f"(from {_range(base['min'] or 0.0, base['max'] or 0.0)} to {_range(current['min'], current['max'])}; "
+        f"(from {_range(base['min'], base['max'])} to {_range(current['min'], current['max'])}; "
         f"unpriced {diff['unpricedCount']['base']} -> {diff['unpricedCount']['current']})"
     ]
     for change in diff["changes"]:
