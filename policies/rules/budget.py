@@ -68,7 +68,7 @@ def _budget(stack: StackView) -> Iterator[tuple[str, str | None]]:
     )
     if report.unpriced:
         message += f"; {len(report.unpriced)} resource(s) unpriced and not counted"
-    yield message, None
+    yield message, top[0].urn if top else None  # shown on the dearest resource, as the CLI lists violations
 
 
 RULES = [

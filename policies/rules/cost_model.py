@@ -24,7 +24,7 @@ from typing import Any
 from .cost_sagemaker import price_endpoint, price_mlflow, price_monitoring_schedule, price_pipeline
 from .cost_types import CostInput, Graph, ResourceCost
 from .pricing import HOURS_PER_MONTH, PriceBook
-from .values import as_list, dig, is_unknown, number
+from .values import as_list, dig, has_unknown, is_unknown, number
 
 __all__ = ["CostInput", "CostReport", "ResourceCost", "estimate"]
 
@@ -149,25 +149,30 @@ def _eks_cluster(resource: CostInput, graph: Graph, prices: PriceBook, cost: Res
 
 def _node_group(resource: CostInput, graph: Graph, prices: PriceBook, cost: ResourceCost) -> None:
     props = resource.props
-    if str(props.get("capacityType") or "ON_DEMAND").upper() == "SPOT":
+    capacity, declared = props.get("capacityType"), props.get("instanceTypes")
+    if has_unknown(capacity) or has_unknown(declared):
+        cost.add_missing("capacityType or instanceTypes unknown until apply")
+        return
+    if str(capacity or "ON_DEMAND").upper() == "SPOT":
         cost.add_missing("spot capacity: its price varies and is not in the snapshot")
         return
-    types = [t for t in as_list(props.get("instanceTypes")) if isinstance(t, str)] or ["t3.medium"]
-    if not props.get("instanceTypes"):
+    types = [t for t in as_list(declared) if isinstance(t, str)]
+    if not types:
+        types = ["t3.medium"]
         cost.assume("instanceTypes not set: EKS's default t3.medium")
     low, high = number(dig(props, "scalingConfig", "minSize")), number(dig(props, "scalingConfig", "maxSize"))
     if low is None or high is None:
         cost.add_missing("scalingConfig.minSize/maxSize unknown")
         return
-    found = [(t, prices.get(f"ec2:linux-on-demand:{t}")) for t in types]
-    missing = [t for t, p in found if p is None]
+    found = {t: prices.get(f"ec2:linux-on-demand:{t}") for t in types}
+    missing = [t for t, p in found.items() if p is None]
     if missing:
-        cost.add_missing(f"EC2 on-demand price of {', '.join(missing)}")
+        cost.add_missing(f"no price for ec2:linux-on-demand:{', '.join(missing)}")
         return
-    cheapest = min(found, key=lambda tp: tp[1].usd)  # type: ignore[union-attr]
-    dearest = max(found, key=lambda tp: tp[1].usd)  # type: ignore[union-attr]
-    cost.add(cheapest[1].usd * low * HOURS_PER_MONTH, dearest[1].usd * high * HOURS_PER_MONTH,  # type: ignore[union-attr]
-             {cheapest[1].source, dearest[1].source},  # type: ignore[union-attr]
+    rates = [p for p in found.values() if p is not None]
+    cheapest, dearest = min(rates, key=lambda p: p.usd), max(rates, key=lambda p: p.usd)
+    cost.add(cheapest.usd * low * HOURS_PER_MONTH, dearest.usd * high * HOURS_PER_MONTH,
+             {cheapest.source, dearest.source},
              f"{low:g} to {high:g} x {'/'.join(types)} nodes (scalingConfig min to max) x {HOURS_PER_MONTH} h")
     cost.assume("node root volumes (EBS) and data transfer are not priced")
 
@@ -183,7 +188,7 @@ def _kms_key(resource: CostInput, graph: Graph, prices: PriceBook, cost: Resourc
 def _metric_alarm(resource: CostInput, graph: Graph, prices: PriceBook, cost: ResourceCost) -> None:
     props = resource.props
     queries = as_list(props.get("metricQueries"))
-    metrics = sum(1 for q in queries if isinstance(q, dict) and q.get("metric")) if queries else 1
+    metrics = sum(1 for q in queries if isinstance(q, dict) and q.get("metric") is not None) if queries else 1
     if is_unknown(props.get("metricQueries")) or metrics == 0:
         metrics = max(metrics, 1)
         cost.assume("metric count unknown: one metric")

@@ -173,7 +173,9 @@ def _steps(steps: Any) -> list[dict[str, Any]]:
 
 
 def _price_step(step: dict[str, Any], runs: int, prices: PriceBook, cost: ResourceCost) -> None:
-    arguments, kind = step.get("Arguments") or {}, step.get("Type")
+    arguments, kind = step.get("Arguments"), step.get("Type")
+    if not isinstance(arguments, dict):
+        arguments = {}
     if kind == "Training":
         usage, cluster = "training", dig(arguments, "ResourceConfig")
     elif kind == "Processing":
@@ -242,11 +244,12 @@ def _job_definition(schedule: CostInput, graph: Graph, wanted: Any) -> CostInput
 
 
 def price_mlflow(server: CostInput, graph: Graph, prices: PriceBook, cost: ResourceCost) -> None:
-    size = server.props.get("trackingServerSize") or MLFLOW_DEFAULT_SIZE
-    if not isinstance(size, str):
+    size = server.props.get("trackingServerSize")
+    if size is None:
+        size = MLFLOW_DEFAULT_SIZE
+        cost.assume(f"trackingServerSize not set: the provider's default {MLFLOW_DEFAULT_SIZE}")
+    if not isinstance(size, str) or not size:
         cost.add_missing("trackingServerSize unknown")
         return
-    if not server.props.get("trackingServerSize"):
-        cost.assume(f"trackingServerSize not set: the provider's default {MLFLOW_DEFAULT_SIZE}")
     cost.hourly(f"sagemaker:mlflow:{size.lower()}", 1, 1, prices, f"MLflow tracking server {size}")
     cost.assume("artifact storage (S3) and metadata storage are not priced")

@@ -81,7 +81,8 @@ def extract(offers: dict[str, dict[str, Any]], wanted: set[str]) -> dict[str, di
             elif offer == "AmazonEC2":
                 if (product.get("productFamily") == "Compute Instance" and attributes.get("instanceType") in wanted
                         and attributes.get("operatingSystem") == "Linux" and attributes.get("tenancy") == "Shared"
-                        and attributes.get("preInstalledSw") == "NA" and attributes.get("capacitystatus") == "Used"):
+                        and attributes.get("preInstalledSw") == "NA"
+                        and attributes.get("capacitystatus", "Used") == "Used"):
                     put(f"ec2:linux-on-demand:{attributes['instanceType']}", _paid_price(terms, sku), "hour", offer)
             elif offer == "AmazonEKS" and usage.endswith("AmazonEKS-Hours:perCluster"):
                 put("eks:cluster-standard-support", _paid_price(terms, sku), "hour", offer)

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from policies.rules.cost_model import CostInput, estimate
 from policies.rules.pricing import HOURS_PER_MONTH, PriceBook, load_snapshot, price_book, runs_per_month
+from policies.rules.values import UNKNOWN
 
 REGION = "us-east-1"
 H = HOURS_PER_MONTH
@@ -211,3 +212,65 @@ def test_rate_bound_covers_every_run_of_a_31_day_month(every: int, unit: str) ->
 def test_cron_counts_listed_minutes_and_hours(minutes: list[int], hours: list[int]) -> None:
     expression = f"cron({','.join(map(str, minutes))} {','.join(map(str, hours))} * * ? *)"
     assert runs_per_month(expression) == len(minutes) * len(hours) * 31
+
+
+def _every_kind() -> list[CostInput]:
+    """One resource of every priced kind, wired as the program wires them."""
+    definition = {"Steps": [{"Name": "Train", "Type": "Training", "Arguments": {
+        "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 30},
+        "StoppingCondition": {"MaxRuntimeInSeconds": 3600}}}]}
+    pipeline = res("aws:sagemaker/pipeline:Pipeline", "p", {"pipelineName": "pipe",
+                                                             "pipelineDefinition": json.dumps(definition)})
+    rule = res("aws:cloudwatch/eventRule:EventRule", "r", {"name": "r1", "scheduleExpression": "rate(1 day)"})
+    job = res("aws:sagemaker/dataQualityJobDefinition:DataQualityJobDefinition", "dq", {
+        "name": "dq", "jobResources": {"clusterConfig": {"instanceType": "ml.m5.large", "instanceCount": 1}},
+        "stoppingCondition": {"maxRuntimeInSeconds": 600}})
+    return [
+        *endpoint_pair([{"variantName": "A", "instanceType": "ml.m5.large", "initialInstanceCount": 1}],
+                       [{"variantName": "S", "serverlessConfig": {"memorySizeInMb": 1024}}]),
+        res("aws:appautoscaling/target:Target", "t", {"resourceId": "endpoint/ep/variant/A", "maxCapacity": 2}),
+        pipeline, rule,
+        res("aws:cloudwatch/eventTarget:EventTarget", "et", {"arn": "x:pipeline/pipe", "rule": "r1"}),
+        job,
+        res("aws:sagemaker/monitoringSchedule:MonitoringSchedule", "ms", {"monitoringScheduleConfig": {
+            "monitoringJobDefinitionName": "dq", "scheduleConfig": {"scheduleExpression": "cron(0 * ? * * *)"}}}),
+        res("aws:sagemaker/mlflowTrackingServer:MlflowTrackingServer", "ml", {"trackingServerSize": "Medium"}),
+        res("aws:eks/cluster:Cluster", "c", {}),
+        res("aws:eks/nodeGroup:NodeGroup", "n", {"instanceTypes": ["m6i.large"],
+                                                  "scalingConfig": {"minSize": 1, "maxSize": 2}}),
+        res("aws:kms/key:Key", "k", {"enableKeyRotation": True}),
+        res("aws:cloudwatch/metricAlarm:MetricAlarm", "a", {"metricQueries": [{"metric": {"metricName": "x"}}]}),
+        res("aws:cloudwatch/dashboard:Dashboard", "d", {}),
+    ]
+
+
+_ODD = st.sampled_from([UNKNOWN, None, "", "x", -1, 0, 1.5, True, [], {}, [UNKNOWN], {"a": UNKNOWN}, "{not json"])
+
+
+def _scramble(value: object, data: st.DataObject) -> object:
+    if data.draw(st.integers(0, 4)) == 0:
+        return data.draw(_ODD)
+    if isinstance(value, dict):
+        return {k: _scramble(v, data) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_scramble(v, data) for v in value]
+    return value
+
+
+@given(st.data())
+def test_odd_or_unknown_values_never_crash_and_never_price_below_zero(data: st.DataObject) -> None:
+    resources = [CostInput(r.urn, r.type, r.name, r.parent, {k: _scramble(v, data) for k, v in r.props.items()},
+                           r.property_dependencies) for r in _every_kind()]
+    report = estimate(resources, price_book(REGION))
+    for cost in report.resources:
+        assert 0 <= cost.min_usd <= cost.max_usd or cost.status in ("unpriced", "none", "usage-based"), cost
+        assert cost.status != "priced" or not cost.missing
+    assert report.total_min <= report.total_max
+
+
+def test_every_kind_is_priced_or_names_what_it_misses() -> None:
+    report = estimate(_every_kind(), book_with({"sagemaker:training:ml.m5.large": 0.2}))
+    statuses = {r.name: r.status for r in report.resources}
+    assert statuses["ep"] == "partial"  # the serverless shadow has no price in the snapshot
+    assert statuses["ml"] == "unpriced" and statuses["p"] == "partial"  # ML storage volume unpriced
+    assert all(statuses[n] == "priced" for n in ("ms", "c", "n", "k", "a", "d"))
