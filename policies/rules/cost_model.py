@@ -22,9 +22,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .cost_sagemaker import price_endpoint, price_mlflow, price_monitoring_schedule, price_pipeline
-from .cost_types import CostInput, Graph, ResourceCost
+from .cost_types import CostInput, Graph, ResourceCost, amount
 from .pricing import HOURS_PER_MONTH, PriceBook
-from .values import as_list, dig, has_unknown, is_unknown, number
+from .values import as_list, dig, has_unknown, is_unknown
 
 __all__ = ["CostInput", "CostReport", "ResourceCost", "estimate"]
 
@@ -34,7 +34,14 @@ NO_CHARGE_PREFIXES = {
     "aws:kms/alias:": "an alias of a priced key",
     "aws:eks/access": "EKS access configuration",
     "aws:appautoscaling/": "scaling configuration; the instances it adds are priced on the endpoint's range",
-    "aws:s3/bucket": "configuration of a bucket",
+    "aws:s3/bucketPolicy:": "configuration of a bucket",
+    "aws:s3/bucketPublicAccessBlock:": "configuration of a bucket",
+    "aws:s3/bucketVersioning": "configuration of a bucket",
+    "aws:s3/bucketServerSideEncryptionConfiguration": "configuration of a bucket",
+    "aws:s3/bucketLifecycleConfiguration": "configuration of a bucket",
+    "aws:s3/bucketOwnershipControls:": "configuration of a bucket",
+    "aws:s3/bucketNotification:": "configuration of a bucket",
+    "aws:s3/bucketLogging": "configuration of a bucket",
     "aws:ecr/lifecyclePolicy": "configuration of a repository",
     "aws:ecr/repositoryPolicy": "configuration of a repository",
     "aws:sns/topicPolicy": "configuration of a topic",
@@ -160,9 +167,9 @@ def _node_group(resource: CostInput, graph: Graph, prices: PriceBook, cost: Reso
     if not types:
         types = ["t3.medium"]
         cost.assume("instanceTypes not set: EKS's default t3.medium")
-    low, high = number(dig(props, "scalingConfig", "minSize")), number(dig(props, "scalingConfig", "maxSize"))
-    if low is None or high is None:
-        cost.add_missing("scalingConfig.minSize/maxSize unknown")
+    low, high = amount(dig(props, "scalingConfig", "minSize")), amount(dig(props, "scalingConfig", "maxSize"))
+    if low is None or high is None or high < low:
+        cost.add_missing("scalingConfig.minSize/maxSize unknown (or maxSize below minSize)")
         return
     found = {t: prices.get(f"ec2:linux-on-demand:{t}") for t in types}
     missing = [t for t, p in found.items() if p is None]
@@ -192,7 +199,7 @@ def _metric_alarm(resource: CostInput, graph: Graph, prices: PriceBook, cost: Re
     if is_unknown(props.get("metricQueries")) or metrics == 0:
         metrics = max(metrics, 1)
         cost.assume("metric count unknown: one metric")
-    period = number(props.get("period"))
+    period = amount(props.get("period"))
     high_res = period is not None and period < 60
     key = "cloudwatch:alarm-metric-high-resolution" if high_res else "cloudwatch:alarm-metric-standard"
     cost.monthly(key, metrics, metrics, prices, f"{metrics} alarm metric(s)")

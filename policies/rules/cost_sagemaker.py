@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from .cost_types import CostInput, Graph, ResourceCost
+from .cost_types import CostInput, Graph, ResourceCost, amount
 from .pricing import PriceBook, runs_per_month
-from .values import as_list, dig, is_unknown, number, parse_json_document
+from .values import as_list, dig, is_unknown, parse_json_document
 
 ENDPOINT_CONFIG = "aws:sagemaker/endpointConfiguration:EndpointConfiguration"
 SCALABLE_TARGET = "aws:appautoscaling/target:Target"
@@ -55,12 +55,10 @@ def price_endpoint(endpoint: CostInput, graph: Graph, prices: PriceBook, cost: R
 
 
 def _endpoint_config(endpoint: CostInput, graph: Graph) -> CostInput | None:
-    configs = graph.of_type(ENDPOINT_CONFIG)
-    for config in configs:
-        if endpoint.depends_on(config, "endpointConfigName"):
-            return config
-    wanted = endpoint.props.get("endpointConfigName")
-    return next((c for c in configs if isinstance(wanted, str) and _known_name(c) == wanted), None)
+    """The configuration the endpoint uses: by property dependency, else by its known name."""
+    found = graph.referenced(endpoint, "endpointConfigName", ENDPOINT_CONFIG) or graph.named(
+        ENDPOINT_CONFIG, "name", endpoint.props.get("endpointConfigName"))
+    return found[0] if found else None
 
 
 def _price_variant(endpoint: CostInput, graph: Graph, prices: PriceBook, cost: ResourceCost, kind: str,
@@ -71,14 +69,14 @@ def _price_variant(endpoint: CostInput, graph: Graph, prices: PriceBook, cost: R
     if serverless is not None:
         _price_serverless(label, serverless, prices, cost)
         return
-    instance_type, count = dig(variant, "instanceType"), number(dig(variant, "initialInstanceCount"))
+    instance_type, count = dig(variant, "instanceType"), amount(dig(variant, "initialInstanceCount"))
     if not isinstance(instance_type, str) or count is None:
         cost.add_missing(f"{label}: instance type or count unknown")
         return
     high = count
     target = _scalable_target(endpoint, graph, name)
     if target is not None:
-        maximum = number(target.props.get("maxCapacity"))
+        maximum = amount(target.props.get("maxCapacity"))
         if maximum is None:
             cost.add_missing(f"{label}: autoscaling maxCapacity unknown")
         else:
@@ -88,7 +86,7 @@ def _price_variant(endpoint: CostInput, graph: Graph, prices: PriceBook, cost: R
 
 
 def _price_serverless(label: str, serverless: Any, prices: PriceBook, cost: ResourceCost) -> None:
-    memory_mb = number(dig(serverless, "memorySizeInMb"))
+    memory_mb = amount(dig(serverless, "memorySizeInMb"))
     if memory_mb is None:
         cost.add_missing(f"{label}: serverless memorySizeInMb unknown")
         return
@@ -103,16 +101,17 @@ def _price_serverless(label: str, serverless: Any, prices: PriceBook, cost: Reso
 
 
 def _scalable_target(endpoint: CostInput, graph: Graph, variant: Any) -> CostInput | None:
+    """The variant's autoscaling target: its resourceId `endpoint/<name>/variant/<variant>` comes from the
+    endpoint (property dependency) or, where the name is known, spells it."""
     if not isinstance(variant, str):
         return None
-    name = _known_name(endpoint)
-    for target in graph.of_type(SCALABLE_TARGET):
+    for target in graph.referencing(endpoint, "resourceId", SCALABLE_TARGET):
         resource_id = target.props.get("resourceId")
-        if not isinstance(resource_id, str) or not resource_id.endswith(f"/variant/{variant}"):
-            continue
-        if target.depends_on(endpoint, "resourceId") or (name and resource_id == f"endpoint/{name}/variant/{variant}"):
+        if isinstance(resource_id, str) and resource_id.endswith(f"/variant/{variant}"):
             return target
-    return None
+    name = _known_name(endpoint)
+    found = graph.named(SCALABLE_TARGET, "resourceId", f"endpoint/{name}/variant/{variant}") if name else []
+    return found[0] if found else None
 
 
 # --- pipelines ----------------------------------------------------------------------------------------------
@@ -140,25 +139,30 @@ def price_pipeline(pipeline: CostInput, graph: Graph, prices: PriceBook, cost: R
 
 def _pipeline_runs(pipeline: CostInput, graph: Graph) -> tuple[int | None, str | None]:
     """Scheduled runs per month of a pipeline (0 without a schedule) and the schedule expression."""
-    name = _known_name(pipeline, "pipelineName")
     total, expressions = 0, []
-    for target in graph.of_type(EVENT_TARGET):
-        arn = target.props.get("arn")
-        named = bool(name) and isinstance(arn, str) and arn.endswith(f":pipeline/{name}")
-        if not (target.depends_on(pipeline, "arn") or named):
-            continue
-        for rule in graph.of_type(EVENT_RULE):
-            rule_name = _known_name(rule)
-            if target.depends_on(rule, "rule") or (rule_name and target.props.get("rule") == rule_name):
-                expression = rule.props.get("scheduleExpression")
-                if expression is None:
-                    continue  # an event pattern rule: runs on events, not counted as scheduled
-                runs = runs_per_month(expression)
-                if runs is None:
-                    return None, str(expression)
-                total += runs
-                expressions.append(str(expression))
+    for target in _pipeline_targets(pipeline, graph):
+        rules = graph.referenced(target, "rule", EVENT_RULE)
+        rules = rules or graph.named(EVENT_RULE, "name", target.props.get("rule"))
+        for rule in rules[:1]:
+            expression = rule.props.get("scheduleExpression")
+            if expression is None:
+                continue  # an event pattern rule: runs on events, not counted as scheduled
+            runs = runs_per_month(expression)
+            if runs is None:
+                return None, str(expression)
+            total += runs
+            expressions.append(str(expression))
     return total, ", ".join(expressions) or None
+
+
+def _pipeline_targets(pipeline: CostInput, graph: Graph) -> list[CostInput]:
+    """The EventBridge targets that start the pipeline: by property dependency, else by its ARN's known name."""
+    found = graph.referencing(pipeline, "arn", EVENT_TARGET)
+    name = _known_name(pipeline, "pipelineName")
+    if name:
+        found += [t for t in graph.of_type(EVENT_TARGET) if t not in found
+                  and isinstance(t.props.get("arn"), str) and t.props["arn"].endswith(f":pipeline/{name}")]
+    return found
 
 
 def _steps(steps: Any) -> list[dict[str, Any]]:
@@ -183,13 +187,13 @@ def _price_step(step: dict[str, Any], runs: int, prices: PriceBook, cost: Resour
     else:
         return
     label = f"step {step.get('Name')} ({usage})"
-    instance_type, count = dig(cluster, "InstanceType"), number(dig(cluster, "InstanceCount"))
-    seconds = number(dig(arguments, "StoppingCondition", "MaxRuntimeInSeconds"))
+    instance_type, count = dig(cluster, "InstanceType"), amount(dig(cluster, "InstanceCount"))
+    seconds = amount(dig(arguments, "StoppingCondition", "MaxRuntimeInSeconds"))
     if not isinstance(instance_type, str) or count is None or seconds is None:
         cost.add_missing(f"{label}: instance type, count or MaxRuntimeInSeconds not a literal")
         return
     _price_job(label, usage, instance_type, count, seconds, runs, prices, cost)
-    volume = number(dig(cluster, "VolumeSizeInGB"))
+    volume = amount(dig(cluster, "VolumeSizeInGB"))
     if volume:
         cost.add_missing(f"{label}: {volume:g} GB ML storage volume (no storage price in the snapshot)")
 
@@ -220,24 +224,23 @@ def price_monitoring_schedule(schedule: CostInput, graph: Graph, prices: PriceBo
         cost.add_missing("its job definition is not in the plan")
         return
     cluster = dig(definition.props, "jobResources", "clusterConfig")
-    instance_type, count = dig(cluster, "instanceType"), number(dig(cluster, "instanceCount"))
-    seconds = number(dig(definition.props, "stoppingCondition", "maxRuntimeInSeconds"))
+    instance_type, count = dig(cluster, "instanceType"), amount(dig(cluster, "instanceCount"))
+    seconds = amount(dig(definition.props, "stoppingCondition", "maxRuntimeInSeconds"))
     if not isinstance(instance_type, str) or count is None or seconds is None:
         cost.add_missing("job definition: instance type, count or maxRuntimeInSeconds unknown")
         return
     cost.assume(f"{runs} run(s)/month at most ({expression}); min: no run, max: every run lasts its maximum runtime")
     _price_job(f"monitoring job {definition.name}", "processing", instance_type, count, seconds, runs, prices, cost)
-    volume = number(dig(cluster, "volumeSizeInGb"))
+    volume = amount(dig(cluster, "volumeSizeInGb"))
     if volume:
         cost.add_missing(f"{volume:g} GB ML storage volume per run (no storage price in the snapshot)")
 
 
 def _job_definition(schedule: CostInput, graph: Graph, wanted: Any) -> CostInput | None:
-    definitions = graph.of_type(*JOB_DEFINITIONS)
-    for definition in definitions:
-        if schedule.depends_on(definition, "monitoringScheduleConfig"):
-            return definition
-    return next((d for d in definitions if isinstance(wanted, str) and _known_name(d) == wanted), None)
+    found = graph.referenced(schedule, "monitoringScheduleConfig", *JOB_DEFINITIONS)
+    for type_ in JOB_DEFINITIONS:
+        found = found or graph.named(type_, "name", wanted)
+    return found[0] if found else None
 
 
 # --- MLflow ------------------------------------------------------------------------------------------------------

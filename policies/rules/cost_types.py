@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from .pricing import HOURS_PER_MONTH, PriceBook
+from .values import number
+
+
+def amount(value: Any) -> float | None:
+    """A known, finite, non-negative number (a count, a size, a duration), else None: priced as missing."""
+    found = number(value)
+    return found if found is not None and math.isfinite(found) and found >= 0 else None
 
 
 @dataclass(frozen=True)
@@ -28,16 +36,48 @@ class CostInput:
 
 
 class Graph:
-    """The plan's resources by type and URN, and each resource's nearest enclosing component."""
+    """The plan's resources indexed for the pricers' look-ups, each answered without scanning the plan.
+
+    By URN and type; by the URNs a resource's property takes its value from (`referenced`), and the reverse
+    (`referencing`); by a known string property (`named`). Each resource's nearest enclosing component too.
+    """
 
     def __init__(self, resources: Sequence[CostInput]) -> None:
         self.by_urn = {r.urn: r for r in resources}
         self._by_type: dict[str, list[CostInput]] = {}
+        self._referencing: dict[tuple[str, str], list[CostInput]] = {}
         for r in resources:
             self._by_type.setdefault(r.type, []).append(r)
+            for prop, urns in r.property_dependencies.items():
+                for urn in urns:
+                    self._referencing.setdefault((urn, prop), []).append(r)
+        self._named: dict[tuple[str, str], dict[str, list[CostInput]]] = {}
 
     def of_type(self, *types: str) -> list[CostInput]:
         return [r for t in types for r in self._by_type.get(t, ())]
+
+    def referenced(self, resource: CostInput, prop: str, *types: str) -> list[CostInput]:
+        """The resources of the given types that `resource`'s property `prop` takes its value from."""
+        found = (self.by_urn.get(urn) for urn in resource.property_dependencies.get(prop, ()))
+        return [r for r in found if r is not None and r.type in types]
+
+    def referencing(self, resource: CostInput, prop: str, *types: str) -> list[CostInput]:
+        """The resources of the given types whose property `prop` takes its value from `resource`."""
+        return [r for r in self._referencing.get((resource.urn, prop), ()) if r.type in types]
+
+    def named(self, type_: str, key: str, value: object) -> list[CostInput]:
+        """The resources of a type whose string property `key` equals `value` (never matches a non-string)."""
+        if not isinstance(value, str):
+            return []
+        index = self._named.get((type_, key))
+        if index is None:
+            index = {}
+            for r in self.of_type(type_):
+                known = r.props.get(key)
+                if isinstance(known, str):
+                    index.setdefault(known, []).append(r)
+            self._named[(type_, key)] = index
+        return list(index.get(value, ()))
 
     def component_of(self, resource: CostInput) -> str:
         """`<type> <name>` of the nearest non-stack component above the resource, else `(stack)`."""

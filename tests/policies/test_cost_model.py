@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from policies.rules.cost_model import CostInput, estimate
@@ -257,6 +257,7 @@ def _scramble(value: object, data: st.DataObject) -> object:
     return value
 
 
+@settings(max_examples=300)
 @given(st.data())
 def test_odd_or_unknown_values_never_crash_and_never_price_below_zero(data: st.DataObject) -> None:
     resources = [CostInput(r.urn, r.type, r.name, r.parent, {k: _scramble(v, data) for k, v in r.props.items()},
