@@ -10,7 +10,7 @@ Field names are snake_case in Python and camelCase on the wire (the keys `pulumi
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import MISSING, dataclass, fields
 from typing import Any, Generic, TypeVar
 
 import pulumi
@@ -76,11 +76,14 @@ class SharedOutputs(_Outputs, Generic[T]):
     github_oidc_provider_arn: T
     ci_preview_role_arn: T
     ci_deploy_role_arn: T
+    ci_release_role_arn: T | None = None
+    """The automatic loop's role (GitHub environment `<shared>-release`): train, approve, promote."""
 
     @classmethod
     def from_wire(cls, data: Mapping[str, Any]) -> SharedOutputs[Any]:
         """From the JSON of `pulumi stack output --json --show-secrets` (plain values)."""
-        values = {f.name: data[to_camel(f.name)] for f in fields(cls)}
+        values = {f.name: data[to_camel(f.name)] if f.default is MISSING else data.get(to_camel(f.name))
+                  for f in fields(cls)}
         values["models"] = {name: SharedModelOutputs.from_wire(m) for name, m in values["models"].items()}
         return cls(**values)
 

@@ -8,7 +8,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from infra.cli import EXIT_ERROR, EXIT_OK, EXIT_VERDICT, add_format_option
 from infra.config import ConfigError, parse_stack_config
+from infra.core.arns import Arns
+from infra.core.files import write_atomically
 from infra.core.naming import Naming
 from infra.core.paths import PROJECT_ROOT
 from infra.manifests import model_server, pull_overlays
@@ -16,12 +19,6 @@ from infra.manifests.judge import judge
 from infra.manifests.overlays import ManifestError, Overlay, overlay_of, overlays, promoted_version, render
 from infra.plan.project import ProjectError, load_stack
 from infra.plan.verdict import Violation, has_mandatory
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(text)
-    temporary.replace(path)
 
 
 def write_patches(overlay: Overlay) -> list[Path]:
@@ -46,7 +43,7 @@ def write_patches(overlay: Overlay) -> list[Path]:
     for name, text in files.items():
         path = overlay.path / name
         if not path.is_file() or path.read_text() != text:
-            _write_atomic(path, text)
+            write_atomically(path, text)
             changed.append(path)
     return changed
 
@@ -80,7 +77,11 @@ def check(overlay: Overlay) -> tuple[list[Violation], list[str]]:
         problems.append(f"{overlay.environment}/{overlay.model}: the stack config does not serve this model with "
                         "target kubernetes, so its AppProject will refuse to sync it")
     else:
-        problems += model_server.disagreements(overlay, manifests, deploy, naming, config.account_id)
+        try:
+            arns = Arns.for_region(config.region, config.account_id) if config.account_id else None
+        except ValueError as exc:
+            return violations, [f"{overlay.environment}/{overlay.model}: {exc}"]
+        problems += model_server.disagreements(overlay, manifests, deploy, naming, arns)
     return violations, problems
 
 
@@ -88,7 +89,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m infra.manifests",
                                      description="Render, judge and compare every gitops/<env>/<model> overlay.")
     parser.add_argument("overlays", nargs="*", type=Path, help="gitops/<env>/<model> directories (default: all)")
-    parser.add_argument("--format", choices=("table", "json"), default="table")
+    add_format_option(parser)
     parser.add_argument("--write-patches", action="store_true",
                         help="rewrite rollout-patch.yaml and hpa-patch.yaml from the stack config, then check")
     args = parser.parse_args(argv)
@@ -101,7 +102,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         results = {f"{o.environment}/{o.model}": check(o) for o in chosen}
     except (ManifestError, ProjectError, ConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_ERROR
     failed = any(has_mandatory(v) or problems for v, problems in results.values())
     if args.format == "json":
         print(json.dumps({name: {"violations": [x.as_dict() for x in v], "problems": p}
@@ -114,4 +115,4 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f"  [{v.enforcement}] {v.policy_name}: {v.resource_name}: {v.message}")
             for p in problems:
                 print(f"  [config] {p}")
-    return 1 if failed else 0
+    return EXIT_VERDICT if failed else EXIT_OK

@@ -6,12 +6,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import yaml
-
 from infra.config import KubernetesDeploy
+from infra.core.arns import Arns
 from infra.core.canary import canary_steps
 from infra.core.naming import Naming
-from infra.manifests.overlays import Overlay
+from infra.manifests.overlays import Overlay, generated_yaml
 
 
 def _one(manifests: Sequence[dict[str, Any]], kind: str) -> dict[str, Any] | None:
@@ -19,8 +18,10 @@ def _one(manifests: Sequence[dict[str, Any]], kind: str) -> dict[str, Any] | Non
 
 
 def disagreements(overlay: Overlay, manifests: Sequence[dict[str, Any]], deploy: KubernetesDeploy,
-                  naming: Naming, account_id: str | None) -> list[str]:
-    """Where the rendered overlay does not say what the stack config says; empty when they agree."""
+                  naming: Naming, arns: Arns | None) -> list[str]:
+    """Where the rendered overlay does not say what the stack config says; empty when they agree.
+
+    `arns`: the environment's account (None when its stack file names no account: the role is not compared)."""
     where = f"{overlay.environment}/{overlay.model}"
     problems = []
     rollout, hpa = _one(manifests, "Rollout"), _one(manifests, "HorizontalPodAutoscaler")
@@ -46,17 +47,12 @@ def disagreements(overlay: Overlay, manifests: Sequence[dict[str, Any]], deploy:
     if off:
         problems.append(f"{where}: objects outside the namespace {namespace}: {off}")
     account = _one(manifests, "ServiceAccount")
-    if account_id and account is not None:
-        role = f"arn:aws:iam::{account_id}:role/{naming.k8s_serving_role(overlay.model)}"
+    if arns is not None and account is not None:
+        role = arns.role(naming.k8s_serving_role(overlay.model))
         actual = (account["metadata"].get("annotations") or {}).get("eks.amazonaws.com/role-arn")
         if actual != role:
             problems.append(f"{where}: service account role {actual!r} is not the stack's IRSA role {role!r}")
     return problems
-
-
-class _NoAliases(yaml.SafeDumper):
-    def ignore_aliases(self, data: Any) -> bool:
-        return True
 
 
 def patch_files(environment: str, model: str, deploy: KubernetesDeploy) -> dict[str, str]:
@@ -75,7 +71,5 @@ def patch_files(environment: str, model: str, deploy: KubernetesDeploy) -> dict[
         {"op": "replace", "path": "/spec/metrics/0/resource/target/averageUtilization",
          "value": deploy.target_cpu_percent},
     ]
-    head = (f"# Generated from stacks/Pulumi.{environment}.yaml (models.{model}.deploy) by "
-            "`python -m infra.manifests --write-patches`; CI fails if they differ.\n")
-    return {name: head + yaml.dump(ops, Dumper=_NoAliases, sort_keys=False)
+    return {name: generated_yaml(environment, model, ops)
             for name, ops in (("rollout-patch.yaml", rollout), ("hpa-patch.yaml", hpa))}

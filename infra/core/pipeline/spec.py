@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from infra.core.bucket_layout import RAW_DATA_FILE  # noqa: F401 - re-exported for the pipeline steps
+
 # Step and parameter names are part of the contract with operators, dashboards, the release tool and the
 # policy pack: keep them stable.
 STEP_PREPROCESS = "Preprocess"
@@ -20,7 +22,6 @@ PARAM_APPROVAL_STATUS = "ModelApprovalStatus"
 PARAM_GIT_COMMIT = "GitCommit"
 PARAM_DATA_SNAPSHOT = "DataSnapshot"
 LINEAGE_UNKNOWN = "unknown"
-RAW_DATA_FILE = "raw.csv"  # the file the preprocessing step reads from the raw data prefix
 
 
 def scheduled_data_snapshot(raw_data_s3_uri: str) -> str:
