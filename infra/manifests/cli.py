@@ -81,7 +81,7 @@ def check(overlay: Overlay) -> tuple[list[Violation], list[str]]:
             arns = Arns.for_region(config.region, config.account_id) if config.account_id else None
         except ValueError as exc:
             return violations, [f"{overlay.environment}/{overlay.model}: {exc}"]
-        problems += model_server.disagreements(overlay, manifests, deploy, naming, arns)
+        problems += model_server.disagreements(overlay, manifests, deploy, naming, arns, config.region)
     return violations, problems
 
 

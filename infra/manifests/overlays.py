@@ -81,10 +81,17 @@ def _kustomize(directory: str, stamp: tuple[float, ...]) -> tuple[dict[str, Any]
 
 
 def render(directory: Path) -> list[dict[str, Any]]:
-    """The objects `kubectl kustomize DIRECTORY` renders (cached while no file under gitops/ changes)."""
+    """The objects `kubectl kustomize DIRECTORY` renders (cached while no file under gitops/ changes), as JSON
+    values (a YAML timestamp becomes its text); raises ManifestError for a document that is not an object."""
     files = sorted(p for p in directory.resolve().parent.parent.rglob("*") if p.is_file())
     stamp = tuple(p.stat().st_mtime for p in files)
-    return [json.loads(json.dumps(doc)) for doc in _kustomize(str(directory.resolve()), stamp)]
+    docs = [json.loads(json.dumps(doc, default=str)) for doc in _kustomize(str(directory.resolve()), stamp)]
+    for index, doc in enumerate(docs):
+        if not isinstance(doc, dict) or not isinstance(doc.get("kind"), str) or not isinstance(
+                doc.get("metadata"), dict):
+            raise ManifestError(f"{directory}: rendered document {index + 1} is not a Kubernetes object (a mapping "
+                                "with a string kind and a metadata mapping)")
+    return docs
 
 
 def kustomization_text(directory: Path) -> str:

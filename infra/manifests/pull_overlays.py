@@ -17,6 +17,8 @@ from infra.core import ack
 from infra.core.arns import Arns, partition_of
 from infra.core.naming import Naming
 from infra.core.paths import PROJECT_ROOT
+from infra.manifests import objects
+from infra.manifests.objects import region_problems
 from infra.manifests.overlays import generated_yaml, kustomization_text
 from infra.plan.project import load_stack
 
@@ -87,12 +89,13 @@ def disagreements(where: str, manifests: Sequence[dict[str, Any]], naming: Namin
                             f"({shared_key}); got "
                             f"{pull.capture_kms_key_arn or 'no such line'}")
     expected = ack.with_version(ack.expected_objects(naming, model, deploy, pull), version)
-    kinds = sorted(m.get("kind", "?") for m in manifests)
+    kinds = sorted(str(m.get("kind", "?")) for m in manifests)
     if kinds != sorted(ack.KINDS):
         return [*problems, f"{where}: expected exactly one Model, EndpointConfig and Endpoint; rendered {kinds}"]
     namespace = naming.model_namespace(model)
+    problems += region_problems(where, manifests, pull.region)
     for manifest in manifests:
-        kind, metadata = manifest["kind"], manifest.get("metadata") or {}
+        kind, metadata = manifest["kind"], objects.metadata(manifest)
         want = expected[kind]
         if metadata.get("name") != want["name"]:
             problems.append(f"{where}: {kind} is named {metadata.get('name')!r}, not {want['name']!r}")

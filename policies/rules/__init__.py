@@ -18,19 +18,39 @@ ALL_POLICIES: list[Policy]
 
 
 def _all_policies() -> list[Policy]:
-    from . import budget, ecr, iam, kms, kubernetes, operability, protection, rollout, s3, sagemaker, tags
+    from . import (
+        argocd,
+        budget,
+        ecr,
+        iam,
+        kms,
+        kubernetes,
+        operability,
+        protection,
+        rollout,
+        s3,
+        sagemaker,
+        sagemaker_cost,
+        sagemaker_jobs,
+        tags,
+        trust,
+    )
 
     return [
         *s3.RULES,
         *kms.RULES,
         *ecr.RULES,
         *sagemaker.RULES,
+        *sagemaker_jobs.RULES,
+        *sagemaker_cost.RULES,
         *rollout.RULES,
         *iam.RULES,
+        *trust.RULES,
         *tags.RULES,
         *protection.RULES,
         *operability.RULES,
         *kubernetes.RULES,
+        *argocd.RULES,
         *budget.RULES,
     ]
 

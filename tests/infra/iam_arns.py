@@ -87,6 +87,7 @@ class StackFacts:
             "aws:eks/nodeGroup:NodeGroup": lambda: self.arn(
                 "eks", f"nodegroup/{i['clusterName']}/{i.get('nodeGroupName') or r.name}/{EKS_ID}"),
             "aws:eks/accessEntry:AccessEntry": lambda: self._access_entry(i),
+            "aws:eks/addon:Addon": lambda: self.arn("eks", f"addon/{i['clusterName']}/{i['addonName']}/{EKS_ID}"),
         }
         if t not in builders:
             raise KeyError(f"no ARN builder for {t} ({r.name}); add one to tests/infra/iam_arns.py")
