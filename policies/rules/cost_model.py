@@ -206,6 +206,11 @@ def _metric_alarm(resource: CostInput, graph: Graph, prices: PriceBook, cost: Re
     cost.assume("before the free tier (10 standard alarm metrics per account)")
 
 
+def _eks_addon(resource: CostInput, graph: Graph, prices: PriceBook, cost: ResourceCost) -> None:
+    cost.assume("its pods run on the cluster's nodes, priced on the node group")
+    cost.add_missing("an add-on's own charge (Marketplace add-ons may carry one) is not in the snapshot")
+
+
 def _dashboard(resource: CostInput, graph: Graph, prices: PriceBook, cost: ResourceCost) -> None:
     cost.monthly("cloudwatch:dashboard", 1, 1, prices, "one dashboard")
     cost.assume("before the free tier (3 dashboards per account)")
@@ -214,6 +219,7 @@ def _dashboard(resource: CostInput, graph: Graph, prices: PriceBook, cost: Resou
 _PRICERS = {
     "aws:eks/cluster:Cluster": _eks_cluster,
     "aws:eks/nodeGroup:NodeGroup": _node_group,
+    "aws:eks/addon:Addon": _eks_addon,
     "aws:kms/key:Key": _kms_key,
     "aws:cloudwatch/metricAlarm:MetricAlarm": _metric_alarm,
     "aws:cloudwatch/dashboard:Dashboard": _dashboard,
