@@ -174,6 +174,20 @@ BUCKET_OBJECTS = "arn:aws:s3:::mlops-artifacts-prod/*"
 ROLE_ARN = "arn:aws:iam::444444444444:role/churn-execution"
 
 
+def _node_group(b: PlanBuilder, max_size: int = 3) -> None:
+    b.add(
+        "aws:eks/nodeGroup:NodeGroup",
+        "nodes",
+        {
+            "clusterName": "mlops-prod-cluster",
+            "instanceTypes": ["m6i.large"],
+            "nodeRoleArn": "arn:aws:iam::444444444444:role/nodes",
+            "scalingConfig": {"minSize": 2, "maxSize": max_size, "desiredSize": 2},
+            "subnetIds": ["subnet-0a"],
+        },
+    )
+
+
 def _both(
     build: Callable[[PlanBuilder, dict[str, Any]], None], make: Callable[[PlanBuilder], dict[str, Any]]
 ) -> Build:
@@ -451,6 +465,8 @@ CASES = [
     Case("s3-replication-in-stack-accounts", _replication,
          lambda b: _replication(b, "arn:aws:s3:::someone-elses-bucket"), "which this stack does not declare"),
     Case("iam-permissions-boundary-bounded", _bounded_role, lambda b: _bounded_role(b, "*", "*"), "bounds nothing"),
+    # Cost: prod's budget (maxMonthlyUsd 2500) against a node group that may grow to 1000 nodes
+    Case("monthly-budget", _node_group, lambda b: _node_group(b, max_size=1000), "over the budget of $2,500.00"),
 ]
 
 
