@@ -79,8 +79,9 @@ class Experiments(_Strict):
     size: Literal["Small", "Medium", "Large"] = Field(
         "Small", description="Tracking server size (TrackingServerSize: Small, Medium or Large), which sets its cost."
     )
-    mlflow_version: str = Field(
-        "3.0", pattern=r"^\d+\.\d+(\.\d+)?$", description="MLflow version of the managed server (MlflowVersion)."
+    mlflow_version: str | None = Field(
+        None, pattern=r"^\d+(\.\d+)+$",
+        description="MLflow version of the managed server (MlflowVersion); null: the service's default.",
     )
     weekly_maintenance_window_start: str = Field(
         "Sun:03:00", pattern=r"^(Mon|Tue|Wed|Thu|Fri|Sat|Sun):([01]\d|2[0-3]):[0-5]\d$",

@@ -59,9 +59,10 @@ class Training(_Strict):
         description="Instance types a registered package declares it can be served on.",
     )
     metric_gate: MetricGate = Field(description="The evaluation gate a candidate must pass to be registered.")
-    retrain_on_drift: RetrainOnDrift | None = Field(
-        None, description="Let an environment's drift alarm start this pipeline, behind guards (docs/monitoring.md); "
-        "null: drift alarms page but never retrain."
+    retrain_on_drift: RetrainOnDrift = Field(
+        default_factory=RetrainOnDrift,
+        description="What an environment's drift alarm may do to this pipeline: the retraining guards "
+        "(docs/monitoring.md). Off by default (the kill switch `enabled: false`): drift alarms page, never retrain.",
     )
 
     @model_validator(mode="after")
