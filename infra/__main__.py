@@ -132,7 +132,6 @@ def shared_stack(config: StackConfig, naming: Naming, provider: aws.Provider) ->
                 serving_image_uri=pulumi.Output.concat(serving_repo.repository_url, ":",
                                                        training.serving_image_tag),
                 package_group_name=registry.package_group.model_package_group_name,
-                mlflow_tracking_arn=tracking.server.arn if tracking else None,
             ),
             opts,
         )

@@ -35,7 +35,6 @@ class TrainingPipelineArgs:
     training_image_uri: pulumi.Input[str]
     serving_image_uri: pulumi.Input[str]
     package_group_name: pulumi.Input[str]
-    mlflow_tracking_arn: pulumi.Input[str] | None = None
 
 
 class TrainingPipeline(pulumi.ComponentResource):
@@ -71,7 +70,7 @@ class TrainingPipeline(pulumi.ComponentResource):
         role_name = args.naming.pipeline_role(args.model)
 
         def build(values: list) -> str:
-            account, key, data, artifacts, train_image, serve_image, group, tracking = values
+            account, key, data, artifacts, train_image, serve_image, group = values
             return build_pipeline_definition(
                 PipelineSpec(
                     pipeline_name=args.naming.pipeline(args.model),
@@ -97,13 +96,12 @@ class TrainingPipeline(pulumi.ComponentResource):
                     inference_instance_types=tuple(training.inference_instance_types),
                     subnet_ids=tuple(args.network.subnet_ids),
                     security_group_ids=tuple(args.network.security_group_ids),
-                    mlflow_tracking_arn=tracking,
                 )
             )
 
         return pulumi.Output.all(
             args.account_id, args.kms_key_arn, args.data_bucket, args.artifacts_bucket,
-            args.training_image_uri, args.serving_image_uri, args.package_group_name, args.mlflow_tracking_arn,
+            args.training_image_uri, args.serving_image_uri, args.package_group_name,
         ).apply(build)
 
     def _raw_data_s3_uri(self, data_bucket: str) -> str:

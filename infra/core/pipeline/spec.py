@@ -75,7 +75,6 @@ class PipelineSpec:
     security_group_ids: tuple[str, ...] = ()
     tags: Mapping[str, str] = field(default_factory=dict)
     psi_threshold: float = 0.2  # the baseline's default PSI threshold; each environment's monitor may override it
-    mlflow_tracking_arn: str | None = None  # the shared MLflow tracking server; None: training logs nowhere
 
     def job_tags(self) -> list[tuple[str, str]]:
         """Job tags in a stable order (the caller's dict order must not leak into the JSON)."""

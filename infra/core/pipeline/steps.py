@@ -149,8 +149,7 @@ def evaluate_step(ctx: StepContext, preprocess: Any, train: Any, report: Any) ->
     root = PROCESSING_ROOT
     return ctx.sdk.ProcessingStep(
         name=STEP_EVALUATE,
-        step_args=_processor(ctx, "model_code.evaluate", "evaluate",
-                             isolated=ctx.spec.mlflow_tracking_arn is None).run(
+        step_args=_processor(ctx, "model_code.evaluate", "evaluate").run(
             inputs=[
                 _s3_input(ctx, "model", _model_data(train), f"{root}/model"),
                 _s3_input(ctx, "test", _output_uri(preprocess, "test"), f"{root}/test"),
@@ -161,7 +160,6 @@ def evaluate_step(ctx: StepContext, preprocess: Any, train: Any, report: Any) ->
                 *("--output-dir", f"{root}/evaluation", "--metric", ctx.spec.metric_name),
                 # The same parameter as the gate, so an overridden threshold is reported consistently.
                 *("--threshold", ctx.sdk.Join(on="", values=[ctx.threshold]), "--no-fail"),
-                *_tracking_arguments(ctx),
             ],
         ),
         property_files=[report],
@@ -258,24 +256,9 @@ def gate_step(ctx: StepContext, report: Any, register: Any, failed: Any) -> Any:
 # --------------------------------------------------------------------------- shared pieces
 
 
-def _tracking_arguments(ctx: StepContext) -> list[Any]:
-    """With a tracking server: evaluation logs the run (hyperparameters from the model, metrics, lineage) to it."""
-    if ctx.spec.mlflow_tracking_arn is None:
-        return []
-    lineage = {PARAM_GIT_COMMIT: ctx.git_commit, PARAM_DATA_SNAPSHOT: ctx.data_snapshot,
-               PARAM_TRIGGER_REASON: ctx.trigger_reason,
-               METADATA_EXECUTION_ARN: ctx.sdk.ExecutionVariables.PIPELINE_EXECUTION_ARN}
-    arguments: list[Any] = ["--mlflow-tracking-uri", ctx.spec.mlflow_tracking_arn,
-                            "--mlflow-experiment", ctx.spec.pipeline_name]
-    for key, value in lineage.items():
-        arguments += ["--lineage", ctx.sdk.Join(on="", values=[key, "=", value])]
-    return arguments
-
-
-def _processor(ctx: StepContext, module: str, job_suffix: str, command: list[str] | None = None,
-               isolated: bool = True) -> Any:
-    """A processing job running `python3 -m <module> [command]` in the training image: encrypted, bounded, and
-    network-isolated unless it must reach the MLflow tracking server (evaluation, when experiments are on)."""
+def _processor(ctx: StepContext, module: str, job_suffix: str, command: list[str] | None = None) -> Any:
+    """A processing job running `python3 -m <module> [command]` in the training image: isolated, encrypted,
+    bounded. (So no step reaches the MLflow tracking server: `infra.release log-experiment` logs finished runs.)"""
     sdk, spec = ctx.sdk, ctx.spec
     return sdk.Processor(
         role=spec.role_arn,
@@ -291,7 +274,7 @@ def _processor(ctx: StepContext, module: str, job_suffix: str, command: list[str
         sagemaker_session=ctx.session,
         tags=dict(spec.job_tags()) or None,
         network_config=sdk.NetworkConfig(
-            enable_network_isolation=isolated,
+            enable_network_isolation=True,
             encrypt_inter_container_traffic=True,
             subnets=list(spec.subnet_ids) or None,
             security_group_ids=list(spec.security_group_ids) or None,
