@@ -185,6 +185,13 @@ class CiRoles(pulumi.ComponentResource):
             allow("ManageStackRules", _EVENTS_ACTIONS, [self._arn("events", f"rule/{scope}")]),
             allow("ManageStackRegistry", _SAGEMAKER_SHARED_ACTIONS,
                   [self._arn("sagemaker", f"{kind}/{scope}") for kind in ("pipeline", "model-package-group")]),
+            allow("ManageStackTrackingServer", _SAGEMAKER_MLFLOW_ACTIONS,
+                  [self._arn("sagemaker", f"mlflow-tracking-server/{scope}")]),
+            allow("ManageStackRetrainGuards", _LAMBDA_ACTIONS, [self._arn("lambda", f"function:{scope}")]),
+            allow("ManageStackGuardLogs", _LOG_GROUP_ACTIONS,
+                  [self._arn("logs", f"log-group:/aws/lambda/{scope}")]),
+            # The provider finds a log group by listing them by name prefix.
+            allow("FindLogGroups", ["logs:DescribeLogGroups"], ["*"]),
             *self._release_tool_shared_permissions(),
         ]
 
@@ -231,6 +238,11 @@ class CiRoles(pulumi.ComponentResource):
             allow("ReadRegisteredPackages", ["sagemaker:DescribeModelPackage"],
                   [pulumi.Output.concat("arn:aws:sagemaker:", region, ":*:model-package/", a.naming.project, "-*")]),
             allow("ManageStackAlarms", _ALARM_ACTIONS, [self._arn("cloudwatch", f"alarm:{scope}")]),
+            allow("ManageStackMonitoring", _SAGEMAKER_MONITORING_ACTIONS,
+                  [self._arn("sagemaker", f"{kind}/{scope}")
+                   for kind in ("data-quality-job-definition", "monitoring-schedule")]),
+            # Each monitored model's drift alarm is forwarded to the shared stack's retraining guard.
+            allow("ManageStackRules", _EVENTS_ACTIONS, [self._arn("events", f"rule/{scope}")]),
             allow("ManageStackDashboards", _DASHBOARD_ACTIONS,
                   [self._arn("cloudwatch", f"dashboard/{scope}", region_part="")]),
             allow("ManageEndpointScaling", _AUTOSCALING_ACTIONS, [self._arn("application-autoscaling",
@@ -262,8 +274,8 @@ _SCALING_SERVICE = "sagemaker.application-autoscaling.amazonaws.com"
 _PASSED_TO = {
     # The shared stack passes pipeline roles to SageMaker and schedule roles to EventBridge; an environment
     # passes serving roles to SageMaker only.
-    "shared": ["events.amazonaws.com", "sagemaker.amazonaws.com"],
-    "environment": "sagemaker.amazonaws.com",
+    "shared": ["events.amazonaws.com", "lambda.amazonaws.com", "sagemaker.amazonaws.com"],
+    "environment": ["events.amazonaws.com", "sagemaker.amazonaws.com"],
 }
 
 # What `pulumi up` calls, per resource family of this program (create, read, update, delete, tag). Every action
@@ -302,6 +314,26 @@ _SAGEMAKER_SHARED_ACTIONS = [
     "sagemaker:CreateModelPackageGroup", "sagemaker:DescribeModelPackageGroup", "sagemaker:DeleteModelPackageGroup",
     "sagemaker:PutModelPackageGroupPolicy", "sagemaker:GetModelPackageGroupPolicy",
     "sagemaker:DeleteModelPackageGroupPolicy", *_SAGEMAKER_TAG_ACTIONS,
+]
+_SAGEMAKER_MONITORING_ACTIONS = [
+    "sagemaker:CreateDataQualityJobDefinition", "sagemaker:DescribeDataQualityJobDefinition",
+    "sagemaker:DeleteDataQualityJobDefinition", "sagemaker:CreateMonitoringSchedule",
+    "sagemaker:DescribeMonitoringSchedule", "sagemaker:UpdateMonitoringSchedule", "sagemaker:DeleteMonitoringSchedule",
+    *_SAGEMAKER_TAG_ACTIONS,
+]
+_SAGEMAKER_MLFLOW_ACTIONS = [
+    "sagemaker:CreateMlflowTrackingServer", "sagemaker:DescribeMlflowTrackingServer",
+    "sagemaker:UpdateMlflowTrackingServer", "sagemaker:DeleteMlflowTrackingServer", *_SAGEMAKER_TAG_ACTIONS,
+]
+_LAMBDA_ACTIONS = [
+    "lambda:CreateFunction", "lambda:GetFunction", "lambda:ListVersionsByFunction",
+    "lambda:GetFunctionCodeSigningConfig", "lambda:PutFunctionConcurrency", "lambda:DeleteFunctionConcurrency",
+    "lambda:UpdateFunctionCode", "lambda:UpdateFunctionConfiguration", "lambda:DeleteFunction", "lambda:TagResource",
+    "lambda:UntagResource", "lambda:AddPermission", "lambda:GetPolicy", "lambda:RemovePermission",
+]
+_LOG_GROUP_ACTIONS = [
+    "logs:CreateLogGroup", "logs:PutRetentionPolicy", "logs:DeleteRetentionPolicy", "logs:DeleteLogGroup",
+    "logs:ListTagsForResource", "logs:TagResource", "logs:UntagResource",
 ]
 _SAGEMAKER_SERVING_ACTIONS = [
     "sagemaker:CreateModel", "sagemaker:DescribeModel", "sagemaker:DeleteModel",

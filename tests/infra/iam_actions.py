@@ -278,6 +278,64 @@ DEPLOY_NEEDS: dict[str, TypeNeeds] = {
         ),
         also=(_SM_KMS_DOC, _SM_TAG_DOC),
     ),
+    # -- Monitoring and experiments (docs/monitoring.md) -----------------------------------------------------------
+    "aws:sagemaker/dataQualityJobDefinition:DataQualityJobDefinition": TypeNeeds(
+        "internal/service/sagemaker/data_quality_job_definition.go",
+        (
+            # Updates are tags only; the definition's role is passed to SageMaker, which runs the jobs as it.
+            _crud("sagemaker:CreateDataQualityJobDefinition", "sagemaker:DescribeDataQualityJobDefinition",
+                  "sagemaker:DeleteDataQualityJobDefinition", "sagemaker:ListTags", "sagemaker:AddTags",
+                  "sagemaker:DeleteTags", context=_TAG_ON_CREATE),
+            Need(("iam:PassRole",), "role", ("passed-to:sagemaker.amazonaws.com",)),
+        ),
+        also=(_PASS_ROLE_DOC, _SM_TAG_DOC),
+    ),
+    "aws:sagemaker/monitoringSchedule:MonitoringSchedule": TypeNeeds(
+        "internal/service/sagemaker/monitoring_schedule.go",
+        (
+            _crud("sagemaker:CreateMonitoringSchedule", "sagemaker:DescribeMonitoringSchedule",
+                  "sagemaker:UpdateMonitoringSchedule", "sagemaker:DeleteMonitoringSchedule", "sagemaker:ListTags",
+                  "sagemaker:AddTags", "sagemaker:DeleteTags", context=_TAG_ON_CREATE),
+        ),
+        also=(_SM_TAG_DOC,),
+    ),
+    "aws:sagemaker/mlflowTrackingServer:MlflowTrackingServer": TypeNeeds(
+        "internal/service/sagemaker/mlflow_tracking_server.go",
+        (
+            _crud("sagemaker:CreateMlflowTrackingServer", "sagemaker:DescribeMlflowTrackingServer",
+                  "sagemaker:UpdateMlflowTrackingServer", "sagemaker:DeleteMlflowTrackingServer",
+                  "sagemaker:ListTags", "sagemaker:AddTags", "sagemaker:DeleteTags", context=_TAG_ON_CREATE),
+            Need(("iam:PassRole",), "role", ("passed-to:sagemaker.amazonaws.com",)),
+        ),
+        also=(_PASS_ROLE_DOC, _SM_TAG_DOC),
+    ),
+    "aws:lambda/function:Function": TypeNeeds(
+        "internal/service/lambda/function.go",
+        (
+            # Read: GetFunction (configuration, concurrency, tags), the latest version, the code signing config.
+            _crud("lambda:CreateFunction", "lambda:GetFunction", "lambda:ListVersionsByFunction",
+                  "lambda:GetFunctionCodeSigningConfig", "lambda:PutFunctionConcurrency",
+                  "lambda:DeleteFunctionConcurrency", "lambda:UpdateFunctionCode",
+                  "lambda:UpdateFunctionConfiguration", "lambda:DeleteFunction", "lambda:TagResource",
+                  "lambda:UntagResource", context=_TAG_ON_CREATE),
+            Need(("iam:PassRole",), "role", ("passed-to:lambda.amazonaws.com",)),
+        ),
+        also=(_PASS_ROLE_DOC,),
+    ),
+    "aws:lambda/permission:Permission": TypeNeeds(
+        "internal/service/lambda/permission.go",
+        (Need(("lambda:AddPermission", "lambda:GetPolicy", "lambda:RemovePermission"), "function"),),
+    ),
+    "aws:cloudwatch/logGroup:LogGroup": TypeNeeds(
+        "internal/service/logs/group.go",
+        (
+            _crud("logs:CreateLogGroup", "logs:PutRetentionPolicy", "logs:DeleteRetentionPolicy",
+                  "logs:DeleteLogGroup", "logs:ListTagsForResource", "logs:TagResource", "logs:UntagResource",
+                  context=_TAG_ON_CREATE),
+            # The provider finds a group by paging DescribeLogGroups with its name as prefix.
+            Need(("logs:DescribeLogGroups",), "*"),
+        ),
+    ),
     # -- Application Auto Scaling --------------------------------------------------------------------------------
     "aws:appautoscaling/target:Target": TypeNeeds(
         "internal/service/appautoscaling/target.go",
