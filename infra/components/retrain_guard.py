@@ -80,7 +80,8 @@ class RetrainGuard(pulumi.ComponentResource):
             allow("ReadAndStartThisPipeline", ["sagemaker:ListPipelineExecutions", "sagemaker:StartPipelineExecution"],
                   [args.pipeline_arn]),
             allow("WriteDecisionLog", ["logs:CreateLogStream", "logs:PutLogEvents"],
-                  [pulumi.Output.concat(log_group.arn, ":*")]),
+                  [pulumi.Output.concat("arn:aws:logs:", args.region, ":", args.account_id, ":log-group:",
+                                        log_group.name, ":*")]),
         ]))
         self.function = aws.lambda_.Function(
             f"{name}-guard",

@@ -515,3 +515,51 @@ SCHEDULE_NEEDS = TypeNeeds(
 )
 """What EventBridge does as a retraining schedule's role."""
 
+
+MONITOR_JOB_NEEDS = TypeNeeds(
+    "https://docs.aws.amazon.com/sagemaker/latest/dg/model-monitor-byoc-containers.html (Model Monitor runs "
+    "processing jobs as the job definition's role) and " + _SM_ROLES_DOC + "#sagemaker-roles-createprocessingjob-perms",
+    (
+        Need(("s3:GetObject",), "capture-object"),
+        Need(("s3:ListBucket",), "capture-bucket", ("s3-prefix",)),
+        Need(("s3:GetObject",), "baseline-object"),
+        Need(("s3:PutObject",), "report-object"),
+        Need(("kms:Decrypt", "kms:GenerateDataKey"), "shared-key"),
+        Need(("kms:CreateGrant",), "volume-key", ("aws-resource-grant",)),
+        Need(("ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"), "image"),
+        Need(("ecr:GetAuthorizationToken",), "*"),
+        Need(("logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"),
+             "log-group:ProcessingJobs"),
+        # The job's /opt/ml/output/metrics/cloudwatch file is published under /aws/sagemaker/... namespaces.
+        Need(("cloudwatch:PutMetricData",), "*", ("metric-namespace",)),
+    ),
+)
+"""What a monitoring job does as the monitor role (model_code.monitor under the Model Monitor contract)."""
+
+GUARD_NEEDS = TypeNeeds(
+    "retrain_guard/handler.py (ListPipelineExecutions, StartPipelineExecution) and "
+    "https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs.html (the function writes its log)",
+    (
+        Need(("sagemaker:ListPipelineExecutions", "sagemaker:StartPipelineExecution"), "pipeline"),
+        Need(("logs:CreateLogStream", "logs:PutLogEvents"), "log-stream"),
+    ),
+)
+"""What the retraining guard function does as its role."""
+
+DRIFT_FORWARD_NEEDS = TypeNeeds(
+    "https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-service-cross-account.html "
+    "(a cross-account Lambda target is invoked with the rule target's role)",
+    (Need(("lambda:InvokeFunction",), "function"),),
+)
+"""What EventBridge does as an environment's drift-forward role."""
+
+MLFLOW_SERVER_NEEDS = TypeNeeds(
+    "https://docs.aws.amazon.com/sagemaker/latest/dg/mlflow-create-tracking-server-iam.html "
+    "(the tracking server reads and writes its artifact store as its role)",
+    (
+        Need(("s3:GetObject", "s3:PutObject"), "artifact-object"),
+        Need(("s3:ListBucket",), "artifact-bucket", ("s3-prefix",)),
+        Need(("kms:Decrypt", "kms:GenerateDataKey"), "shared-key"),
+    ),
+)
+"""What the managed MLflow tracking server does as its role."""
