@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pulumi_policy import EnforcementLevel, Policy
 
-from . import ecr, iam, kms, kubernetes, operability, protection, rollout, s3, sagemaker, tags
+from . import ecr, iam, kms, kubernetes, monitoring, operability, protection, rollout, s3, sagemaker, tags
 
 ALL_POLICIES: list[Policy] = [
     *s3.RULES,
@@ -21,6 +21,7 @@ ALL_POLICIES: list[Policy] = [
     *protection.RULES,
     *operability.RULES,
     *kubernetes.RULES,
+    *monitoring.RULES,
 ]
 
 PACK_ENFORCEMENT_LEVEL = EnforcementLevel.ADVISORY

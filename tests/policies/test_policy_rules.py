@@ -28,6 +28,7 @@ from policy_factory import (
     run,
     secure_bucket,
 )
+from test_policy_monitoring import MONITORING_CASES_COMPLIANT, MONITORING_CASES_VIOLATING
 
 Build = Callable[[PlanBuilder], Any]
 
@@ -371,6 +372,11 @@ CASES = [
         "uses the moving tag 'latest'",
     ),
 ]
+
+
+# The continuous-training rule's own hostile cases live in test_policy_monitoring.py; one pair joins the table.
+CASES.append(Case("drift-monitoring-and-retrain-guards", MONITORING_CASES_COMPLIANT, MONITORING_CASES_VIOLATING,
+                  "captures data but no data-quality monitoring schedule"))
 
 
 def test_every_rule_has_cases() -> None:
