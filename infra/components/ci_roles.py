@@ -216,8 +216,17 @@ class CiRoles(pulumi.ComponentResource):
             allow("ReleaseReadsSnapshotsAndReports", ["s3:GetObject"],
                   [bucket.apply(lambda b: f"arn:aws:s3:::{b['data']}/*/raw/*"),
                    bucket.apply(lambda b: f"arn:aws:s3:::{b['artifacts']}/*")]),
-            # The reports are SSE-KMS with the stack key: S3 decrypts them as the caller.
-            allow("ReleaseDecryptsReportsThroughS3", ["kms:Decrypt"], [self._arn("kms", "key/*")],
+            # `approve` publishes an approved version's data baseline for the monitors (infra.release.baselines).
+            allow("ReleasePublishesBaselines", ["s3:PutObject"],
+                  [bucket.apply(lambda b: f"arn:aws:s3:::{b['artifacts']}/*/baselines/*")]),
+            # `retrain-status` reads the pipelines' executions and the retraining guards' decisions.
+            allow("ReleaseReadsRetraining", ["sagemaker:ListPipelineExecutions"],
+                  [self._arn("sagemaker", f"pipeline/{scope}")]),
+            allow("ReleaseReadsGuardDecisions", ["logs:FilterLogEvents"],
+                  [self._arn("logs", f"log-group:/aws/lambda/{scope}")]),
+            # The reports are SSE-KMS with the stack key: S3 decrypts them (and encrypts baselines) as the caller.
+            allow("ReleaseDecryptsReportsThroughS3", ["kms:Decrypt", "kms:GenerateDataKey"],
+                  [self._arn("kms", "key/*")],
                   Condition={"StringEquals": {"aws:ResourceTag/pulumi-stack": a.naming.stack},
                              "StringLike": {"kms:ViaService": "s3.*.amazonaws.com"}}),
         ]
@@ -257,6 +266,8 @@ class CiRoles(pulumi.ComponentResource):
             allow("ManageTargetTrackingAlarms", ["cloudwatch:DeleteAlarms", "cloudwatch:DescribeAlarms",
                                                  "cloudwatch:PutMetricAlarm"],
                   [self._arn("cloudwatch", f"alarm:TargetTracking-endpoint/{prefix}-*")]),
+            # `infra.release drift` reads the monitors' metrics; these two calls have no resource-level permissions.
+            allow("ReleaseReadsDriftMetrics", ["cloudwatch:GetMetricStatistics", "cloudwatch:ListMetrics"], ["*"]),
             # `infra.release smoke-test` invokes the stack's endpoints after each deploy (verify only describes).
             allow("ReleaseSmokeTestsStackEndpoints", ["sagemaker:InvokeEndpoint"], [endpoints]),
             allow("CreateScalingServiceRole", ["iam:CreateServiceLinkedRole"],

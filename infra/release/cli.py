@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from infra.core.paths import PROJECT_ROOT
-from infra.release import approve, promote, smoke, training, verify
+from infra.release import approve, drift, promote, retrain_status, smoke, training, verify
 from infra.release.errors import EXIT_USAGE, ReleaseError
 from infra.release.outcome import Outcome
 
@@ -69,6 +69,13 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("smoke-test", parents=[common], help="invoke every endpoint with the sample payload")
     p.add_argument("--stack", required=True)
     p.add_argument("--latency-budget-ms", type=int, help="default: the model's alarms.latencyP99Ms")
+    p = sub.add_parser("drift", parents=[common], help="latest drift monitor results: PSI by feature (exit 1: drift)")
+    p.add_argument("--model", required=True)
+    p.add_argument("--stack", required=True)
+    p.add_argument("--hours", type=float, default=24.0, help="look back this many hours (default 24)")
+
+    p = sub.add_parser("retrain-status", parents=[common], help="what the retraining guards decided and why")
+    p.add_argument("--model", required=True)
     return parser
 
 
@@ -97,6 +104,11 @@ def run(args: argparse.Namespace) -> Outcome:
         _positive("interval", args.interval)
         return verify.run(project, args.stack, args.outputs, args.wait, args.timeout, args.interval,
                           commit=args.commit, app_json=args.argocd_app_json)
+    if args.command == "drift":
+        _positive("hours", args.hours)
+        return drift.run(project, args.model, args.stack, args.hours)
+    if args.command == "retrain-status":
+        return retrain_status.run(project, args.model)
     return smoke.run(project, args.stack, args.latency_budget_ms)
 
 
