@@ -43,6 +43,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--git-commit", help="default: $GITHUB_SHA, else `git rev-parse HEAD`")
     p.add_argument("--data-snapshot", help="default: the S3 version of s3://<data bucket>/<model>/raw/raw.csv")
     p.add_argument("--outputs", type=Path, help="`pulumi stack output --json` of the shared stack")
+    p.add_argument("--trigger-reason", help="why the run starts, recorded on the package (default: manual by "
+                   "$GITHUB_ACTOR); a reason starting with `drift` counts toward the retraining guards")
     p.add_argument("--timeout", type=float, default=4 * 3600, help="seconds --wait waits (default 4 h)")
     p.add_argument("--interval", type=float, default=30.0, help="seconds between polls")
 
@@ -94,7 +96,8 @@ def run(args: argparse.Namespace) -> Outcome:
         _positive("timeout", args.timeout)
         _positive("interval", args.interval)
         return training.run(project, args.model, commit=args.git_commit, snapshot=args.data_snapshot,
-                            outputs_file=args.outputs, wait=args.wait, timeout=args.timeout, interval=args.interval)
+                            outputs_file=args.outputs, wait=args.wait, timeout=args.timeout, interval=args.interval,
+                            reason=args.trigger_reason)
     if args.command == "approve":
         return approve.run(project, args.model, args.package)
     if args.command == "promote":
