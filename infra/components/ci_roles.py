@@ -224,6 +224,9 @@ class CiRoles(pulumi.ComponentResource):
                   [self._arn("sagemaker", f"pipeline/{scope}")]),
             allow("ReleaseReadsGuardDecisions", ["logs:FilterLogEvents"],
                   [self._arn("logs", f"log-group:/aws/lambda/{scope}")]),
+            # `log-experiment` logs finished candidates to the MLflow tracking server (infra.release.experiments).
+            allow("ReleaseLogsExperiments", _MLFLOW_CLIENT_ACTIONS,
+                  [self._arn("sagemaker", f"mlflow-tracking-server/{scope}")]),
             # The reports are SSE-KMS with the stack key: S3 decrypts them (and encrypts baselines) as the caller.
             allow("ReleaseDecryptsReportsThroughS3", ["kms:Decrypt", "kms:GenerateDataKey"],
                   [self._arn("kms", "key/*")],
@@ -335,6 +338,10 @@ _SAGEMAKER_MONITORING_ACTIONS = [
 _SAGEMAKER_MLFLOW_ACTIONS = [
     "sagemaker:CreateMlflowTrackingServer", "sagemaker:DescribeMlflowTrackingServer",
     "sagemaker:UpdateMlflowTrackingServer", "sagemaker:DeleteMlflowTrackingServer", *_SAGEMAKER_TAG_ACTIONS,
+]
+_MLFLOW_CLIENT_ACTIONS = [  # what mlflow's client calls for set_experiment, start_run, log_* and set_tags, end
+    "sagemaker-mlflow:GetExperimentByName", "sagemaker-mlflow:CreateExperiment", "sagemaker-mlflow:CreateRun",
+    "sagemaker-mlflow:LogBatch", "sagemaker-mlflow:UpdateRun",
 ]
 _LAMBDA_ACTIONS = [
     "lambda:CreateFunction", "lambda:GetFunction", "lambda:ListVersionsByFunction",

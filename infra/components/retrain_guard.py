@@ -69,7 +69,7 @@ class RetrainGuard(pulumi.ComponentResource):
         tags = model_tags(args.model)
         function_name = args.naming.retrain_guard(args.model)
         log_group = aws.cloudwatch.LogGroup(
-            f"{name}-guard", name=f"/aws/lambda/{function_name}", retention_in_days=LOG_RETENTION_DAYS,
+            f"{name}-guard", name=args.naming.retrain_guard_log_group(args.model), retention_in_days=LOG_RETENTION_DAYS,
             tags=tags, opts=child,
         )
         self.role = aws.iam.Role(

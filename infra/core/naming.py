@@ -139,6 +139,10 @@ class Naming:
         """The retraining guard function of a model (shared stack), its role and its EventBridge rule."""
         return self._name(model, "retrain-guard", limit=64)
 
+    def retrain_guard_log_group(self, model: str) -> str:
+        """The guard's log group: Lambda writes to `/aws/lambda/<function>`, so the name follows the function."""
+        return f"/aws/lambda/{self.retrain_guard(model)}"
+
     def mlflow_tracking_server(self) -> str:
         """The shared stack's SageMaker managed MLflow tracking server, and its role."""
         return self._name("mlflow")

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from infra.core.paths import PROJECT_ROOT
-from infra.release import approve, drift, promote, retrain_status, smoke, training, verify
+from infra.release import approve, drift, experiments, promote, retrain_status, smoke, training, verify
 from infra.release.errors import EXIT_USAGE, ReleaseError
 from infra.release.outcome import Outcome
 
@@ -78,6 +78,11 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("retrain-status", parents=[common], help="what the retraining guards decided and why")
     p.add_argument("--model", required=True)
+
+    p = sub.add_parser("log-experiment", parents=[common], help="log a candidate to MLflow and link the run on it")
+    p.add_argument("--model", required=True)
+    p.add_argument("--package", help="package version ARN (default: the newest PendingManualApproval)")
+    p.add_argument("--tracking-uri", help="default: the shared stack's MLflow tracking server")
     return parser
 
 
@@ -112,6 +117,8 @@ def run(args: argparse.Namespace) -> Outcome:
         return drift.run(project, args.model, args.stack, args.hours)
     if args.command == "retrain-status":
         return retrain_status.run(project, args.model)
+    if args.command == "log-experiment":
+        return experiments.run(project, args.model, args.package, args.tracking_uri)
     return smoke.run(project, args.stack, args.latency_budget_ms)
 
 

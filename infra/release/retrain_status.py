@@ -27,7 +27,7 @@ SHOWN_DECISIONS = 10
 def run(project_dir: Path, model: str, now: datetime | None = None) -> Outcome:
     shared = stacks.load_shared(project_dir)
     settings = stacks.training_of(shared, model).retrain_on_drift
-    pipeline, function = shared.naming.pipeline(model), shared.naming.retrain_guard(model)
+    pipeline = shared.naming.pipeline(model)
     aws, moment = Aws(shared.config.region), now or datetime.now(UTC)
     runs = guarded(history, "sagemaker:ListPipelineExecutions", pipeline, client=aws.client("sagemaker"),
                    pipeline=pipeline)
@@ -35,7 +35,7 @@ def run(project_dir: Path, model: str, now: datetime | None = None) -> Outcome:
     verdict = decide(guard, moment, runs)
     drift_runs = sorted((r for r in runs if r.drift_triggered), key=lambda r: r.started_at, reverse=True)
     today = [r for r in drift_runs if r.started_at >= utc_day_start(moment)]
-    decisions = _decisions(aws, f"/aws/lambda/{function}", moment)
+    decisions = _decisions(aws, shared.naming.retrain_guard_log_group(model), moment)
     out = Outcome("retrain-status", data={
         "model": model, "pipeline": pipeline,
         "guards": {"enabled": settings.enabled, "cooldownMinutes": settings.cooldown_minutes,

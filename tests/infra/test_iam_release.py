@@ -84,6 +84,10 @@ def requests(plan: PlanResult) -> list[tuple[str, str, dict]]:
                 ("logs:FilterLogEvents",
                  facts.arn("logs", f"log-group:/aws/lambda/{naming.retrain_guard(model)}"), region),
             ]
+            # log-experiment: MLflow's client on the stack's tracking server (REST calls, not `aws.call`).
+            server = facts.arn("sagemaker", f"mlflow-tracking-server/{naming.mlflow_tracking_server()}")
+            found += [(f"sagemaker-mlflow:{call}", server, region) for call in (
+                "GetExperimentByName", "CreateExperiment", "CreateRun", "LogBatch", "UpdateRun")]
     else:
         for endpoint in of_type(plan, "aws:sagemaker/endpoint:Endpoint"):
             name = endpoint.inputs["name"]
