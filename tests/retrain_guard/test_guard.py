@@ -191,3 +191,21 @@ def test_display_names_fit_the_api_pattern_and_mark_the_run(alarm: str) -> None:
     name = execution_display_name(alarm, T0)
     assert re.fullmatch(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,81}", name), name
     assert name.startswith(DRIFT_PREFIX) and len(name) <= 82
+
+
+def test_the_guard_package_runs_in_lambda_with_the_standard_library_and_boto3_only() -> None:
+    """It is shipped alone (infra/components/retrain_guard.py packages this directory): no infra, no model_code,
+    no third-party import but boto3 (which the Lambda runtime provides)."""
+    import ast
+    import sys
+    from pathlib import Path
+
+    package = Path(__file__).resolve().parents[2] / "retrain_guard"
+    for path in package.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            for name in names:
+                top = name.split(".")[0]
+                assert top in sys.stdlib_module_names or top in ("boto3", "retrain_guard", "__future__"), (
+                    path.name, name)
