@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from model_code import artifact
-from model_code.httpserver import REASONS
+from model_code.httpconnection import REASONS
 from model_code.inference import InferenceApp
 
 _app = InferenceApp(artifact.load(os.environ["BENCH_MODEL_DIR"]), 6 * 1024 * 1024)

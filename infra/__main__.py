@@ -181,6 +181,7 @@ def shared_stack(config: StackConfig, naming: Naming, provider: aws.Provider) ->
         ci_preview_role_arn=ci.preview_role.arn,
         ci_deploy_role_arn=ci.deploy_role.arn,
         mlflow_tracking_server_arn=tracking.server.arn if tracking else None,
+        ci_release_role_arn=ci.release_role.arn if ci.release_role is not None else None,
     ).export()
 
 

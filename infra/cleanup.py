@@ -15,7 +15,8 @@ this tool removes the ones no endpoint can return to:
 
 Usage: `python -m infra.cleanup --stack prod [--keep 2] [--dry-run] [--format json]`. Credentials come from
 the usual AWS chain (CI uses the stack's deploy role); `AWS_ENDPOINT_URL` points it at an emulator.
-Exit 0: done (or nothing to do); 1: AWS refused a call; 2: bad input.
+Exit codes (`infra.cli`): 0 done (or nothing to do); 2 bad input, or an AWS call refused or unreachable (no
+verdict: nothing is judged here, so this tool never exits 1).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from infra.cli import EXIT_ERROR, EXIT_OK, add_format_option
 from infra.config import ConfigError, parse_stack_config
 from infra.core.naming import Naming
 from infra.core.paths import PROJECT_ROOT
@@ -162,18 +164,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stack", required=True, help="the environment stack, e.g. prod")
     parser.add_argument("--keep", type=int, default=2, help="newest unused configurations to keep (>= 1)")
     parser.add_argument("--dry-run", action="store_true", help="show what would be deleted, delete nothing")
-    parser.add_argument("--format", choices=("human", "json"), default="human")
+    add_format_option(parser)
     parser.add_argument("--project-dir", type=Path, default=PROJECT_ROOT)
     args = parser.parse_args(argv)
     if args.keep < 1:
         print("infra.cleanup: --keep must be at least 1 (the configuration the last `pulumi up` made)",
               file=sys.stderr)
-        return 2
+        return EXIT_ERROR
     try:
         region, naming, models = _load(args.project_dir, args.stack)
     except ValueError as exc:
         print(f"infra.cleanup: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_ERROR
     import boto3
     from botocore.exceptions import BotoCoreError, ClientError
 
@@ -185,13 +187,13 @@ def main(argv: list[str] | None = None) -> int:
                 apply(client, plan)
     except (BotoCoreError, ClientError) as exc:
         print(f"infra.cleanup: AWS refused: {exc}", file=sys.stderr)
-        return 1
+        return EXIT_ERROR
     if args.format == "json":
         print(json.dumps({"stack": args.stack, "dryRun": args.dry_run, "models": [asdict(p) for p in plans]},
                          indent=2, sort_keys=True))
     else:
         print(render(plans, args.dry_run) or f"{args.stack}: no SageMaker endpoints")
-    return 0
+    return EXIT_OK
 
 
 if __name__ == "__main__":

@@ -121,11 +121,6 @@ def load(model_dir: str | Path) -> LoadedModel:
     )
 
 
-def algorithm_of(meta: dict[str, Any]) -> str:
-    """The algorithm a model was trained with (``linear`` for artifacts older than the field)."""
-    return str(meta.get("algorithm", "linear"))
-
-
 def version_mismatch(meta: dict[str, Any]) -> str | None:
     """A warning if the running scikit-learn differs from the one that trained the model, else ``None``."""
     import sklearn

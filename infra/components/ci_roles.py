@@ -1,8 +1,17 @@
-"""The two roles CI assumes for one environment, each trusted by exactly one kind of GitHub job.
+"""The roles CI assumes for one environment, each trusted by exactly one kind of GitHub job.
 
 - preview: read-only, assumable by pull requests of the configured repository (they run `pulumi preview`);
 - deploy: assumable only by jobs of that repository running in the GitHub environment of the same name,
-  so a required reviewer on that environment gates every `pulumi up`.
+  so a required reviewer on that environment gates every `pulumi up`;
+- release (shared stack only): what the automatic loop runs (`infra.release start-training`, `approve`,
+  `promote`), assumable only by jobs in the GitHub environment `<shared>-release`, which has no reviewer: the
+  weekly training and the approval-triggered promotion never wait for a person, while changing shared
+  infrastructure (the `shared` environment's deploy role) still does.
+
+Session lengths are one budget with the workflows' job timeouts: a role's `max_session_duration` is at least the
+`timeout-minutes` of every job that assumes it, so credentials never expire while a job may still run
+(`tests/release/test_release_workflows_budget.py` reads both). GitHub OIDC sessions default to 1 hour
+(aws-actions/configure-aws-credentials, `role-duration-seconds`), so each job asks for its length explicitly.
 """
 
 from __future__ import annotations
@@ -18,6 +27,14 @@ from infra.core.iam import allow, policy_document
 from infra.core.naming import Naming
 
 READ_ONLY_POLICY_ARN = "arn:aws:iam::aws:policy/ReadOnlyAccess"
+PREVIEW_SESSION_SECONDS = 3600
+"""preview.yml: one `pulumi preview` per job (timeout-minutes 30)."""
+DEPLOY_SESSION_SECONDS = 3 * 3600
+"""deploy.yml: `pulumi up`, then verify and smoke-test, in one job (timeout-minutes 180)."""
+RELEASE_SESSION_SECONDS = 5 * 3600
+"""train.yml: start a training run and follow it to its end (timeout-minutes 300); promote.yml is short."""
+RELEASE_ENVIRONMENT_SUFFIX = "-release"
+"""The GitHub environment of the automatic loop: `<shared environment>-release` (no required reviewer)."""
 
 
 @dataclass(frozen=True)
@@ -62,13 +79,18 @@ class CiRoles(pulumi.ComponentResource):
 
     preview_role: aws.iam.Role
     deploy_role: aws.iam.Role
+    release_role: aws.iam.Role | None
 
     def __init__(self, name: str, args: CiRolesArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("mlops:ci:CiRoles", name, None, opts)
         self._args = args
         self.preview_role = self._preview_role(f"{name}-preview")
         self.deploy_role = self._deploy_role(f"{name}-deploy")
-        self.register_outputs({"previewRoleArn": self.preview_role.arn, "deployRoleArn": self.deploy_role.arn})
+        self.release_role = self._release_role(f"{name}-release") if args.kind == "shared" else None
+        outputs = {"previewRoleArn": self.preview_role.arn, "deployRoleArn": self.deploy_role.arn}
+        if self.release_role is not None:
+            outputs["releaseRoleArn"] = self.release_role.arn
+        self.register_outputs(outputs)
 
     def _preview_role(self, name: str) -> aws.iam.Role:
         a = self._args
@@ -77,7 +99,7 @@ class CiRoles(pulumi.ComponentResource):
             name,
             name=a.naming.ci_role("preview"),
             assume_role_policy=github_trust(a.oidc_provider_arn, f"repo:{a.repository}:pull_request"),
-            max_session_duration=3600,
+            max_session_duration=PREVIEW_SESSION_SECONDS,
             opts=child,
         )
         aws.iam.RolePolicyAttachment(name, role=role.name, policy_arn=READ_ONLY_POLICY_ARN, opts=child)
@@ -109,10 +131,26 @@ class CiRoles(pulumi.ComponentResource):
             name,
             name=a.naming.ci_role("deploy"),
             assume_role_policy=github_trust(a.oidc_provider_arn, f"repo:{a.repository}:environment:{environment}"),
-            max_session_duration=3600,
+            max_session_duration=DEPLOY_SESSION_SECONDS,
             opts=child,
         )
         aws.iam.RolePolicy(name, role=role.id, policy=policy_document(self._deploy_permissions()), opts=child)
+        return role
+
+    def _release_role(self, name: str) -> aws.iam.Role:
+        """The automatic loop's role: the release tool's calls on the shared stack, nothing of `pulumi up`."""
+        a = self._args
+        child = pulumi.ResourceOptions(parent=self)
+        environment = f"{a.environment}{RELEASE_ENVIRONMENT_SUFFIX}"
+        role = aws.iam.Role(
+            name,
+            name=a.naming.ci_role("release"),
+            assume_role_policy=github_trust(a.oidc_provider_arn, f"repo:{a.repository}:environment:{environment}"),
+            max_session_duration=RELEASE_SESSION_SECONDS,
+            opts=child,
+        )
+        aws.iam.RolePolicy(name, role=role.id, policy=policy_document(self._release_tool_shared_permissions()),
+                           opts=child)
         return role
 
     def _deploy_permissions(self) -> list[dict]:
@@ -192,13 +230,13 @@ class CiRoles(pulumi.ComponentResource):
                   [self._arn("logs", f"log-group:/aws/lambda/{scope}")]),
             # The provider finds a log group by listing them by name prefix.
             allow("FindLogGroups", ["logs:DescribeLogGroups"], ["*"]),
-            *self._release_tool_shared_permissions(),
         ]
 
     def _release_tool_shared_permissions(self) -> list[dict]:
-        """What `infra.release start-training`, `approve` and `promote` call with this role (the `shared` GitHub
-        environment): run the stack's pipelines, read the data snapshot's version and the evaluation reports,
-        approve or reject the stack's packages. Held against the tool's calls in `tests/infra/test_iam_deploy.py`."""
+        """What `infra.release start-training`, `approve` and `promote` call with the release role (the
+        `shared-release` GitHub environment): run the stack's pipelines, read the data snapshot's version and the
+        evaluation reports, approve or reject the stack's packages. Held against the tool's calls in
+        `tests/infra/test_iam_release.py`."""
         a = self._args
         scope = a.naming.wildcard
         bucket = pulumi.Output.from_input(a.account_id).apply(

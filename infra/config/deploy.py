@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, PrivateAttr, model_validator
 
 from infra.config.base import (
     InstanceType,
     _Strict,
 )
 from infra.config.monitoring import Monitoring
-from infra.core.rollout import TrafficStep, bake_problems, step_problems, traffic_steps
+from infra.core.rollout import TrafficStep, bake_problems, step_problems, traffic_steps, within_aws_limits
 
 
 class Rollout(_Strict):
@@ -188,13 +188,33 @@ class SageMakerDeploy(_DeployBase):
     def capture_percent(self) -> int:
         return self.data_capture_percent
 
+    _live_instance_count: int | None = PrivateAttr(None)
+
+    def at_live_count(self, live: int) -> SageMakerDeploy:
+        """This deploy section, releasing at the endpoint's live instance count (`mlops:liveInstanceCounts`)."""
+        copy = self.model_copy()
+        copy._live_instance_count = live
+        return copy
+
     def release_instance_count(self) -> int:
         """The green fleet of every release: the endpoint configuration's initial instance count.
 
-        Blue/green provisions the new fleet at this count and suspends autoscaling until the update ends, so
-        the config keeps it within [minCapacity, maxCapacity]: a release never starts below the floor.
+        Blue/green provisions the new fleet at this count and suspends autoscaling until the update ends; the
+        provider cannot send `RetainAllVariantProperties`, so without more the fleet would start at `instanceCount`
+        even when autoscaling has raised the live count, and a release at peak load would drop capacity. With
+        autoscaling and a live count (passed by CI, read by `infra.release live-capacity`), the release starts at
+        the live count, bounded by the scaling range and never below `instanceCount` (the count the rollout steps
+        were validated for): `min(max(live, instanceCount), maxCapacity)`, or the largest count below that whose
+        traffic step (stepPercent rounded to whole instances) SageMaker accepts (a linear step of 2 of 3 instances,
+        67 %, is over its 50 % limit).
         """
-        return self.instance_count
+        live = self._live_instance_count
+        if live is None or self.autoscaling is None:
+            return self.instance_count
+        bounded = min(max(live, self.instance_count), self.autoscaling.max_capacity)
+        return next(count for count in range(bounded, self.instance_count - 1, -1)
+                    if count == self.instance_count
+                    or within_aws_limits(self.rollout.strategy, self.rollout.step_percent, count))
 
     def traffic_steps(self) -> list[TrafficStep]:
         """The traffic shifts of a release, in whole instances of the release fleet."""

@@ -108,6 +108,13 @@ class StackConfig(_Strict):
     experiments: Experiments | None = Field(
         None, description="Shared stack only: a SageMaker managed MLflow tracking server that training logs to."
     )
+    live_instance_counts: dict[ModelName, Annotated[int, Field(ge=0, le=1000)]] = Field(
+        default_factory=dict,
+        description="Set by CI, not in a stack file: the live instance count of each autoscaled SageMaker endpoint "
+        "delivered by push, as `infra.release live-capacity` reads it before `pulumi up` (deploy.yml passes it "
+        "with the Pulumi action's `config-map`). A release then starts its green fleet at that count, bounded by "
+        "[instanceCount, autoscaling.maxCapacity], instead of resetting to instanceCount. See docs/serving.md.",
+    )
 
     @model_validator(mode="after")
     def _models_fit_kind(self) -> StackConfig:
@@ -128,9 +135,23 @@ class StackConfig(_Strict):
                     problems.append(f"models.{name}.deploy is required in an environment stack")
                 if model.training is not None:
                     problems.append(f"models.{name}.training belongs in the shared stack")
+        problems += self._apply_live_counts()
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+    def _apply_live_counts(self) -> list[str]:
+        """Give each named model's deploy section its live count; only autoscaled push endpoints have one."""
+        problems = []
+        for name, live in self.live_instance_counts.items():
+            deploy = self.models[name].deploy if name in self.models else None
+            if not isinstance(deploy, SageMakerDeploy) or deploy.delivery != "push" or deploy.autoscaling is None:
+                problems.append(f"liveInstanceCounts.{name}: only an autoscaled SageMaker endpoint delivered by "
+                                f"push has a live count that a release starts at")
+                continue
+            # frozen model: set once, while validating
+            object.__setattr__(self.models[name], "deploy", deploy.at_live_count(live))
+        return problems
 
     def _cluster_problems(self) -> list[str]:
         problems = []

@@ -95,7 +95,7 @@ class Naming:
         return self.role(model, "serving")
 
     def ci_role(self, purpose: str) -> str:
-        """`preview` or `deploy`: the roles GitHub Actions assume."""
+        """`preview`, `deploy` or (shared stack) `release`: the roles GitHub Actions assume."""
         return self.role("ci", purpose)
 
     # -- serving -------------------------------------------------------------------------------------------------

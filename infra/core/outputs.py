@@ -89,6 +89,8 @@ class SharedOutputs(_Outputs, Generic[T]):
     ci_deploy_role_arn: T
     mlflow_tracking_server_arn: T | None = None
     """The MLflow tracking server training logs to (only with `experiments.enabled`)."""
+    ci_release_role_arn: T | None = None
+    """The automatic loop's role (GitHub environment `<shared>-release`): train, approve, promote."""
 
     @classmethod
     def from_wire(cls, data: Mapping[str, Any]) -> SharedOutputs[Any]:

@@ -99,6 +99,19 @@ def step_problems(strategy: Strategy, step_percent: int | None, fleet: int) -> l
     return []
 
 
+def within_aws_limits(strategy: Strategy, step_percent: int | None, fleet: int) -> bool:
+    """Whether SageMaker accepts the step of `step_percent` (rounded to whole instances) on `fleet` instances: the
+    exactness `step_problems` asks of a declared fleet is not asked of a fleet autoscaling chose."""
+    if strategy == "all-at-once" or step_percent is None:
+        return fleet >= 1
+    if fleet < 2:
+        return False
+    share = 100.0 * step_instances(step_percent, fleet) / fleet
+    if strategy == "canary":
+        return share <= CANARY_MAX_PERCENT
+    return LINEAR_MIN_PERCENT <= share <= LINEAR_MAX_PERCENT
+
+
 def alarm_detection_seconds(period_seconds: int, evaluation_periods: int) -> int:
     """The least time after a release starts misbehaving before a rollback alarm can be in ALARM."""
     return period_seconds * evaluation_periods + METRIC_DELAY_SECONDS

@@ -13,7 +13,7 @@ Overlays over `gitops/base/sagemaker-endpoint` (target `sagemaker`, delivery `pu
 also judged as the SageMaker resource it creates (`infra.core.ack.sagemaker_view`) by the pack's SageMaker rules, and
 compared with the objects the stack config implies (`infra.manifests.pull_overlays`).
 
-    python -m infra.manifests [--format table|json] [--write-patches] [OVERLAY_DIR ...]   (default: all)
+    python -m infra.manifests [--format text|json] [--write-patches] [OVERLAY_DIR ...]   (default: all)
 
 `--write-patches` first rewrites each overlay's generated files from the stack config (atomically): a model
 server's `rollout-patch.yaml` and `hpa-patch.yaml`, a pulled endpoint's `*-patch.yaml` and

@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from infra.cli import EXIT_ERROR, EXIT_OK, EXIT_VERDICT, add_format_option
 from infra.config import ConfigError, parse_stack_config
 from infra.core.naming import Naming
 from infra.core.paths import PROJECT_ROOT
@@ -88,7 +89,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m infra.manifests",
                                      description="Render, judge and compare every gitops/<env>/<model> overlay.")
     parser.add_argument("overlays", nargs="*", type=Path, help="gitops/<env>/<model> directories (default: all)")
-    parser.add_argument("--format", choices=("table", "json"), default="table")
+    add_format_option(parser)
     parser.add_argument("--write-patches", action="store_true",
                         help="rewrite rollout-patch.yaml and hpa-patch.yaml from the stack config, then check")
     args = parser.parse_args(argv)
@@ -101,7 +102,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         results = {f"{o.environment}/{o.model}": check(o) for o in chosen}
     except (ManifestError, ProjectError, ConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_ERROR
     failed = any(has_mandatory(v) or problems for v, problems in results.values())
     if args.format == "json":
         print(json.dumps({name: {"violations": [x.as_dict() for x in v], "problems": p}
@@ -114,4 +115,4 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f"  [{v.enforcement}] {v.policy_name}: {v.resource_name}: {v.message}")
             for p in problems:
                 print(f"  [config] {p}")
-    return 1 if failed else 0
+    return EXIT_VERDICT if failed else EXIT_OK

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from infra.core.paths import PROJECT_ROOT
+from infra.manifests.overlays import ManifestError
 from infra.manifests.sagemaker_view import sagemaker_view
 from infra.plan.model import PlannedResource, PlanResult
 from infra.plan.pack import load_pack
@@ -22,6 +23,26 @@ SAGEMAKER_RULES = ("sagemaker-endpoint-kms", "sagemaker-data-capture", "sagemake
 """The pack's SageMaker rules that judge one endpoint's own objects, so they also judge ACK objects (through
 `infra.core.ack.sagemaker_view`). The rules that need the rest of a stack (alarms, scaling, tags, protection) judge
 the Pulumi side, where those resources are declared."""
+
+
+def rules_for_manifests(rule_names: Sequence[str]) -> set[str]:
+    """The pack's rules that judge rendered manifests, checked against the pack's own rule names.
+
+    These names cross the product boundary (the pack is a separate product that imports nothing from infra): a
+    rule renamed in the pack would otherwise silently drop out of the GitOps check. So a `SAGEMAKER_RULES` name
+    the pack lacks, or a prefix that matches none of its rules, stops the judge with the name (exit 2).
+    """
+    names = set(rule_names)
+    missing = sorted(set(SAGEMAKER_RULES) - names)
+    unmatched = sorted(p for p in KUBERNETES_RULE_PREFIXES if not any(n.startswith(p) for n in names))
+    if missing or unmatched:
+        raise ManifestError(
+            "infra/manifests/judge.py names rules the policy pack does not have: "
+            + "; ".join([*(f"SAGEMAKER_RULES {n!r}" for n in missing),
+                         *(f"KUBERNETES_RULE_PREFIXES {p!r} matches no rule" for p in unmatched)])
+            + f"; the pack's rules: {', '.join(sorted(names))}"
+        )
+    return {n for n in names if n.startswith(KUBERNETES_RULE_PREFIXES) or n in SAGEMAKER_RULES}
 
 
 def resource_type(manifest: dict[str, Any]) -> str:
@@ -82,9 +103,10 @@ def _pack() -> Any:
 def judge(manifests: Sequence[dict[str, Any]], environment: str, model: str = "model") -> list[Violation]:
     """The pack's Kubernetes rules over rendered manifests, under the environment's policy config."""
     pack = _pack()
+    judging = rules_for_manifests([p.name for p in pack.policies])
     config_path = default_policy_config_path(PACK_DIR, environment)
     config = load_policy_config(pack, config_path if config_path.is_file() else None)
     for name, settings in config.items():
-        if not name.startswith(KUBERNETES_RULE_PREFIXES) and name not in SAGEMAKER_RULES:
+        if name not in judging:
             settings["enforcementLevel"] = "disabled"
     return evaluate(pack, as_plan(manifests, environment, model), config)

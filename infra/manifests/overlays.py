@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from infra.core.paths import PROJECT_ROOT
+from infra.plan import inputs
 
 GITOPS_ROOT = PROJECT_ROOT / "gitops"
 PROMOTION_LINE = re.compile(r"^\s*- MODEL_PACKAGE_VERSION=(\d+)(?:\s+#\s*mlops:approvedVersion)?\s*$", re.MULTILINE)
@@ -58,7 +59,8 @@ def _kustomize(directory: str, stamp: tuple[float, ...]) -> tuple[dict[str, Any]
     except FileNotFoundError:
         raise ManifestError("kubectl is not installed (needed for `kubectl kustomize`)") from None
     if result.returncode != 0:
-        raise ManifestError(f"{directory}: kubectl kustomize failed: {result.stderr.strip()}")
+        detail = " ".join(result.stderr.split())  # one line: kustomize's errors span several
+        raise ManifestError(f"{directory}: kubectl kustomize failed: {detail[:600] or f'exit {result.returncode}'}")
     return tuple(doc for doc in yaml.safe_load_all(result.stdout) if doc)
 
 
@@ -69,9 +71,18 @@ def render(directory: Path) -> list[dict[str, Any]]:
     return [json.loads(json.dumps(doc)) for doc in _kustomize(str(directory.resolve()), stamp)]
 
 
+def kustomization_text(directory: Path) -> str:
+    """The overlay's kustomization.yaml through the project's strict reader (a binary or huge file is one
+    ManifestError line, not a traceback)."""
+    try:
+        return inputs.read_text(directory / "kustomization.yaml")
+    except inputs.InputError as exc:
+        raise ManifestError(str(exc)) from None
+
+
 def promoted_version(overlay: Overlay) -> int:
     """The package version on the overlay's promotion line; exactly one such line must exist."""
-    text = (overlay.path / "kustomization.yaml").read_text()
+    text = kustomization_text(overlay.path)
     found = PROMOTION_LINE.findall(text)
     if len(found) != 1:
         raise ManifestError(f"{overlay.path}/kustomization.yaml: expected exactly one promotion line "

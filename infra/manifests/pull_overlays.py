@@ -18,6 +18,7 @@ from infra.config import SageMakerDeploy, StackConfig, parse_stack_config
 from infra.core import ack
 from infra.core.naming import Naming
 from infra.core.paths import PROJECT_ROOT
+from infra.manifests.overlays import kustomization_text
 from infra.plan.project import load_stack
 
 BASE = "sagemaker-endpoint"
@@ -34,13 +35,12 @@ class OverlayError(Exception):
 
 def is_pull_overlay(directory: Path) -> bool:
     """Whether the overlay builds on gitops/base/sagemaker-endpoint (rather than the model server)."""
-    text = (directory / "kustomization.yaml").read_text()
-    return f"base/{BASE}" in text
+    return f"base/{BASE}" in kustomization_text(directory)
 
 
 def capture_key(directory: Path) -> str:
     """The shared key ARN on the overlay's `CAPTURE_KMS_KEY_ARN=` line (empty when the line is absent)."""
-    found = CAPTURE_KEY_LINE.findall((directory / "kustomization.yaml").read_text())
+    found = CAPTURE_KEY_LINE.findall(kustomization_text(directory))
     if len(found) > 1:
         raise OverlayError(f"{directory}/kustomization.yaml: more than one CAPTURE_KMS_KEY_ARN line")
     return found[0] if found else ""

@@ -13,13 +13,14 @@ import traceback
 from pathlib import Path
 from typing import Any, NoReturn
 
+from infra.cli import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_VERDICT, add_format_option
 from infra.core.paths import PROJECT_ROOT
 from infra.plan.inputs import InputError, is_file, read_json
 from infra.plan.project import ProjectError, check_stack_name, load_project, stack_name_of
 from infra.plan.render import render_json, render_mermaid, render_table
 from infra.plan.runner import DEFAULT_TIMEOUT_SECONDS, ProgramError, plan_stack
 
-EXIT_OK, EXIT_VIOLATION, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_VIOLATION, EXIT_BAD_INPUT = EXIT_VERDICT, EXIT_ERROR
 
 
 class _Parser(argparse.ArgumentParser):
@@ -39,7 +40,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--stack-file", type=Path, help="plan this stack file instead of the stack's own")
     parser.add_argument("--program", type=Path, help="plan this Pulumi Python program (default: the project's main)")
     parser.add_argument("--project-dir", type=Path, default=PROJECT_ROOT, help="folder holding Pulumi.yaml")
-    parser.add_argument("--format", choices=("table", "json", "mermaid"), default="table")
+    add_format_option(parser, "mermaid", help_text="text: a table for people (the default); json for machines; "
+                      "mermaid: a diagram (`table` is read as text)")
     parser.add_argument("--policy-pack", type=Path, help="policy pack folder (default: <project>/policies)")
     parser.add_argument("--policy-config", type=Path,
                         help="policy config file (default: <pack>/config/<environment>.json)")

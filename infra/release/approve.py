@@ -4,6 +4,11 @@ Never approves without a readable report. A report that is missing or below the 
 the reason in ApprovalDescription (exit 1); a report that could not be *read* (network, permissions) changes
 nothing and fails (exit 1), because nothing may be decided on a report nobody saw.
 
+A person's decision stands: `approve --package` on a package that is already Rejected changes nothing (exit 1)
+unless `--overrule REASON` is given, and then the ApprovalDescription records the overruling, its reason and
+the earlier decision's reason. The package's status is read again right before the update; if it changed since
+it was read (someone decided meanwhile), nothing is written (exit 1).
+
 moto's UpdateModelPackage clears every field a call leaves out (real SageMaker keeps them), so the update
 always passes the package's CustomerMetadataProperties back: on AWS a no-op, on the emulator it keeps the
 lineage.
@@ -22,12 +27,15 @@ from infra.release.registry import Package, ReportError
 PENDING, APPROVED, REJECTED = "PendingManualApproval", "Approved", "Rejected"
 
 
-def run(project_dir: Path, model: str, package_arn: str | None) -> Outcome:
+def run(project_dir: Path, model: str, package_arn: str | None, overrule: str | None = None) -> Outcome:
     shared = stacks.load_shared(project_dir)
     gate = stacks.training_of(shared, model).metric_gate
     group = shared.naming.package_group(model)
     aws = Aws(shared.config.region)
     out = Outcome("approve", data={"model": model, "gate": {"metric": gate.metric, "threshold": gate.threshold}})
+    if overrule is not None and (not package_arn or not overrule.strip()):
+        raise UsageError("--overrule REASON: needs --package ARN (the one package whose rejection you overrule) "
+                         "and a non-empty reason")
     if package_arn:
         if f":model-package/{group}/" not in package_arn:
             raise UsageError(f"--package {package_arn}: not a version of {model}'s package group {group}")
@@ -47,22 +55,50 @@ def run(project_dir: Path, model: str, package_arn: str | None) -> Outcome:
         out.say("  already Approved; nothing to do")
         out.data["decision"] = APPROVED
         return out
+    if package_arn is None and package.status != PENDING:  # listed as pending, decided since
+        return _stale(out, package, PENDING)
+    if package.status == REJECTED and overrule is None:
+        out.exit_code = EXIT_VERDICT
+        out.data["decision"] = None
+        out.say(f"  already Rejected ({package.approval_description or 'no reason recorded'}); a decision is not "
+                f"overturned without --overrule REASON")
+        return out
     try:
         report = registry.read_report(aws, package)
         value = registry.metric_value(report, gate.metric, package.report_uri or "")
     except ReportError as exc:
-        return _decide(aws, out, package, REJECTED, f"rejected by infra.release approve: {exc}")
+        return _decide(aws, out, package, REJECTED, f"rejected by infra.release approve: {exc}", overrule)
     out.data["metric"] = {"name": gate.metric, "value": value}
     comparison = f"{gate.metric} {value:.6f} {'>=' if value >= gate.threshold else '<'} gate {gate.threshold}"
     if value >= gate.threshold:
         _decide(aws, out, package, APPROVED, f"approved by infra.release approve: {comparison} "
-                                             f"({package.report_uri})")
+                                             f"({package.report_uri})", overrule)
         return _publish_baseline(aws, out, shared, model, package)
     return _decide(aws, out, package, REJECTED, f"rejected by infra.release approve: {comparison} "
-                                                f"({package.report_uri})")
+                                                f"({package.report_uri})", overrule)
 
 
-def _decide(aws: Aws, out: Outcome, package: Package, status: str, description: str) -> Outcome:
+def _stale(out: Outcome, package: Package, expected: str) -> Outcome:
+    out.exit_code = EXIT_VERDICT
+    out.data["decision"] = None
+    out.say(f"  was {expected} when read, is {package.status} now (decided meanwhile); nothing changed")
+    return out
+
+
+def _decide(aws: Aws, out: Outcome, package: Package, status: str, description: str,
+            overrule: str | None) -> Outcome:
+    if package.status == REJECTED and status == REJECTED:  # keep the person's reason; nothing to overturn
+        out.exit_code = EXIT_VERDICT
+        out.data["decision"] = REJECTED
+        out.say(f"  stays Rejected (this evaluation agrees: {description}); its recorded reason is kept")
+        return out
+    now = registry.describe(aws, package.arn)  # the state at the moment of the decision
+    if now.status != package.status:
+        return _stale(out, now, package.status)
+    if package.status == REJECTED:
+        earlier = " ".join((package.approval_description or "no reason recorded").split())
+        description = f"overruled an earlier rejection ({earlier[:300]}) because: {overrule}; {description}"
+        out.data["overruled"] = {"reason": overrule, "earlierDescription": package.approval_description}
     kwargs = {"ModelPackageArn": package.arn, "ModelApprovalStatus": status, "ApprovalDescription": description[:1024]}
     if package.metadata:
         kwargs["CustomerMetadataProperties"] = package.metadata  # see module docstring (moto clears it otherwise)
@@ -76,6 +112,8 @@ def _decide(aws: Aws, out: Outcome, package: Package, status: str, description: 
 
 def _publish_baseline(aws: Aws, out: Outcome, shared: stacks.Stack, model: str, package: Package) -> Outcome:
     """The approved version's data baseline, where the monitors of the environments that pin it read it."""
+    if out.data.get("decision") != APPROVED or out.exit_code != EXIT_OK:
+        return out  # not approved after all (the package changed state under us): nothing to publish
     account = shared.config.account_id
     if account is None:  # the bucket name needs the account; the shared stack files here always set it
         out.say("  baseline not published: the shared stack sets no accountId")

@@ -8,11 +8,11 @@ read again on every poll, so a process that rewrites it can be followed with `--
 
 from __future__ import annotations
 
-import json
 import subprocess
 from pathlib import Path
 from typing import Any
 
+from infra.plan import inputs
 from infra.release.errors import ReleaseError, UsageError
 
 NAMESPACE = "argocd"
@@ -35,19 +35,17 @@ def read_application(name: str, app_json: Path | None) -> dict[str, Any]:
         last = (result.stderr.strip().splitlines() or [f"exit {result.returncode}"])[-1]
         raise ReleaseError(f"{' '.join(command)} failed: {last}")
     try:
-        document = json.loads(result.stdout)
-    except json.JSONDecodeError as exc:
-        raise ReleaseError(f"{' '.join(command)}: the answer is not JSON ({exc.msg})") from None
+        document = inputs.loads_json(result.stdout, " ".join(command))
+    except inputs.InputError as exc:
+        raise ReleaseError(str(exc)) from None
     return _pick(name, document, f"{' '.join(command)}", ReleaseError)
 
 
 def _from_file(name: str, path: Path) -> dict[str, Any]:
-    try:
-        document = json.loads(path.read_text())
-    except OSError as exc:
-        raise UsageError(f"--argocd-app-json {path}: cannot read ({exc.strerror})") from None
-    except json.JSONDecodeError as exc:
-        raise UsageError(f"--argocd-app-json {path}: not JSON ({exc.msg} at line {exc.lineno})") from None
+    try:  # the project's strict reader: size cap, UTF-8, no duplicate keys, bounded depth
+        document = inputs.read_json(path, f"--argocd-app-json {path}")
+    except inputs.InputError as exc:
+        raise UsageError(str(exc)) from None
     return _pick(name, document, f"--argocd-app-json {path}", UsageError)
 
 
@@ -57,7 +55,28 @@ def _pick(name: str, document: Any, where: str, error: type[ReleaseError]) -> di
         raise error(f"{where}: expected the JSON object of an Argo CD Application")
     candidates = document.get("items") if isinstance(document.get("items"), list) else [document]
     for item in candidates:
-        if isinstance(item, dict) and (item.get("metadata") or {}).get("name") == name:
-            return item
-    found = ", ".join(str((i.get("metadata") or {}).get("name")) for i in candidates if isinstance(i, dict))
+        if isinstance(item, dict) and isinstance(item.get("metadata"), dict) and item["metadata"].get("name") == name:
+            return _shaped(item, where, error)
+    found = ", ".join(str(i["metadata"].get("name")) for i in candidates
+                      if isinstance(i, dict) and isinstance(i.get("metadata"), dict))
     raise error(f"{where}: no Argo CD Application named {name!r} (found: {found or 'none'})")
+
+
+def _shaped(application: dict[str, Any], where: str, error: type[ReleaseError]) -> dict[str, Any]:
+    """The Application, once the parts `verify` reads have the types Argo CD gives them (else bad input)."""
+    status = application.get("status")
+    if status is None:
+        return application
+    if not isinstance(status, dict):
+        raise error(f"{where}: status is {type(status).__name__}, expected an object")
+    for part, fields in (("sync", ("revision", "status")), ("operationState", ("phase",)),
+                         ("health", ("status", "message"))):
+        value = status.get(part)
+        if value is None:
+            continue
+        if not isinstance(value, dict):
+            raise error(f"{where}: status.{part} is {type(value).__name__}, expected an object")
+        for key in fields:
+            if value.get(key) is not None and not isinstance(value[key], str):
+                raise error(f"{where}: status.{part}.{key} is {value[key]!r}, expected text")
+    return application

@@ -1,8 +1,9 @@
 """The command line of `python -m infra.release`: parse, run one subcommand, print, exit 0/1/2.
 
-Exit codes: 0 success; 1 a verdict against you (package below the gate or without a report, endpoint not on
-its declared configuration, failed smoke test, failed training) or an AWS call that failed after retries;
-2 bad input or usage (unknown model, environment or stack, unreadable stack or outputs file).
+Exit codes (`infra.cli`): 0 success; 1 a verdict against you (package below the gate or without a report,
+endpoint not on its declared configuration, failed smoke test, failed training); 2 no verdict: bad input or
+usage (unknown model, environment or stack, unreadable stack or outputs file), or an AWS call that failed after
+retries.
 """
 
 from __future__ import annotations
@@ -11,8 +12,20 @@ import argparse
 import sys
 from pathlib import Path
 
+from infra.cli import add_format_option
 from infra.core.paths import PROJECT_ROOT
-from infra.release import approve, drift, experiments, promote, retrain_status, smoke, training, verify
+from infra.release import (
+    approve,
+    capacity,
+    drift,
+    experiments,
+    models,
+    promote,
+    retrain_status,
+    smoke,
+    training,
+    verify,
+)
 from infra.release.errors import EXIT_USAGE, ReleaseError
 from infra.release.outcome import Outcome
 
@@ -26,16 +39,20 @@ class _Parser(argparse.ArgumentParser):
 
 def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--format", choices=("text", "json"), default="text", help="text for people, json for CI")
+    add_format_option(common)
     common.add_argument("--project-dir", type=Path, default=PROJECT_ROOT, help="folder holding Pulumi.yaml")
     parser = _Parser(
         prog="python -m infra.release",
-        description="Release glue that CI runs: train, approve, promote, verify and smoke-test models "
+        description="Release glue that CI runs: list, train, approve, promote, verify and smoke-test models "
         "(resource names from the stack files; see docs/delivery.md).",
-        epilog="exit codes: 0 success; 1 a verdict against you or a failed AWS call; 2 bad input or usage. "
+        epilog="exit codes: 0 success; 1 a verdict against you; 2 bad input or usage, or a failed AWS call. "
         "AWS_ENDPOINT_URL and AWS_MAX_ATTEMPTS are honoured.",
     )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    p = sub.add_parser("models", parents=[common], help="list a stack's models (the workflows' matrix)")
+    p.add_argument("--stack", help="default: the shared stack (the stack file with mlops:kind shared)")
+    p.add_argument("--model", help="list only this model, after checking that the stack declares it")
 
     p = sub.add_parser("start-training", parents=[common], help="start a model's training pipeline")
     p.add_argument("--model", required=True)
@@ -51,6 +68,8 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("approve", parents=[common], help="approve or reject a package by its evaluation report")
     p.add_argument("--model", required=True)
     p.add_argument("--package", help="package version ARN (default: the newest PendingManualApproval)")
+    p.add_argument("--overrule", metavar="REASON", help="with --package: decide a package a person already Rejected "
+                   "(the reason is recorded in its ApprovalDescription with the earlier one)")
 
     p = sub.add_parser("promote", parents=[common], help="pin the newest approved version in an environment")
     p.add_argument("--model", required=True)
@@ -67,6 +86,10 @@ def _parser() -> argparse.ArgumentParser:
                    "application(s) from this JSON instead of `kubectl -n argocd get application NAME -o json`")
     p.add_argument("--timeout", type=float, default=3600.0, help="seconds --wait waits (default 1 h)")
     p.add_argument("--interval", type=float, default=30.0, help="seconds between polls")
+
+    p = sub.add_parser("live-capacity", parents=[common], help="live instance counts as config for `pulumi up` "
+                       "(a release starts at the live capacity)")
+    p.add_argument("--stack", required=True)
 
     p = sub.add_parser("smoke-test", parents=[common], help="invoke every endpoint with the sample payload")
     p.add_argument("--stack", required=True)
@@ -97,6 +120,8 @@ class _Usage(ReleaseError):
 
 def run(args: argparse.Namespace) -> Outcome:
     project = args.project_dir
+    if args.command == "models":
+        return models.run(project, args.stack, args.model)
     if args.command == "start-training":
         _positive("timeout", args.timeout)
         _positive("interval", args.interval)
@@ -104,7 +129,7 @@ def run(args: argparse.Namespace) -> Outcome:
                             outputs_file=args.outputs, wait=args.wait, timeout=args.timeout, interval=args.interval,
                             reason=args.trigger_reason)
     if args.command == "approve":
-        return approve.run(project, args.model, args.package)
+        return approve.run(project, args.model, args.package, args.overrule)
     if args.command == "promote":
         return promote.run(project, args.model, args.to)
     if args.command == "verify":
@@ -119,6 +144,8 @@ def run(args: argparse.Namespace) -> Outcome:
         return retrain_status.run(project, args.model)
     if args.command == "log-experiment":
         return experiments.run(project, args.model, args.package, args.tracking_uri)
+    if args.command == "live-capacity":
+        return capacity.run(project, args.stack)
     return smoke.run(project, args.stack, args.latency_budget_ms)
 
 
@@ -127,9 +154,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         outcome = run(args)
     except ReleaseError as exc:
-        print(f"infra.release {args.command}: error: {exc}", file=sys.stderr)
+        message = " ".join(str(exc).split())  # one line, whatever a tool underneath said
+        print(f"infra.release {args.command}: error: {message}", file=sys.stderr)
         if args.format == "json":  # machines get a document on stdout as well
-            Outcome(args.command, exc.exit_code, data={"error": str(exc)}).render("json")
+            Outcome(args.command, exc.exit_code, data={**exc.data, "error": message}).render("json")
         return exc.exit_code
     except KeyboardInterrupt:
         print(f"infra.release {args.command}: interrupted", file=sys.stderr)

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from infra.release.aws import Aws
+from infra.release.aws import Aws, expect
+from infra.release.aws import body as read_body
 from infra.release.errors import AwsError
 
 PARAM_GIT_COMMIT = "GitCommit"
@@ -22,6 +23,8 @@ META_GIT_COMMIT = "GitCommit"
 META_DATA_SNAPSHOT = "DataSnapshot"
 META_EXECUTION = "PipelineExecutionArn"
 UNKNOWN = "unknown"
+REPORT_LIMIT = 1024 * 1024
+"""The largest evaluation report read (an evaluation.json is a few hundred bytes)."""
 
 
 @dataclass(frozen=True)
@@ -56,33 +59,57 @@ class Package:
 
 
 def describe(aws: Aws, arn: str) -> Package:
-    data = aws.call("sagemaker", "describe_model_package", arn, ModelPackageName=arn)
-    statistics = ((data.get("ModelMetrics") or {}).get("ModelQuality") or {}).get("Statistics") or {}
+    return aws.call("sagemaker", "describe_model_package", arn, read=_package, ModelPackageName=arn)
+
+
+def _package(data: dict[str, Any]) -> Package:
+    """A DescribeModelPackage answer, checked field by field (a malformed answer is a guarded AwsError)."""
+    statistics = ((expect(data, "ModelMetrics", dict, required=False) or {}).get("ModelQuality") or {}) \
+        .get("Statistics") or {}
+    version = expect(data, "ModelPackageVersion", int)
+    if version < 1:
+        raise ValueError(f"ModelPackageVersion {version} is not a version number")
+    metadata = expect(data, "CustomerMetadataProperties", dict, required=False) or {}
+    if not all(isinstance(k, str) and isinstance(v, str) for k, v in metadata.items()):
+        raise TypeError("CustomerMetadataProperties holds a value that is not text")
+    report = statistics.get("S3Uri")
     return Package(
-        arn=data["ModelPackageArn"],
-        group=data.get("ModelPackageGroupName") or "",
-        version=int(data.get("ModelPackageVersion") or 0),
-        status=data.get("ModelApprovalStatus") or "Unknown",
-        created=data.get("CreationTime"),
-        metadata=dict(data.get("CustomerMetadataProperties") or {}),
-        report_uri=statistics.get("S3Uri"),
-        approval_description=data.get("ApprovalDescription"),
+        arn=expect(data, "ModelPackageArn"),
+        group=expect(data, "ModelPackageGroupName", required=False) or "",
+        version=version,
+        status=expect(data, "ModelApprovalStatus"),
+        created=expect(data, "CreationTime", datetime, required=False),
+        metadata=dict(metadata),
+        report_uri=report if isinstance(report, str) else None,
+        approval_description=expect(data, "ApprovalDescription", required=False),
     )
 
 
+def _summaries(page: dict[str, Any]) -> tuple[list[dict[str, Any]], str | None]:
+    """One ListModelPackages page: its summaries (each with an ARN) and the next token."""
+    summaries = expect(page, "ModelPackageSummaryList", list, required=False) or []
+    for summary in summaries:
+        expect(summary, "ModelPackageArn")
+        expect(summary, "CreationTime", datetime, required=False)
+        expect(summary, "ModelPackageVersion", int, required=False)
+    return summaries, expect(page, "NextToken", required=False)
+
+
 def newest(aws: Aws, group: str, status: str) -> Package | None:
-    """The newest package of `group` with approval `status`, or None (creation time, then version)."""
+    """The newest package of `group` that the list shows with approval `status`, or None (creation time, then
+    version), as DescribeModelPackage shows it now: the caller checks `status` again before deciding on it."""
     summaries: list[dict[str, Any]] = []
     kwargs: dict[str, Any] = {
         "ModelPackageGroupName": group, "ModelApprovalStatus": status, "SortBy": "CreationTime",
         "SortOrder": "Descending", "MaxResults": 100,
     }
     while True:
-        page = aws.call("sagemaker", "list_model_packages", f"model package group {group}", **kwargs)
-        summaries.extend(page.get("ModelPackageSummaryList") or [])
-        if not page.get("NextToken"):
+        found, token = aws.call("sagemaker", "list_model_packages", f"model package group {group}",
+                                read=_summaries, **kwargs)
+        summaries.extend(found)
+        if not token:
             break
-        kwargs["NextToken"] = page["NextToken"]
+        kwargs["NextToken"] = token
     if not summaries:
         return None
     best = max(summaries, key=lambda s: (s.get("CreationTime") or datetime.min, s.get("ModelPackageVersion") or 0))
@@ -93,8 +120,9 @@ def find_by_execution(aws: Aws, group: str, execution_arn: str) -> Package | Non
     """The package that one pipeline execution registered (found by its recorded execution ARN)."""
     kwargs: dict[str, Any] = {"ModelPackageGroupName": group, "SortBy": "CreationTime",
                               "SortOrder": "Descending", "MaxResults": 20}
-    page = aws.call("sagemaker", "list_model_packages", f"model package group {group}", **kwargs)
-    for summary in page.get("ModelPackageSummaryList") or []:
+    found, _ = aws.call("sagemaker", "list_model_packages", f"model package group {group}", read=_summaries,
+                        **kwargs)
+    for summary in found:
         package = describe(aws, summary["ModelPackageArn"])
         if package.metadata.get(META_EXECUTION) == execution_arn:
             return package
@@ -115,7 +143,7 @@ def read_report(aws: Aws, package: Package) -> dict[str, Any]:
         raise ReportError(f"the evaluation report URI {uri!r} is not an s3://bucket/key URI")
     bucket, key = uri[5:].split("/", 1)
     try:
-        body = aws.call("s3", "get_object", uri, Bucket=bucket, Key=key)["Body"].read()
+        body = aws.call("s3", "get_object", uri, read=read_body(REPORT_LIMIT), Bucket=bucket, Key=key)
     except AwsError as exc:
         if exc.code in ("NoSuchKey", "NoSuchBucket", "404"):
             raise ReportError(f"the evaluation report {uri} does not exist") from None

@@ -20,10 +20,17 @@ from typing import Any
 
 from infra.release import stacks
 from infra.release.aws import Aws
-from infra.release.errors import EXIT_VERDICT, UsageError
+from infra.release.aws import body as read_body
+from infra.release.errors import EXIT_VERDICT, AwsError, UsageError
 from infra.release.outcome import Outcome
 
 CONTENT_TYPE = "application/json"
+ANSWER_LIMIT = 6 * 1024 * 1024
+"""A bound far above any answer to the sample request (a few hundred bytes): a runaway body is a fault."""
+MODEL_ERROR = "ModelError"
+"""InvokeEndpoint's error when the model's container answered 4xx/5xx: a verdict on the release, unlike the other
+errors (throttling, no such endpoint, unreachable AWS), which mean the test could not run. botocore reference:
+https://docs.aws.amazon.com/botocore/latest/reference/services/sagemaker-runtime/client/exceptions/ModelError.html"""
 
 
 @cache
@@ -52,8 +59,9 @@ def check_body(body: bytes, rows: int) -> str | None:
         if isinstance(score, bool) or not isinstance(score, int | float) or not math.isfinite(score) \
                 or not 0.0 <= score <= 1.0:
             return f"prediction {i}: score {score!r} is not a probability in [0, 1]"
-        if p.get("predicted_label") not in (0, 1):
-            return f"prediction {i}: predicted_label {p.get('predicted_label')!r} is not 0 or 1"
+        label = p.get("predicted_label")
+        if type(label) is not int or label not in (0, 1):  # `true` and `1.0` equal 1 in Python, but are no label
+            return f"prediction {i}: predicted_label {label!r} is not the integer 0 or 1"
     return None
 
 
@@ -77,11 +85,16 @@ def run(project_dir: Path, stack: str, budget_override_ms: int | None) -> Outcom
         name = target.naming.endpoint(model)
         budget = budget_override_ms or deploy.alarms.latency_p99_ms
         started = time.perf_counter()
-        response = aws.call("sagemaker-runtime", "invoke_endpoint", f"endpoint {name}", EndpointName=name,
-                            ContentType=CONTENT_TYPE, Accept=CONTENT_TYPE, Body=body)
-        answer = response["Body"].read()
+        try:
+            answer = aws.call("sagemaker-runtime", "invoke_endpoint", f"endpoint {name}",
+                              read=read_body(ANSWER_LIMIT), EndpointName=name, ContentType=CONTENT_TYPE,
+                              Accept=CONTENT_TYPE, Body=body)
+            problem = check_body(answer, rows)
+        except AwsError as exc:
+            if exc.code != MODEL_ERROR:
+                raise  # AWS refused or was unreachable: no verdict on the endpoint (exit 2)
+            problem = str(exc)  # the model's own container answered with an error: that is the verdict
         elapsed_ms = (time.perf_counter() - started) * 1000
-        problem = check_body(answer, rows)
         if problem is None and elapsed_ms > budget:
             problem = f"took {elapsed_ms:.0f} ms, over the latency budget of {budget} ms"
         results.append({"model": model, "endpoint": name, "ok": problem is None, "latencyMs": round(elapsed_ms, 1),

@@ -7,7 +7,6 @@ come from the program's own `Naming`. So a name the tool looks up is the name `p
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ from typing import Any
 from infra.config import ConfigError, Model, StackConfig, Training, parse_stack_config
 from infra.core.naming import Naming
 from infra.core.outputs import EnvironmentOutputs, SharedOutputs
+from infra.plan import inputs
 from infra.plan.project import ProjectError, load_project, load_stack, stack_file_path
 from infra.release.errors import UsageError
 
@@ -62,11 +62,6 @@ def load(project_dir: Path, stack: str) -> Stack:
     return Stack(stack, config, Naming(project=project["name"], stack=stack), path)
 
 
-def shared_stack_name(environment: Stack) -> str:
-    """`organization/mlops/shared` -> `shared`: the stack file of the shared stack in this project."""
-    return environment.config.shared_stack.rsplit("/", 1)[-1]
-
-
 def load_shared(project_dir: Path) -> Stack:
     """The shared stack: the one stack file whose `mlops:kind` is `shared` (registries, training)."""
     shared = [s for s in known_stacks(project_dir) if _kind(project_dir, s) == "shared"]
@@ -93,15 +88,14 @@ def training_of(shared: Stack, model: str) -> Training:
 
 
 def read_outputs(path: Path | None) -> dict[str, Any] | None:
-    """The JSON of `pulumi stack output --json [--show-secrets]`, or None when no file was given."""
+    """The JSON of `pulumi stack output --json [--show-secrets]`, or None when no file was given; read by the
+    project's strict reader (size cap, UTF-8, no duplicate keys, bounded depth)."""
     if path is None:
         return None
     try:
-        data = json.loads(path.read_text())
-    except OSError as exc:
-        raise UsageError(f"--outputs {path}: cannot read ({exc.strerror})") from None
-    except json.JSONDecodeError as exc:
-        raise UsageError(f"--outputs {path}: not JSON ({exc.msg} at line {exc.lineno})") from None
+        data = inputs.read_json(path, f"--outputs {path}")
+    except inputs.InputError as exc:
+        raise UsageError(str(exc)) from None
     if not isinstance(data, dict):
         raise UsageError(f"--outputs {path}: expected the JSON object of `pulumi stack output --json`")
     return data
@@ -120,10 +114,43 @@ def _outputs(path: Path | None, declared: Any, whose: str) -> Any:
     data = read_outputs(path)
     if data is None:
         return None
+    for key in MAPPING_OUTPUTS:
+        if data.get(key) is not None and not isinstance(data[key], dict):
+            raise UsageError(f"--outputs {path}: not the outputs of {whose}: {key} is "
+                             f"{type(data[key]).__name__}, expected an object")
     try:
-        return declared.from_wire(data)
+        parsed = declared.from_wire(data)
     except (KeyError, TypeError, AttributeError) as exc:
         raise UsageError(
             f"--outputs {path}: not the outputs of {whose} (missing or malformed {exc}); "
             f"expected keys: {', '.join(declared.wire_keys())}"
         ) from None
+    _check_values(parsed.to_wire(), f"--outputs {path}", "")
+    return parsed
+
+
+MAPPING_OUTPUTS = ("endpoints", "pinnedVersions", "models", "gitopsApplications")
+"""Outputs that are objects keyed by model."""
+OPTIONAL_OUTPUTS = {"alarmTopicArn", "gitopsApplications", "ciReleaseRoleArn"}
+"""Outputs a stack may leave unset (no alarm topic, no cluster)."""
+
+
+def _check_values(value: Any, where: str, key: str) -> None:
+    """Every value the tool may use is what the stack exports: a name or ARN is non-empty text, never the
+    `[secret]` that `pulumi stack output` prints without --show-secrets; a pinned version a whole number."""
+    if isinstance(value, dict):
+        for name, item in value.items():
+            _check_values(item, where, f"{key}.{name}" if key else str(name))
+        return
+    top = key.split(".", 1)[0]
+    if value is None and top in OPTIONAL_OUTPUTS:
+        return
+    if top == "pinnedVersions":
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise UsageError(f"{where}: {key} is {value!r}; expected a version number >= 1")
+        return
+    if not isinstance(value, str) or not value.strip():
+        raise UsageError(f"{where}: {key} is {value!r}; expected a non-empty name or ARN")
+    if value == "[secret]":
+        raise UsageError(f"{where}: {key} is '[secret]'; write the file with `pulumi stack output --json "
+                         f"--show-secrets`")

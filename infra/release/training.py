@@ -21,13 +21,12 @@ from typing import Any
 
 from infra.core.pipeline.spec import PARAM_TRIGGER_REASON
 from infra.release import registry, stacks
-from infra.release.aws import Aws
-from infra.release.errors import EXIT_VERDICT, AwsError, UsageError
+from infra.release.aws import Aws, expect
+from infra.release.errors import EXIT_VERDICT, AwsError, ReleaseError, UsageError
 from infra.release.outcome import Outcome
 from retrain_guard.guard import DRIFT_PREFIX
 
 TERMINAL = {"Succeeded", "Failed", "Stopped"}
-REGISTER_STEP = "Register"
 UNSUPPORTED = {"UnknownOperationException", "InvalidAction", "NotImplemented", "UnsupportedOperation"}
 
 
@@ -48,15 +47,19 @@ def git_commit(project_dir: Path, given: str | None) -> str:
 def data_snapshot(aws: Aws, shared: stacks.Stack, model: str, data_bucket: str | None) -> str:
     """The exact version of the raw data file the pipeline will read."""
     if data_bucket is None:
-        account = shared.config.account_id or aws.call("sts", "get_caller_identity", "caller")["Account"]
+        account = shared.config.account_id or aws.call("sts", "get_caller_identity", "caller",
+                                                       read=lambda a: expect(a, "Account"))
         data_bucket = shared.naming.bucket("data", account)
     key = f"{model}/raw/raw.csv"
     uri = f"s3://{data_bucket}/{key}"
-    head = aws.call("s3", "head_object", uri, Bucket=data_bucket, Key=key)
-    version = head.get("VersionId")
+    version, etag = aws.call("s3", "head_object", uri, Bucket=data_bucket, Key=key,
+                             read=lambda h: (expect(h, "VersionId", required=False),
+                                             expect(h, "ETag", required=False)))
     if version and version != "null":
         return f"{uri}?versionId={version}"
-    return f"{uri}#etag={str(head.get('ETag', '')).strip(chr(34))}"
+    if not etag:
+        raise AwsError(f"s3:HeadObject on {uri} failed: malformed answer (neither VersionId nor ETag)")
+    return f"{uri}#etag={etag.strip(chr(34))}"
 
 
 def trigger_reason(given: str | None) -> str:
@@ -92,8 +95,9 @@ def run(project_dir: Path, model: str, *, commit: str | None, snapshot: str | No
                             {"Name": registry.PARAM_DATA_SNAPSHOT, "Value": snapshot},
                             {"Name": PARAM_TRIGGER_REASON, "Value": reason}],
         ClientRequestToken=str(uuid.uuid4()),
+        read=lambda a: expect(a, "PipelineExecutionArn"),
     )
-    arn = started["PipelineExecutionArn"]
+    arn = started
     out = Outcome("start-training", data={"model": model, "pipeline": pipeline, "executionArn": arn,
                                           "lineage": {"gitCommit": commit, "dataSnapshot": snapshot,
                                                       "triggerReason": reason}})
@@ -101,7 +105,14 @@ def run(project_dir: Path, model: str, *, commit: str | None, snapshot: str | No
     out.say(f"  git commit {commit}, data snapshot {snapshot}, trigger: {reason}")
     if not wait:
         return out
-    status, reason, steps = follow(aws, arn, timeout, interval, progress or _stderr)
+    report = progress or _stderr
+    report(f"started {pipeline}: {arn}")  # before the first poll: a failed poll must not hide the run
+    try:
+        status, reason, steps = follow(aws, arn, timeout, interval, report)
+    except ReleaseError as exc:
+        exc.args = (f"{exc}; the run {arn} was started and keeps running",)
+        exc.data = {"executionArn": arn, "lineage": out.data["lineage"]}
+        raise
     out.data.update(status=status, steps=steps)
     if status != "Succeeded":
         out.exit_code = EXIT_VERDICT
@@ -121,6 +132,11 @@ def run(project_dir: Path, model: str, *, commit: str | None, snapshot: str | No
     out.data["package"] = package.to_json()
     out.say(f"registered {group} v{package.version} ({package.status}): {package.arn}")
     out.say(f"  git commit {package.git_commit}, data snapshot {package.data_snapshot}")
+    if package.lineage() != {"gitCommit": commit, "dataSnapshot": snapshot}:
+        out.exit_code = EXIT_VERDICT
+        out.say(f"lineage mismatch: the package records git commit {package.git_commit} and data snapshot "
+                f"{package.data_snapshot}, but this run was started with git commit {commit} and data snapshot "
+                f"{snapshot}")
     return out
 
 
@@ -135,9 +151,8 @@ def follow(aws: Aws, arn: str, timeout: float, interval: float,
     steps_supported = True
     last = ""
     while True:
-        described = aws.call("sagemaker", "describe_pipeline_execution", f"pipeline execution {arn}",
-                             PipelineExecutionArn=arn)
-        status = described.get("PipelineExecutionStatus", "Unknown")
+        status, failure = aws.call("sagemaker", "describe_pipeline_execution", f"pipeline execution {arn}",
+                                   read=_execution, PipelineExecutionArn=arn)
         steps: list[dict[str, Any]] = []
         if steps_supported:
             try:
@@ -153,10 +168,16 @@ def follow(aws: Aws, arn: str, timeout: float, interval: float,
             progress(f"[{_clock(elapsed)}] {line}")
             last = line
         if status in TERMINAL:
-            return status, " ".join(str(described.get("FailureReason") or "").split()), steps
+            return status, failure, steps
         if elapsed >= timeout:
             return status, "", steps
         time.sleep(min(interval, max(0.0, timeout - elapsed)))
+
+
+def _execution(answer: dict[str, Any]) -> tuple[str, str]:
+    """A DescribePipelineExecution answer: its status and failure reason (one line)."""
+    return expect(answer, "PipelineExecutionStatus"), " ".join(
+        (expect(answer, "FailureReason", required=False) or "").split())
 
 
 def _clock(seconds: float) -> str:
@@ -169,16 +190,24 @@ def list_steps(aws: Aws, arn: str) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = []
     kwargs: dict[str, Any] = {"PipelineExecutionArn": arn, "SortOrder": "Ascending"}
     while True:
-        page = aws.call("sagemaker", "list_pipeline_execution_steps", f"pipeline execution {arn}", **kwargs)
-        for step in page.get("PipelineExecutionSteps") or []:
-            found.append({
-                "name": step.get("StepName"), "status": step.get("StepStatus"),
-                "reason": step.get("FailureReason"),
-                "packageArn": ((step.get("Metadata") or {}).get("RegisterModel") or {}).get("Arn"),
-            })
-        if not page.get("NextToken"):
+        steps, token = aws.call("sagemaker", "list_pipeline_execution_steps", f"pipeline execution {arn}",
+                                read=_steps, **kwargs)
+        found.extend(steps)
+        if not token:
             return found
-        kwargs["NextToken"] = page["NextToken"]
+        kwargs["NextToken"] = token
+
+
+def _steps(page: dict[str, Any]) -> tuple[list[dict[str, Any]], str | None]:
+    steps = []
+    for step in expect(page, "PipelineExecutionSteps", list, required=False) or []:
+        metadata = expect(step, "Metadata", dict, required=False) or {}
+        steps.append({
+            "name": expect(step, "StepName"), "status": expect(step, "StepStatus"),
+            "reason": expect(step, "FailureReason", required=False),
+            "packageArn": expect(metadata.get("RegisterModel") or {}, "Arn", required=False),
+        })
+    return steps, expect(page, "NextToken", required=False)
 
 
 def _registered(aws: Aws, group: str, arn: str, steps: list[dict[str, Any]]) -> registry.Package | None:

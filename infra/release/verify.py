@@ -39,12 +39,13 @@ from infra.core.serving import VARIANT
 from infra.manifests import overlays as manifests
 from infra.manifests.expectations import expected_endpoint_configs, sync_verdict
 from infra.release import argocd, stacks
-from infra.release.aws import Aws
+from infra.release.aws import Aws, expect
 from infra.release.errors import EXIT_VERDICT, AwsError, UsageError
 from infra.release.outcome import Outcome
 
 IN_PROGRESS = {"Creating", "Updating", "SystemUpdating", "RollingBack"}
 ALARM_SIGNALS = ("5xx-errors", "model-errors", "latency-p99")
+WEIGHT_TOLERANCE = 1e-6
 
 OK, ROLLED_BACK, NEVER_UPDATED, UPDATING, FAILED = "ok", "rolled-back", "never-updated", "updating", "failed"
 
@@ -89,8 +90,7 @@ def run(project_dir: Path, stack: str, outputs_file: Path | None, wait: bool, ti
             raise UsageError(f"--outputs {outputs_file}: no endpoint of model {model!r} in 'endpoints' "
                              f"(has: {', '.join(sorted(outputs.endpoints)) or 'none'}); outputs of another stack?")
         else:
-            declared[model] = outputs.endpoints[model].endpoint_config_name
-            names[model] = outputs.endpoints[model].endpoint_name  # the engine's own record wins
+            declared[model] = _own_outputs(outputs_file, target.naming, model, outputs.endpoints[model], names[model])
     deadline = time.monotonic() + timeout
 
     def settled(probe: Callable[[], Finding | None]) -> Finding | None:
@@ -131,6 +131,19 @@ def run(project_dir: Path, stack: str, outputs_file: Path | None, wait: bool, ti
     if any(f.verdict != OK for f in findings):
         out.exit_code = EXIT_VERDICT
     return out
+
+
+def _own_outputs(path: Path | None, naming: Naming, model: str, recorded: Any, name: str) -> str:
+    """The declared configuration of `model` from --outputs, once the outputs are this stack's own: the endpoint
+    the stack names for the model, on a configuration of that model (another stack's outputs are bad input)."""
+    if recorded.endpoint_name != name:
+        raise UsageError(f"--outputs {path}: endpoints.{model}.endpointName is {recorded.endpoint_name!r}, but "
+                         f"stack {naming.stack} names it {name!r}; outputs of another stack?")
+    config = recorded.endpoint_config_name
+    if not config.startswith(f"{naming.prefix}-{model}-"):
+        raise UsageError(f"--outputs {path}: endpoints.{model}.endpointConfigName {config!r} is not a configuration "
+                         f"of stack {naming.stack} for {model} (names start {naming.prefix}-{model}-)")
+    return config
 
 
 def _commit(commit: str | None, pulled: list[str]) -> str | None:
@@ -184,14 +197,14 @@ def _final(detail: str) -> bool:
 def check(aws: Aws, naming: Naming, model: str, deploy: SageMakerDeploy, declared: str | None,
           name: str) -> Finding:
     try:
-        endpoint = aws.call("sagemaker", "describe_endpoint", f"endpoint {name}", EndpointName=name)
+        endpoint = aws.call("sagemaker", "describe_endpoint", f"endpoint {name}", read=_endpoint, EndpointName=name)
     except AwsError as exc:
         if exc.code == "ValidationException" and "not find" in str(exc).lower():
             return Finding(model, name, FAILED, "the endpoint does not exist (never created, or deleted)",
                            declared=declared)
         raise
-    status = endpoint.get("EndpointStatus", "Unknown")
-    current = endpoint.get("EndpointConfigName")
+    status = endpoint["EndpointStatus"]
+    current = endpoint["EndpointConfigName"]
     reason = " ".join(str(endpoint.get("FailureReason") or "").split())
 
     def finding(verdict: str, detail: str) -> Finding:
@@ -203,14 +216,65 @@ def check(aws: Aws, naming: Naming, model: str, deploy: SageMakerDeploy, declare
     if status != "InService":
         return finding(FAILED, f"{status}" + (f": {reason}" if reason else " (no failure reason given)"))
     if declared is not None:
-        if current == declared:
-            return finding(OK, f"InService on the declared configuration {declared}")
-        return _classify(aws, naming, model, endpoint, current, reason,
-                         f"InService on {current}, not on the declared {declared}", declared)
-    problem = _content_mismatch(aws, naming, model, deploy, current)
+        if current != declared:
+            return _classify(aws, naming, model, endpoint, current, reason,
+                             f"InService on {current}, not on the declared {declared}", declared)
+        problem = _live_variants(aws, endpoint, current)
+        if problem is not None:
+            return finding(FAILED, f"InService on the declared configuration {declared}, but {problem}")
+        return finding(OK, f"InService on the declared configuration {declared}, every variant at its declared "
+                           f"weight with capacity")
+    problem = _content_mismatch(aws, naming, model, deploy, current) or _live_variants(aws, endpoint, current)
     if problem is None:
         return finding(OK, f"InService on {current}, serving v{deploy.approved_version} as declared")
     return _classify(aws, naming, model, endpoint, current, reason, f"InService on {current}, but {problem}", None)
+
+
+def _endpoint(answer: dict[str, Any]) -> dict[str, Any]:
+    """A DescribeEndpoint answer with the fields `verify` reads checked (else a guarded AwsError)."""
+    expect(answer, "EndpointName")
+    expect(answer, "EndpointStatus")
+    expect(answer, "EndpointConfigName")
+    expect(answer, "FailureReason", required=False)
+    expect(answer, "LastModifiedTime", datetime, required=False)
+    for variant in expect(answer, "ProductionVariants", list, required=False) or []:
+        expect(variant, "VariantName")
+        expect(variant, "CurrentWeight", (int, float), required=False)
+        expect(variant, "CurrentInstanceCount", int, required=False)
+    return answer
+
+
+def _config(answer: dict[str, Any]) -> dict[str, Any]:
+    """A DescribeEndpointConfig answer with its variants checked."""
+    for variant in expect(answer, "ProductionVariants", list):
+        expect(variant, "VariantName")
+        expect(variant, "ModelName", required=False)
+        expect(variant, "InstanceType", required=False)
+        expect(variant, "InitialInstanceCount", int, required=False)
+        expect(variant, "InitialVariantWeight", (int, float), required=False)
+    expect(answer, "CreationTime", datetime, required=False)
+    return answer
+
+
+def _live_variants(aws: Aws, endpoint: dict[str, Any], config_name: str) -> str | None:
+    """Does the live endpoint serve every variant of its configuration at the declared weight, with at least one
+    instance? (An endpoint on the right configuration can still serve nothing: weight 0 set by
+    UpdateEndpointWeightsAndCapacities, or no instance.)"""
+    config = aws.call("sagemaker", "describe_endpoint_config", f"endpoint configuration {config_name}",
+                      read=_config, EndpointConfigName=config_name)
+    live = {v["VariantName"]: v for v in endpoint.get("ProductionVariants") or []}
+    for variant in config["ProductionVariants"]:
+        name = variant["VariantName"]
+        if name not in live:
+            return f"its variant {name} is not live"
+        weight = live[name].get("CurrentWeight")
+        declared_weight = float(variant.get("InitialVariantWeight", 1.0))
+        if weight is None or abs(float(weight) - declared_weight) > WEIGHT_TOLERANCE:
+            return f"variant {name} carries weight {weight}, not the declared {declared_weight:g}"
+        count = live[name].get("CurrentInstanceCount")
+        if "InstanceType" in variant and (count is None or count < 1):
+            return f"variant {name} has {count if count is not None else 'no'} instances: no serving capacity"
+    return None
 
 
 def _classify(aws: Aws, naming: Naming, model: str, endpoint: dict[str, Any], current: str | None, reason: str,
@@ -224,15 +288,14 @@ def _classify(aws: Aws, naming: Naming, model: str, endpoint: dict[str, Any], cu
     if reason:
         return finding(ROLLED_BACK, f"{what}; rolled back: {reason}")
     alarms = [naming.alarm(model, signal) for signal in ALARM_SIGNALS]
-    described = aws.call("cloudwatch", "describe_alarms", f"alarms of {name}", AlarmNames=alarms)
-    firing = [a["AlarmName"] for a in described.get("MetricAlarms", []) if a.get("StateValue") == "ALARM"]
+    firing = aws.call("cloudwatch", "describe_alarms", f"alarms of {name}", read=_firing, AlarmNames=alarms)
     if firing:
         return finding(ROLLED_BACK, f"{what}; rolled back: alarm {', '.join(firing)} in ALARM")
     if declared is None:
         return finding(NEVER_UPDATED, f"{what}; no update was attempted or it left no trace")
     try:
         config = aws.call("sagemaker", "describe_endpoint_config", f"endpoint configuration {declared}",
-                          EndpointConfigName=declared)
+                          read=_config, EndpointConfigName=declared)
     except AwsError as exc:
         if exc.code == "ValidationException":
             return finding(NEVER_UPDATED, f"{what}; the declared configuration does not exist")
@@ -246,12 +309,17 @@ def _classify(aws: Aws, naming: Naming, model: str, endpoint: dict[str, Any], cu
                                   f"configuration was created")
 
 
+def _firing(answer: dict[str, Any]) -> list[str]:
+    alarms = expect(answer, "MetricAlarms", list, required=False) or []
+    return [expect(a, "AlarmName") for a in alarms if expect(a, "StateValue") == "ALARM"]
+
+
 def _content_mismatch(aws: Aws, naming: Naming, model: str, deploy: SageMakerDeploy, current: str | None) -> str | None:
     """Without the exact name: does the served configuration run what the stack file declares?"""
     if not current or not current.startswith(f"{naming.prefix}-{model}-"):
         return f"its configuration {current!r} is not one this stack declares for {model}"
     config = aws.call("sagemaker", "describe_endpoint_config", f"endpoint configuration {current}",
-                      EndpointConfigName=current)
+                      read=_config, EndpointConfigName=current)
     variants = {v.get("VariantName"): v for v in config.get("ProductionVariants", [])}
     primary = variants.get(VARIANT)
     if primary is None:

@@ -129,12 +129,12 @@ def test_bad_input_is_exit_2_with_one_line(argv: list[str], message: str, capsys
     assert message in err and "Traceback" not in err
 
 
-def test_aws_refusal_is_exit_1(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+def test_aws_refusal_is_exit_2_not_a_verdict(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # nothing listens on the discard port
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
-    assert cleanup.main(["--stack", "prod"]) == 1
+    assert cleanup.main(["--stack", "prod"]) == 2
     assert "infra.cleanup: AWS refused" in capsys.readouterr().err
 
 

@@ -34,15 +34,17 @@ def ci_plan() -> PlanResult:
     return declare_ci_roles()
 
 
-@pytest.mark.parametrize(("role", "name", "subject"), [
-    ("ci-preview", "mlops-test-ci-preview", "repo:acme/ml-platform:pull_request"),
-    ("ci-deploy", "mlops-test-ci-deploy", "repo:acme/ml-platform:environment:staging"),
+@pytest.mark.parametrize(("kind", "role", "name", "subject", "session"), [
+    ("environment", "ci-preview", "mlops-test-ci-preview", "repo:acme/ml-platform:pull_request", 3600),
+    ("environment", "ci-deploy", "mlops-test-ci-deploy", "repo:acme/ml-platform:environment:staging", 3 * 3600),
+    ("shared", "ci-release", "mlops-test-ci-release", "repo:acme/ml-platform:environment:staging-release", 5 * 3600),
 ])
-def test_each_ci_role_trusts_exactly_one_github_subject(ci_plan: PlanResult, role: str, name: str,
-                                                        subject: str) -> None:
-    resource = one(ci_plan, "aws:iam/role:Role", role)
+def test_each_ci_role_trusts_exactly_one_github_subject(ci_plan: PlanResult, kind: str, role: str, name: str,
+                                                        subject: str, session: int) -> None:
+    plan = ci_plan if kind == "environment" else declare_ci_roles("shared")
+    resource = one(plan, "aws:iam/role:Role", role)
     assert resource.inputs["name"] == name
-    assert resource.inputs["maxSessionDuration"] == 3600
+    assert resource.inputs["maxSessionDuration"] == session
     (statement,) = policy_of(resource, "assumeRolePolicy")["Statement"]
     assert statement == {
         "Sid": "GitHubActionsOidc", "Effect": "Allow", "Principal": {"Federated": PROVIDER_ARN},
@@ -67,6 +69,13 @@ def test_deploy_role_passes_and_manages_only_this_stacks_roles(ci_plan: PlanResu
     pass_role = [s for s in statements if "iam:PassRole" in s["Action"]]
     assert [s["Resource"] for s in pass_role] == [[f"arn:aws:iam::{ACCOUNT}:role/mlops-test-*"]]
     assert not any("s3:GetObject" in s["Action"] for s in statements)
+
+
+def test_only_the_shared_stack_has_a_release_role(ci_plan: PlanResult) -> None:
+    assert sorted(r.name for r in ci_plan.resources if r.type == "aws:iam/role:Role") == ["ci-deploy", "ci-preview"]
+    shared = declare_ci_roles("shared")
+    assert sorted(r.name for r in shared.resources if r.type == "aws:iam/role:Role") == [
+        "ci-deploy", "ci-preview", "ci-release"]
 
 
 def test_deploy_role_manages_buckets_only_where_the_stack_declares_them(ci_plan: PlanResult) -> None:

@@ -1,9 +1,11 @@
 """The CI deploy roles can run the release tool's calls in their stack, and nothing of the tool's reaches further.
 
-The workflows run `infra.release` with the deploy role of the job's GitHub environment: `start-training`,
-`approve` and `promote` with the shared stack's (environment `shared`), `verify` and `smoke-test` with each
-environment's. Every boto3 call the tool makes (`infra/release/*.py`, `aws.call(...)`) is listed here with the
-ARN AWS authorizes it on, built from the planned names, and evaluated against the planned role documents.
+The workflows run `infra.release` with a role of the job's GitHub environment: `start-training`, `approve` and
+`promote` with the shared stack's release role (environment `shared-release`, no reviewer), `verify`,
+`live-capacity` and `smoke-test` with each environment's deploy role. The shared stack's deploy role (environment
+`shared`, reviewed) holds none of the release tool's rights. Every boto3 call the tool makes
+(`infra/release/*.py`, `aws.call(...)`) is listed here with the ARN AWS authorizes it on, built from the planned
+names, and evaluated against the planned role documents.
 """
 
 from __future__ import annotations
@@ -110,13 +112,24 @@ def requests(plan: PlanResult) -> list[tuple[str, str, dict]]:
     return found
 
 
+def release_documents(plan: PlanResult) -> list[str]:
+    """The documents of the role the release tool runs with: the shared stack's release role, or the deploy role."""
+    if KIND[plan.stack] != "shared":
+        return deploy_documents(plan)
+    role = Naming(plan.project, plan.stack).ci_role("release")
+    documents = [r.inputs["policy"] for r in plan.resources
+                 if r.type == "aws:iam/rolePolicy:RolePolicy" and r.inputs.get("role") == role]
+    assert documents, f"{plan.stack}: no inline policy on {role}"
+    return documents
+
+
 @pytest.mark.parametrize("stack", STACKS)
-def test_the_deploy_role_may_make_the_release_tools_calls(plans: dict[str, PlanResult], stack: str) -> None:
+def test_the_release_role_may_make_the_release_tools_calls(plans: dict[str, PlanResult], stack: str) -> None:
     plan = plans[stack]
     calls = requests(plan)
     if stack != "dev":  # dev's churn is delivered by pull: no Pulumi endpoint, nothing the tool describes by ARN
         assert calls, stack
-    documents = deploy_documents(plan)
+    documents = release_documents(plan)
     denied = [f"{action} on {arn}" for action, arn, context in calls
               if not is_allowed(documents, action, arn, context)]
     assert denied == []
@@ -127,7 +140,7 @@ def test_the_release_rights_reach_only_this_stacks_resources(plans: dict[str, Pl
     """The same calls on another stack's names are refused: the release rights carry the stack's scope."""
     plan = plans[stack]
     other = "prod" if stack == "staging" else "other"
-    documents = deploy_documents(plan)
+    documents = release_documents(plan)
     # Names carry the stack in their prefix; keys (random ids) carry it in their `pulumi-stack` tag.
     foreign = [(action, arn.replace(f"mlops-{stack}-", f"mlops-{other}-"),
                 {k: other if k == "aws:ResourceTag/pulumi-stack" else v for k, v in context.items()})
@@ -142,7 +155,22 @@ def test_every_granted_action_is_needed_by_a_declared_type_or_the_release_tool(p
         stacks = [s for s in STACKS if KIND[s] == kind]
         declared = {r.type for s in stacks for r in plans[s].resources if r.custom and r.type not in NO_AWS_CALLS}
         needed = {a.lower() for t in declared for need in DEPLOY_NEEDS[t].needs for a in need.actions}
-        needed |= {action.lower() for s in stacks for action, _, _ in requests(plans[s])}
+        released = {action.lower() for s in stacks for action, _, _ in requests(plans[s])}
         for stack in stacks:
-            extra = granted_actions(deploy_documents(plans[stack])) - needed
-            assert extra == set(), f"{stack}: grants what no declared type nor the release tool needs: {extra}"
+            if kind == "shared":  # pulumi up and the release tool have a role each
+                extra = granted_actions(deploy_documents(plans[stack])) - needed
+                assert extra == set(), f"{stack}: the deploy role grants what no declared type needs: {extra}"
+                extra = granted_actions(release_documents(plans[stack])) - released
+                assert extra == set(), f"{stack}: the release role grants what the release tool does not need: {extra}"
+            else:
+                extra = granted_actions(deploy_documents(plans[stack])) - needed - released
+                assert extra == set(), f"{stack}: grants what no declared type nor the release tool needs: {extra}"
+
+
+def test_the_shared_deploy_role_holds_none_of_the_release_tools_rights(plans: dict[str, PlanResult]) -> None:
+    """Changing shared infrastructure (reviewed) and running the automatic loop (not reviewed) are two roles."""
+    plan = plans["shared"]
+    documents = deploy_documents(plan)
+    allowed = [f"{action} on {arn}" for action, arn, context in requests(plan)
+               if action != "sagemaker:DescribeModelPackage" and is_allowed(documents, action, arn, context)]
+    assert allowed == []

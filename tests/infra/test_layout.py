@@ -2,7 +2,8 @@
 
 * The Pulumi program is `infra/__main__.py` with `infra.config`, `infra.components` and `infra.core` (the pure
   modules: one home per fact). Everything `infra/__main__.py` imports, directly or not, is in those packages.
-* The tools (`infra.plan`, `infra.release`, `infra.manifests`, `infra.cleanup`, `infra.config_docs`) may import
+* The tools (`infra.plan`, `infra.release`, `infra.manifests`, `infra.cleanup`, `infra.config_docs`, and
+  `infra.cli`, the conventions their command lines share) may import
   the program's pure modules and config, never a component (its internals are not an interface).
 * `infra.core` imports no component and no tool; the policy pack and the model code import nothing from infra.
 """
@@ -17,7 +18,7 @@ import pytest
 from infra.core.paths import PROJECT_ROOT
 
 PROGRAM_PACKAGES = ("infra.config", "infra.components", "infra.core")
-TOOL_PACKAGES = ("infra.plan", "infra.release", "infra.manifests", "infra.cleanup", "infra.config_docs")
+TOOL_PACKAGES = ("infra.plan", "infra.release", "infra.manifests", "infra.cleanup", "infra.config_docs", "infra.cli")
 
 
 def _module_name(path: Path) -> str:
@@ -85,3 +86,20 @@ def test_the_import_scanner_sees_real_edges() -> None:
     assert "infra.core.naming" in _imports("infra.components.sagemaker_endpoint")
     assert "infra.plan.project" in _imports("infra.cleanup")  # a lazy import inside a function
     assert "infra.core.canary" in _imports("infra.manifests.model_server")
+
+
+LINE_LIMIT = 450
+GENERATED = {"policies/rules/taggable_types.py"}  # python -m policies.tools.gen_taggable writes it
+BEING_SPLIT = {"policies/rules/sagemaker.py"}  # issue #15: split by the policy pack's own change (#17)
+
+
+def test_product_modules_stay_small_enough_to_read() -> None:
+    """Files above ~450 lines hold several modules; split them at their seams (GUIDE: small modules)."""
+    long = {}
+    for folder in ("infra", "model_code", "policies"):
+        for path in sorted((PROJECT_ROOT / folder).rglob("*.py")):
+            name = path.relative_to(PROJECT_ROOT).as_posix()
+            lines = len(path.read_text().splitlines())
+            if lines > LINE_LIMIT and name not in GENERATED | BEING_SPLIT:
+                long[name] = lines
+    assert long == {}, f"split these at their seams: {long}"

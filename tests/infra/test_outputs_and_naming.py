@@ -6,16 +6,66 @@ from dataclasses import fields
 
 import pytest
 
+from infra.config import parse_stack_config
 from infra.core.naming import Naming
 from infra.core.outputs import EnvironmentOutputs, SharedModelOutputs, SharedOutputs
+from infra.core.paths import PROJECT_ROOT
 from infra.plan.model import PlanResult
+from infra.plan.project import load_stack
 
 
-def test_shared_plan_exports_exactly_the_declared_outputs(plans: dict[str, PlanResult]) -> None:
-    outputs = plans["shared"].outputs
-    assert sorted(outputs) == sorted(SharedOutputs.wire_keys())
-    for model, values in outputs["models"].items():
-        assert sorted(values) == sorted(SharedModelOutputs.wire_keys()), model
+def _declared(plan: PlanResult, type_: str, key: str = "name") -> set[str]:
+    """The names the plan gives resources of one type: what an exported name must point at."""
+    return {r.inputs[key] for r in plan.resources if r.type == type_ and isinstance(r.inputs.get(key), str)}
+
+
+def _tail(arn_or_url: str) -> str:
+    return arn_or_url.rsplit("/", 1)[-1]
+
+
+def test_every_shared_output_names_a_resource_the_shared_plan_declares(plans: dict[str, PlanResult]) -> None:
+    """What the environment stacks and the release tool read from the shared stack's outputs points at the
+    resources the plan declares (a name built differently from the resource's own would pass a key check)."""
+    plan = plans["shared"]
+    out = plan.outputs
+    config = parse_stack_config(load_stack(PROJECT_ROOT, "shared").config)
+    assert (out["accountId"], out["region"]) == (config.account_id, config.region)
+    buckets = _declared(plan, "aws:s3/bucket:Bucket", "bucket")
+    assert {out["artifactsBucket"], out["captureBucket"], out["dataBucket"]} <= buckets
+    assert len({out["artifactsBucket"], out["captureBucket"], out["dataBucket"]}) == 3
+    roles = _declared(plan, "aws:iam/role:Role")
+    for key in ("ciDeployRoleArn", "ciPreviewRoleArn"):
+        assert out[key] == f"arn:aws:iam::{config.account_id}:role/{_tail(out[key])}" and _tail(out[key]) in roles
+    assert _tail(out["promotionTopicArn"]) in _declared(plan, "aws:sns/topic:Topic")
+    providers = _declared(plan, "aws:iam/openIdConnectProvider:OpenIdConnectProvider", "url")
+    assert out["githubOidcProviderArn"].endswith(":oidc-provider/" + next(iter(providers)).removeprefix("https://"))
+    assert set(out["models"]) == set(config.models)
+    repositories = _declared(plan, "aws:ecr/repository:Repository")
+    for model, values in out["models"].items():
+        assert values["packageGroupName"] in _declared(
+            plan, "aws:sagemaker/modelPackageGroup:ModelPackageGroup", "modelPackageGroupName"), model
+        assert _tail(values["packageGroupArn"]) == values["packageGroupName"]
+        assert values["pipelineName"] in _declared(plan, "aws:sagemaker/pipeline:Pipeline", "pipelineName"), model
+        serving, training = _tail(values["servingRepositoryUrl"]), _tail(values["trainingRepositoryUrl"])
+        assert {serving, training} <= repositories and serving != training, model
+        assert _tail(values["servingRepositoryArn"]) == serving
+
+
+@pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
+def test_every_environment_output_names_a_resource_the_plan_declares(plans: dict[str, PlanResult],
+                                                                      stack: str) -> None:
+    plan = plans[stack]
+    out = plan.outputs
+    config = parse_stack_config(load_stack(PROJECT_ROOT, stack).config)
+    assert _tail(out["alarmTopicArn"]) in _declared(plan, "aws:sns/topic:Topic")
+    assert out["pinnedVersions"] == config.pinned_versions()
+    assert set(out.get("endpoints", {})) == set(config.sagemaker_models()) - set(config.pulled_sagemaker_models())
+    served = {(r.inputs["name"], r.inputs["endpointConfigName"]) for r in plan.resources
+              if r.type == "aws:sagemaker/endpoint:Endpoint"}
+    for model, endpoint in out.get("endpoints", {}).items():
+        assert (endpoint["endpointName"], endpoint["endpointConfigName"]) in served, model
+        assert endpoint["endpointConfigName"] in _declared(
+            plan, "aws:sagemaker/endpointConfiguration:EndpointConfiguration")
 
 
 def test_shared_outputs_read_back_from_the_wire_form(plans: dict[str, PlanResult]) -> None:

@@ -1,6 +1,7 @@
 """The pack over real plans: every stack of the program, a deliberately bad program, and parliament's audit.
 
-These need the offline planner (`infra.plan.runner`); they skip, saying so, only while it is not importable.
+They import the offline planner plainly: a broken import inside it fails this module, it never turns the
+tests into skips.
 """
 
 from __future__ import annotations
@@ -14,13 +15,11 @@ from typing import Any
 import pytest
 from policy_factory import PACK_DIR, REPO, pack
 
+from infra.plan import __main__ as cli
+from infra.plan import runner
 from infra.plan.model import PlannedResource, PlanResult
 from infra.plan.policy_config import default_policy_config_path, load_policy_config
 from infra.plan.verdict import evaluate, has_mandatory
-
-runner = pytest.importorskip(
-    "infra.plan.runner", reason="infra.plan.runner (the offline planner) is not importable yet"
-)
 
 ENVIRONMENTS = ("shared", "dev", "staging", "prod")
 BAD_PROGRAM = REPO / "tests" / "fixtures" / "bad_program"
@@ -84,7 +83,6 @@ def test_the_bad_program_fails_with_each_violation_named() -> None:
 
 
 def test_the_offline_cli_exits_1_on_the_bad_program_and_2_on_a_bad_policy_config(tmp_path: Path) -> None:
-    cli = pytest.importorskip("infra.plan.__main__", reason="the offline CLI is not importable yet")
     assert cli.main(["--stack", "prod", "--program", str(BAD_PROGRAM)]) == 1
     bad_config = tmp_path / "policy.json"
     bad_config.write_text(json.dumps({"s3-versioning": "mandatory"}), encoding="utf-8")
@@ -92,11 +90,10 @@ def test_the_offline_cli_exits_1_on_the_bad_program_and_2_on_a_bad_policy_config
     assert cli.main(args) == 2
 
 
-@pytest.mark.parametrize("fmt", ["table", "json", "mermaid"])
+@pytest.mark.parametrize("fmt", ["text", "json", "mermaid"])
 def test_every_format_runs_the_pack_and_exits_with_its_verdict(
     fmt: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    cli = pytest.importorskip("infra.plan.__main__", reason="the offline CLI is not importable yet")
     assert cli.main(["--stack", "prod", "--program", str(BAD_PROGRAM), "--format", fmt]) == 1
     captured = capsys.readouterr()
     if fmt == "mermaid":
@@ -109,7 +106,6 @@ def test_every_format_runs_the_pack_and_exits_with_its_verdict(
 def test_the_offline_cli_exits_2_on_an_empty_or_unparsable_policy_config(
     tmp_path: Path, content: str | bytes, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    cli = pytest.importorskip("infra.plan.__main__", reason="the offline CLI is not importable yet")
     path = tmp_path / "policy.json"
     path.write_bytes(content if isinstance(content, bytes) else content.encode())
     args = ["--stack", "prod", "--program", str(BAD_PROGRAM), "--policy-config", str(path)]
@@ -121,7 +117,6 @@ def test_the_offline_cli_exits_2_on_an_empty_or_unparsable_policy_config(
 def test_a_policy_config_that_omits_rules_keeps_the_environments_levels(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    cli = pytest.importorskip("infra.plan.__main__", reason="the offline CLI is not importable yet")
     partial = tmp_path / "policy.json"
     # Names one rule only; without the environment's config beneath it every other rule would be advisory.
     partial.write_text(json.dumps({"s3-versioning-enabled": "advisory"}), encoding="utf-8")

@@ -142,3 +142,20 @@ patches:
         path: /metadata/annotations/mlops.model-package-version
         value: "{version}" # mlops:approvedVersion
 """
+
+
+@pytest.fixture
+def proxy(emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """A fault-injecting proxy on loopback in front of the emulator (see fault_proxy.py), with the tool pointed at
+    it, two attempts per call and a 1 s read timeout, so that a hang ends within the test's budget."""
+    from fault_proxy import FaultProxy
+
+    from infra.release import aws
+
+    started = FaultProxy(emulator.url).start()
+    monkeypatch.setenv("AWS_ENDPOINT_URL", started.url)
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "2")
+    monkeypatch.setattr(aws, "READ_TIMEOUT_SECONDS", 1)
+    monkeypatch.setattr(aws, "INVOKE_READ_TIMEOUT_SECONDS", 1)
+    yield started
+    started.stop()

@@ -85,6 +85,6 @@ def test_an_unknown_package_is_one_line_naming_call_and_resource(emulator, proje
     seed.package_group("churn")
     arn = "arn:aws:sagemaker:us-east-1:123456789012:model-package/mlops-shared-churn/42"
     code, out, err = release(capsys, project, "approve", "--model", "churn", "--package", arn)
-    assert code == 1 and out["ok"] is False and out["error"] == err.split(": error: ", 1)[1].strip()
+    assert code == 2 and out["ok"] is False and out["error"] == err.split(": error: ", 1)[1].strip()
     assert err.count("\n") == 1 and "Traceback" not in err
     assert err.startswith(f"infra.release approve: error: sagemaker:DescribeModelPackage on {arn} failed: ")

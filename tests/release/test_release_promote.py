@@ -85,7 +85,7 @@ def test_emulator_going_away_mid_way_leaves_the_file_whole(own_emulator, project
     before = stack_file.read_bytes()
     code, out, err = release(capsys, project, "promote", "--model", "churn", "--to", "staging")
     assert not own_emulator.alive()
-    assert code == 1 and out["ok"] is False and out["error"] == err.split(": error: ", 1)[1].strip()
+    assert code == 2 and out["ok"] is False and out["error"] == err.split(": error: ", 1)[1].strip()
     assert err.count("\n") == 1 and "Traceback" not in err
     assert err.startswith("infra.release promote: error: sagemaker:DescribeModelPackage on "
                           "arn:aws:sagemaker:us-east-1:123456789012:model-package/mlops-shared-churn/4 failed: ")
@@ -119,7 +119,7 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary_file(emulator, proj
 
     monkeypatch.setattr(promote.os, "replace", full_disk)
     code, doc, err = release(capsys, project, "promote", "--model", "churn", "--to", "staging")
-    assert code == 1 and "Pulumi.staging.yaml: cannot write (No space left on device); the file is unchanged" in err
+    assert code == 2 and "Pulumi.staging.yaml: cannot write (No space left on device); the file is unchanged" in err
     assert stack_file.read_bytes() == before
     assert sorted(os.listdir(stack_file.parent)) == sorted(
         ["Pulumi.dev.yaml", "Pulumi.prod.yaml", "Pulumi.shared.yaml", "Pulumi.staging.yaml"])

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 from release_cli import release, release_text
 
 from infra.release.smoke import sample_request
@@ -49,7 +50,7 @@ def test_wrong_bodies_fail_with_what_is_wrong(emulator, project, capsys):
         ('{"predictions": [{"predicted_label": 1, "score": 1.5}, {"predicted_label": 0, "score": 0.1}, '
          '{"predicted_label": 0, "score": 0.1}]}', "prediction 0: score 1.5 is not a probability in [0, 1]"),
         ('{"predictions": [{"predicted_label": 2, "score": 0.5}, {"predicted_label": 0, "score": 0.1}, '
-         '{"predicted_label": 0, "score": 0.1}]}', "prediction 0: predicted_label 2 is not 0 or 1"),
+         '{"predicted_label": 0, "score": 0.1}]}', "prediction 0: predicted_label 2 is not the integer 0 or 1"),
     ]
     for body, problem in cases:
         emulator.reset()  # moto remembers the answer to an identical request; start from an empty queue
@@ -78,7 +79,38 @@ def test_unreachable_endpoint_is_one_clear_line(emulator, project, capsys, monke
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # nothing listens on the discard port
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
     code, out, err = release(capsys, project, "smoke-test", "--stack", "dev")
-    assert code == 1 and out["ok"] is False and err.count("\n") == 1
+    assert code == 2 and out["ok"] is False and err.count("\n") == 1  # no verdict: the endpoint was never asked
     assert out["error"] == err.split(": error: ", 1)[1].strip()
     assert err.startswith("infra.release smoke-test: error: sagemaker:InvokeEndpoint on endpoint mlops-dev-churn "
                           "failed: Could not connect to the endpoint URL")
+
+
+def _invoke_fails_with(monkeypatch, code: str | None) -> None:
+    from infra.release import smoke
+    from infra.release.errors import AwsError
+
+    def call(self, service, operation, resource, **kwargs):
+        raise AwsError(f"sagemaker:InvokeEndpoint on {resource} failed: {code}: boom", code)
+
+    monkeypatch.setattr(smoke.Aws, "call", call)
+
+
+def test_the_models_own_error_is_a_verdict_other_failures_are_not(project, capsys, monkeypatch):
+    """Exit 1 is a verdict on the release (the container answered 4xx/5xx); an AWS refusal is exit 2 (no verdict)."""
+    _invoke_fails_with(monkeypatch, "ModelError")
+    code, doc, _ = release(capsys, project, "smoke-test", "--stack", "dev")
+    assert code == 1 and "ModelError: boom" in doc["endpoints"][0]["problem"]
+    for other in ("ThrottlingException", "ValidationError", None):
+        _invoke_fails_with(monkeypatch, other)
+        code, doc, err = release(capsys, project, "smoke-test", "--stack", "dev")
+        assert code == 2 and doc["ok"] is False and err.count("\n") == 1, other
+
+
+@pytest.mark.parametrize("label", ["true", "false", "1.0", "0.0", '"1"', "null", "[1]"])
+def test_a_label_that_only_equals_0_or_1_fails(emulator, project, capsys, label):
+    """JSON `true` or `1.0` compare equal to 1 in Python, but the server promises the integer label."""
+    rows = sample_request()[1]
+    body = '{"predictions": [' + ", ".join([f'{{"predicted_label": {label}, "score": 0.5}}'] * rows) + "]}"
+    _answer(emulator, body)
+    code, text, _ = release_text(capsys, project, "smoke-test", "--stack", "dev")
+    assert code == 1 and f"predicted_label {json.loads(label)!r} is not the integer 0 or 1" in text

@@ -14,6 +14,7 @@ from infra.release import training
 PIPELINE = "mlops-shared-churn"
 DATA_BUCKET = "mlops-shared-data-111111111111"
 COMMIT = "9f" * 20
+SNAPSHOT = "s3://data/raw.csv?v=1"  # what release_seed.register records by default
 
 
 def _seed_pipeline_and_data() -> str:
@@ -66,9 +67,10 @@ def test_wait_shows_steps_and_reports_the_registered_package(emulator, project, 
     emulator.post("/_inject/sagemaker/pipeline-script", {"pipeline": PIPELINE, "steps": steps,
                                                           "statuses": ["Executing", "Executing", "Succeeded"]})
     shown: list[str] = []
-    outcome = training.run(project, "churn", commit=COMMIT, snapshot="s3://snap", outputs_file=None, wait=True,
+    outcome = training.run(project, "churn", commit=COMMIT, snapshot=SNAPSHOT, outputs_file=None, wait=True,
                            timeout=30, interval=0.05, progress=shown.append)
     assert outcome.exit_code == 0
+    assert shown.pop(0) == f"started {PIPELINE}: {outcome.data['executionArn']}"  # first, before any poll
     assert [line.split("] ", 1)[1] for line in shown] == [
         "Executing | Preprocess Executing",
         "Executing | Preprocess Succeeded, Train Executing",
@@ -106,7 +108,7 @@ def test_missing_raw_data_and_bad_input(emulator, project, capsys):
     seed.client("sagemaker").create_pipeline(
         PipelineName=PIPELINE, PipelineDefinition="{}", RoleArn="arn:aws:iam::123456789012:role/x")
     code, _, err = release(capsys, project, "start-training", "--model", "churn", "--git-commit", COMMIT)
-    assert code == 1 and err.startswith(f"infra.release start-training: error: s3:HeadObject on "
+    assert code == 2 and err.startswith(f"infra.release start-training: error: s3:HeadObject on "
                                         f"s3://{DATA_BUCKET}/churn/raw/raw.csv failed: ")
     code, _, err = release(capsys, project, "start-training", "--model", "churn", "--git-commit", "main")
     assert code == 2 and "--git-commit 'main': expected a hexadecimal commit id" in err
@@ -132,7 +134,7 @@ def test_the_package_is_found_by_its_execution_when_steps_do_not_name_it(emulato
             seed.register("churn", report=seed.evaluation_report("auc", 0.9), commit=COMMIT,
                           execution=execution["PipelineExecutionArn"])
 
-    outcome = training.run(project, "churn", commit=COMMIT, snapshot="s3://snap", outputs_file=None, wait=True,
+    outcome = training.run(project, "churn", commit=COMMIT, snapshot=SNAPSHOT, outputs_file=None, wait=True,
                            timeout=30, interval=0.05, progress=register_while_running)
     assert outcome.exit_code == 0
     assert outcome.data["package"]["version"] == 2 and outcome.data["package"]["lineage"]["gitCommit"] == COMMIT
@@ -170,3 +172,30 @@ def test_outputs_of_the_shared_stack_name_the_pipeline_and_the_data_bucket(emula
     code, _, err = release(capsys, project, "start-training", "--model", "churn",
                            "--outputs", str(tmp_path / "env.json"))
     assert code == 2 and "not the outputs of the shared stack" in err
+
+
+def test_a_package_whose_lineage_is_not_the_run_s_fails(emulator, project, capsys):
+    """The Register step names a package that records another commit or snapshot: exit 1, both shown."""
+    _seed_pipeline_and_data()
+    for commit, snapshot in (("1" * 40, SNAPSHOT), (COMMIT, "s3://data/raw.csv?v=2")):
+        emulator.post("/_inject/reset", {})
+        package = seed.register("churn", report=seed.evaluation_report("auc", 0.9), commit=commit, snapshot=snapshot)
+        register = {"StepName": "Register", "StepStatus": "Succeeded", "Metadata": {"RegisterModel": {"Arn": package}}}
+        emulator.post("/_inject/sagemaker/pipeline-script", {"pipeline": PIPELINE, "statuses": ["Succeeded"],
+                                                              "steps": [[register]]})
+        code, doc, _ = release(capsys, project, "start-training", "--model", "churn", "--git-commit", COMMIT,
+                               "--data-snapshot", SNAPSHOT, "--wait", "--interval", "0.05")
+        assert code == 1 and doc["package"]["arn"] == package
+
+
+def test_a_failed_poll_still_names_the_run_it_started(own_emulator, project, capsys):
+    _seed_pipeline_and_data()
+    own_emulator.post("/_inject/die-on", {"target": "SageMaker.DescribePipelineExecution"})
+    code, doc, err = release(capsys, project, "start-training", "--model", "churn", "--git-commit", COMMIT,
+                             "--wait", "--interval", "0.05")
+    assert code == 2  # no verdict on the run: the tool lost sight of it
+    arn = doc["executionArn"]
+    assert arn.startswith("arn:aws:sagemaker:") and "/execution/" in arn
+    assert err.startswith(f"started {PIPELINE}: {arn}\n")  # printed before the poll that failed
+    last = err.splitlines()[-1]
+    assert "sagemaker:DescribePipelineExecution" in last and f"the run {arn} was started and keeps running" in last

@@ -151,7 +151,7 @@ def test_failed_and_missing_endpoints(emulator, project, capsys, tmp_path):
 def test_bad_outputs_and_stacks_are_usage_errors(emulator, project, capsys, tmp_path):
     (tmp_path / "bad.json").write_text("{not json")
     code, _, err = release(capsys, project, "verify", "--stack", "dev", "--outputs", str(tmp_path / "bad.json"))
-    assert code == 2 and f"--outputs {tmp_path / 'bad.json'}: not JSON" in err
+    assert code == 2 and f"--outputs {tmp_path / 'bad.json'}: not valid JSON" in err
     other = seed.outputs_file(tmp_path / "other.json", "dev", {"fraud": "x"})
     code, _, err = release(capsys, project, "verify", "--stack", "dev", "--outputs", str(other))
     assert code == 2 and "no endpoint of model 'churn'" in err

@@ -168,7 +168,7 @@ def test_commit_and_application_file_are_checked_input(emulator, project, capsys
     assert code == 2 and f"--argocd-app-json {tmp_path / 'missing.json'}: cannot read" in err
     (tmp_path / "bad.json").write_text("{")
     code, _, err = _verify(capsys, project, str(tmp_path / "bad.json"))
-    assert code == 2 and "not JSON" in err and err.count("\n") == 1
+    assert code == 2 and "not valid JSON" in err and err.count("\n") == 1
 
 
 def test_github_sha_is_the_default_commit(emulator, project, capsys, tmp_path, monkeypatch):
@@ -202,7 +202,7 @@ exit 1
 def test_by_default_the_application_comes_from_kubectl(emulator, project, capsys, fake_kubectl):
     seed.endpoint("dev", "churn", _pulled_config(project, 3))
     code, out, err = release(capsys, project, "verify", "--stack", "dev", "--commit", COMMIT)
-    assert code == 1 and err.count("\n") == 1 and "Traceback" not in err
+    assert code == 2 and err.count("\n") == 1 and "Traceback" not in err  # kubectl failed: no verdict
     assert err == ("infra.release verify: error: kubectl -n argocd get application mlops-dev-churn -o json failed: "
                    "Error from server (NotFound): applications.argoproj.io \"mlops-dev-churn\" not found\n")
     _write(fake_kubectl / "answer.json", _application(COMMIT))

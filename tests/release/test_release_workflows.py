@@ -7,16 +7,25 @@ zizmor runs `--offline` with its strictest persona, and a finding may only be si
 
 from __future__ import annotations
 
+import contextlib
+import copy
+import io
 import json
+import os
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from infra.components.promotion_trigger import DISPATCH_EVENT_TYPE
+from infra.release.cli import main as release_main
 from infra.release.stacks import load
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -148,3 +157,125 @@ def test_promote_listens_to_the_event_the_program_sends():
 def test_train_follows_the_run():
     steps = _workflow("train.yml")["jobs"]["train"]["steps"]
     assert any('infra.release start-training --model "$MODEL" --wait' in s.get("run", "") for s in steps)
+
+
+def _models_in_stack_files(root: Path) -> set[str]:
+    return {m for stack in sorted((root / "stacks").glob("Pulumi.*.yaml"))
+            for m in load(root, stack.name.removeprefix("Pulumi.").removesuffix(".yaml")).config.models}
+
+
+def _named_models(text: str, models: set[str]) -> list[str]:
+    return sorted(m for m in models if re.search(rf"(?<![\w-]){re.escape(m)}(?![\w-])", text))
+
+
+def test_no_workflow_names_a_model():
+    """The models live in the stack files; a workflow that lists them misses the next one (issue #15)."""
+    models = _models_in_stack_files(ROOT)
+    assert {"churn", "fraud"} <= models
+    # the check can fail: the matrix line train.yml had before
+    assert _named_models("""'["churn", "fraud"]'""", models) == ["churn", "fraud"]
+    for path in WORKFLOWS:
+        assert _named_models(path.read_text(), models) == [], f"{path.name} names a model; ask the stack config"
+
+
+def test_train_takes_its_matrix_from_the_models_job():
+    jobs = _workflow("train.yml")["jobs"]
+    step = next(s for s in jobs["models"]["steps"] if s.get("id") == "list")
+    assert "python -m infra.release models" in step["run"]
+    assert jobs["models"]["outputs"]["models"] == "${{ steps.list.outputs.models }}"
+    assert "id-token" not in jobs["models"]["permissions"]  # listing needs no AWS
+    assert jobs["train"]["needs"] == "models"
+    assert jobs["train"]["strategy"]["matrix"] == {"model": "${{ fromJSON(needs.models.outputs.models) }}"}
+
+
+def test_one_scheduler_for_training_the_shared_stacks_eventbridge_rules():
+    """EventBridge (`training.schedule`) starts scheduled training; no workflow does it as well (docs/delivery.md)."""
+    for path in WORKFLOWS:
+        document = _workflow(path.name)
+        if "schedule" in document["on"]:
+            assert "start-training" not in path.read_text(), f"{path.name} schedules training beside EventBridge"
+    assert "schedule" not in _workflow("train.yml")["on"]
+    assert any(m.training.schedule for m in load(ROOT, "shared").config.models.values())
+
+
+def _project_copy(tmp_path: Path) -> Path:
+    """What the workflow's checkout holds for `infra.release models`: the tool, the model contract, the stacks."""
+    project = tmp_path / "checkout"
+    ignore = shutil.ignore_patterns("__pycache__")
+    for folder in ("infra", "model_code", "stacks"):
+        shutil.copytree(ROOT / folder, project / folder, ignore=ignore)
+    shutil.copy(ROOT / "Pulumi.yaml", project / "Pulumi.yaml")
+    return project
+
+
+def _add_model(project: Path, name: str, like: str = "churn") -> None:
+    path = project / "stacks" / "Pulumi.shared.yaml"
+    document = yaml.safe_load(path.read_text())
+    models = document["config"]["mlops:models"]
+    models[name] = copy.deepcopy(models[like])
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
+
+
+def _run_models_step(project: Path, tmp_path: Path, model: str = "") -> tuple[int, str, str]:
+    """The `list` step of train.yml, run by bash as the runner runs it, in a checkout of `project`."""
+    script = next(s for s in _workflow("train.yml")["jobs"]["models"]["steps"] if s.get("id") == "list")["run"]
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    (bin_dir / "python").write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')  # this virtualenv's python
+    (bin_dir / "python").chmod(0o755)
+    output = tmp_path / "github_output"
+    output.write_text("")
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "INPUT_MODEL": model,
+           "RUNNER_TEMP": str(tmp_path), "GITHUB_OUTPUT": str(output), "PYTHONPATH": str(project)}
+    result = subprocess.run(["bash", "-e", "-o", "pipefail", "-c", script], cwd=project, env=env,
+                            capture_output=True, text=True, timeout=120)
+    return result.returncode, output.read_text(), result.stderr
+
+
+def test_a_third_model_in_the_shared_stack_is_in_the_training_matrix(tmp_path):
+    assert shutil.which("jq"), "the workflow step uses jq (preinstalled on GitHub's runners): install jq"
+    project = _project_copy(tmp_path)
+    _add_model(project, "spam")
+    assert _run_models_step(project, tmp_path)[:2] == (0, 'models=["churn","fraud","spam"]\n')
+    assert _run_models_step(project, tmp_path, "spam")[:2] == (0, 'models=["spam"]\n')
+    code, output, err = _run_models_step(project, tmp_path, "nope")
+    assert (code, output) == (2, "") and "--model nope: not a model of stack 'shared'" in err
+    assert "churn, fraud, spam" in err
+
+
+def test_ci_setup_names_the_tools_pip_cannot_install_before_installing_anything(tmp_path):
+    """The README's first command on a machine without kubectl and jq: one clear line each, exit 1, no virtualenv."""
+    (tmp_path / ".ci").mkdir()
+    shutil.copy(ROOT / ".ci" / "setup", tmp_path / ".ci" / "setup")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("dirname", "python3", "printf"):
+        found = shutil.which(tool)
+        if found:
+            (bin_dir / tool).symlink_to(found)
+    result = subprocess.run([shutil.which("bash"), str(tmp_path / ".ci" / "setup")], env={"PATH": str(bin_dir)},
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert [line.split(" (")[0] for line in result.stderr.splitlines()] == [
+        "missing on PATH: kubectl", "missing on PATH: jq"]
+    assert not (tmp_path / ".venv").exists() and not (tmp_path / ".venv-checkov").exists()
+
+
+
+MODEL_NAMES = st.from_regex(r"[a-z][a-z0-9-]{1,19}", fullmatch=True)
+
+
+@settings(max_examples=15, deadline=None)
+@given(added=st.lists(MODEL_NAMES, min_size=1, max_size=3, unique=True))
+def test_the_matrix_is_exactly_the_shared_stacks_models_whatever_they_are_called(added: list[str]) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        project = Path(folder)
+        shutil.copytree(ROOT / "stacks", project / "stacks")
+        shutil.copy(ROOT / "Pulumi.yaml", project / "Pulumi.yaml")
+        for name in added:
+            _add_model(project, name)
+        with contextlib.redirect_stdout(io.StringIO()) as out:
+            assert release_main(["models", "--format", "json", "--project-dir", str(project)]) == 0
+        listed = json.loads(out.getvalue())["models"]
+        assert listed == sorted({"churn", "fraud", *added})
+        assert _named_models(json.dumps(listed), set(added)) == sorted(added)  # the workflow check would see them
