@@ -29,8 +29,8 @@ def run(project_dir: Path, model: str, now: datetime | None = None) -> Outcome:
     settings = stacks.training_of(shared, model).retrain_on_drift
     pipeline = shared.naming.pipeline(model)
     aws, moment = Aws(shared.config.region), now or datetime.now(UTC)
-    runs = guarded(history, "sagemaker:ListPipelineExecutions", pipeline, client=aws.client("sagemaker"),
-                   pipeline=pipeline)
+    runs = guarded(lambda: {"runs": history(aws.client("sagemaker"), pipeline)}, "sagemaker:ListPipelineExecutions",
+                   pipeline, read=lambda answer: answer["runs"])
     guard = GuardSettings(settings.enabled, timedelta(minutes=settings.cooldown_minutes), settings.max_runs_per_day)
     verdict = decide(guard, moment, runs)
     drift_runs = sorted((r for r in runs if r.drift_triggered), key=lambda r: r.started_at, reverse=True)

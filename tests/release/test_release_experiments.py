@@ -27,7 +27,7 @@ def test_a_candidate_is_logged_and_its_package_links_the_run(emulator: object, p
     assert described["CustomerMetadataProperties"]["GitCommit"] == "ab" * 20  # lineage kept
 
 
-def test_an_unreachable_tracking_server_is_one_line_exit_1(emulator: object, project: Path,
+def test_an_unreachable_tracking_server_is_one_line_exit_2(emulator: object, project: Path,
                                                             capsys: pytest.CaptureFixture,
                                                             monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")  # MLflow's client retries with backoff otherwise
@@ -35,7 +35,7 @@ def test_an_unreachable_tracking_server_is_one_line_exit_1(emulator: object, pro
     seed.register("churn", report=seed.evaluation_report("auc", 0.91))
     code, _, err = release(capsys, project, "log-experiment", "--model", "churn", "--tracking-uri",
                            "http://127.0.0.1:9")
-    assert code == 1 and "logging to http://127.0.0.1:9 failed" in err and "Traceback" not in err
+    assert code == 2 and "logging to http://127.0.0.1:9 failed" in err and "Traceback" not in err  # no verdict
 
 
 def test_approve_publishes_the_baseline_of_the_version_it_approves(emulator: object, project: Path,
