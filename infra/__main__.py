@@ -89,16 +89,24 @@ def account_id_of(config: StackConfig, provider: aws.Provider) -> pulumi.Input[s
     return aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(provider=provider)).account_id
 
 
+def partition_of(provider: aws.Provider) -> aws.GetPartitionResult:
+    """The provider's partition (`aws`, `aws-us-gov`, `aws-cn`): the first field of every ARN the program writes
+    (`infra.core.arns`), and its DNS suffix. Asked of the provider, so GovCloud and China stacks get their own."""
+    return aws.get_partition(opts=pulumi.InvokeOptions(provider=provider))
+
+
 def shared_stack(config: StackConfig, naming: Naming, provider: aws.Provider) -> None:
     """Registries, artifact store, training pipelines, promotion trigger and CI trust."""
     account_id = account_id_of(config, provider)
+    aws_partition = partition_of(provider)
+    partition = aws_partition.partition
     # `protect` goes to the stateful children only (keys, buckets, repositories, package groups), never to
     # whole components: their policies, lifecycle rules and aliases must stay changeable.
     opts = pulumi.ResourceOptions(providers={"aws": provider})
     store = ArtifactStore(
         "artifacts",
-        ArtifactStoreArgs(naming=naming, account_id=account_id, reader_account_ids=config.reader_account_ids,
-                          protect=config.protect),
+        ArtifactStoreArgs(naming=naming, account_id=account_id, partition=partition, region=config.region,
+                          reader_account_ids=config.reader_account_ids, protect=config.protect),
         opts,
     )
     tracking = (
@@ -116,7 +124,8 @@ def shared_stack(config: StackConfig, naming: Naming, provider: aws.Provider) ->
             model,
             ModelRegistryArgs(
                 naming=naming, model=model, kms_key_arn=store.key.arn, account_id=account_id,
-                region=config.region, reader_account_ids=config.reader_account_ids, protect=config.protect,
+                region=config.region, partition=partition, reader_account_ids=config.reader_account_ids,
+                protect=config.protect,
             ),
             opts,
         )
@@ -125,7 +134,8 @@ def shared_stack(config: StackConfig, naming: Naming, provider: aws.Provider) ->
             model,
             TrainingPipelineArgs(
                 naming=naming, model=model, training=training, network=config.network, account_id=account_id,
-                region=config.region, kms_key_arn=store.key.arn, data_bucket=store.buckets["data"].name,
+                region=config.region, partition=partition, kms_key_arn=store.key.arn,
+                data_bucket=store.buckets["data"].name,
                 artifacts_bucket=store.buckets["artifacts"].name, training_repository_arn=training_repo.arn,
                 serving_repository_arn=serving_repo.arn,
                 training_image_uri=pulumi.Output.concat(training_repo.repository_url, ":", training.image_tag),
@@ -165,7 +175,8 @@ def shared_stack(config: StackConfig, naming: Naming, provider: aws.Provider) ->
         "ci",
         CiRolesArgs(naming=naming, oidc_provider_arn=oidc.arn, repository=config.github_repository,
                     environment=config.environment, account_id=account_id, region=config.region,
-                    kind="shared", manages_oidc_provider=True),
+                    partition=partition, dns_suffix=aws_partition.dns_suffix, kind="shared",
+                    manages_oidc_provider=True),
         opts,
     )
     SharedOutputs(
@@ -188,10 +199,15 @@ def shared_stack(config: StackConfig, naming: Naming, provider: aws.Provider) ->
 def environment_stack(config: StackConfig, naming: Naming, provider: aws.Provider) -> None:
     """Serving (push path), alarms, CI roles; everything shared comes through a StackReference."""
     account_id = account_id_of(config, provider)
+    aws_partition = partition_of(provider)
+    partition = aws_partition.partition
     opts = pulumi.ResourceOptions(providers={"aws": provider})
     shared = SharedStack(config.shared_stack)
     key = EnvironmentKey(
-        "environment", EnvironmentKeyArgs(naming=naming, account_id=account_id, protect=config.protect), opts
+        "environment",
+        EnvironmentKeyArgs(naming=naming, account_id=account_id, partition=partition, region=config.region,
+                           protect=config.protect),
+        opts,
     )
     endpoints: dict[str, EndpointOutputs[pulumi.Output[str]]] = {}
     serving_roles: dict[str, pulumi.Output[str]] = {}
@@ -206,7 +222,8 @@ def environment_stack(config: StackConfig, naming: Naming, provider: aws.Provide
                 model,
                 SageMakerEndpointArgs(
                     naming=naming, model=model, environment=config.environment, deploy=deploy,
-                    network=config.network, account_id=account_id, region=config.region, kms_key_arn=key.arn,
+                    network=config.network, account_id=account_id, region=config.region, partition=partition,
+                    kms_key_arn=key.arn,
                     alarm_topic_arn=topic.arn,
                     shared=SharedRegistry(
                         account_id=shared.output("account_id"),
@@ -233,11 +250,12 @@ def environment_stack(config: StackConfig, naming: Naming, provider: aws.Provide
         "ci",
         CiRolesArgs(naming=naming, oidc_provider_arn=oidc_arn, repository=config.github_repository,
                     environment=config.environment, account_id=account_id, region=config.region,
-                    kind="environment", manages_oidc_provider=config.creates_oidc_provider(),
+                    partition=partition, dns_suffix=aws_partition.dns_suffix, kind="environment",
+                    manages_oidc_provider=config.creates_oidc_provider(),
                     manages_eks_cluster=config.cluster is not None and config.cluster.eks is not None),
         opts,
     )
-    applications = pull_path(config, naming, provider, shared, key.arn, account_id, ci.deploy_role.arn,
+    applications = pull_path(config, naming, provider, shared, key.arn, account_id, partition, ci.deploy_role.arn,
                              serving_roles)
     monitoring(config, naming, provider, shared, key.arn, account_id, alarm_topic_arn)
     EnvironmentOutputs(
@@ -251,7 +269,7 @@ def environment_stack(config: StackConfig, naming: Naming, provider: aws.Provide
 
 
 def pull_path(config: StackConfig, naming: Naming, provider: aws.Provider, shared: SharedStack,
-              kms_key_arn: pulumi.Input[str], account_id: pulumi.Input[str],
+              kms_key_arn: pulumi.Input[str], account_id: pulumi.Input[str], partition: str,
               deployer_role_arn: pulumi.Input[str],
               serving_roles: dict[str, pulumi.Output[str]]) -> dict[str, str] | None:
     """The cluster side: the cluster and its provider, Argo CD, Argo Rollouts, and what Argo CD syncs."""
@@ -260,7 +278,8 @@ def pull_path(config: StackConfig, naming: Naming, provider: aws.Provider, share
     opts = pulumi.ResourceOptions(providers={"aws": provider})
     cluster = KubernetesCluster(
         "cluster",
-        KubernetesClusterArgs(naming=naming, cluster=config.cluster, region=config.region, profile=config.profile,
+        KubernetesClusterArgs(naming=naming, cluster=config.cluster, region=config.region, partition=partition,
+                              profile=config.profile,
                               account_id=account_id, kms_key_arn=kms_key_arn, deployer_role_arn=deployer_role_arn),
         opts,
     )
@@ -279,7 +298,8 @@ def pull_path(config: StackConfig, naming: Naming, provider: aws.Provider, share
     pulled = sorted(config.pulled_sagemaker_models())
     apps = GitOpsApps(
         "gitops",
-        GitOpsAppsArgs(naming=naming, environment=config.environment, repository=config.github_repository,
+        GitOpsAppsArgs(naming=naming, partition=partition, environment=config.environment,
+                       repository=config.github_repository,
                        settings=config.argocd, provider=cluster.provider, models=models,
                        oidc_provider_arn=cluster.oidc_provider_arn, oidc_host=cluster.oidc_host,
                        argocd=argocd.release, pulled=pulled),
@@ -291,7 +311,8 @@ def pull_path(config: StackConfig, naming: Naming, provider: aws.Provider, share
                                   "role: set cluster.oidcProviderArn with a kubeconfig cluster")
         AckSageMakerController(
             "ack-sagemaker",
-            AckControllerArgs(naming=naming, region=config.region, account_id=account_id, models=pulled,
+            AckControllerArgs(naming=naming, shared=Naming.of_stack(config.shared_stack), partition=partition,
+                              region=config.region, account_id=account_id, models=pulled,
                               serving_role_arns=[serving_roles[m] for m in pulled], kms_key_arn=kms_key_arn,
                               provider=cluster.provider, oidc_provider_arn=cluster.oidc_provider_arn,
                               oidc_host=cluster.oidc_host),

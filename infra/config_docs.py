@@ -19,9 +19,7 @@ configuration value 'y'"), and keys of other namespaces (`aws:`) may not be type
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args, get_origin
 
@@ -31,6 +29,7 @@ from pydantic.fields import FieldInfo
 
 from infra.cli import EXIT_ERROR, EXIT_OK, EXIT_VERDICT
 from infra.config import AWS_KEYS, DEPLOY_TARGETS, PROJECT_NAMESPACE, Deploy, StackConfig, scalar_kind
+from infra.core.files import write_atomically
 from infra.core.paths import PROJECT_ROOT
 
 PULUMI_YAML = PROJECT_ROOT / "Pulumi.yaml"
@@ -272,18 +271,6 @@ def outputs(root: Path = PROJECT_ROOT) -> dict[Path, str]:
     pulumi_yaml = root / PULUMI_YAML.name
     return {pulumi_yaml: render_pulumi_yaml(pulumi_yaml.read_text()),
             root / CONFIG_DOC.relative_to(PROJECT_ROOT): render_config_doc()}
-
-
-def write_atomically(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -18,13 +18,17 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from infra.core import ack_controller as ack
-from infra.core.iam import policy_document
+from infra.core.arns import Arns
+from infra.core.iam import irsa_trust, policy_document
 from infra.core.naming import Naming
 
 
 @dataclass(frozen=True)
 class AckControllerArgs:
     naming: Naming
+    shared: Naming
+    """The shared stack's naming (`Naming.of_stack(mlops:sharedStack)`): whose package groups the controller reads."""
+    partition: str
     region: str
     account_id: pulumi.Input[str]
     models: list[str]
@@ -66,28 +70,15 @@ class AckSageMakerController(pulumi.ComponentResource):
         )
         self.register_outputs({"release": self.release.name, "roleArn": self.role.arn})
 
-    @staticmethod
-    def _trust(provider_arn: str, host: str) -> dict:
-        subject = f"system:serviceaccount:{ack.NAMESPACE}:{ack.SERVICE_ACCOUNT}"
-        return {
-            "Version": "2012-10-17",
-            "Statement": [{
-                "Sid": "AckSageMakerControllerServiceAccount",
-                "Effect": "Allow",
-                "Principal": {"Federated": provider_arn},
-                "Action": "sts:AssumeRoleWithWebIdentity",
-                "Condition": {"StringEquals": {f"{host}:sub": subject, f"{host}:aud": "sts.amazonaws.com"}},
-            }],
-        }
-
     def _role(self, name: str, args: AckControllerArgs) -> aws.iam.Role:
         child = pulumi.ResourceOptions(parent=self)
-        trust = pulumi.Output.all(args.oidc_provider_arn, args.oidc_host).apply(lambda v: self._trust(v[0], v[1]))
-        role = aws.iam.Role(name, name=args.naming.ack_controller_role(),
-                            assume_role_policy=pulumi.Output.json_dumps(trust), max_session_duration=3600,
-                            opts=child)
+        trust = irsa_trust("AckSageMakerControllerServiceAccount", args.oidc_provider_arn, args.oidc_host,
+                           ack.NAMESPACE, ack.SERVICE_ACCOUNT)
+        role = aws.iam.Role(name, name=args.naming.ack_controller_role(), assume_role_policy=trust,
+                            max_session_duration=3600, opts=child)
         statements = pulumi.Output.all(args.account_id, args.kms_key_arn, *args.serving_role_arns).apply(
-            lambda v: ack.controller_statements(args.naming, args.region, v[0], sorted(args.models), list(v[2:]), v[1])
+            lambda v: ack.controller_statements(args.naming, args.shared, Arns(args.partition, args.region, v[0]),
+                                                sorted(args.models), list(v[2:]), v[1])
         )
         aws.iam.RolePolicy(name, role=role.id, policy=statements.apply(lambda s: policy_document(s)), opts=child)
         return role

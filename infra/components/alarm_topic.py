@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from infra.core.iam import policy_document
+from infra.components.service_resources import encrypted_topic
 from infra.core.naming import Naming
 
 
@@ -26,25 +26,7 @@ class AlarmTopic(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: AlarmTopicArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("mlops:monitoring:AlarmTopic", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
-        self.topic = aws.sns.Topic(name, name=args.naming.topic("alarms"), kms_master_key_id=args.kms_key_arn,
-                                   opts=child)
-        aws.sns.TopicPolicy(
-            name,
-            arn=self.topic.arn,
-            policy=policy_document(
-                [
-                    {
-                        "Sid": "CloudWatchPublishesAlarms",
-                        "Effect": "Allow",
-                        "Principal": {"Service": "cloudwatch.amazonaws.com"},
-                        "Action": "sns:Publish",
-                        "Resource": self.topic.arn,
-                        "Condition": {"StringEquals": {"aws:SourceAccount": args.account_id}},
-                    }
-                ]
-            ),
-            opts=child,
-        )
+        self.topic = encrypted_topic(name, args.naming.topic("alarms"), args.kms_key_arn,
+                                     "CloudWatchPublishesAlarms", "cloudwatch.amazonaws.com", args.account_id, self)
         self.arn = self.topic.arn
         self.register_outputs({"arn": self.arn})

@@ -12,7 +12,8 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.components.secure_bucket import LifecycleSettings, SecureBucket, SecureBucketArgs
-from infra.core.iam import policy_document
+from infra.core.arns import Arns
+from infra.core.iam import account_administers_key, policy_document, service_encrypts_with_key
 from infra.core.naming import BUCKET_ROLES, Naming
 
 BUCKET_LIFECYCLES: dict[str, LifecycleSettings] = {
@@ -30,6 +31,8 @@ assert set(BUCKET_LIFECYCLES) == set(BUCKET_ROLES), "every bucket of the store h
 class ArtifactStoreArgs:
     naming: Naming
     account_id: pulumi.Input[str]
+    partition: str
+    region: str
     reader_account_ids: list[str]
     protect: bool = False
     """Protect the key and the buckets (the stateful children) only; policies and the alias stay changeable."""
@@ -44,6 +47,7 @@ class ArtifactStore(pulumi.ComponentResource):
     def __init__(self, name: str, args: ArtifactStoreArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("mlops:storage:ArtifactStore", name, None, opts)
         self._args = args
+        self._arns = Arns(args.partition, args.region, args.account_id)
         self.key = self._key(name)
         self.buckets = {
             role: SecureBucket(
@@ -86,30 +90,16 @@ class ArtifactStore(pulumi.ComponentResource):
     def _key_policy(self) -> pulumi.Output[str]:
         account = self._args.account_id
         statements = [
-            {
-                # Without this the key could become unmanageable; IAM policies then decide who uses it.
-                "Sid": "AccountAdministersKey",
-                "Effect": "Allow",
-                "Principal": {"AWS": pulumi.Output.concat("arn:aws:iam::", account, ":root")},
-                "Action": "kms:*",
-                "Resource": "*",
-            },
-            {
-                # EventBridge publishes promotion requests to the KMS-encrypted SNS topic.
-                "Sid": "EventBridgePublishesEncrypted",
-                "Effect": "Allow",
-                "Principal": {"Service": "events.amazonaws.com"},
-                "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
-                "Resource": "*",
-                "Condition": {"StringEquals": {"aws:SourceAccount": account}},
-            },
+            account_administers_key(self._arns.account_root()),
+            # EventBridge publishes promotion requests to the KMS-encrypted SNS topic.
+            service_encrypts_with_key("EventBridgePublishesEncrypted", "events.amazonaws.com", account),
         ]
         if self._args.reader_account_ids:
             statements.append(
                 {
                     "Sid": "EnvironmentAccountsUseKeyThroughServices",
                     "Effect": "Allow",
-                    "Principal": {"AWS": [f"arn:aws:iam::{a}:root" for a in self._args.reader_account_ids]},
+                    "Principal": {"AWS": [self._arns.account_root(a) for a in self._args.reader_account_ids]},
                     "Action": ["kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey*"],
                     "Resource": "*",
                     "Condition": {
@@ -123,8 +113,9 @@ class ArtifactStore(pulumi.ComponentResource):
         readers = self._args.reader_account_ids
         if not readers:
             return []
-        principals = {"AWS": [f"arn:aws:iam::{a}:root" for a in readers]}
-        bucket_arn = pulumi.Output.concat("arn:aws:s3:::", self._bucket_name(role))
+        principals = {"AWS": [self._arns.account_root(a) for a in readers]}
+        bucket = self._bucket_name(role)
+        bucket_arn, objects = self._arns.bucket(bucket), self._arns.objects(bucket, "*")
         if role == "artifacts":
             return [
                 {
@@ -132,7 +123,7 @@ class ArtifactStore(pulumi.ComponentResource):
                     "Effect": "Allow",
                     "Principal": principals,
                     "Action": ["s3:GetObject", "s3:ListBucket"],
-                    "Resource": [bucket_arn, pulumi.Output.concat(bucket_arn, "/*")],
+                    "Resource": [bucket_arn, objects],
                 }
             ]
         if role == "capture":
@@ -142,7 +133,7 @@ class ArtifactStore(pulumi.ComponentResource):
                     "Effect": "Allow",
                     "Principal": principals,
                     "Action": ["s3:PutObject"],
-                    "Resource": [pulumi.Output.concat(bucket_arn, "/*")],
+                    "Resource": [objects],
                 }
             ]
         return []

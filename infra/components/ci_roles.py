@@ -22,11 +22,12 @@ from typing import Literal
 import pulumi
 import pulumi_aws as aws
 
-from infra.components.github_oidc import GITHUB_OIDC_HOST, STS_AUDIENCE
-from infra.core.iam import allow, policy_document
+from infra.components.github_oidc import GITHUB_OIDC_HOST
+from infra.core import bucket_layout, serving
+from infra.core.arns import Arns
+from infra.core.iam import STS_AUDIENCE, allow, policy_document, web_identity_statement
 from infra.core.naming import Naming
 
-READ_ONLY_POLICY_ARN = "arn:aws:iam::aws:policy/ReadOnlyAccess"
 PREVIEW_SESSION_SECONDS = 3600
 """preview.yml: one `pulumi preview` per job (timeout-minutes 30)."""
 DEPLOY_SESSION_SECONDS = 3 * 3600
@@ -35,6 +36,8 @@ RELEASE_SESSION_SECONDS = 5 * 3600
 """train.yml: start a training run and follow it to its end (timeout-minutes 300); promote.yml is short."""
 RELEASE_ENVIRONMENT_SUFFIX = "-release"
 """The GitHub environment of the automatic loop: `<shared environment>-release` (no required reviewer)."""
+READ_ONLY_POLICY = "ReadOnlyAccess"
+"""The AWS managed policy of the preview role (plus a deny of data-plane reads)."""
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,9 @@ class CiRolesArgs:
     environment: str
     account_id: pulumi.Input[str]
     region: str
+    partition: str
+    dns_suffix: str
+    """The partition's DNS suffix (`amazonaws.com`, `amazonaws.com.cn`): the host of an EKS cluster's OIDC issuer."""
     kind: Literal["shared", "environment"]
     """Which program half the deploy role deploys: its rights cover only the resource types that half declares."""
     manages_oidc_provider: bool
@@ -56,22 +62,8 @@ class CiRolesArgs:
 
 def github_trust(provider_arn: pulumi.Input[str], subject: str) -> pulumi.Output[str]:
     """Trust GitHub's tokens for one exact subject and the STS audience; no wildcards."""
-    return policy_document(
-        [
-            {
-                "Sid": "GitHubActionsOidc",
-                "Effect": "Allow",
-                "Principal": {"Federated": provider_arn},
-                "Action": "sts:AssumeRoleWithWebIdentity",
-                "Condition": {
-                    "StringEquals": {
-                        f"{GITHUB_OIDC_HOST}:aud": STS_AUDIENCE,
-                        f"{GITHUB_OIDC_HOST}:sub": subject,
-                    }
-                },
-            }
-        ]
-    )
+    claims = {f"{GITHUB_OIDC_HOST}:aud": STS_AUDIENCE, f"{GITHUB_OIDC_HOST}:sub": subject}
+    return policy_document([web_identity_statement("GitHubActionsOidc", provider_arn, claims)])
 
 
 class CiRoles(pulumi.ComponentResource):
@@ -84,6 +76,7 @@ class CiRoles(pulumi.ComponentResource):
     def __init__(self, name: str, args: CiRolesArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("mlops:ci:CiRoles", name, None, opts)
         self._args = args
+        self._arns = Arns(args.partition, args.region, args.account_id)
         self.preview_role = self._preview_role(f"{name}-preview")
         self.deploy_role = self._deploy_role(f"{name}-deploy")
         self.release_role = self._release_role(f"{name}-release") if args.kind == "shared" else None
@@ -102,7 +95,8 @@ class CiRoles(pulumi.ComponentResource):
             max_session_duration=PREVIEW_SESSION_SECONDS,
             opts=child,
         )
-        aws.iam.RolePolicyAttachment(name, role=role.name, policy_arn=READ_ONLY_POLICY_ARN, opts=child)
+        aws.iam.RolePolicyAttachment(name, role=role.name, policy_arn=self._arns.managed_policy(READ_ONLY_POLICY),
+                                     opts=child)
         # ReadOnlyAccess also reads object contents; a pull request's preview needs metadata only.
         aws.iam.RolePolicy(
             name,
@@ -124,33 +118,27 @@ class CiRoles(pulumi.ComponentResource):
         return role
 
     def _deploy_role(self, name: str) -> aws.iam.Role:
-        a = self._args
-        child = pulumi.ResourceOptions(parent=self)
-        environment = a.environment
-        role = aws.iam.Role(
-            name,
-            name=a.naming.ci_role("deploy"),
-            assume_role_policy=github_trust(a.oidc_provider_arn, f"repo:{a.repository}:environment:{environment}"),
-            max_session_duration=DEPLOY_SESSION_SECONDS,
-            opts=child,
-        )
-        aws.iam.RolePolicy(name, role=role.id, policy=policy_document(self._deploy_permissions()), opts=child)
-        return role
+        return self._environment_role(name, "deploy", self._args.environment, DEPLOY_SESSION_SECONDS,
+                                      self._deploy_permissions())
 
     def _release_role(self, name: str) -> aws.iam.Role:
         """The automatic loop's role: the release tool's calls on the shared stack, nothing of `pulumi up`."""
+        return self._environment_role(name, "release", f"{self._args.environment}{RELEASE_ENVIRONMENT_SUFFIX}",
+                                      RELEASE_SESSION_SECONDS, self._release_tool_shared_permissions())
+
+    def _environment_role(self, name: str, kind: str, environment: str, session_seconds: int,
+                          statements: list[dict]) -> aws.iam.Role:
+        """A role only jobs of one GitHub environment can assume, with one inline policy."""
         a = self._args
         child = pulumi.ResourceOptions(parent=self)
-        environment = f"{a.environment}{RELEASE_ENVIRONMENT_SUFFIX}"
         role = aws.iam.Role(
             name,
-            name=a.naming.ci_role("release"),
+            name=a.naming.ci_role(kind),
             assume_role_policy=github_trust(a.oidc_provider_arn, f"repo:{a.repository}:environment:{environment}"),
-            max_session_duration=RELEASE_SESSION_SECONDS,
+            max_session_duration=session_seconds,
             opts=child,
         )
-        aws.iam.RolePolicy(name, role=role.id, policy=policy_document(self._release_tool_shared_permissions()),
-                           opts=child)
+        aws.iam.RolePolicy(name, role=role.id, policy=policy_document(statements), opts=child)
         return role
 
     def _deploy_permissions(self) -> list[dict]:
@@ -162,10 +150,10 @@ class CiRoles(pulumi.ComponentResource):
         declares; `tests/infra/test_iam_deploy.py` holds them against a cited table, both ways.
         """
         a = self._args
-        account, scope, stack = a.account_id, a.naming.wildcard, a.naming.stack
+        scope, stack = a.naming.wildcard, a.naming.stack
         stack_keys = {"StringEquals": {"aws:ResourceTag/pulumi-stack": stack}}
         new_keys = {"StringEquals": {"aws:RequestTag/pulumi-stack": stack}}
-        role_arns = pulumi.Output.concat("arn:aws:iam::", account, ":role/", scope)
+        role_arns = self._arns.role(scope)
         statements = [
             # CreateKey has no resource-level permissions; tagging on create is authorized on the account's keys.
             allow("CreateKeysTaggedForThisStack", ["kms:CreateKey"], ["*"], Condition=new_keys),
@@ -185,7 +173,7 @@ class CiRoles(pulumi.ComponentResource):
         if a.manages_oidc_provider:
             statements.append(
                 allow("ManageGitHubOidcProvider", _OIDC_ACTIONS,
-                      [pulumi.Output.concat("arn:aws:iam::", account, f":oidc-provider/{GITHUB_OIDC_HOST}")])
+                      [self._arns.oidc_provider(GITHUB_OIDC_HOST)])
             )
         if a.manages_eks_cluster:
             statements += self._eks_permissions()
@@ -204,18 +192,17 @@ class CiRoles(pulumi.ComponentResource):
                   [self._arn("eks", f"cluster/{cluster}"), self._arn("eks", f"nodegroup/{cluster}/*"),
                    self._arn("eks", f"access-entry/{cluster}/*")]),
             allow("PassOwnRolesToEks", ["iam:PassRole"],
-                  [pulumi.Output.concat("arn:aws:iam::", a.account_id, ":role/", a.naming.wildcard)],
+                  [self._arns.role(a.naming.wildcard)],
                   Condition={"StringEquals": {"iam:PassedToService": "eks.amazonaws.com"}}),
             allow("ManageClusterOidcProvider", _OIDC_ACTIONS,
-                  [pulumi.Output.concat("arn:aws:iam::", a.account_id,
-                                        f":oidc-provider/oidc.eks.{a.region}.amazonaws.com/id/*")]),
+                  [self._arns.oidc_provider(f"oidc.eks.{a.region}.{a.dns_suffix}/id/*")]),
         ]
 
     def _shared_permissions(self) -> list[dict]:
         """Buckets, registries, pipelines and schedules: what only the shared stack declares."""
         scope = self._args.naming.wildcard
         return [
-            allow("ManageStackBuckets", _S3_BUCKET_ACTIONS, [f"arn:aws:s3:::{scope}"]),
+            allow("ManageStackBuckets", _S3_BUCKET_ACTIONS, [self._arns.bucket(scope)]),
             allow("ManageStackRepositories", _ECR_ACTIONS, [self._arn("ecr", f"repository/{scope}")]),
             # ECR creates a grant on the stack key, as the caller, for a repository encrypted with it.
             allow("LetEcrUseStackKeys", ["kms:CreateGrant", "kms:RetireGrant"], [self._arn("kms", "key/*")],
@@ -250,13 +237,13 @@ class CiRoles(pulumi.ComponentResource):
             # ListModelPackages has no resource-level permissions; AWS documents `*` as its resource.
             allow("ReleaseListsPackages", ["sagemaker:ListModelPackages"], ["*"]),
             allow("ReleaseJudgesStackPackages", ["sagemaker:DescribeModelPackage", "sagemaker:UpdateModelPackage"],
-                  [self._arn("sagemaker", f"model-package/{scope}/*")]),
+                  [self._arns.model_package(scope)]),
             allow("ReleaseReadsSnapshotsAndReports", ["s3:GetObject"],
-                  [bucket.apply(lambda b: f"arn:aws:s3:::{b['data']}/*/raw/*"),
-                   bucket.apply(lambda b: f"arn:aws:s3:::{b['artifacts']}/*")]),
+                  [bucket.apply(lambda b: self._arns.objects(b["data"], f"{bucket_layout.raw_data_prefix('*')}*")),
+                   bucket.apply(lambda b: self._arns.objects(b["artifacts"], "*"))]),
             # `approve` publishes an approved version's data baseline for the monitors (infra.release.baselines).
             allow("ReleasePublishesBaselines", ["s3:PutObject"],
-                  [bucket.apply(lambda b: f"arn:aws:s3:::{b['artifacts']}/*/baselines/*")]),
+                  [bucket.apply(lambda b: self._arns.objects(b["artifacts"], "*/baselines/*"))]),
             # `retrain-status` reads the pipelines' executions and the retraining guards' decisions.
             allow("ReleaseReadsRetraining", ["sagemaker:ListPipelineExecutions"],
                   [self._arn("sagemaker", f"pipeline/{scope}")]),
@@ -275,7 +262,7 @@ class CiRoles(pulumi.ComponentResource):
     def _environment_permissions(self) -> list[dict]:
         """Serving, alarms, dashboards and scaling: what only environment stacks declare."""
         a = self._args
-        account, region, scope, prefix = a.account_id, a.region, a.naming.wildcard, a.naming.prefix
+        scope, prefix = a.naming.wildcard, a.naming.prefix
         endpoints = self._arn("sagemaker", f"endpoint/{scope}")
         return [
             allow("ManageStackServing", _SAGEMAKER_SERVING_ACTIONS,
@@ -286,7 +273,7 @@ class CiRoles(pulumi.ComponentResource):
                              "Bool": {"kms:GrantIsForAWSResource": "true"}}),
             # Serving pins a version of a package registered in the shared stack, possibly in another account.
             allow("ReadRegisteredPackages", ["sagemaker:DescribeModelPackage"],
-                  [pulumi.Output.concat("arn:aws:sagemaker:", region, ":*:model-package/", a.naming.project, "-*")]),
+                  [self._arns.in_account("*").sagemaker(f"model-package/{a.naming.project}-*")]),
             allow("ManageStackAlarms", _ALARM_ACTIONS, [self._arn("cloudwatch", f"alarm:{scope}")]),
             allow("ManageStackMonitoring", _SAGEMAKER_MONITORING_ACTIONS,
                   [self._arn("sagemaker", f"{kind}/{scope}")
@@ -312,14 +299,12 @@ class CiRoles(pulumi.ComponentResource):
             # `infra.release smoke-test` invokes the stack's endpoints after each deploy (verify only describes).
             allow("ReleaseSmokeTestsStackEndpoints", ["sagemaker:InvokeEndpoint"], [endpoints]),
             allow("CreateScalingServiceRole", ["iam:CreateServiceLinkedRole"],
-                  [pulumi.Output.concat("arn:aws:iam::", account, f":role/aws-service-role/{_SCALING_SERVICE}/*")],
+                  [self._arns.service_linked_roles(_SCALING_SERVICE)],
                   Condition={"StringEquals": {"iam:AWSServiceName": _SCALING_SERVICE}}),
         ]
 
     def _arn(self, service: str, resource: str, *, region_part: str | None = None) -> pulumi.Output[str]:
-        a = self._args
-        region = a.region if region_part is None else region_part
-        return pulumi.Output.concat(f"arn:aws:{service}:", region, ":", a.account_id, ":", resource)
+        return self._arns.arn(service, resource, region=region_part)
 
 
 _SCALING_SERVICE = "sagemaker.application-autoscaling.amazonaws.com"
@@ -360,7 +345,7 @@ _ALARM_ACTIONS = [
     "cloudwatch:ListTagsForResource", "cloudwatch:TagResource", "cloudwatch:UntagResource",
 ]
 _DASHBOARD_ACTIONS = ["cloudwatch:PutDashboard", "cloudwatch:GetDashboard", "cloudwatch:DeleteDashboards"]
-_SAGEMAKER_TAG_ACTIONS = ["sagemaker:AddTags", "sagemaker:DeleteTags", "sagemaker:ListTags"]
+_SAGEMAKER_TAG_ACTIONS = list(serving.TAG_ACTIONS)
 _SAGEMAKER_SHARED_ACTIONS = [
     "sagemaker:CreatePipeline", "sagemaker:DescribePipeline", "sagemaker:UpdatePipeline", "sagemaker:DeletePipeline",
     "sagemaker:CreateModelPackageGroup", "sagemaker:DescribeModelPackageGroup", "sagemaker:DeleteModelPackageGroup",
@@ -391,12 +376,9 @@ _LOG_GROUP_ACTIONS = [
     "logs:CreateLogGroup", "logs:PutRetentionPolicy", "logs:DeleteRetentionPolicy", "logs:DeleteLogGroup",
     "logs:ListTagsForResource", "logs:TagResource", "logs:UntagResource",
 ]
-_SAGEMAKER_SERVING_ACTIONS = [
-    "sagemaker:CreateModel", "sagemaker:DescribeModel", "sagemaker:DeleteModel",
-    "sagemaker:CreateEndpointConfig", "sagemaker:DescribeEndpointConfig", "sagemaker:DeleteEndpointConfig",
-    "sagemaker:CreateEndpoint", "sagemaker:DescribeEndpoint", "sagemaker:UpdateEndpoint", "sagemaker:DeleteEndpoint",
-    *_SAGEMAKER_TAG_ACTIONS,
-]
+# The same calls as the ACK controller's on the pull path (infra.core.ack_controller): one list, in infra.core.serving.
+_SAGEMAKER_SERVING_ACTIONS = [*serving.MODEL_ACTIONS, *serving.ENDPOINT_CONFIG_ACTIONS, *serving.ENDPOINT_ACTIONS,
+                              *_SAGEMAKER_TAG_ACTIONS]
 _KMS_KEY_ACTIONS = [
     "kms:DescribeKey", "kms:GetKeyPolicy", "kms:PutKeyPolicy", "kms:GetKeyRotationStatus", "kms:EnableKeyRotation",
     "kms:UpdateKeyDescription", "kms:ListResourceTags", "kms:TagResource", "kms:UntagResource",

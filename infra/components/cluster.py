@@ -17,10 +17,12 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from infra.config import Cluster, EksCluster
+from infra.core.arns import Arns
 from infra.core.iam import allow, policy_document
 from infra.core.naming import Naming
 
-CLUSTER_ADMIN_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
+CLUSTER_ADMIN_POLICY = "AmazonEKSClusterAdminPolicy"
+"""The EKS access policy of the deployer and the admin roles (its ARN: `Arns.eks_access_policy`)."""
 _NODE_POLICIES = ("AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy", "AmazonEC2ContainerRegistryReadOnly")
 
 
@@ -29,6 +31,7 @@ class KubernetesClusterArgs:
     naming: Naming
     cluster: Cluster
     region: str
+    partition: str
     profile: str | None
     account_id: pulumi.Input[str]
     kms_key_arn: pulumi.Input[str]
@@ -122,7 +125,8 @@ class KubernetesCluster(pulumi.ComponentResource):
             opts=child,
         )
         aws.iam.RolePolicyAttachment(
-            f"{name}-cluster", role=role.name, policy_arn="arn:aws:iam::aws:policy/AmazonEKSClusterPolicy", opts=child
+            f"{name}-cluster", role=role.name, policy_arn=self._arns().managed_policy("AmazonEKSClusterPolicy"),
+            opts=child
         )
         # Envelope encryption of Secrets: the control plane uses the environment key through this role.
         key_use = aws.iam.RolePolicy(
@@ -185,7 +189,7 @@ class KubernetesCluster(pulumi.ComponentResource):
                     f"{name}-{label}",
                     cluster_name=cluster.name,
                     principal_arn=entry.principal_arn,
-                    policy_arn=CLUSTER_ADMIN_POLICY,
+                    policy_arn=self._arns().eks_access_policy(CLUSTER_ADMIN_POLICY),
                     access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(type="cluster"),
                     opts=pulumi.ResourceOptions(parent=self),
                 )
@@ -203,7 +207,7 @@ class KubernetesCluster(pulumi.ComponentResource):
         )
         attachments = [
             aws.iam.RolePolicyAttachment(
-                f"{name}-nodes-{policy}", role=role.name, policy_arn=f"arn:aws:iam::aws:policy/{policy}", opts=child
+                f"{name}-nodes-{policy}", role=role.name, policy_arn=self._arns().managed_policy(policy), opts=child
             )
             for policy in _NODE_POLICIES
         ]
@@ -221,3 +225,6 @@ class KubernetesCluster(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=attachments,
                                         ignore_changes=["scalingConfig.desiredSize"]),
         )
+
+    def _arns(self) -> Arns:
+        return Arns(self._args.partition, self._args.region, self._args.account_id)

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from infra.core.iam import policy_document
+from infra.core.arns import Arns
+from infra.core.iam import account_administers_key, policy_document, service_encrypts_with_key
 from infra.core.naming import Naming
 
 
@@ -18,6 +19,8 @@ from infra.core.naming import Naming
 class EnvironmentKeyArgs:
     naming: Naming
     account_id: pulumi.Input[str]
+    partition: str
+    region: str
     protect: bool = False
     """Protect the key (what it encrypted is unreadable without it); the alias stays changeable."""
 
@@ -38,22 +41,9 @@ class EnvironmentKey(pulumi.ComponentResource):
             deletion_window_in_days=30,
             policy=policy_document(
                 [
-                    {
-                        "Sid": "AccountAdministersKey",
-                        "Effect": "Allow",
-                        "Principal": {"AWS": pulumi.Output.concat("arn:aws:iam::", account, ":root")},
-                        "Action": "kms:*",
-                        "Resource": "*",
-                    },
-                    {
-                        # Alarms publish to the encrypted SNS topic; CloudWatch needs the data key for that.
-                        "Sid": "CloudWatchPublishesEncrypted",
-                        "Effect": "Allow",
-                        "Principal": {"Service": "cloudwatch.amazonaws.com"},
-                        "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
-                        "Resource": "*",
-                        "Condition": {"StringEquals": {"aws:SourceAccount": account}},
-                    },
+                    account_administers_key(Arns(args.partition, args.region, account).account_root()),
+                    # Alarms publish to the encrypted SNS topic; CloudWatch needs the data key for that.
+                    service_encrypts_with_key("CloudWatchPublishesEncrypted", "cloudwatch.amazonaws.com", account),
                 ]
             ),
             opts=pulumi.ResourceOptions(parent=self, protect=args.protect),

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pulumi
 import pulumi_aws as aws
 
+from infra.core.iam import STS_AUDIENCE
+
 GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
-STS_AUDIENCE = "sts.amazonaws.com"
 
 
 class GitHubOidcProvider(pulumi.ComponentResource):

@@ -22,8 +22,9 @@ import pulumi_kubernetes as k8s
 
 from infra.components.argocd import NAMESPACE as ARGOCD_NAMESPACE
 from infra.config import ArgoCd
-from infra.core import ack
-from infra.core.iam import allow, policy_document
+from infra.core import ack, bucket_layout
+from infra.core.arns import Arns, packages_of_group
+from infra.core.iam import allow, irsa_trust, policy_document
 from infra.core.naming import Naming, model_tags
 
 IN_CLUSTER = "https://kubernetes.default.svc"
@@ -132,6 +133,7 @@ class ModelAccess:
 @dataclass(frozen=True)
 class GitOpsAppsArgs:
     naming: Naming
+    partition: str
     environment: str
     repository: str
     settings: ArgoCd
@@ -204,36 +206,22 @@ class GitOpsApps(pulumi.ComponentResource):
 
     def _irsa_role(self, name: str, model: str, access: ModelAccess) -> aws.iam.Role:
         a = self._args
-        subject = f"system:serviceaccount:{a.naming.model_namespace(model)}:{SERVICE_ACCOUNT}"
-        trust = pulumi.Output.all(a.oidc_provider_arn, a.oidc_host).apply(
-            lambda v: {
-                "Version": "2012-10-17",
-                "Statement": [{
-                    "Sid": "ModelServerServiceAccount",
-                    "Effect": "Allow",
-                    "Principal": {"Federated": v[0]},
-                    "Action": "sts:AssumeRoleWithWebIdentity",
-                    "Condition": {"StringEquals": {f"{v[1]}:sub": subject, f"{v[1]}:aud": "sts.amazonaws.com"}},
-                }],
-            }
-        )
         role = aws.iam.Role(
             f"{name}-{model}",
             name=a.naming.k8s_serving_role(model),
-            assume_role_policy=pulumi.Output.json_dumps(trust),
+            assume_role_policy=irsa_trust("ModelServerServiceAccount", a.oidc_provider_arn, a.oidc_host,
+                                          a.naming.model_namespace(model), SERVICE_ACCOUNT),
             tags=model_tags(model),
             opts=pulumi.ResourceOptions(parent=self),
         )
-        packages = pulumi.Output.from_input(access.package_group_arn).apply(
-            lambda arn: arn.replace(":model-package-group/", ":model-package/") + "/*"
-        )
+        packages = pulumi.Output.from_input(access.package_group_arn).apply(packages_of_group)
+        artifacts = Arns(a.partition, "", "").objects(access.artifacts_bucket, f"{bucket_layout.model_prefix(model)}*")
         aws.iam.RolePolicy(
             f"{name}-{model}",
             role=role.id,
             policy=policy_document([
                 allow("DescribeApprovedPackages", ["sagemaker:DescribeModelPackage"], [packages]),
-                allow("ReadModelArtifacts", ["s3:GetObject"],
-                      [pulumi.Output.concat("arn:aws:s3:::", access.artifacts_bucket, f"/{model}/*")]),
+                allow("ReadModelArtifacts", ["s3:GetObject"], [artifacts]),
                 allow("DecryptModelArtifacts", ["kms:Decrypt", "kms:DescribeKey"], [access.kms_key_arn]),
             ]),
             opts=pulumi.ResourceOptions(parent=self),

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from infra.core.iam import policy_document
+from infra.core.arns import Arns
+from infra.core.iam import ECR_PULL_ACTIONS, policy_document
 from infra.core.naming import IMAGE_ROLES, Naming, model_tags
 
 # Untagged layers are garbage after a week; tagged releases are kept, newest 100.
@@ -43,6 +44,7 @@ class ModelRegistryArgs:
     kms_key_arn: pulumi.Input[str]
     account_id: pulumi.Input[str]
     region: str
+    partition: str
     reader_account_ids: list[str]
     protect: bool = False
     """Protect the repositories and the package group; their policies stay changeable."""
@@ -57,6 +59,7 @@ class ModelRegistry(pulumi.ComponentResource):
     def __init__(self, name: str, args: ModelRegistryArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("mlops:registry:ModelRegistry", name, None, opts)
         self._args = args
+        self._arns = Arns(args.partition, args.region, args.account_id)
         tags = model_tags(args.model)
         self.repositories = {role: self._repository(f"{name}-{role}", role, tags) for role in IMAGE_ROLES}
         self.package_group = aws.sagemaker.ModelPackageGroup(
@@ -98,9 +101,8 @@ class ModelRegistry(pulumi.ComponentResource):
                         {
                             "Sid": "EnvironmentAccountsPullServingImage",
                             "Effect": "Allow",
-                            "Principal": {"AWS": [f"arn:aws:iam::{a}:root" for a in self._args.reader_account_ids]},
-                            "Action": ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage",
-                                       "ecr:GetDownloadUrlForLayer"],
+                            "Principal": {"AWS": [self._arns.account_root(a) for a in self._args.reader_account_ids]},
+                            "Action": list(ECR_PULL_ACTIONS),
                         }
                     ]
                 ),
@@ -111,7 +113,6 @@ class ModelRegistry(pulumi.ComponentResource):
     def _share_package_group(self, name: str) -> None:
         args = self._args
         group_name = args.naming.package_group(args.model)
-        prefix = pulumi.Output.concat("arn:aws:sagemaker:", args.region, ":", args.account_id)
         aws.sagemaker.ModelPackageGroupPolicy(
             name,
             model_package_group_name=self.package_group.model_package_group_name,
@@ -120,12 +121,12 @@ class ModelRegistry(pulumi.ComponentResource):
                     {
                         "Sid": "EnvironmentAccountsReadPackages",
                         "Effect": "Allow",
-                        "Principal": {"AWS": [f"arn:aws:iam::{a}:root" for a in args.reader_account_ids]},
+                        "Principal": {"AWS": [self._arns.account_root(a) for a in args.reader_account_ids]},
                         "Action": ["sagemaker:DescribeModelPackage", "sagemaker:DescribeModelPackageGroup",
                                    "sagemaker:ListModelPackages"],
                         "Resource": [
-                            pulumi.Output.concat(prefix, ":model-package-group/", group_name),
-                            pulumi.Output.concat(prefix, ":model-package/", group_name, "/*"),
+                            self._arns.model_package_group(group_name),
+                            self._arns.model_package(group_name),
                         ],
                     }
                 ]

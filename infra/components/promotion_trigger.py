@@ -15,8 +15,9 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from infra.components.service_resources import encrypted_topic, service_role
 from infra.config import StackConfig
-from infra.core.iam import allow, policy_document, service_trust
+from infra.core.iam import allow
 from infra.core.naming import Naming
 
 DISPATCH_EVENT_TYPE = "model-package-approved"
@@ -87,26 +88,8 @@ class PromotionTrigger(pulumi.ComponentResource):
     def __init__(self, name: str, args: PromotionTriggerArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("mlops:delivery:PromotionTrigger", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        self.topic = aws.sns.Topic(
-            name, name=args.naming.topic("promotions"), kms_master_key_id=args.kms_key_arn, opts=child
-        )
-        aws.sns.TopicPolicy(
-            name,
-            arn=self.topic.arn,
-            policy=policy_document(
-                [
-                    {
-                        "Sid": "EventBridgePublishesPromotions",
-                        "Effect": "Allow",
-                        "Principal": {"Service": "events.amazonaws.com"},
-                        "Action": "sns:Publish",
-                        "Resource": self.topic.arn,
-                        "Condition": {"StringEquals": {"aws:SourceAccount": args.account_id}},
-                    }
-                ]
-            ),
-            opts=child,
-        )
+        self.topic = encrypted_topic(name, args.naming.topic("promotions"), args.kms_key_arn,
+                                     "EventBridgePublishesPromotions", "events.amazonaws.com", args.account_id, self)
         self.rule = aws.cloudwatch.EventRule(
             name,
             name=args.naming.approval_rule(),
@@ -153,19 +136,8 @@ class PromotionTrigger(pulumi.ComponentResource):
             invocation_rate_limit_per_second=1,
             opts=child,
         )
-        role = aws.iam.Role(
-            name,
-            name=args.naming.role("github-dispatch"),
-            assume_role_policy=service_trust("events.amazonaws.com", args.account_id),
-            opts=child,
-        )
-        aws.iam.RolePolicy(
-            name,
-            role=role.id,
-            policy=policy_document([allow("InvokeGitHubDispatch", ["events:InvokeApiDestination"],
-                                          [destination.arn])]),
-            opts=child,
-        )
+        role = service_role(name, args.naming.role("github-dispatch"), "events.amazonaws.com", args.account_id,
+                            [allow("InvokeGitHubDispatch", ["events:InvokeApiDestination"], [destination.arn])], self)
         aws.cloudwatch.EventTarget(
             name,
             rule=self.rule.name,

@@ -31,11 +31,25 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
+from infra.components.service_resources import service_role
 from infra.config import Autoscaling, Network, SageMakerDeploy
-from infra.core.iam import allow, ecr_login, policy_document, sagemaker_metrics, service_trust, vpc_attachment
+from infra.core import bucket_layout
+from infra.core.arns import Arns
+from infra.core.iam import ECR_PULL_ACTIONS, allow, ecr_login, sagemaker_metrics, vpc_attachment
 from infra.core.naming import Naming, model_tags
 from infra.core.rollout import describe_steps
-from infra.core.serving import ROUTING_TYPE, SHADOW_VARIANT, VARIANT
+from infra.core.serving import (
+    ALARM_SIGNALS,
+    CAPTURE_CSV_CONTENT_TYPES,
+    CAPTURE_JSON_CONTENT_TYPES,
+    CAPTURE_MODES,
+    LATENCY_P99,
+    MODEL_ERRORS,
+    ROUTING_TYPE,
+    SERVER_ERRORS,
+    SHADOW_VARIANT,
+    VARIANT,
+)
 
 
 @dataclass(frozen=True)
@@ -60,6 +74,7 @@ class SageMakerEndpointArgs:
     network: Network
     account_id: pulumi.Input[str]
     region: str
+    partition: str
     kms_key_arn: pulumi.Input[str]
     alarm_topic_arn: pulumi.Input[str]
     shared: SharedRegistry
@@ -74,12 +89,9 @@ def config_digest(content: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:10]
 
 
-def package_arn(shared: SharedRegistry, version: int) -> pulumi.Output[str]:
+def package_arn(arns: Arns, shared: SharedRegistry, version: int) -> pulumi.Output[str]:
     """The ARN of one version of the model package group; pinning it is what promotion changes."""
-    return pulumi.Output.concat(
-        "arn:aws:sagemaker:", shared.region, ":", shared.account_id, ":model-package/",
-        shared.package_group_name, f"/{version}",
-    )
+    return arns.in_account(shared.account_id, shared.region).model_package(shared.package_group_name, version)
 
 
 class SageMakerEndpoint(pulumi.ComponentResource):
@@ -98,6 +110,7 @@ class SageMakerEndpoint(pulumi.ComponentResource):
     def __init__(self, name: str, args: SageMakerEndpointArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("mlops:serving:SageMakerEndpoint", name, None, opts)
         self._args = args
+        self._arns = Arns(args.partition, args.region, args.account_id)
         self._tags = model_tags(args.model)
         self.endpoint_name = args.naming.endpoint(args.model)
         self.role = self._execution_role(name)
@@ -126,39 +139,27 @@ class SageMakerEndpoint(pulumi.ComponentResource):
     # -- identity ---------------------------------------------------------------------------------------------
     def _execution_role(self, name: str) -> aws.iam.Role:
         a = self._args
-        role_name = a.naming.serving_role(a.model)
-        role = aws.iam.Role(
-            name,
-            name=role_name,
-            assume_role_policy=service_trust("sagemaker.amazonaws.com", a.account_id),
-            tags=self._tags,
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        artifacts = pulumi.Output.concat("arn:aws:s3:::", a.shared.artifacts_bucket, f"/{a.model}/*")
+        artifacts = self._arns.objects(a.shared.artifacts_bucket, f"{bucket_layout.model_prefix(a.model)}*")
         statements = [
             allow("ReadModelArtifacts", ["s3:GetObject"], [artifacts]),
             allow("DecryptModelArtifacts", ["kms:Decrypt", "kms:DescribeKey"], [a.shared.kms_key_arn]),
-            allow("PullServingImage", ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage",
-                                       "ecr:GetDownloadUrlForLayer"], [a.shared.serving_repository_arn]),
+            allow("PullServingImage", ECR_PULL_ACTIONS, [a.shared.serving_repository_arn]),
             ecr_login(),
             allow("WriteEndpointLogs", ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:DescribeLogStreams",
                                         "logs:PutLogEvents"],
-                  [pulumi.Output.concat("arn:aws:logs:", a.region, ":", a.account_id,
-                                        ":log-group:/aws/sagemaker/Endpoints/*")]),
+                  [self._arns.log_groups("/aws/sagemaker/Endpoints/")]),
             sagemaker_metrics(),
         ]
         if a.deploy.data_capture_percent:
             # SageMaker writes captured requests as the endpoint's execution role, into the shared capture bucket.
             statements += [
-                allow("WriteDataCapture", ["s3:PutObject"], [self._capture_uri().apply(
-                    lambda uri: "arn:aws:s3:::" + uri.removeprefix("s3://") + "*")]),
+                allow("WriteDataCapture", ["s3:PutObject"], [self._capture_uri().apply(self._arns.s3_uri_objects)]),
                 allow("EncryptDataCapture", ["kms:GenerateDataKey"], [a.shared.kms_key_arn]),
             ]
         if a.network.subnet_ids:
             statements.append(vpc_attachment(a.region))
-        aws.iam.RolePolicy(name, role=role.id, policy=policy_document(statements),
-                           opts=pulumi.ResourceOptions(parent=self))
-        return role
+        return service_role(name, a.naming.serving_role(a.model), "sagemaker.amazonaws.com", a.account_id, statements,
+                            self, self._tags)
 
     # -- model and configuration ------------------------------------------------------------------------------
     def _model(self, name: str, version: int, variant: str = "") -> aws.sagemaker.Model:
@@ -170,7 +171,8 @@ class SageMakerEndpoint(pulumi.ComponentResource):
             if a.network.subnet_ids
             else None
         )
-        container = aws.sagemaker.ModelPrimaryContainerArgs(model_package_name=package_arn(a.shared, version))
+        container = aws.sagemaker.ModelPrimaryContainerArgs(model_package_name=package_arn(self._arns, a.shared,
+                                                                                           version))
         content = pulumi.Output.from_input([container, vpc, self.role.arn])
         # A model is immutable: any change replaces it. The name carries the version and a digest of the
         # content, so the replacement is created before the old model goes, and the endpoint configuration
@@ -263,33 +265,32 @@ class SageMakerEndpoint(pulumi.ComponentResource):
             initial_sampling_percentage=percent,
             destination_s3_uri=self._capture_uri(),
             kms_key_id=a.shared.kms_key_arn,
-            capture_options=[
-                aws.sagemaker.EndpointConfigurationDataCaptureConfigCaptureOptionArgs(capture_mode="Input"),
-                aws.sagemaker.EndpointConfigurationDataCaptureConfigCaptureOptionArgs(capture_mode="Output"),
-            ],
+            capture_options=[aws.sagemaker.EndpointConfigurationDataCaptureConfigCaptureOptionArgs(capture_mode=mode)
+                             for mode in CAPTURE_MODES],
             capture_content_type_header=aws.sagemaker.EndpointConfigurationDataCaptureConfigCaptureContentTypeHeaderArgs(
-                csv_content_types=["text/csv"], json_content_types=["application/json"]
+                csv_content_types=list(CAPTURE_CSV_CONTENT_TYPES), json_content_types=list(CAPTURE_JSON_CONTENT_TYPES)
             ),
         )
 
     def _capture_uri(self) -> pulumi.Output[str]:
         """Where this endpoint's captured traffic goes: `<capture bucket>/<environment>/<model>/`."""
         a = self._args
-        prefix = Naming.capture_prefix(a.environment, a.model)
-        return pulumi.Output.concat("s3://", a.shared.capture_bucket, "/", prefix)
+        prefix = bucket_layout.capture_prefix(a.environment, a.model)
+        return pulumi.Output.from_input(a.shared.capture_bucket).apply(lambda bucket: bucket_layout.s3_uri(bucket,
+                                                                                                           prefix))
 
     # -- guardrails --------------------------------------------------------------------------------------------
     def _alarms(self, name: str) -> list[aws.cloudwatch.MetricAlarm]:
         a, limits = self._args, self._args.deploy.alarms
-        specs = [
-            ("5xx-errors", "Invocation5XXErrors", {"statistic": "Sum"}, limits.server_errors,
-             "Server errors from the endpoint"),
-            ("model-errors", "InvocationModelErrors", {"statistic": "Sum"}, limits.model_errors,
-             "Requests the model container failed"),
+        specs = {
+            SERVER_ERRORS: ("Invocation5XXErrors", {"statistic": "Sum"}, limits.server_errors,
+                            "Server errors from the endpoint"),
+            MODEL_ERRORS: ("InvocationModelErrors", {"statistic": "Sum"}, limits.model_errors,
+                           "Requests the model container failed"),
             # ModelLatency is reported in microseconds.
-            ("latency-p99", "ModelLatency", {"extended_statistic": "p99"}, limits.latency_p99_ms * 1000,
-             f"p99 model latency above {limits.latency_p99_ms} ms"),
-        ]
+            LATENCY_P99: ("ModelLatency", {"extended_statistic": "p99"}, limits.latency_p99_ms * 1000,
+                          f"p99 model latency above {limits.latency_p99_ms} ms"),
+        }
         return [
             aws.cloudwatch.MetricAlarm(
                 f"{name}-{suffix}",
@@ -309,7 +310,7 @@ class SageMakerEndpoint(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self),
                 **statistic,
             )
-            for suffix, metric, statistic, threshold, description in specs
+            for suffix, (metric, statistic, threshold, description) in ((s, specs[s]) for s in ALARM_SIGNALS)
         ]
 
     def _endpoint(self, name: str) -> aws.sagemaker.Endpoint:

@@ -12,8 +12,11 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from infra.components.service_resources import service_role
 from infra.config import Network, Training
-from infra.core.iam import allow, ecr_login, policy_document, sagemaker_metrics, service_trust, vpc_attachment
+from infra.core import bucket_layout
+from infra.core.arns import Arns
+from infra.core.iam import ECR_PULL_ACTIONS, allow, ecr_login, sagemaker_metrics, vpc_attachment
 from infra.core.naming import Naming, model_tags
 from infra.core.pipeline import PipelineSpec, build_pipeline_definition
 from infra.core.pipeline.spec import PARAM_DATA_SNAPSHOT, PARAM_TRIGGER_REASON, scheduled_data_snapshot
@@ -27,6 +30,7 @@ class TrainingPipelineArgs:
     network: Network
     account_id: pulumi.Input[str]
     region: str
+    partition: str
     kms_key_arn: pulumi.Input[str]
     data_bucket: pulumi.Input[str]
     artifacts_bucket: pulumi.Input[str]
@@ -46,6 +50,7 @@ class TrainingPipeline(pulumi.ComponentResource):
     def __init__(self, name: str, args: TrainingPipelineArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("mlops:training:TrainingPipeline", name, None, opts)
         self._args = args
+        self._arns = Arns(args.partition, args.region, args.account_id)
         self._tags = model_tags(args.model)
         self.role = self._execution_role(name)
         self.pipeline = aws.sagemaker.Pipeline(
@@ -75,10 +80,10 @@ class TrainingPipeline(pulumi.ComponentResource):
                 PipelineSpec(
                     pipeline_name=args.naming.pipeline(args.model),
                     region=args.region,
-                    role_arn=f"arn:aws:iam::{account}:role/{role_name}",
+                    role_arn=self._arns.in_account(account).role(role_name),
                     default_bucket=artifacts,
                     raw_data_s3_uri=self._raw_data_s3_uri(data),
-                    artifacts_s3_uri=f"s3://{artifacts}/{args.model}/",
+                    artifacts_s3_uri=bucket_layout.s3_uri(artifacts, bucket_layout.model_prefix(args.model)),
                     kms_key_arn=key,
                     training_image_uri=train_image,
                     serving_image_uri=serve_image,
@@ -105,90 +110,60 @@ class TrainingPipeline(pulumi.ComponentResource):
         ).apply(build)
 
     def _raw_data_s3_uri(self, data_bucket: str) -> str:
-        return f"s3://{data_bucket}/{self._args.model}/raw/"
+        return bucket_layout.s3_uri(data_bucket, bucket_layout.raw_data_prefix(self._args.model))
 
     def _execution_role(self, name: str) -> aws.iam.Role:
         args = self._args
         role_name = args.naming.pipeline_role(args.model)
-        role = aws.iam.Role(
-            name,
-            name=role_name,
-            assume_role_policy=service_trust("sagemaker.amazonaws.com", args.account_id),
-            tags=self._tags,
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        aws.iam.RolePolicy(
-            name,
-            role=role.id,
-            policy=policy_document(self._permissions(role_name)),
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        return role
+        return service_role(name, role_name, "sagemaker.amazonaws.com", args.account_id,
+                            self._permissions(role_name), self, self._tags)
 
     def _permissions(self, role_name: str) -> list[dict]:
         """Only what the five steps need, on this model's prefixes and resources."""
         a, model = self._args, self._args.model
-        account, region = a.account_id, a.region
-        sm = pulumi.Output.concat("arn:aws:sagemaker:", region, ":", account)
-        data = pulumi.Output.concat("arn:aws:s3:::", a.data_bucket)
-        artifacts = pulumi.Output.concat("arn:aws:s3:::", a.artifacts_bucket)
+        arns, own = self._arns, f"{bucket_layout.model_prefix(model)}*"
         statements = [
-            allow("ReadTrainingData", ["s3:GetObject"], [pulumi.Output.concat(data, f"/{model}/*")]),
-            allow("ListTrainingData", ["s3:ListBucket"], [data],
-                  Condition={"StringLike": {"s3:prefix": [f"{model}/*"]}}),
-            allow("ReadWriteArtifacts", ["s3:GetObject", "s3:PutObject"],
-                  [pulumi.Output.concat(artifacts, f"/{model}/*")]),
-            allow("ListArtifacts", ["s3:ListBucket"], [artifacts],
-                  Condition={"StringLike": {"s3:prefix": [f"{model}/*"]}}),
+            allow("ReadTrainingData", ["s3:GetObject"], [arns.objects(a.data_bucket, own)]),
+            allow("ListTrainingData", ["s3:ListBucket"], [arns.bucket(a.data_bucket)],
+                  Condition={"StringLike": {"s3:prefix": [own]}}),
+            allow("ReadWriteArtifacts", ["s3:GetObject", "s3:PutObject"], [arns.objects(a.artifacts_bucket, own)]),
+            allow("ListArtifacts", ["s3:ListBucket"], [arns.bucket(a.artifacts_bucket)],
+                  Condition={"StringLike": {"s3:prefix": [own]}}),
             allow("UseArtifactKey", ["kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey"], [a.kms_key_arn]),
             allow("GrantKeyToJobVolumes", ["kms:CreateGrant"], [a.kms_key_arn],
                   Condition={"Bool": {"kms:GrantIsForAWSResource": "true"}}),
-            allow("PullTrainingImage", ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage",
-                                        "ecr:GetDownloadUrlForLayer"], [a.training_repository_arn]),
+            allow("PullTrainingImage", ECR_PULL_ACTIONS, [a.training_repository_arn]),
             # Registering a package resolves its serving image's tag to a digest: the manifest, never the layers.
             allow("ResolveServingImage", ["ecr:BatchGetImage", "ecr:DescribeImages"], [a.serving_repository_arn]),
             ecr_login(),
             allow("WriteJobLogs", ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:DescribeLogStreams",
                                    "logs:PutLogEvents"],
-                  [pulumi.Output.concat("arn:aws:logs:", region, ":", account, f":log-group:/aws/sagemaker/{group}*")
-                   for group in ("ProcessingJobs", "TrainingJobs")]),
+                  [arns.log_groups(f"/aws/sagemaker/{group}") for group in ("ProcessingJobs", "TrainingJobs")]),
             sagemaker_metrics(),
             allow("RunPipelineJobs",
                   ["sagemaker:AddTags", "sagemaker:CreateProcessingJob", "sagemaker:CreateTrainingJob",
                    "sagemaker:DescribeProcessingJob", "sagemaker:DescribeTrainingJob",
                    "sagemaker:StopProcessingJob", "sagemaker:StopTrainingJob"],
-                  [pulumi.Output.concat(sm, ":training-job/*"), pulumi.Output.concat(sm, ":processing-job/*")]),
+                  [arns.sagemaker("training-job/*"), arns.sagemaker("processing-job/*")]),
             allow("RegisterCandidates",
                   ["sagemaker:CreateModelPackage", "sagemaker:DescribeModelPackage",
                    "sagemaker:DescribeModelPackageGroup", "sagemaker:AddTags"],
-                  [pulumi.Output.concat(sm, ":model-package-group/", a.naming.package_group(model)),
-                   pulumi.Output.concat(sm, ":model-package/", a.naming.package_group(model), "/*")]),
+                  [arns.model_package_group(a.naming.package_group(model)),
+                   arns.model_package(a.naming.package_group(model))]),
             allow("PassOwnRoleToJobs", ["iam:PassRole"],
-                  [pulumi.Output.concat("arn:aws:iam::", account, ":role/", role_name)],
+                  [arns.role(role_name)],
                   Condition={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}),
         ]
         if a.network.subnet_ids:
-            statements.append(vpc_attachment(region))
+            statements.append(vpc_attachment(a.region))
         return statements
 
     def _schedule(self, name: str, expression: str) -> None:
         a = self._args
         child = pulumi.ResourceOptions(parent=self)
-        events_role = aws.iam.Role(
-            f"{name}-schedule",
-            name=a.naming.schedule_role(a.model),
-            assume_role_policy=service_trust("events.amazonaws.com", a.account_id),
-            tags=self._tags,
-            opts=child,
-        )
-        aws.iam.RolePolicy(
-            f"{name}-schedule",
-            role=events_role.id,
-            policy=policy_document(
-                [allow("StartThisPipeline", ["sagemaker:StartPipelineExecution"], [self.pipeline.arn])]
-            ),
-            opts=child,
-        )
+        events_role = service_role(
+            f"{name}-schedule", a.naming.schedule_role(a.model), "events.amazonaws.com", a.account_id,
+            [allow("StartThisPipeline", ["sagemaker:StartPipelineExecution"], [self.pipeline.arn])], self, self._tags)
         rule = aws.cloudwatch.EventRule(
             f"{name}-schedule",
             name=a.naming.retrain_rule(a.model),

@@ -24,9 +24,18 @@ from dataclasses import dataclass
 from typing import Any
 
 from infra.config import SageMakerDeploy
+from infra.core import bucket_layout
+from infra.core.arns import Arns
 from infra.core.naming import Naming, model_tags, stack_tags
 from infra.core.rollout import describe_steps
-from infra.core.serving import ROUTING_TYPE, VARIANT
+from infra.core.serving import (
+    ALARM_SIGNALS,
+    CAPTURE_CSV_CONTENT_TYPES,
+    CAPTURE_JSON_CONTENT_TYPES,
+    CAPTURE_MODES,
+    ROUTING_TYPE,
+    VARIANT,
+)
 
 API_VERSION = "sagemaker.services.k8s.aws/v1alpha1"
 GROUP = "sagemaker.services.k8s.aws"
@@ -47,6 +56,8 @@ class PullFacts:
     shared_region: str
     capture_kms_key_arn: str
     """The shared stack's key (`pulumi stack output kms_key_arn -s shared`): captured data is written with it."""
+    shared_stack: str
+    """The environment's `mlops:sharedStack` (org/project/stack): whose package groups and buckets these are."""
     owner: str = "ml-platform"
     cost_center: str = "ml-0000"
 
@@ -66,11 +77,11 @@ def _tags(naming: Naming, model: str, facts: PullFacts, extra: dict[str, str] | 
 
 def expected_objects(naming: Naming, model: str, deploy: SageMakerDeploy, facts: PullFacts) -> dict[str, dict]:
     """kind -> {"name": ..., "spec": ...} of the three ACK objects, with VERSION where the version goes."""
-    shared = Naming(naming.project, "shared")
-    package = (f"arn:aws:sagemaker:{facts.shared_region}:{facts.shared_account_id}:model-package/"
-               f"{shared.package_group(model)}/{VERSION_PLACEHOLDER}")
+    shared, arns = Naming.of_stack(facts.shared_stack), Arns.for_region(facts.region, facts.account_id)
+    package = arns.in_account(facts.shared_account_id, facts.shared_region).model_package(
+        shared.package_group(model), VERSION_PLACEHOLDER)
     model_spec: dict[str, Any] = {
-        "executionRoleARN": f"arn:aws:iam::{facts.account_id}:role/{naming.serving_role(model)}",
+        "executionRoleARN": arns.role(naming.serving_role(model)),
         "primaryContainer": {"modelPackageName": package},
         "enableNetworkIsolation": True,
     }
@@ -87,16 +98,17 @@ def expected_objects(naming: Naming, model: str, deploy: SageMakerDeploy, facts:
     config_spec: dict[str, Any] = {"productionVariants": [variant]}
     if deploy.serverless is None:
         # The environment key, by alias ARN (same account): SageMaker accepts an alias for KmsKeyId.
-        config_spec["kmsKeyID"] = f"arn:aws:kms:{facts.region}:{facts.account_id}:{naming.kms_alias()}"
+        config_spec["kmsKeyID"] = arns.kms(naming.kms_alias())
     if deploy.data_capture_percent:
         bucket = shared.bucket("capture", facts.shared_account_id)
         config_spec["dataCaptureConfig"] = {
             "enableCapture": True,
             "initialSamplingPercentage": deploy.data_capture_percent,
-            "destinationS3URI": f"s3://{bucket}/{Naming.capture_prefix(facts.environment, model)}",
+            "destinationS3URI": bucket_layout.s3_uri(bucket, bucket_layout.capture_prefix(facts.environment, model)),
             "kmsKeyID": facts.capture_kms_key_arn,
-            "captureOptions": [{"captureMode": "Input"}, {"captureMode": "Output"}],
-            "captureContentTypeHeader": {"csvContentTypes": ["text/csv"], "jsonContentTypes": ["application/json"]},
+            "captureOptions": [{"captureMode": mode} for mode in CAPTURE_MODES],
+            "captureContentTypeHeader": {"csvContentTypes": list(CAPTURE_CSV_CONTENT_TYPES),
+                                         "jsonContentTypes": list(CAPTURE_JSON_CONTENT_TYPES)},
         }
     config_name = naming.pulled_endpoint_config(model, digest(config_spec), VERSION_PLACEHOLDER)
     config_spec = {"endpointConfigName": config_name, **config_spec, "tags": _tags(naming, model, facts)}
@@ -128,10 +140,6 @@ def expected_objects(naming: Naming, model: str, deploy: SageMakerDeploy, facts:
         "EndpointConfig": {"name": config_name, "spec": config_spec},
         "Endpoint": {"name": naming.endpoint(model), "spec": endpoint_spec},
     }
-
-
-ALARM_SIGNALS = ("5xx-errors", "model-errors", "latency-p99")
-"""The rollback alarms of an endpoint, in the order SageMakerEndpoint declares them."""
 
 
 def with_version(objects: dict[str, dict], version: int) -> dict[str, dict]:

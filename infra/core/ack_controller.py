@@ -7,7 +7,9 @@ from __future__ import annotations
 from typing import Any
 
 from infra.core.ack import KINDS
+from infra.core.arns import Arns
 from infra.core.naming import Naming
+from infra.core.serving import ENDPOINT_ACTIONS, ENDPOINT_CONFIG_ACTIONS, MODEL_ACTIONS, TAG_ACTIONS
 
 CHART = "oci://public.ecr.aws/aws-controllers-k8s/sagemaker-chart"
 CHART_VERSION = "1.9.1"
@@ -36,30 +38,28 @@ def controller_values(region: str, role_arn: Any) -> dict[str, Any]:
     }
 
 
-def controller_statements(naming: Naming, region: str, account_id: str, models: list[str],
+def controller_statements(naming: Naming, shared: Naming, arns: Arns, models: list[str],
                           serving_role_arns: list[Any], kms_key_arn: Any) -> list[dict[str, Any]]:
     """The controller's policy: SageMaker calls on exactly the pulled models' names, PassRole of exactly their
-    serving roles, and the KMS grant SageMaker makes on the environment key for the endpoint volumes."""
-    arn, shared = f"arn:aws:sagemaker:{region}:{account_id}", Naming(naming.project, "shared")
-    tag_actions = ["sagemaker:AddTags", "sagemaker:DeleteTags", "sagemaker:ListTags"]
+    serving roles, and the KMS grant SageMaker makes on the environment key for the endpoint volumes.
+
+    `shared` names the shared stack's package groups (`Naming.of_stack(mlops:sharedStack)`); `arns` holds this
+    environment's partition, region and account (plain strings)."""
     return [
         {"Sid": "ManagePulledModels", "Effect": "Allow",
-         "Action": sorted(["sagemaker:CreateModel", "sagemaker:DescribeModel", "sagemaker:DeleteModel",
-                           *tag_actions]),
-         "Resource": [f"{arn}:model/{naming.pulled_resources(m)}" for m in models]},
+         "Action": sorted([*MODEL_ACTIONS, *TAG_ACTIONS]),
+         "Resource": [arns.sagemaker(f"model/{naming.pulled_resources(m)}") for m in models]},
         {"Sid": "ManagePulledEndpointConfigs", "Effect": "Allow",
-         "Action": sorted(["sagemaker:CreateEndpointConfig", "sagemaker:DescribeEndpointConfig",
-                           "sagemaker:DeleteEndpointConfig", *tag_actions]),
-         "Resource": [f"{arn}:endpoint-config/{naming.pulled_resources(m)}" for m in models]},
+         "Action": sorted([*ENDPOINT_CONFIG_ACTIONS, *TAG_ACTIONS]),
+         "Resource": [arns.sagemaker(f"endpoint-config/{naming.pulled_resources(m)}") for m in models]},
         {"Sid": "ManagePulledEndpoints", "Effect": "Allow",
-         "Action": sorted(["sagemaker:CreateEndpoint", "sagemaker:DescribeEndpoint", "sagemaker:UpdateEndpoint",
-                           "sagemaker:DeleteEndpoint", *tag_actions]),
+         "Action": sorted([*ENDPOINT_ACTIONS, *TAG_ACTIONS]),
          # CreateEndpoint and UpdateEndpoint are authorized on the endpoint configuration they name as well.
-         "Resource": [*(f"{arn}:endpoint/{naming.endpoint(m)}" for m in models),
-                      *(f"{arn}:endpoint-config/{naming.pulled_resources(m)}" for m in models)]},
+         "Resource": [*(arns.sagemaker(f"endpoint/{naming.endpoint(m)}") for m in models),
+                      *(arns.sagemaker(f"endpoint-config/{naming.pulled_resources(m)}") for m in models)]},
         # CreateModel from a package reads the package (registered in the shared stack, maybe another account).
         {"Sid": "ReadRegisteredPackages", "Effect": "Allow", "Action": ["sagemaker:DescribeModelPackage"],
-         "Resource": [f"arn:aws:sagemaker:{region}:*:model-package/{shared.package_group(m)}/*" for m in models]},
+         "Resource": [arns.in_account("*").model_package(shared.package_group(m)) for m in models]},
         {"Sid": "PassServingRoles", "Effect": "Allow", "Action": ["iam:PassRole"], "Resource": serving_role_arns,
          "Condition": {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}},
         # SageMaker creates a grant on the environment key for the endpoint's volumes, as the caller.

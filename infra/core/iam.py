@@ -56,3 +56,52 @@ def vpc_attachment(region: str) -> dict[str, Any]:
         ["*"],
         Condition={"StringEquals": {"aws:RequestedRegion": region}},
     )
+
+
+STS_AUDIENCE = "sts.amazonaws.com"
+"""The audience AWS STS expects in a web-identity token (GitHub's and an EKS service account's)."""
+
+
+def web_identity_statement(sid: str, provider_arn: Any, conditions: Mapping[str, Any]) -> dict[str, Any]:
+    """Trust an OIDC provider's tokens that carry exactly these claims (`<host>:sub`, `<host>:aud`); no wildcards."""
+    return {
+        "Sid": sid,
+        "Effect": "Allow",
+        "Principal": {"Federated": provider_arn},
+        "Action": "sts:AssumeRoleWithWebIdentity",
+        "Condition": {"StringEquals": dict(conditions)},
+    }
+
+
+def irsa_trust(sid: str, provider_arn: pulumi.Input[str], host: pulumi.Input[str], namespace: str,
+               service_account: str) -> pulumi.Output[str]:
+    """IRSA: a role exactly one Kubernetes service account assumes, through the cluster's OIDC provider."""
+    subject = f"system:serviceaccount:{namespace}:{service_account}"
+    statement = pulumi.Output.all(provider_arn, host).apply(
+        lambda v: web_identity_statement(sid, v[0], {f"{v[1]}:sub": subject, f"{v[1]}:aud": STS_AUDIENCE}))
+    return policy_document([statement])
+
+
+def account_administers_key(account_root: Any) -> dict[str, Any]:
+    """A key policy's first statement: the account (its IAM policies) administers the key. Without it the key
+    could become unmanageable; IAM policies then decide who uses it."""
+    return {"Sid": "AccountAdministersKey", "Effect": "Allow", "Principal": {"AWS": account_root},
+            "Action": "kms:*", "Resource": "*"}
+
+
+def service_encrypts_with_key(sid: str, service: str, account_id: Any) -> dict[str, Any]:
+    """A key policy statement: a service of this account may use the key to publish to an encrypted topic."""
+    return {"Sid": sid, "Effect": "Allow", "Principal": {"Service": service},
+            "Action": ["kms:Decrypt", "kms:GenerateDataKey*"], "Resource": "*",
+            "Condition": {"StringEquals": {"aws:SourceAccount": account_id}}}
+
+
+def service_publishes(sid: str, service: str, topic_arn: Any, account_id: Any) -> pulumi.Output[str]:
+    """An SNS topic policy: a service of this account (and no other's) publishes to the topic."""
+    return policy_document([{"Sid": sid, "Effect": "Allow", "Principal": {"Service": service},
+                             "Action": "sns:Publish", "Resource": topic_arn,
+                             "Condition": {"StringEquals": {"aws:SourceAccount": account_id}}}])
+
+
+ECR_PULL_ACTIONS = ("ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer")
+"""What pulling an image from ECR takes (besides the login, `ecr_login`)."""

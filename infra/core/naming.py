@@ -26,6 +26,16 @@ class Naming:
     project: str
     stack: str
 
+    @classmethod
+    def of_stack(cls, fully_qualified: str) -> Naming:
+        """The naming of a stack known by its fully qualified name (`org/project/stack`): the one way to name what
+        the shared stack made (`mlops:sharedStack`), for the push path, the pull overlays, the ACK controller's
+        IAM scope and the release tool alike, so renaming the shared stack moves them together."""
+        parts = fully_qualified.split("/")
+        if len(parts) != 3 or not all(parts):
+            raise ValueError(f"expected a fully qualified stack name org/project/stack; got {fully_qualified!r}")
+        return cls(project=parts[1], stack=parts[2])
+
     @property
     def prefix(self) -> str:
         """Every physical name of this stack starts with this; IAM scoping relies on it."""
@@ -186,10 +196,6 @@ class Naming:
         """The IRSA role of the ACK SageMaker controller of this environment."""
         return self.role("ack-sagemaker")
 
-    @staticmethod
-    def capture_prefix(environment: str, model: str) -> str:
-        """Key prefix, in the shared capture bucket, of one endpoint's captured traffic."""
-        return f"{environment}/{model}/"
 
 
 def stack_tags(

@@ -10,6 +10,8 @@ from pathlib import Path
 
 from infra.cli import EXIT_ERROR, EXIT_OK, EXIT_VERDICT, add_format_option
 from infra.config import ConfigError, parse_stack_config
+from infra.core.arns import Arns
+from infra.core.files import write_atomically
 from infra.core.naming import Naming
 from infra.core.paths import PROJECT_ROOT
 from infra.manifests import model_server, pull_overlays
@@ -17,12 +19,6 @@ from infra.manifests.judge import judge
 from infra.manifests.overlays import ManifestError, Overlay, overlay_of, overlays, promoted_version, render
 from infra.plan.project import ProjectError, load_stack
 from infra.plan.verdict import Violation, has_mandatory
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(text)
-    temporary.replace(path)
 
 
 def write_patches(overlay: Overlay) -> list[Path]:
@@ -47,7 +43,7 @@ def write_patches(overlay: Overlay) -> list[Path]:
     for name, text in files.items():
         path = overlay.path / name
         if not path.is_file() or path.read_text() != text:
-            _write_atomic(path, text)
+            write_atomically(path, text)
             changed.append(path)
     return changed
 
@@ -81,7 +77,11 @@ def check(overlay: Overlay) -> tuple[list[Violation], list[str]]:
         problems.append(f"{overlay.environment}/{overlay.model}: the stack config does not serve this model with "
                         "target kubernetes, so its AppProject will refuse to sync it")
     else:
-        problems += model_server.disagreements(overlay, manifests, deploy, naming, config.account_id)
+        try:
+            arns = Arns.for_region(config.region, config.account_id) if config.account_id else None
+        except ValueError as exc:
+            return violations, [f"{overlay.environment}/{overlay.model}: {exc}"]
+        problems += model_server.disagreements(overlay, manifests, deploy, naming, arns, config.region)
     return violations, problems
 
 

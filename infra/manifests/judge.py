@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from infra.core.paths import PROJECT_ROOT
+from infra.manifests.objects import metadata
 from infra.manifests.overlays import ManifestError
 from infra.manifests.sagemaker_view import sagemaker_view
 from infra.plan.model import PlannedResource, PlanResult
@@ -56,7 +57,7 @@ def as_plan(manifests: Sequence[dict[str, Any]], environment: str, model: str) -
     """The manifests as the resources a Pulumi program declaring them would register."""
     resources = []
     for manifest in manifests:
-        name = str((manifest.get("metadata") or {}).get("name", "?"))
+        name = str(metadata(manifest).get("name", "?"))
         type_ = resource_type(manifest)
         resources.append(PlannedResource(
             urn=f"urn:pulumi:{environment}::gitops::{type_}::{model}/{name}",

@@ -6,57 +6,93 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import yaml
-
 from infra.config import KubernetesDeploy
+from infra.core.arns import Arns
 from infra.core.canary import canary_steps
 from infra.core.naming import Naming
-from infra.manifests.overlays import Overlay
+from infra.manifests.objects import annotations, label, metadata, namespace_problems, region_problems
+from infra.manifests.overlays import Overlay, generated_yaml
 
 
-def _one(manifests: Sequence[dict[str, Any]], kind: str) -> dict[str, Any] | None:
-    return next((m for m in manifests if m.get("kind") == kind), None)
+def _of_kind(manifests: Sequence[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    return [m for m in manifests if m.get("kind") == kind]
 
 
-def disagreements(overlay: Overlay, manifests: Sequence[dict[str, Any]], deploy: KubernetesDeploy,
-                  naming: Naming, account_id: str | None) -> list[str]:
-    """Where the rendered overlay does not say what the stack config says; empty when they agree."""
-    where = f"{overlay.environment}/{overlay.model}"
+def _dig(value: Any, *path: str | int) -> Any:
+    for step in path:
+        if isinstance(step, int):
+            value = value[step] if isinstance(value, list) and -len(value) <= step < len(value) else None
+        else:
+            value = value.get(step) if isinstance(value, dict) else None
+    return value
+
+
+def _rollout_problems(where: str, rollout: dict[str, Any], deploy: KubernetesDeploy) -> list[str]:
     problems = []
-    rollout, hpa = _one(manifests, "Rollout"), _one(manifests, "HorizontalPodAutoscaler")
-    if rollout is None or hpa is None:
-        return [f"{where}: the overlay renders no Rollout or no HorizontalPodAutoscaler"]
-    spec = rollout["spec"]
-    if spec.get("strategy", {}).get("canary", {}).get("steps") != canary_steps(deploy.rollout):
-        problems.append(f"{where}: Rollout steps differ from those of the stack's rollout config "
+    name = label(rollout)
+    if _dig(rollout, "spec", "strategy", "canary", "steps") != canary_steps(deploy.rollout):
+        problems.append(f"{where}: {name} steps differ from those of the stack's rollout config "
                         f"({deploy.rollout.strategy}, step {deploy.rollout.step_percent}, wait "
                         f"{deploy.rollout.wait_seconds}s)")
-    if spec.get("replicas") != deploy.replicas or hpa["spec"].get("minReplicas") != deploy.replicas:
-        problems.append(f"{where}: replicas / HPA minReplicas differ from the stack's replicas ({deploy.replicas})")
-    if hpa["spec"].get("maxReplicas") != deploy.max_replicas:
-        problems.append(f"{where}: HPA maxReplicas differs from the stack's maxReplicas ({deploy.max_replicas})")
-    server = next((c for c in spec["template"]["spec"]["containers"] if c.get("name") == "model-server"), {})
+    if _dig(rollout, "spec", "replicas") != deploy.replicas:
+        problems.append(f"{where}: {name} replicas differ from the stack's replicas ({deploy.replicas})")
+    containers = _dig(rollout, "spec", "template", "spec", "containers")
+    server = next((c for c in containers or [] if isinstance(c, dict) and c.get("name") == "model-server"), {})
     r = deploy.resources
     wanted = {"requests": {"cpu": r.cpu_request, "memory": r.memory_request},
               "limits": {"cpu": r.cpu_limit, "memory": r.memory_limit}}
     if server.get("resources") != wanted:
-        problems.append(f"{where}: model-server resources {server.get('resources')} differ from the stack's {wanted}")
-    namespace = naming.model_namespace(overlay.model)
-    off = sorted({m["metadata"].get("namespace") for m in manifests} - {namespace})
-    if off:
-        problems.append(f"{where}: objects outside the namespace {namespace}: {off}")
-    account = _one(manifests, "ServiceAccount")
-    if account_id and account is not None:
-        role = f"arn:aws:iam::{account_id}:role/{naming.k8s_serving_role(overlay.model)}"
-        actual = (account["metadata"].get("annotations") or {}).get("eks.amazonaws.com/role-arn")
-        if actual != role:
-            problems.append(f"{where}: service account role {actual!r} is not the stack's IRSA role {role!r}")
+        problems.append(f"{where}: {name} model-server resources {server.get('resources')} differ from the stack's "
+                        f"{wanted}")
     return problems
 
 
-class _NoAliases(yaml.SafeDumper):
-    def ignore_aliases(self, data: Any) -> bool:
-        return True
+def _hpa_problems(where: str, hpa: dict[str, Any], rollouts: list[str], deploy: KubernetesDeploy) -> list[str]:
+    """One HPA against the stack config: every HPA, since any of them would scale what it targets."""
+    problems = []
+    name = label(hpa)
+    target = _dig(hpa, "spec", "scaleTargetRef")
+    if _dig(target, "kind") != "Rollout" or _dig(target, "name") not in rollouts:
+        problems.append(f"{where}: {name} scales {_dig(target, 'kind')} {_dig(target, 'name')!r}, not the "
+                        "overlay's Rollout")
+    if _dig(hpa, "spec", "minReplicas") != deploy.replicas:
+        problems.append(f"{where}: {name} minReplicas differs from the stack's replicas ({deploy.replicas})")
+    if _dig(hpa, "spec", "maxReplicas") != deploy.max_replicas:
+        problems.append(f"{where}: {name} maxReplicas differs from the stack's maxReplicas ({deploy.max_replicas})")
+    metrics = _dig(hpa, "spec", "metrics")
+    targets = [_dig(m, "resource", "target", "averageUtilization") for m in metrics or []]
+    if targets != [deploy.target_cpu_percent]:
+        problems.append(f"{where}: {name} scales on {targets or 'nothing'}; the stack's target is CPU at "
+                        f"{deploy.target_cpu_percent} %")
+    return problems
+
+
+def disagreements(overlay: Overlay, manifests: Sequence[dict[str, Any]], deploy: KubernetesDeploy,
+                  naming: Naming, arns: Arns | None, region: str | None = None) -> list[str]:
+    """Where the rendered overlay does not say what the stack config says; empty when they agree. Every object of
+    a kind the stack config describes is compared, not the first one found.
+
+    `arns`: the environment's account (None when its stack file names no account: the role is not compared);
+    `region`: the stack's region, which an ACK region annotation must name (None: not compared)."""
+    where = f"{overlay.environment}/{overlay.model}"
+    rollouts, hpas = _of_kind(manifests, "Rollout"), _of_kind(manifests, "HorizontalPodAutoscaler")
+    if len(rollouts) != 1 or not hpas:
+        return [f"{where}: the overlay renders {len(rollouts)} Rollout(s) and {len(hpas)} HorizontalPodAutoscaler(s); "
+                "expected one Rollout and its autoscaler"]
+    problems = _rollout_problems(where, rollouts[0], deploy)
+    rollout_names = [metadata(r).get("name") for r in rollouts]
+    for hpa in hpas:
+        problems += _hpa_problems(where, hpa, rollout_names, deploy)
+    problems += namespace_problems(where, manifests, naming.model_namespace(overlay.model))
+    if region is not None:
+        problems += region_problems(where, manifests, region)
+    if arns is not None:
+        role = arns.role(naming.k8s_serving_role(overlay.model))
+        for account in _of_kind(manifests, "ServiceAccount"):
+            actual = annotations(account).get("eks.amazonaws.com/role-arn")
+            if actual != role:
+                problems.append(f"{where}: {label(account)} role {actual!r} is not the stack's IRSA role {role!r}")
+    return problems
 
 
 def patch_files(environment: str, model: str, deploy: KubernetesDeploy) -> dict[str, str]:
@@ -75,7 +111,5 @@ def patch_files(environment: str, model: str, deploy: KubernetesDeploy) -> dict[
         {"op": "replace", "path": "/spec/metrics/0/resource/target/averageUtilization",
          "value": deploy.target_cpu_percent},
     ]
-    head = (f"# Generated from stacks/Pulumi.{environment}.yaml (models.{model}.deploy) by "
-            "`python -m infra.manifests --write-patches`; CI fails if they differ.\n")
-    return {name: head + yaml.dump(ops, Dumper=_NoAliases, sort_keys=False)
+    return {name: generated_yaml(environment, model, ops)
             for name, ops in (("rollout-patch.yaml", rollout), ("hpa-patch.yaml", hpa))}

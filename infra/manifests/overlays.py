@@ -22,6 +22,22 @@ PROMOTION_LINE = re.compile(r"^\s*- MODEL_PACKAGE_VERSION=(\d+)(?:\s+#\s*mlops:a
 end in the marker comment `# mlops:approvedVersion` by which `infra.release promote` finds it."""
 
 
+class _NoAliases(yaml.SafeDumper):
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+def generated_header(environment: str, model: str) -> str:
+    """The first line of every file `--write-patches` generates in `gitops/<env>/<model>/`."""
+    return (f"# Generated from stacks/Pulumi.{environment}.yaml (models.{model}.deploy) by "
+            "`python -m infra.manifests --write-patches`; CI fails if they differ.\n")
+
+
+def generated_yaml(environment: str, model: str, data: Any, *, width: int = 80) -> str:
+    """A generated file: the header, then `data` as block YAML in the given key order, with no anchors."""
+    return generated_header(environment, model) + yaml.dump(data, Dumper=_NoAliases, sort_keys=False, width=width)
+
+
 class ManifestError(Exception):
     """An overlay that cannot be rendered or read; the message names the directory and the cause."""
 
@@ -65,10 +81,17 @@ def _kustomize(directory: str, stamp: tuple[float, ...]) -> tuple[dict[str, Any]
 
 
 def render(directory: Path) -> list[dict[str, Any]]:
-    """The objects `kubectl kustomize DIRECTORY` renders (cached while no file under gitops/ changes)."""
+    """The objects `kubectl kustomize DIRECTORY` renders (cached while no file under gitops/ changes), as JSON
+    values (a YAML timestamp becomes its text); raises ManifestError for a document that is not an object."""
     files = sorted(p for p in directory.resolve().parent.parent.rglob("*") if p.is_file())
     stamp = tuple(p.stat().st_mtime for p in files)
-    return [json.loads(json.dumps(doc)) for doc in _kustomize(str(directory.resolve()), stamp)]
+    docs = [json.loads(json.dumps(doc, default=str)) for doc in _kustomize(str(directory.resolve()), stamp)]
+    for index, doc in enumerate(docs):
+        if not isinstance(doc, dict) or not isinstance(doc.get("kind"), str) or not isinstance(
+                doc.get("metadata"), dict):
+            raise ManifestError(f"{directory}: rendered document {index + 1} is not a Kubernetes object (a mapping "
+                                "with a string kind and a metadata mapping)")
+    return docs
 
 
 def kustomization_text(directory: Path) -> str:

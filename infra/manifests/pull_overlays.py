@@ -12,13 +12,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from infra.config import SageMakerDeploy, StackConfig, parse_stack_config
 from infra.core import ack
+from infra.core.arns import Arns, partition_of
 from infra.core.naming import Naming
 from infra.core.paths import PROJECT_ROOT
-from infra.manifests.overlays import kustomization_text
+from infra.manifests import objects
+from infra.manifests.objects import region_problems
+from infra.manifests.overlays import generated_yaml, kustomization_text
 from infra.plan.project import load_stack
 
 BASE = "sagemaker-endpoint"
@@ -26,7 +27,8 @@ PATCH_FILES = {"Model": "model-patch.yaml", "EndpointConfig": "endpointconfig-pa
                "Endpoint": "endpoint-patch.yaml"}
 REPLACEMENTS_FILE = "release-replacements.yaml"
 CAPTURE_KEY_LINE = re.compile(r"^\s*- CAPTURE_KMS_KEY_ARN=(\S+)\s*$", re.MULTILINE)
-KMS_KEY_ARN = re.compile(r"^arn:aws:kms:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):key/[0-9a-f-]{36}$")
+KMS_KEY_ARN = re.compile(
+    r"^arn:(?P<partition>aws[a-z-]*):kms:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):key/[0-9a-f-]{36}$")
 
 
 class OverlayError(Exception):
@@ -49,30 +51,28 @@ def capture_key(directory: Path) -> str:
 def facts(config: StackConfig, directory: Path, project_root: Path = PROJECT_ROOT) -> ack.PullFacts:
     """What the overlay needs beyond the environment's stack config: the shared stack's account and region
     (from its stack file) and the shared key's ARN (from the overlay's own line)."""
-    shared = parse_stack_config(load_stack(project_root, config.shared_stack.rsplit("/", 1)[1]).config)
+    shared = parse_stack_config(load_stack(project_root, Naming.of_stack(config.shared_stack).stack).config)
     if not config.account_id or not shared.account_id:
         raise OverlayError("SageMaker by pull needs accountId in the environment's and the shared stack file")
+    for region in {config.region, shared.region}:
+        try:
+            partition_of(region)
+        except ValueError as exc:
+            raise OverlayError(str(exc)) from None
     return ack.PullFacts(environment=config.environment, region=config.region, account_id=config.account_id,
                          shared_account_id=shared.account_id, shared_region=shared.region,
-                         capture_kms_key_arn=capture_key(directory), owner=config.owner,
+                         capture_kms_key_arn=capture_key(directory), shared_stack=config.shared_stack,
+                         owner=config.owner,
                          cost_center=config.cost_center)
-
-
-class _NoAliases(yaml.SafeDumper):
-    def ignore_aliases(self, data: Any) -> bool:
-        return True
 
 
 def generated_files(environment: str, model: str, naming: Naming, deploy: SageMakerDeploy,
                     pull: ack.PullFacts) -> dict[str, str]:
     """File name -> content of the overlay's generated files (a JSON patch per object, the version replacements)."""
     objects = ack.expected_objects(naming, model, deploy, pull)
-    head = (f"# Generated from stacks/Pulumi.{environment}.yaml (models.{model}.deploy) by "
-            "`python -m infra.manifests --write-patches`; CI fails if they differ.\n")
-    files = {PATCH_FILES[kind]: head + yaml.dump(ops, Dumper=_NoAliases, sort_keys=False, width=120)
+    files = {PATCH_FILES[kind]: generated_yaml(environment, model, ops, width=120)
              for kind, ops in ack.patch_operations(objects).items()}
-    files[REPLACEMENTS_FILE] = head + yaml.dump(ack.version_replacements(objects), Dumper=_NoAliases,
-                                                sort_keys=False, width=120)
+    files[REPLACEMENTS_FILE] = generated_yaml(environment, model, ack.version_replacements(objects), width=120)
     return files
 
 
@@ -81,18 +81,21 @@ def disagreements(where: str, manifests: Sequence[dict[str, Any]], naming: Namin
     """Where the rendered ACK objects differ from those the stack config implies; empty when they agree."""
     problems = []
     if deploy.data_capture_percent:
+        shared_key = Arns.for_region(pull.shared_region, pull.shared_account_id).kms("key/<id>")
         match = KMS_KEY_ARN.match(pull.capture_kms_key_arn)
-        if match is None or match["account"] != pull.shared_account_id or match["region"] != pull.shared_region:
+        if match is None or (match["partition"], match["region"], match["account"]) != (
+                partition_of(pull.shared_region), pull.shared_region, pull.shared_account_id):
             problems.append(f"{where}: CAPTURE_KMS_KEY_ARN must be the shared stack's key ARN "
-                            f"(arn:aws:kms:{pull.shared_region}:{pull.shared_account_id}:key/<id>); got "
+                            f"({shared_key}); got "
                             f"{pull.capture_kms_key_arn or 'no such line'}")
     expected = ack.with_version(ack.expected_objects(naming, model, deploy, pull), version)
-    kinds = sorted(m.get("kind", "?") for m in manifests)
+    kinds = sorted(str(m.get("kind", "?")) for m in manifests)
     if kinds != sorted(ack.KINDS):
         return [*problems, f"{where}: expected exactly one Model, EndpointConfig and Endpoint; rendered {kinds}"]
     namespace = naming.model_namespace(model)
+    problems += region_problems(where, manifests, pull.region)
     for manifest in manifests:
-        kind, metadata = manifest["kind"], manifest.get("metadata") or {}
+        kind, metadata = manifest["kind"], objects.metadata(manifest)
         want = expected[kind]
         if metadata.get("name") != want["name"]:
             problems.append(f"{where}: {kind} is named {metadata.get('name')!r}, not {want['name']!r}")

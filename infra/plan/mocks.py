@@ -15,6 +15,7 @@ from typing import Any
 from pulumi.runtime import rpc
 from pulumi.runtime.mocks import MockCallArgs, MockMonitor, MockResourceArgs, Mocks
 
+from infra.core.arns import DNS_SUFFIX, Arns, partition_of
 from infra.plan.model import PlannedResource
 
 StackOutputs = tuple[dict[str, Any], list[str]]
@@ -43,6 +44,13 @@ class PlanMocks(Mocks):
     def __init__(self, account_id: str, region: str, stack_outputs: Mapping[str, StackOutputs] | None = None):
         self.account_id = account_id
         self.region = region
+        # The partition of the region, as the provider would answer; a region no partition holds plans as `aws`.
+        try:
+            self.partition = partition_of(region)
+        except ValueError:
+            self.partition = "aws"
+        self.arns = Arns(self.partition, region, account_id)
+        self.dns_suffix = DNS_SUFFIX[self.partition]
         self._stack_outputs = dict(stack_outputs or {})
         self.missing_references: set[str] = set()
         self.unanswered_calls: set[str] = set()
@@ -61,15 +69,15 @@ class PlanMocks(Mocks):
 
     def _answer(self, token: str) -> dict[str, Any] | None:
         if token == "aws:index/getCallerIdentity:getCallerIdentity":
-            arn = f"arn:aws:iam::{self.account_id}:user/offline-plan"
+            arn = self.arns.arn("iam", "user/offline-plan", region="")
             return {"accountId": self.account_id, "arn": arn, "userId": "AIDAOFFLINEPLAN", "id": self.account_id}
         if token == "aws:index/getRegion:getRegion":
-            endpoint = f"ec2.{self.region}.amazonaws.com"
+            endpoint = f"ec2.{self.region}.{self.dns_suffix}"
             return {"name": self.region, "region": self.region, "id": self.region, "endpoint": endpoint,
                     "description": self.region}
         if token == "aws:index/getPartition:getPartition":
-            return {"partition": "aws", "dnsSuffix": "amazonaws.com", "reverseDnsPrefix": "com.amazonaws",
-                    "id": "aws"}
+            return {"partition": self.partition, "dnsSuffix": self.dns_suffix,
+                    "reverseDnsPrefix": ".".join(reversed(self.dns_suffix.split("."))), "id": self.partition}
         if token == "aws:index/getAvailabilityZones:getAvailabilityZones":
             names = [f"{self.region}{zone}" for zone in "abc"]
             return {"names": names, "zoneIds": [f"use1-az{i}" for i in (1, 2, 3)], "id": self.region,
@@ -87,35 +95,34 @@ class PlanMocks(Mocks):
             state.setdefault("arn", self._arn(service, args.typ, physical))
             state.setdefault("tagsAll", {**state.get("tags", {})})
         if args.typ == "aws:ecr/repository:Repository":
-            state["repositoryUrl"] = f"{self.account_id}.dkr.ecr.{self.region}.amazonaws.com/{physical}"
+            state["repositoryUrl"] = f"{self.account_id}.dkr.ecr.{self.region}.{self.dns_suffix}/{physical}"
             state["registryId"] = self.account_id
         if args.typ == "aws:iam/openIdConnectProvider:OpenIdConnectProvider":
             host = str(state.get("url", physical)).removeprefix("https://")
-            state["arn"] = f"arn:aws:iam::{self.account_id}:oidc-provider/{host}"
+            state["arn"] = self.arns.oidc_provider(host)
         if args.typ == "aws:kms/key:Key":
             state["keyId"] = _digest(physical, 32)
-            state["arn"] = f"arn:aws:kms:{self.region}:{self.account_id}:key/{state['keyId']}"
+            state["arn"] = self.arns.kms(f"key/{state['keyId']}")
         if args.typ == "aws:eks/cluster:Cluster":
             # What EKS computes on create: the API endpoint, its CA and the cluster's OIDC issuer (for IRSA).
             cluster_id = _digest(physical, 32).upper()
-            state["endpoint"] = f"https://{cluster_id}.gr7.{self.region}.eks.amazonaws.com"
+            state["endpoint"] = f"https://{cluster_id}.gr7.{self.region}.eks.{self.dns_suffix}"
             state["certificateAuthority"] = {"data": "T0ZGTElORS1QTEFOLUNB"}
-            state["identities"] = [{"oidcs": [{"issuer": f"https://oidc.eks.{self.region}.amazonaws.com/id/{cluster_id}"}]}]
+            issuer = f"https://oidc.eks.{self.region}.{self.dns_suffix}/id/{cluster_id}"
+            state["identities"] = [{"oidcs": [{"issuer": issuer}]}]
         if args.typ == "random:index/randomPassword:RandomPassword":
             # Deterministic, so two plans agree; it is only ever seen as a secret.
             state["result"] = _digest(args.name, int(state.get("length", 32)))
         if args.typ == "aws:s3/bucket:Bucket":
             state["bucket"] = state.get("bucket") or physical
-            state["arn"] = f"arn:aws:s3:::{state['bucket']}"
+            state["arn"] = self.arns.bucket(state["bucket"])
             return state["bucket"], state
         return physical if args.custom else None, state
 
     def _arn(self, service: str, typ: str, physical: str) -> str:
         kind = typ.split(":")[-1]
         kind = "".join("-" + c.lower() if c.isupper() else c for c in kind).lstrip("-")
-        if service == "iam":
-            return f"arn:aws:iam::{self.account_id}:{kind}/{physical}"
-        return f"arn:aws:{service}:{self.region}:{self.account_id}:{kind}/{physical}"
+        return self.arns.arn(service, f"{kind}/{physical}", region="" if service == "iam" else None)
 
     def _stack_reference(self, args: MockResourceArgs) -> tuple[str, dict]:
         name = args.inputs.get("name") or args.name

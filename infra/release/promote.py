@@ -23,9 +23,7 @@ reader never sees half a file.
 from __future__ import annotations
 
 import contextlib
-import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,6 +31,7 @@ from typing import Any
 import yaml
 
 from infra.config import KubernetesDeploy, SageMakerDeploy
+from infra.core.files import write_atomically
 from infra.plan import inputs
 from infra.release import registry, stacks
 from infra.release.aws import Aws
@@ -206,7 +205,7 @@ def write_pin(pin: Pin, version: int) -> None:
     _check_one_value_changed(pin, original, updated, version)
     target = pin.file.resolve()  # a symlinked file is written where it points: the link stays a link
     try:
-        atomic_write(target, updated)
+        write_atomically(target, updated)
     except OSError as exc:
         raise ReleaseError(f"{pin.file}: cannot write ({exc.strerror or exc}); the file is unchanged") from None
 
@@ -240,18 +239,3 @@ def _changed_leaves(before: Any, after: Any, path: tuple[Any, ...]) -> Any:
         yield path
 
 
-def atomic_write(path: Path, text: str) -> None:
-    """Temporary file beside the target (same file system), fsync, rename over it; the mode is kept; the text is
-    written exactly (no newline translation)."""
-    mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)

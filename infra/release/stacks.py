@@ -63,13 +63,21 @@ def load(project_dir: Path, stack: str) -> Stack:
 
 
 def load_shared(project_dir: Path) -> Stack:
-    """The shared stack: the one stack file whose `mlops:kind` is `shared` (registries, training)."""
-    shared = [s for s in known_stacks(project_dir) if _kind(project_dir, s) == "shared"]
+    """The shared stack: the one stack file whose `mlops:kind` is `shared` (registries, training), which must be
+    the stack every environment names in `mlops:sharedStack` (`Naming.of_stack`, as the program reads it)."""
+    known = known_stacks(project_dir)
+    shared = [s for s in known if _kind(project_dir, s) == "shared"]
     if len(shared) != 1:
         raise UsageError(
             f"expected exactly one stack file with mlops:kind 'shared' in {project_dir}, found "
             f"{', '.join(shared) or 'none'}"
         )
+    for name in known:
+        if name != shared[0] and _kind(project_dir, name) == "environment":
+            named = Naming.of_stack(load(project_dir, name).config.shared_stack).stack
+            if named != shared[0]:
+                raise UsageError(f"stack {name!r}: mlops:sharedStack names {named!r}, but the shared stack file is "
+                                 f"{shared[0]!r}; rename both together")
     return load(project_dir, shared[0])
 
 

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from infra.core import bucket_layout
 from infra.core.pipeline.spec import PARAM_TRIGGER_REASON
 from infra.release import registry, stacks
 from infra.release.aws import Aws, expect
@@ -50,8 +51,8 @@ def data_snapshot(aws: Aws, shared: stacks.Stack, model: str, data_bucket: str |
         account = shared.config.account_id or aws.call("sts", "get_caller_identity", "caller",
                                                        read=lambda a: expect(a, "Account"))
         data_bucket = shared.naming.bucket("data", account)
-    key = f"{model}/raw/raw.csv"
-    uri = f"s3://{data_bucket}/{key}"
+    key = bucket_layout.raw_data_key(model)
+    uri = bucket_layout.s3_uri(data_bucket, key)
     version, etag = aws.call("s3", "head_object", uri, Bucket=data_bucket, Key=key,
                              read=lambda h: (expect(h, "VersionId", required=False),
                                              expect(h, "ETag", required=False)))

@@ -35,7 +35,7 @@ from typing import Any
 
 from infra.config import SageMakerDeploy
 from infra.core.naming import Naming
-from infra.core.serving import VARIANT
+from infra.core.serving import ALARM_SIGNALS, VARIANT
 from infra.manifests import overlays as manifests
 from infra.manifests.expectations import expected_endpoint_configs, sync_verdict
 from infra.release import argocd, stacks
@@ -44,7 +44,6 @@ from infra.release.errors import EXIT_VERDICT, AwsError, UsageError
 from infra.release.outcome import Outcome
 
 IN_PROGRESS = {"Creating", "Updating", "SystemUpdating", "RollingBack"}
-ALARM_SIGNALS = ("5xx-errors", "model-errors", "latency-p99")
 WEIGHT_TOLERANCE = 1e-6
 
 OK, ROLLED_BACK, NEVER_UPDATED, UPDATING, FAILED = "ok", "rolled-back", "never-updated", "updating", "failed"

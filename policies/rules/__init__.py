@@ -8,19 +8,39 @@ from __future__ import annotations
 
 from pulumi_policy import EnforcementLevel, Policy
 
-from . import ecr, iam, kms, kubernetes, monitoring, operability, protection, rollout, s3, sagemaker, tags
+from . import (
+    argocd,
+    ecr,
+    iam,
+    kms,
+    kubernetes,
+    monitoring,
+    operability,
+    protection,
+    rollout,
+    s3,
+    sagemaker,
+    sagemaker_cost,
+    sagemaker_jobs,
+    tags,
+    trust,
+)
 
 ALL_POLICIES: list[Policy] = [
     *s3.RULES,
     *kms.RULES,
     *ecr.RULES,
     *sagemaker.RULES,
+    *sagemaker_jobs.RULES,
+    *sagemaker_cost.RULES,
     *rollout.RULES,
     *iam.RULES,
+    *trust.RULES,
     *tags.RULES,
     *protection.RULES,
     *operability.RULES,
     *kubernetes.RULES,
+    *argocd.RULES,
     *monitoring.RULES,
 ]
 

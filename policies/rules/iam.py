@@ -7,7 +7,6 @@ by the offline verdict, where the plan knows it, and on the `pulumi up` that cre
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -20,12 +19,16 @@ from .knobs import strings_knob
 from .values import as_list, has_unknown, is_unknown, iter_strings, parse_json_document
 
 ROLE = "aws:iam/role:Role"
-IDENTITY_POLICY_TYPES = (
-    "aws:iam/rolePolicy:RolePolicy",
-    "aws:iam/policy:Policy",
-    "aws:iam/userPolicy:UserPolicy",
-    "aws:iam/groupPolicy:GroupPolicy",
-)
+# Resources that carry one identity-based policy document: type -> the input holding it. IAM Identity Center
+# permission sets become roles in every member account, so their inline policy is an identity policy too.
+IDENTITY_POLICY_PROPERTY = {
+    "aws:iam/rolePolicy:RolePolicy": "policy",
+    "aws:iam/policy:Policy": "policy",
+    "aws:iam/userPolicy:UserPolicy": "policy",
+    "aws:iam/groupPolicy:GroupPolicy": "policy",
+    "aws:ssoadmin/permissionSetInlinePolicy:PermissionSetInlinePolicy": "inlinePolicy",
+}
+IDENTITY_POLICY_TYPES = tuple(IDENTITY_POLICY_PROPERTY)
 OIDC_PROVIDER = "aws:iam/openIdConnectProvider:OpenIdConnectProvider"
 GITHUB_ISSUER = "token.actions.githubusercontent.com"
 
@@ -40,7 +43,11 @@ ATTACHMENTS = {
     "aws:iam/userPolicyAttachmentsExclusive:UserPolicyAttachmentsExclusive": "policyArns",
     "aws:iam/groupPolicyAttachmentsExclusive:GroupPolicyAttachmentsExclusive": "policyArns",
     ROLE: "managedPolicyArns",
+    "aws:ssoadmin/managedPolicyAttachment:ManagedPolicyAttachment": "managedPolicyArn",
+    "aws:ssoadmin/managedPolicyAttachmentsExclusive:ManagedPolicyAttachmentsExclusive": "managedPolicyArns",
 }
+"""A customer-managed policy attached to a permission set by name (ssoadmin CustomerManagedPolicyAttachment) is an
+aws.iam.Policy in each member account, judged as such where it is declared; a permissions boundary grants nothing."""
 
 _SAMPLE_ROLE = "x7q-any-role"
 
@@ -50,8 +57,8 @@ def identity_documents(resource: ResourceView) -> Iterator[tuple[str, Any]]:
 
     Raises ValueError for a document that is not JSON.
     """
-    if resource.type in IDENTITY_POLICY_TYPES:
-        yield "policy", parse_json_document(resource.props.get("policy"))
+    if resource.type in IDENTITY_POLICY_PROPERTY:
+        yield "policy", parse_json_document(resource.props.get(IDENTITY_POLICY_PROPERTY[resource.type]))
     elif resource.type == ROLE:
         inline = resource.props.get("inlinePolicies")
         for index, item in enumerate(as_list(inline)):
@@ -77,20 +84,27 @@ def _no_admin(resource: ResourceView) -> Iterator[str]:
             yield item
             continue
         label, document = item
-        for statement in allow_statements(document):
-            where = f"'{resource.name}' {label}: {statement.label}"
-            if statement.not_actions is not None:
-                yield (
-                    f"{where} allows every action except {list(statement.not_actions)} (NotAction with Allow); "
-                    "list the actions it allows instead"
-                )
-            elif statement.grants_every_action() and statement.every_resource():
-                yield f"{where} allows every action ('*') on every resource ('*')"
-            else:
-                yield from _service_wide(where, statement)
+        for statement, grant in admin_grants(document):
+            yield f"'{resource.name}' {label}: {statement.label} {grant}"
 
 
-def _service_wide(where: str, statement: Statement) -> Iterator[str]:
+def admin_grants(document: Any) -> Iterator[tuple[Statement, str]]:
+    """(statement, what it grants) for each Allow statement that amounts to administrator access or a service's
+    every action: NotAction with Allow, '*' on '*', or `service:*` beyond one named resource. The same judgment
+    decides which AWS-managed policies are administrator-like (policies/tools/gen_managed_policies.py)."""
+    for statement in allow_statements(document):
+        if statement.not_actions is not None:
+            yield statement, (
+                f"allows every action except {list(statement.not_actions)} (NotAction with Allow); "
+                "list the actions it allows instead"
+            )
+        elif statement.grants_every_action() and statement.every_resource():
+            yield statement, "allows every action ('*') on every resource ('*')"
+        else:
+            yield from ((statement, grant) for grant in _service_wide(statement))
+
+
+def _service_wide(statement: Statement) -> Iterator[str]:
     """Every action of a service (`s3:*` in any spelling) on resources that are not one named resource."""
     for service in statement.services_fully_granted():
         if statement.every_resource_of(service):
@@ -102,10 +116,7 @@ def _service_wide(where: str, statement: Statement) -> Iterator[str]:
             if not shared:
                 continue
             reach = f"on resources a wildcard shares ({', '.join(shared[:3])})"
-        yield (
-            f"{where} allows every action of a service ({service}:*) {reach}; name the actions and the "
-            "resources"
-        )
+        yield f"allows every action of a service ({service}:*) {reach}; name the actions and the resources"
 
 
 def _role_samples(pattern: str) -> list[str]:
@@ -213,47 +224,13 @@ def _github_oidc(resource: ResourceView) -> Iterator[str]:
                 yield f"{where}: {problem}"
 
 
-def _provider_accounts(resource: ResourceView) -> set[str]:
-    """The accounts the resource's AWS provider is limited to (allowedAccountIds, possibly JSON text)."""
-    if resource.provider is None:
-        return set()
-    value = resource.provider.props.get("allowedAccountIds")
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except ValueError:
-            value = [value]
-    return {v for v in iter_strings(value) if v.isdigit()}
-
-
-def _trust_restricted(resource: ResourceView) -> Iterator[str]:
-    try:
-        document = parse_json_document(resource.props.get("assumeRolePolicy"))
-    except ValueError:
-        return  # reported by iam-github-oidc-trust-pinned
-    if document is None or has_unknown(document):
-        return
-    allowed = _provider_accounts(resource) | set(resource.config["trustedAccounts"])
-    for statement in allow_statements(document):
-        where = f"role '{resource.name}' trust {statement.label}"
-        if statement.public_principal():
-            yield f"{where} lets any AWS principal assume the role (Principal '*' or NotPrincipal)"
-            continue
-        foreign = sorted(statement.aws_accounts() - allowed) if allowed else []
-        if foreign:
-            yield (
-                f"{where} trusts account(s) {', '.join(foreign)}, which the stack does not list "
-                f"(provider allowedAccountIds or trustedAccounts: {', '.join(sorted(allowed))})"
-            )
-
-
 def _no_admin_managed_policy(resource: ResourceView) -> Iterator[str]:
     arns = resource.props.get(ATTACHMENTS[resource.type])
     for arn in iter_strings(arns):
         grant = managed_policy_grant(arn)
         if grant:
             kind = resource.type.split(":")[-1]
-            yield f"{kind} '{resource.name}' attaches {arn}, which grants {grant}"
+            yield f"{kind} '{resource.name}' attaches {arn}, which {grant}"
 
 
 def _no_access_keys(resource: ResourceView) -> Iterator[str]:
@@ -339,46 +316,20 @@ RULES = [
         tags=["iam", "ci", "federation"],
     ),
     resource_rule(
-        name="iam-trust-restricted",
-        description=(
-            "No role trust policy lets any AWS principal assume the role (Principal '*' in any form, an "
-            "account wildcard, NotPrincipal), or trusts an account the stack does not list."
-        ),
-        rationale=(
-            "A trust policy is the door to a role: '*' opens it to every AWS account, and an account outside "
-            "the platform's own is a standing cross-account grant nobody reviews."
-        ),
-        severity=Severity.CRITICAL,
-        remediation=(
-            "Name the principals that may assume the role: a service, the GitHub OIDC provider, or roles of "
-            "the accounts in the stack's provider allowedAccountIds (or this rule's trustedAccounts)."
-        ),
-        resource_types=[ROLE],
-        check=_trust_restricted,
-        knobs={
-            "trustedAccounts": strings_knob(
-                "Accounts, besides those of the AWS provider's allowedAccountIds, whose principals a role may "
-                "trust.",
-                [],
-            ),
-        },
-        tags=["iam", "federation"],
-    ),
-    resource_rule(
         name="iam-no-admin-managed-policy",
         description=(
-            "No role, user or group gets an AWS-managed administrator, power-user, IAM/Organizations or "
-            "*FullAccess policy (through policy attachments or a role's managedPolicyArns)."
+            "No role, user, group or permission set gets an AWS-managed policy whose document is administrator-like "
+            "(NotAction with Allow, '*' on '*', or a service's every action beyond one resource), or one the pack's "
+            "snapshot of AWS-managed policies does not know."
         ),
         rationale=(
-            "AWS-managed policies are known by what they grant: AdministratorAccess is '*' on '*' in a name, "
-            "and a *FullAccess policy is a service's every action on every resource; attaching one bypasses "
-            "every check on inline statements."
+            "An AWS-managed policy is judged by its statements, as an inline one would be (whatever its name "
+            "says); attaching an administrator-like one bypasses every check on inline statements."
         ),
         severity=Severity.CRITICAL,
         remediation=(
             "Attach a customer-managed or inline policy with the specific actions and resource ARNs the "
-            "principal needs (ReadOnlyAccess or a *ReadOnlyAccess policy where read access is the point)."
+            "principal needs (ReadOnlyAccess where read access is the point)."
         ),
         resource_types=list(ATTACHMENTS),
         check=_no_admin_managed_policy,

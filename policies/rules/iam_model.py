@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from policyuniverse import all_permissions
+from policyuniverse.action_categories import categories_for_actions
 from policyuniverse.arn import ARN
 
+from .managed_policies import ADMIN_LIKE, JUDGED
 from .values import as_list, is_unknown
 
 ALL_ACTIONS: frozenset[str] = frozenset(a.lower() for a in all_permissions)
@@ -28,6 +30,14 @@ _BY_SERVICE: dict[str, frozenset[str]] = {}
 for _action in ALL_ACTIONS:
     _BY_SERVICE.setdefault(_action.split(":", 1)[0], frozenset())
 _BY_SERVICE = {s: frozenset(a for a in ALL_ACTIONS if a.startswith(s + ":")) for s in _BY_SERVICE}
+
+@functools.cache
+def read_only_services() -> frozenset[str]:
+    """Services whose every known action has the List or Read access level (policyuniverse's categories); an
+    action without a known level counts as a write."""
+    levels = categories_for_actions(sorted(ALL_ACTIONS))
+    return frozenset(s for s, found in levels.items() if found and found <= {"List", "Read"})
+
 
 # Services whose every action amounts to control over identities or the organisation.
 PRIVILEGE_SERVICES = frozenset({"iam", "sts", "organizations", "sso", "identitystore"})
@@ -88,6 +98,30 @@ class Condition:
             and self.qualifier is None
             and self.base in ("stringequals", "stringlike", "stringequalsignorecase", "arnequals", "arnlike")
         )
+
+    @property
+    def reads_globs(self) -> bool:
+        """Whether the operator reads `*` and `?` in its values as wildcards.
+
+        StringLike does, and so do both ARN operators: "ArnEquals, ArnLike: each of the six colon-delimited
+        components of the ARN is checked separately and each can include multi-character match wildcards (*)
+        or single-character match wildcards (?)" (IAM User Guide, Condition operators, ARN condition operators).
+        """
+        return self.base in ("stringlike", "arnlike", "arnequals")
+
+    def literal(self, value: str) -> bool:
+        """Whether `value` admits exactly itself under this operator (no wildcard it would expand)."""
+        return not (self.reads_globs and set(value) & set("*?"))
+
+    def admits_only(self, within: Callable[[str, bool], bool]) -> bool:
+        """Whether the set of values this condition admits is provably inside the set `within` accepts.
+
+        Only a positive condition restricts at all; each of its values must then be accepted by `within`,
+        which is told whether the operator expands wildcards in it (`reads_globs`): a value with a wildcard
+        the operator expands admits values nobody named, so it proves nothing however narrow it looks,
+        unless `within` can show that every expansion stays inside (an ARN whose account field is literal).
+        """
+        return self.positive and bool(self.values) and all(within(v, self.reads_globs) for v in self.values)
 
 
 def _conditions(raw: Any) -> tuple[Condition, ...]:
@@ -167,9 +201,13 @@ class Statement:
         return self.not_actions is None and self.actions_granted() >= ALL_ACTIONS and self.grants("zz:unknown")
 
     def services_fully_granted(self) -> list[str]:
-        """Services whose every known action the statement grants (e.g. "s3" for `s3:*`)."""
+        """Services that can change something whose every known action the statement grants (e.g. "s3" for
+        `s3:*`); a service whose every action only reads (List/Read access level) is not one: all of it is
+        what a read-only grant gives."""
         granted = self.actions_granted()
-        return sorted(s for s, actions in _BY_SERVICE.items() if actions and actions <= granted)
+        return sorted(
+            s for s, actions in _BY_SERVICE.items() if actions and actions <= granted and s not in read_only_services()
+        )
 
     # --- resources -------------------------------------------------------------------------------------
 
@@ -259,8 +297,16 @@ class Statement:
         return [c for c in self.conditions if c.key == key.lower()]
 
     def pinned(self, key: str) -> bool:
-        """Whether a positive condition (StringEquals/Like, ArnEquals/Like, no IfExists) pins `key`."""
+        """Whether a positive condition (StringEquals/Like, ArnEquals/Like, no IfExists) names `key` at all.
+
+        Says nothing about what the values admit: use `restricts` to know whether the pin narrows anything.
+        """
         return any(c.positive and c.values for c in self.condition(key))
+
+    def restricts(self, key: str, within: Callable[[str, bool], bool]) -> bool:
+        """Whether some condition on `key` admits only values `within` accepts (conditions are ANDed, so one
+        such condition restricts the statement whatever the others say)."""
+        return any(c.admits_only(within) for c in self.condition(key))
 
 
 def _principals(raw: Any) -> dict[str, tuple[str, ...]]:
@@ -316,38 +362,26 @@ def allow_statements(document: Any) -> Iterator[Statement]:
 
 # --- AWS-managed policies, known by what they grant ---------------------------------------------------
 
-_MANAGED = re.compile(r"^arn:aws[a-z-]*:iam::aws:policy/(?:(?P<path>[\w+=,.@-]+(?:/[\w+=,.@-]+)*)/)?(?P<name>[^/]+)$")
-
-# AWS-managed policies that grant administrator, power-user or identity control, by name (lower case).
-_ADMIN_MANAGED = {
-    "administratoraccess": "administrator access (every action on every resource)",
-    "poweruseraccess": "power-user access (every action outside IAM and Organizations)",
-    "iamfullaccess": "full IAM access (can grant itself anything)",
-    "awsorganizationsfullaccess": "full AWS Organizations access",
-    "awsssodirectoryadministrator": "IAM Identity Center directory administration",
-    "awsssomasteraccountadministrator": "IAM Identity Center administration",
-}
+_MANAGED = re.compile(r"^arn:aws[a-z-]*:iam::aws:policy/(?P<rest>.+)$")
 
 
 def managed_policy_grant(arn: Any) -> str | None:
-    """What an AWS-managed policy ARN grants, when that is administrator-like; None otherwise.
+    """What an AWS-managed policy ARN grants, when that is administrator-like; None otherwise (and for a
+    customer-managed policy, which is judged where it is declared).
 
-    Administrator, power-user and IAM/Organizations policies by name; `AdministratorAccess-*` variants and
-    job-function administrator policies; and any `*FullAccess` policy, which grants a service's every
-    action on every resource.
+    Judged from the policy's document, not its name: `managed_policies.py` holds the pack's own verdict
+    (`iam.admin_grants`) on the current version of every AWS-managed policy. One the snapshot does not hold (newer
+    than it) is reported, because what it grants is unknown.
     """
     if not isinstance(arn, str):
         return None
     match = _MANAGED.match(arn.strip())
     if not match:
         return None
-    name = match["name"].lower()
-    if name in _ADMIN_MANAGED:
-        return _ADMIN_MANAGED[name]
-    if name.startswith("administratoraccess"):
-        return "administrator access"
-    if (match["path"] or "").lower() == "job-function" and name.endswith("administrator"):
-        return "a job-function administrator role"
-    if name.endswith("fullaccess"):
-        return "full access to a service (every action on every resource of it)"
+    key = f"arn:aws:iam::aws:policy/{match['rest']}"  # the same policy in every partition
+    if key in ADMIN_LIKE:
+        return ADMIN_LIKE[key]
+    if key not in JUDGED:
+        return ("is not in the pack's snapshot of AWS-managed policies, so what it grants is unknown (regenerate "
+                "policies/rules/managed_policies.py)")
     return None

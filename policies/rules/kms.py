@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pulumi_policy import Severity
 
 from .builders import ResourceView, resource_rule
+from .callers import CALLER_ACCOUNT_KEYS, CALLER_ARN_KEYS, CALLER_ORG_KEYS, restricts_callers
 from .iam_model import statements
 from .knobs import int_knob
 from .values import fmt_number, has_unknown, is_true, is_unknown, number, parse_json_document
@@ -14,16 +15,13 @@ from .values import fmt_number, has_unknown, is_true, is_unknown, number, parse_
 KMS_KEY = "aws:kms/key:Key"
 KEY_POLICY = "aws:kms/keyPolicy:KeyPolicy"
 EXTERNAL_KEYS = ("aws:kms/externalKey:ExternalKey", "aws:kms/replicaExternalKey:ReplicaExternalKey")
+REPLICA_KEY = "aws:kms/replicaKey:ReplicaKey"  # rotates with its primary key, so only its policy is judged here
+KEY_TYPES = (KMS_KEY, REPLICA_KEY, *EXTERNAL_KEYS)
+"""Every KMS key type of the provider (those with deletionWindowInDays; tests/policies/test_policy_coverage.py)."""
 
-# Keys that, pinned by a positive condition, limit a statement with Principal '*' to known callers.
-_CALLER_PINS = (
-    "kms:calleraccount",
-    "aws:principalaccount",
-    "aws:principalorgid",
-    "aws:principalarn",
-    "aws:sourceaccount",
-    "aws:sourcearn",
-)
+# Keys that, pinned to named values by a positive condition, limit a statement with Principal '*' to known
+# callers (a wildcard value such as "*" or "4444?..." names nobody: see iam_model.Condition.admits_only).
+_CALLER_PINS = (*CALLER_ACCOUNT_KEYS, *CALLER_ARN_KEYS, *CALLER_ORG_KEYS)
 
 
 def _rotation(resource: ResourceView) -> Iterator[str]:
@@ -82,7 +80,7 @@ def _key_policy(resource: ResourceView) -> Iterator[str]:
         where = f"KMS key policy of '{resource.name}' {statement.label}"
         if "kms" in statement.services_fully_granted():
             yield f"{where} grants every KMS action (kms:*) to everyone (Principal '*')"
-        elif not any(statement.pinned(k) for k in _CALLER_PINS):
+        elif not restricts_callers(statement, _CALLER_PINS):
             yield (
                 f"{where} grants KMS actions to everyone (Principal '*') without a condition pinning the "
                 "caller's account or organization (kms:CallerAccount, aws:PrincipalOrgID, ...)"
@@ -133,7 +131,7 @@ RULES = [
             "to named roles or services; where '*' is needed, pin kms:CallerAccount or aws:PrincipalOrgID with "
             "StringEquals."
         ),
-        resource_types=[KMS_KEY, KEY_POLICY],
+        resource_types=[*KEY_TYPES, KEY_POLICY],
         check=_key_policy,
         tags=["kms", "least-privilege"],
     ),

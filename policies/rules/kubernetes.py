@@ -9,31 +9,47 @@ from typing import Any
 from pulumi_policy import Severity
 
 from .builders import ResourceView, resource_rule
-from .knobs import bool_knob, strings_knob
-from .values import as_list, dig, is_false, is_true, is_unknown, iter_strings
+from .knobs import strings_knob
+from .values import as_list, dig, is_true, is_unknown
 
 HELM_TYPES = ("kubernetes:helm.sh/v3:Release", "kubernetes:helm.sh/v3:Chart", "kubernetes:helm.sh/v4:Chart")
-WORKLOAD_TYPES = (
-    "kubernetes:apps/v1:Deployment",
-    "kubernetes:apps/v1:StatefulSet",
-    "kubernetes:apps/v1:DaemonSet",
-    "kubernetes:argoproj.io/v1alpha1:Rollout",  # Argo Rollouts: the model server of the GitOps path
-)
 
 _EXACT_VERSION = re.compile(r"^v?\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$")
 
 
-def _chart_name(props: dict[str, Any]) -> str | None:
+_ARCHIVE = re.compile(r"^(?P<name>.+?)-(?P<version>v?\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?)\.tgz$")
+
+
+def chart_reference(props: dict[str, Any]) -> str | None:
     chart = props.get("chart")
     return chart if isinstance(chart, str) else None
 
 
+def chart_identity(chart: str) -> tuple[str, str | None]:
+    """(chart name, version the reference itself pins or None) of any way to name a chart: `argo-cd`,
+    `argo/argo-cd`, `oci://ghcr.io/argoproj/argo-helm/argo-cd`, or an archive `.../argo-cd-7.7.3.tgz` (Helm names
+    packaged charts `<name>-<version>.tgz`)."""
+    last = chart.rstrip("/").rsplit("/", 1)[-1]
+    match = _ARCHIVE.match(last)
+    if match:
+        return match["name"], match["version"]
+    return last.removesuffix(".tgz"), None
+
+
+def _local(chart: str) -> bool:
+    """A chart in the repository (a path, not a URL or repo/name): pinned by the commit that holds it."""
+    return chart.startswith((".", "/")) and not chart.endswith(".tgz")
+
+
 def _chart_version(resource: ResourceView) -> Iterator[str]:
-    chart = _chart_name(resource.props)
-    if chart is None:
+    chart = chart_reference(resource.props)
+    if chart is None or _local(chart):
         return
-    if chart.startswith((".", "/")) or chart.endswith(".tgz"):
-        return  # a local chart or a chart archive URL is pinned by its path
+    if chart.endswith(".tgz"):
+        if chart_identity(chart)[1] is None:
+            yield (f"Helm chart archive '{chart}' of '{resource.name}' names no exact version in its file name "
+                   "(<name>-<version>.tgz), so the URL may serve another chart tomorrow")
+        return
     version = resource.props.get("version")
     if is_unknown(version):
         return
@@ -49,72 +65,77 @@ def _chart_version(resource: ResourceView) -> Iterator[str]:
         )
 
 
-def _tls_in_front(values: dict[str, Any]) -> bool:
-    ingress = dig(values, "server", "ingress")
-    if not isinstance(ingress, dict) or not is_true(ingress.get("enabled")):
-        return False
-    if is_true(ingress.get("tls")) or as_list(ingress.get("extraTls")):
-        return True
-    annotations = ingress.get("annotations")
-    return isinstance(annotations, dict) and "alb.ingress.kubernetes.io/certificate-arn" in annotations
-
-
-def _argocd(resource: ResourceView) -> Iterator[str]:
-    chart = _chart_name(resource.props)
-    if chart is None or chart.rstrip("/").split("/")[-1] not in resource.config["chartNames"]:
-        return
-    values = resource.props.get("values")
-    if is_unknown(values):
-        return
-    values = values if isinstance(values, dict) else {}
-    name = resource.name
-    insecure_param = dig(values, "configs", "params", "server.insecure")
-    insecure_flag = "--insecure" in list(iter_strings(dig(values, "server", "extraArgs")))
-    if (is_true(insecure_param) or insecure_flag) and not _tls_in_front(values):
-        yield (
-            f"Argo CD '{name}' runs the API server insecure (server.insecure) without an ingress terminating "
-            "TLS in front of it (server.ingress.enabled with tls/extraTls)"
-        )
-    if resource.config["requireAdminDisabled"]:
-        admin = dig(values, "configs", "cm", "admin.enabled")
-        if not is_unknown(admin) and (admin is None or not is_false(admin)):
-            yield (
-                f"Argo CD '{name}' keeps the built-in admin account enabled (set "
-                "configs.cm['admin.enabled']: false)"
-            )
-    default_role = dig(values, "configs", "rbac", "policy.default", default="")
-    allowed = resource.config["allowedDefaultRoles"]
-    if isinstance(default_role, str) and default_role not in allowed:
-        yield (
-            f"Argo CD '{name}' grants every user the default role {default_role!r} "
-            f"(configs.rbac['policy.default']); allowed: {', '.join(repr(r) for r in allowed)}"
-        )
+_VERSION_TAG = re.compile(r"^v?\d+\.\d+(?:\.\d+)*(?:[-+_][0-9A-Za-z.-]+)?$")
 
 
 def _image_problem(image: str) -> str | None:
+    """Why an image reference may name different images over time; None when it names one (a digest) or a
+    release (a version tag such as 1.4.0 or v2.3-cuda12, as the remediation asks)."""
     if "@sha256:" in image:
         return None
     last = image.rsplit("/", 1)[-1]
     if ":" not in last:
-        return f"image {image!r} has no tag (it means 'latest')"
-    if last.rsplit(":", 1)[1] == "latest":
-        return f"image {image!r} uses the moving tag 'latest'"
+        return f"image {image!r}, which has no tag (it means 'latest')"
+    tag = last.rsplit(":", 1)[1]
+    if not _VERSION_TAG.match(tag):
+        return f"image {image!r}, which uses the moving tag {tag!r} (not a version or digest)"
     return None
 
 
-def _matches(resource: ResourceView, selector: dict[str, Any]) -> bool | None:
-    if not selector:
-        return True
-    merged: dict[str, Any] = {}
-    for labels in (
-        dig(resource.props, "metadata", "labels"),
-        dig(resource.props, "spec", "template", "metadata", "labels"),
+_CONTAINER_LISTS = ("initContainers", "containers", "ephemeralContainers")
+
+
+def _pod_specs(value: Any, labels: dict[str, Any], path: str = "") -> Iterator[tuple[str, dict[str, Any],
+                                                                                   dict[str, Any]]]:
+    """(path, pod spec, labels in force) for every pod spec in an object, wherever its kind keeps it: a Pod's
+    spec, the template of a Deployment/ReplicaSet/Job (or of a CronJob's jobTemplate), a *Patch kind, a
+    Rollout, an Argo CD AnalysisTemplate's job, a KServe InferenceService component. A pod spec is known by
+    what it holds: a list of containers, or (KServe) a model container with a storageUri."""
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _pod_specs(item, labels, f"{path}[{index}]")
+        return
+    if not isinstance(value, dict):
+        return
+    own = dig(value, "metadata", "labels")
+    if isinstance(own, dict):
+        labels = {**labels, **own}
+    if isinstance(value.get("containers"), list) or any(
+        isinstance(v, dict) and "storageUri" in v for v in value.values()
     ):
-        if is_unknown(labels):
-            return None
-        if isinstance(labels, dict):
-            merged.update(labels)
-    return all(merged.get(k) == v for k, v in selector.items())
+        yield path or "spec", value, labels
+    for key, item in value.items():
+        if key not in _CONTAINER_LISTS and key != "metadata":
+            yield from _pod_specs(item, labels, f"{path}.{key}" if path else key)
+
+
+def _containers(pod: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    for key in _CONTAINER_LISTS:
+        for container in as_list(pod.get(key)):
+            if isinstance(container, dict):
+                yield container
+    for item in pod.values():  # KServe: predictor.model / predictor.sklearn ... run as the model container
+        if isinstance(item, dict) and "storageUri" in item:
+            yield item
+
+
+_QUANTITY = re.compile(r"^\s*(?P<number>[+-]?\d*\.?\d+)(?:e[+-]?\d+)?\s*(?P<unit>[A-Za-z]*)\s*$")
+
+
+def _zero(quantity: Any) -> bool:
+    """A resource quantity of zero (0, "0", "0m", "0Gi", "0.0"): the kubelet then applies no limit at all."""
+    if isinstance(quantity, bool):
+        return False
+    if isinstance(quantity, (int, float)):
+        return quantity == 0
+    match = _QUANTITY.match(quantity) if isinstance(quantity, str) else None
+    return match is not None and float(match["number"]) == 0
+
+
+def _selected(labels: dict[str, Any], selector: dict[str, Any]) -> bool | None:
+    if any(is_unknown(v) for v in labels.values()):
+        return None
+    return all(labels.get(k) == v for k, v in selector.items())
 
 
 def _run_as_non_root(container: dict[str, Any], pod: Any) -> bool | None:
@@ -131,31 +152,41 @@ def _run_as_non_root(container: dict[str, Any], pod: Any) -> bool | None:
 
 def _workload(resource: ResourceView) -> Iterator[str]:
     config = resource.config
-    if _matches(resource, config["selectorLabels"]) is not True:
-        return
-    pod = dig(resource.props, "spec", "template", "spec")
-    if is_unknown(pod) or not isinstance(pod, dict):
-        return
     required_limits = config["requiredLimits"]
-    for key in ("initContainers", "containers"):
-        for container in as_list(pod.get(key)):
-            if not isinstance(container, dict):
-                continue
+    for path, pod, labels in _pod_specs(resource.props, {}):
+        if _selected(labels, config["selectorLabels"]) is not True:
+            continue
+        for container in _containers(pod):
             where = f"container '{container.get('name', '?')}' of '{resource.name}'"
-            if _run_as_non_root(container, pod) is False:
-                yield f"{where} may run as root (set securityContext.runAsNonRoot: true)"
-            limits = dig(container, "resources", "limits")
-            if not is_unknown(limits):
-                missing = [
-                    r for r in required_limits if not isinstance(limits, dict) or limits.get(r) is None
-                ]
-                if missing:
-                    yield f"{where} sets no resource limit for {', '.join(missing)}"
-            image = container.get("image")
-            if isinstance(image, str):
-                problem = _image_problem(image)
-                if problem:
-                    yield f"{where}: {problem}; pin a version tag or digest"
+            for problem in _container_problems(container, pod, required_limits):
+                yield f"{where} {problem} [at {path}]"
+
+
+def _container_problems(container: dict[str, Any], pod: dict[str, Any], required_limits: list[str]
+                        ) -> Iterator[str]:
+    if _run_as_non_root(container, pod) is False:
+        yield "may run as root (set securityContext.runAsNonRoot: true)"
+    limits = dig(container, "resources", "limits")
+    if not is_unknown(limits):
+        missing = [r for r in required_limits if not isinstance(limits, dict) or limits.get(r) is None]
+        if missing:
+            yield f"sets no resource limit for {', '.join(missing)}"
+        zero = [r for r in required_limits if isinstance(limits, dict) and _zero(limits.get(r))]
+        if zero:
+            yield f"sets a {', '.join(zero)} limit of 0, which the kubelet reads as no limit"
+    image = container.get("image")
+    if isinstance(image, str):
+        problem = _image_problem(image)
+        if problem:
+            yield f"runs {problem}; pin a version tag or digest"
+
+
+_NOT_WORKLOADS = ("kubernetes:helm.sh/", "kubernetes:yaml", "kubernetes:kustomize", "pulumi:providers:")
+
+
+def _kubernetes_object(resource_type: str) -> bool:
+    """every Kubernetes object that holds a pod spec, found by what it holds (any kind, core, patch or custom)"""
+    return resource_type.startswith("kubernetes:") and not resource_type.startswith(_NOT_WORKLOADS)
 
 
 RULES = [
@@ -173,35 +204,6 @@ RULES = [
         tags=["kubernetes", "supply-chain"],
     ),
     resource_rule(
-        name="argocd-hardened",
-        description=(
-            "The Argo CD installation serves its API only behind TLS, disables the built-in admin account "
-            "(where required) and gives users no default role wider than read-only."
-        ),
-        rationale=(
-            "Argo CD can change everything in the cluster: its API must not be exposed in clear text, the "
-            "shared admin password must not be usable in production, and users must not get write access by "
-            "default."
-        ),
-        severity=Severity.HIGH,
-        remediation=(
-            "In the argo-cd chart values: keep configs.params['server.insecure'] false unless "
-            "server.ingress terminates TLS; set configs.cm['admin.enabled']: false and use SSO; set "
-            "configs.rbac['policy.default'] to '' or 'role:readonly'."
-        ),
-        resource_types=HELM_TYPES,
-        check=_argocd,
-        knobs={
-            "chartNames": strings_knob("Chart names that install Argo CD.", ["argo-cd"]),
-            "requireAdminDisabled": bool_knob("Require configs.cm['admin.enabled'] to be false.", True),
-            "allowedDefaultRoles": strings_knob(
-                "Values allowed for configs.rbac['policy.default'] ('' means no default role).",
-                ["", "role:readonly"],
-            ),
-        },
-        tags=["kubernetes", "gitops", "access-control"],
-    ),
-    resource_rule(
         name="k8s-model-server-hardened",
         description=(
             "Model-server containers run as non-root, with resource limits, from a pinned image (no "
@@ -217,7 +219,7 @@ RULES = [
             "for "
             "cpu and memory on every container, and images with a version tag or @sha256 digest."
         ),
-        resource_types=WORKLOAD_TYPES,
+        resource_types=_kubernetes_object,
         check=_workload,
         knobs={
             "selectorLabels": {

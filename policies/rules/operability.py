@@ -15,7 +15,7 @@ from pulumi_policy import Severity
 from .builders import StackResource, StackView, stack_rule
 from .knobs import bool_knob, int_knob
 from .sagemaker import ENDPOINT, ENDPOINT_CONFIG, all_serverless, variants
-from .values import as_list, dig, is_unknown, iter_strings
+from .values import as_list, dig, is_false, is_true, is_unknown, iter_strings
 
 METRIC_ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 SNS_TOPIC = "aws:sns/topic:Topic"
@@ -47,18 +47,44 @@ def _alarm_endpoint_names(alarm: StackResource) -> list[Any]:
     return [n for n in names if isinstance(n, str)]
 
 
+# Where SageMaker publishes an endpoint's metrics: invocation metrics in AWS/SageMaker, instance and container
+# utilisation in /aws/sagemaker/Endpoints (and /aws/sagemaker/InferenceComponents), Model Monitor's data metrics in
+# /aws/sagemaker/Endpoints/data-metrics (SageMaker Developer Guide: "Amazon SageMaker AI metrics in Amazon
+# CloudWatch", "Metrics for multi-container endpoints", Model Monitor "CloudWatch Metrics"). An alarm on
+# EndpointName in any other namespace watches a metric that never exists.
+SAGEMAKER_NAMESPACES = ("AWS/SageMaker",)
+SAGEMAKER_NAMESPACE_PREFIXES = ("AWS/SageMaker/", "/aws/sagemaker/")
+
+
+def _watches_sagemaker(alarm: StackResource) -> bool:
+    """Whether one of the alarm's metrics is in a namespace where SageMaker publishes (unknown counts as yes)."""
+    namespaces = [alarm.props.get("namespace")]
+    namespaces += [dig(q, "metric", "namespace") for q in as_list(alarm.props.get("metricQueries"))]
+    return any(is_unknown(n) or n in SAGEMAKER_NAMESPACES or str(n).startswith(SAGEMAKER_NAMESPACE_PREFIXES)
+               for n in namespaces if n is not None)
+
+
 def endpoint_alarms(stack: StackView, endpoint: StackResource) -> list[StackResource]:
+    """The alarms that watch the endpoint's own metrics: paired by the EndpointName dimension (a dependency or the
+    known name) and in a namespace where SageMaker publishes them."""
     name = _known_name(endpoint)
     return [
         alarm
         for alarm in stack.of_type(METRIC_ALARM)
-        if alarm.depends_on(endpoint, "dimensions", "metricQueries")
-        or (name is not None and name in _alarm_endpoint_names(alarm))
+        if (alarm.depends_on(endpoint, "dimensions", "metricQueries")
+            or (name is not None and name in _alarm_endpoint_names(alarm)))
+        and _watches_sagemaker(alarm)
     ]
 
 
 def _routes_to_sns(stack: StackView, alarm: StackResource) -> bool | None:
-    """Whether the alarm notifies an SNS topic; None when its actions are unknown."""
+    """Whether the alarm notifies an SNS topic; None when its actions are unknown. An alarm whose actions are
+    disabled (actionsEnabled false) notifies nobody, whatever it lists."""
+    enabled = alarm.props.get("actionsEnabled")
+    if is_unknown(enabled):
+        return None
+    if enabled is not None and is_false(enabled):
+        return False
     actions = alarm.props.get("alarmActions")
     if is_unknown(actions):
         return None
@@ -89,6 +115,13 @@ def scalable_targets(stack: StackView, endpoint: StackResource) -> list[StackRes
     return found
 
 
+def _suspended(target: StackResource) -> str:
+    """The dynamic scaling a target suspends (suspendedState), as words; empty when it scales."""
+    state = target.props.get("suspendedState")
+    flags = {"dynamicScalingInSuspended": "scaling in", "dynamicScalingOutSuspended": "scaling out"}
+    return " and ".join(words for flag, words in flags.items() if is_true(dig(state, flag)))
+
+
 def _scaling_policies(stack: StackView, target: StackResource) -> list[StackResource]:
     resource_id = target.props.get("resourceId")
     return [
@@ -117,7 +150,7 @@ def _operability(stack: StackView) -> Iterator[tuple[str, str | None]]:
                     yield (
                         (
                             f"alarm '{alarm.name}' of endpoint '{endpoint.name}' notifies no SNS topic "
-                            "(alarmActions), so nobody hears of it"
+                            "(alarmActions, with actionsEnabled), so nobody hears of it"
                         ),
                         alarm.urn,
                     )
@@ -137,6 +170,13 @@ def _operability(stack: StackView) -> Iterator[tuple[str, str | None]]:
             )
             continue
         for target in targets:
+            suspended = _suspended(target)
+            if suspended:
+                yield (
+                    f"autoscaling target '{target.name}' of endpoint '{endpoint.name}' suspends {suspended}, so it "
+                    "never scales",
+                    target.urn,
+                )
             if not _scaling_policies(stack, target):
                 yield (
                     (

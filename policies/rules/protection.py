@@ -17,7 +17,11 @@ from .knobs import bool_knob, strings_knob
 PROTECTED_TYPES = (
     "aws:s3/bucket:Bucket",
     "aws:s3/bucketV2:BucketV2",
+    "aws:s3/directoryBucket:DirectoryBucket",
     "aws:kms/key:Key",
+    "aws:kms/replicaKey:ReplicaKey",
+    "aws:kms/externalKey:ExternalKey",
+    "aws:kms/replicaExternalKey:ReplicaExternalKey",
     "aws:ecr/repository:Repository",
     "aws:sagemaker/modelPackageGroup:ModelPackageGroup",
 )

@@ -14,10 +14,14 @@ from collections.abc import Iterable, Iterator
 from pulumi_policy import Severity
 
 from .builders import StackResource, StackView, stack_rule
+from .callers import CALLER_ACCOUNT_KEYS, CALLER_ARN_KEYS, CALLER_NETWORK_KEYS, CALLER_ORG_KEYS, restricts_callers
 from .iam_model import Statement, statements
 from .values import as_list, dig, has_unknown, is_true, is_unknown, parse_json_document
 
 BUCKET_TYPES = ("aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2")
+DIRECTORY_BUCKET = "aws:s3/directoryBucket:DirectoryBucket"
+"""S3 Express One Zone: public access is always blocked and versioning and ACLs do not exist there, but a bucket
+policy can still allow everyone and default encryption can still be SSE-S3, so those two are judged."""
 PUBLIC_ACCESS_BLOCK = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
 SSE_TYPES = (
     "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
@@ -35,17 +39,23 @@ KMS_KEY = "aws:kms/key:Key"
 _BLOCK_FLAGS = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
 
 
-def _name_of(resource: StackResource) -> str | None:
-    name = resource.props.get("bucket")
-    return name if isinstance(name, str) else None
-
-
 def companions(stack: StackView, bucket: StackResource, *types: str) -> list[StackResource]:
-    """The resources of the given types that configure `bucket` (by dependency, else by known name)."""
+    """The resources of the given types that configure `bucket`.
+
+    A companion's known `bucket` value is what S3 will act on, so it decides alone: it must be the bucket's name.
+    Only a value unknown at preview falls back to the property dependency (the value comes from this bucket).
+    A dependency is not a pairing by itself: `bucket=a.id.apply(lambda _: "other-bucket")` depends on `a` but
+    configures the other bucket.
+    """
     names = {n for n in (bucket.props.get("bucket"), bucket.props.get("id")) if isinstance(n, str) and n}
     found = []
     for candidate in stack.of_type(*types):
-        if candidate.depends_on(bucket, "bucket") or _name_of(candidate) in names:
+        value = candidate.props.get("bucket")
+        if isinstance(value, str):
+            paired = value in names
+        else:
+            paired = is_unknown(value) and candidate.depends_on(bucket, "bucket")
+        if paired:
             found.append(candidate)
     return found
 
@@ -59,6 +69,8 @@ def bucket_policies(stack: StackView, bucket: StackResource) -> list[StackResour
 
 
 def _public_access(stack: StackView) -> Iterator[tuple[str, str | None]]:
+    for bucket in stack.of_type(DIRECTORY_BUCKET):
+        yield from _public_policy(stack, bucket)
     for bucket in stack.of_type(*BUCKET_TYPES):
         yield from _public_acls(stack, bucket)
         yield from _public_policy(stack, bucket)
@@ -89,9 +101,10 @@ def _acl_problem(canned: object, grants: object) -> str | None:
     if isinstance(canned, str) and canned.strip().lower() in _PUBLIC_CANNED_ACLS:
         return f"the canned ACL {canned!r} grants access to everyone"
     for grant in as_list(grants):
-        uri = dig(grant, "grantee", "uri")
-        if isinstance(uri, str) and uri.rstrip("/").rsplit("/", 1)[-1] in ("AllUsers", "AuthenticatedUsers"):
-            return f"an ACL grant to {uri} gives access to everyone"
+        # The grantee's URI sits in `grantee.uri` on an ACL resource and in `uri` on a bucket's own `grants`.
+        for uri in (dig(grant, "grantee", "uri"), dig(grant, "uri")):
+            if isinstance(uri, str) and uri.rstrip("/").rsplit("/", 1)[-1] in ("AllUsers", "AuthenticatedUsers"):
+                return f"an ACL grant to {uri} gives access to everyone"
     return None
 
 
@@ -105,17 +118,9 @@ def _public_acls(stack: StackView, bucket: StackResource) -> Iterator[tuple[str,
             yield f"bucket '{bucket.name}': ACL '{acl.name}': {problem}", acl.urn
 
 
-# Keys that, pinned by a positive condition, limit a statement with Principal '*' to known callers.
-_CALLER_PINS = (
-    "aws:sourceaccount",
-    "aws:sourcearn",
-    "aws:sourceowner",
-    "aws:principalaccount",
-    "aws:principalorgid",
-    "aws:principalarn",
-    "aws:sourcevpce",
-    "aws:sourcevpc",
-)
+# Keys that, pinned to named values by a positive condition, limit a statement with Principal '*' to known
+# callers (a wildcard value names nobody: see iam_model.Condition.admits_only).
+_CALLER_PINS = (*CALLER_ACCOUNT_KEYS, *CALLER_ARN_KEYS, *CALLER_ORG_KEYS, *CALLER_NETWORK_KEYS)
 
 
 def _public_policy(stack: StackView, bucket: StackResource) -> Iterator[tuple[str, str | None]]:
@@ -127,14 +132,12 @@ def _public_policy(stack: StackView, bucket: StackResource) -> Iterator[tuple[st
         if has_unknown(document):
             continue
         for statement in statements(document):
-            if statement.allows and statement.public_principal() and not any(
-                statement.pinned(k) for k in _CALLER_PINS
-            ):
+            if statement.allows and statement.public_principal() and not restricts_callers(statement, _CALLER_PINS):
                 yield (
                     (
                         f"bucket '{bucket.name}': policy '{policy.name}' {statement.label} allows everyone "
                         "(Principal '*' in any form) without a condition pinning the caller's account, "
-                        "organization or source"
+                        "organization or source to named values (a wildcard value names nobody)"
                     ),
                     policy.urn,
                 )
@@ -142,7 +145,7 @@ def _public_policy(stack: StackView, bucket: StackResource) -> Iterator[tuple[st
 
 def _encryption(stack: StackView) -> Iterator[tuple[str, str | None]]:
     aws_managed = ("alias/aws/", ":alias/aws/")
-    for bucket in stack.of_type(*BUCKET_TYPES):
+    for bucket in stack.of_type(*BUCKET_TYPES, DIRECTORY_BUCKET):
         configs = companions(stack, bucket, *SSE_TYPES)
         if not configs:
             yield (

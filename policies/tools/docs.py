@@ -192,17 +192,27 @@ LIMITS = (
     "and `Resource`/`NotResource` as positive or negative sets matched with IAM's wildcards (actions "
     "case-insensitive) against the action list of [policyuniverse](https://pypi.org/project/policyuniverse/) "
     "(pinned in `policies/requirements.txt`, offline in its wheel), principals in every form, condition "
-    "operators by meaning (a `Not`, `IfExists` or `ForAnyValue`/`ForAllValues` operator is not a pin). "
-    "AWS-managed policy ARNs are known by what they grant. An action newer than the pinned list is matched "
+    "operators by meaning (a `Not`, `IfExists` or `ForAnyValue`/`ForAllValues` operator is not a pin, and a "
+    "condition restricts callers only when every value it admits is named: a wildcard that `StringLike` or an "
+    "ARN operator expands names nobody, however narrow it looks; an ARN value counts by its literal account). "
+    "AWS-managed policies are judged by their documents: `policies/rules/managed_policies.py` is the pack's own "
+    "verdict on every AWS-managed policy of a pinned snapshot (`python -m policies.tools.gen_managed_policies`), "
+    "and a policy newer than the snapshot is reported as unknown. An action newer than the pinned list is matched "
     "only by a pattern that names it or `*`, so `service:*` of a service the list does not know is not seen "
     "as service-wide; update the pin to learn new services.",
     "**Relations are judged at the stack level**: a bucket's winning policy is the last one declared (a "
     "second policy is itself a violation), a rollout's steps are measured against its endpoint "
     "configuration's fleet, and a rollback alarm counts only when it is an alarm of this stack on the "
     "endpoint's metrics (an alarm name that is unknown at preview is given the benefit of the doubt).",
-    "**The stack's accounts** come from its AWS provider's `allowedAccountIds` (the program sets it) and "
-    "`iam-trust-restricted.trustedAccounts`; a provider that lists none leaves that rule with its check for "
-    "everyone (`*`, account wildcards, NotPrincipal).",
+    "**The stack's accounts** are the union of every AWS provider's `allowedAccountIds` (the program sets "
+    "them) and `iam-trust-restricted.trustedAccounts`; `aws-provider-accounts-pinned` requires every provider "
+    "to pin its accounts (staging, prod, shared), so a second provider cannot leave the trust check blind.",
+    "**Coverage follows the provider schemas.** Which types carry what a rule judges (instance types and counts, "
+    "network isolation, key policies, identity documents, managed-policy attachments, ACL grantee URIs, pod "
+    "specs) is derived from the installed pulumi-aws and pulumi-kubernetes SDKs by `policies.tools.sdk_schema` "
+    "in `tests/policies/test_policy_coverage.py`: a provider upgrade that adds a carrier fails the suite until "
+    "the rule reads it. Pod specs and SageMaker sizing are found by what they hold, wherever an object keeps "
+    "them (custom resources such as Argo Rollouts or KServe InferenceServices included).",
     "**Unknown values.** In a real `pulumi preview` of a new stack, outputs of resources not yet created "
     "(ids, ARNs, JSON documents built from them) are unknown. A rule never reports a value it cannot see; "
     "companions are paired with their bucket or endpoint through property dependencies, which are known. "

@@ -17,6 +17,7 @@ from crd_schemas import validate as validate_custom_resource
 
 from infra.components import argo_rollouts, argocd
 from infra.config import KubernetesDeploy, Rollout, parse_stack_config
+from infra.core.arns import Arns
 from infra.core.canary import canary_steps, traffic_weights
 from infra.core.naming import Naming
 from infra.core.paths import PROJECT_ROOT
@@ -185,13 +186,14 @@ def test_a_stack_config_change_the_overlay_does_not_follow_is_reported() -> None
                               rollout=Rollout(strategy="canary", step_percent=20, wait_seconds=600),
                               resources={"cpuRequest": "500m", "memoryRequest": "1Gi", "cpuLimit": "2",
                                          "memoryLimit": "2Gi"})
-    problems = manifests_model_server.disagreements(overlay, rendered, deploy, Naming("mlops", "prod"), "444444444444")
-    assert problems == ["prod/fraud: Rollout steps differ from those of the stack's rollout config "
+    problems = manifests_model_server.disagreements(overlay, rendered, deploy, Naming("mlops", "prod"),
+                                                    Arns("aws", "us-east-1", "444444444444"))
+    assert problems == ["prod/fraud: Rollout 'model-server' steps differ from those of the stack's rollout config "
                         "(canary, step 20, wait 600s)"]
     wrong_account = manifests_model_server.disagreements(
         overlay, rendered, deploy.model_copy(update={"rollout": Rollout(strategy="canary", step_percent=10,
                                                                         wait_seconds=600)}),
-        Naming("mlops", "prod"), "999999999999")
+        Naming("mlops", "prod"), Arns("aws", "us-east-1", "999999999999"))
     assert len(wrong_account) == 1 and "IRSA role" in wrong_account[0]
 
 
@@ -261,7 +263,8 @@ def test_write_patches_rewrites_a_stale_patch_atomically(tmp_path: Path) -> None
     stale.write_text(stale.read_text().replace("duration: 180s", "duration: 5s"))
     assert manifests_model_server.disagreements(overlay, manifests_overlays.render(overlay.path),
                                    parse_stack_config(load_stack(PROJECT_ROOT, "dev").config)
-                                   .kubernetes_models()["fraud"], Naming("mlops", "dev"), "222222222222")
+                                   .kubernetes_models()["fraud"], Naming("mlops", "dev"),
+                                   Arns("aws", "us-east-1", "222222222222"))
     assert manifests_cli.write_patches(overlay) == [stale]
     assert manifests_cli.write_patches(overlay) == []
     assert not list(overlay.path.glob(".*.tmp"))

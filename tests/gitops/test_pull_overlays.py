@@ -114,7 +114,8 @@ def test_canary_and_linear_steps_are_sent_as_instance_counts_with_every_rollback
         deploy = config.sagemaker_models()["churn"].model_copy(update={"shadow": None, "delivery": "pull"})
         facts = ack.PullFacts(environment=env, region="us-east-1", account_id="444444444444",
                               shared_account_id="111111111111", shared_region="us-east-1",
-                              capture_kms_key_arn="arn:aws:kms:us-east-1:111111111111:key/k")
+                              capture_kms_key_arn="arn:aws:kms:us-east-1:111111111111:key/k",
+                              shared_stack=config.shared_stack)
         endpoint = ack.expected_objects(Naming("mlops", env), "churn", deploy, facts)["Endpoint"]["spec"]
         routing = endpoint["deploymentConfig"]["blueGreenUpdatePolicy"]["trafficRoutingConfiguration"]
         assert routing["type_"] == routing_type

@@ -22,6 +22,7 @@ PROJECT = "mlops"
 STACK = "test"
 ACCOUNT = "123456789012"
 REGION = "eu-west-1"
+PARTITION = "aws"
 NAMING = Naming(project=PROJECT, stack=STACK)
 KEY_ARN = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/0f0f0f0f-1111-2222-3333-444444444444"
 

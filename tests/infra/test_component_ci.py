@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from declare import ACCOUNT, NAMING, REGION, declare
+from declare import ACCOUNT, NAMING, PARTITION, REGION, declare
 from planned import one, policy_of
 
 from infra.components.ci_roles import CiRoles, CiRolesArgs
@@ -25,7 +25,8 @@ def test_oidc_provider_trusts_github_tokens_for_the_sts_audience_only() -> None:
 def declare_ci_roles(kind: str = "environment") -> PlanResult:
     return declare(lambda: CiRoles("ci", CiRolesArgs(naming=NAMING, oidc_provider_arn=PROVIDER_ARN,
                                                      repository=REPOSITORY, environment="staging",
-                                                     account_id=ACCOUNT, region=REGION, kind=kind,
+                                                     account_id=ACCOUNT, region=REGION, partition=PARTITION,
+                                                     dns_suffix="amazonaws.com", kind=kind,
                                                      manages_oidc_provider=False)))
 
 

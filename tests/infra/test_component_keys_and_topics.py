@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from declare import ACCOUNT, KEY_ARN, NAMING, declare
+from declare import ACCOUNT, KEY_ARN, NAMING, PARTITION, REGION, declare
 from planned import one, policy_of, statements_by_sid
 
 from infra.components.alarm_topic import AlarmTopic, AlarmTopicArgs
@@ -14,7 +14,8 @@ from infra.components.promotion_trigger import PromotionTrigger, PromotionTrigge
 
 # -- EnvironmentKey --------------------------------------------------------------------------------------------
 def test_environment_key_rotates_is_administered_by_the_account_and_usable_by_cloudwatch_alarms() -> None:
-    plan = declare(lambda: EnvironmentKey("environment", EnvironmentKeyArgs(naming=NAMING, account_id=ACCOUNT)))
+    plan = declare(lambda: EnvironmentKey("environment", EnvironmentKeyArgs(
+        naming=NAMING, account_id=ACCOUNT, partition=PARTITION, region=REGION)))
     key = one(plan, "aws:kms/key:Key")
     assert key.inputs["enableKeyRotation"] is True and key.inputs["deletionWindowInDays"] == 30
     by_sid = statements_by_sid(key)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from declare import ACCOUNT, KEY_ARN, NAMING, REGION, declare
+from declare import ACCOUNT, KEY_ARN, NAMING, PARTITION, REGION, declare
 from planned import of_type, one, policy_of
 
 from infra.components.model_registry import ModelRegistry, ModelRegistryArgs
@@ -18,7 +18,7 @@ READERS = ["222222222222", "333333333333"]
 def registry(readers: list[str]) -> PlanResult:
     return declare(lambda: ModelRegistry("churn", ModelRegistryArgs(
         naming=NAMING, model="churn", kms_key_arn=KEY_ARN, account_id=ACCOUNT, region=REGION,
-        reader_account_ids=readers)))
+        partition=PARTITION, reader_account_ids=readers)))
 
 
 @pytest.fixture(scope="module")

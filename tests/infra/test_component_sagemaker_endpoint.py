@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from declare import ACCOUNT, KEY_ARN, NAMING, REGION, declare
+from declare import ACCOUNT, KEY_ARN, NAMING, PARTITION, REGION, declare
 from planned import depends_on, of_type, one, policy_of, statements_by_sid
 
 from infra.components.sagemaker_endpoint import SageMakerEndpoint, SageMakerEndpointArgs, SharedRegistry
@@ -38,7 +38,8 @@ def endpoint(deploy: dict[str, Any], network: Network | None = None) -> PlanResu
     config = SageMakerDeploy.model_validate(deploy)
     return declare(lambda: SageMakerEndpoint("churn", SageMakerEndpointArgs(
         naming=NAMING, model="churn", environment="prod", deploy=config, network=network or Network(),
-        account_id=ACCOUNT, region=REGION, kms_key_arn=KEY_ARN, alarm_topic_arn=TOPIC, shared=SHARED)))
+        account_id=ACCOUNT, region=REGION, partition=PARTITION, kms_key_arn=KEY_ARN, alarm_topic_arn=TOPIC,
+        shared=SHARED)))
 
 
 def release(**changes: Any) -> dict[str, Any]:

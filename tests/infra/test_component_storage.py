@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from declare import ACCOUNT, KEY_ARN, NAMING, declare
+from declare import ACCOUNT, KEY_ARN, NAMING, PARTITION, REGION, declare
 from planned import children_of, depends_on, of_type, one, policy_of
 
 from infra.components.artifact_store import ArtifactStore, ArtifactStoreArgs
@@ -107,6 +107,7 @@ def test_secure_bucket_appends_extra_statements_after_the_tls_deny() -> None:
 # -- ArtifactStore ---------------------------------------------------------------------------------------------
 def artifact_store(readers: list[str]) -> PlanResult:
     return declare(lambda: ArtifactStore("store", ArtifactStoreArgs(naming=NAMING, account_id=ACCOUNT,
+                                                                    partition=PARTITION, region=REGION,
                                                                     reader_account_ids=readers)))
 
 

@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 import pytest
-from declare import ACCOUNT, KEY_ARN, NAMING, REGION, declare
+from declare import ACCOUNT, KEY_ARN, NAMING, PARTITION, REGION, declare
 from planned import of_type, one, policy_of, statements_by_sid
 
 from infra.components.training_pipeline import TrainingPipeline, TrainingPipelineArgs
@@ -27,7 +27,8 @@ def pipeline(training: dict[str, Any], network: Network | None = None) -> PlanRe
     config = Training.model_validate(training)
     return declare(lambda: TrainingPipeline("churn", TrainingPipelineArgs(
         naming=NAMING, model="churn", training=config, network=network or Network(), account_id=ACCOUNT,
-        region=REGION, kms_key_arn=KEY_ARN, data_bucket="mlops-test-data", artifacts_bucket="mlops-test-artifacts",
+        region=REGION, partition=PARTITION,
+        kms_key_arn=KEY_ARN, data_bucket="mlops-test-data", artifacts_bucket="mlops-test-artifacts",
         training_repository_arn=f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/mlops-test-churn-training",
         serving_repository_arn=f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/mlops-test-churn-serving",
         training_image_uri=f"{TRAINING_REPOSITORY}:2.0.1", serving_image_uri=f"{SERVING_REPOSITORY}:2.0.2",

@@ -89,8 +89,11 @@ def test_the_import_scanner_sees_real_edges() -> None:
 
 
 LINE_LIMIT = 450
-GENERATED = {"policies/rules/taggable_types.py"}  # python -m policies.tools.gen_taggable writes it
-BEING_SPLIT = {"policies/rules/sagemaker.py"}  # issue #15: split by the policy pack's own change (#17)
+GENERATED = {
+    "policies/rules/taggable_types.py",  # python -m policies.tools.gen_taggable writes it
+    "policies/rules/managed_policies.py",  # python -m policies.tools.gen_managed_policies writes it
+}
+BEING_SPLIT: set[str] = set()
 
 
 def test_product_modules_stay_small_enough_to_read() -> None:

@@ -81,7 +81,8 @@ class PlanBuilder:
         self.provider = self.add(
             "pulumi:providers:aws",
             "aws",
-            {"region": REGION, "defaultTags": json.dumps({"tags": dict(tags)}), "version": "7.51.1"},
+            {"region": REGION, "defaultTags": json.dumps({"tags": dict(tags)}), "version": "7.51.1",
+             "allowedAccountIds": json.dumps([ACCOUNT])},
             provider=False,
         )
 

@@ -81,15 +81,20 @@ def test_statements_normalise_every_spelling() -> None:
 @pytest.mark.parametrize(
     ("arn", "grants"),
     [
-        ("arn:aws:iam::aws:policy/AdministratorAccess", "administrator"),
-        ("arn:aws:iam::aws:policy/AdministratorAccess-Amplify", "administrator"),
-        ("arn:aws:iam::aws:policy/PowerUserAccess", "power-user"),
-        ("arn:aws:iam::aws:policy/IAMFullAccess", "IAM"),
-        ("arn:aws:iam::aws:policy/AmazonSageMakerFullAccess", "full access"),
-        ("arn:aws:iam::aws:policy/job-function/NetworkAdministrator", "job-function"),
-        ("arn:aws-cn:iam::aws:policy/AdministratorAccess", "administrator"),
+        ("arn:aws:iam::aws:policy/AdministratorAccess", "every action ('*') on every resource"),
+        ("arn:aws:iam::aws:policy/PowerUserAccess", "NotAction with Allow"),
+        ("arn:aws:iam::aws:policy/IAMFullAccess", "(iam:*)"),
+        ("arn:aws:iam::aws:policy/AmazonSageMakerFullAccess", "(sagemaker:*)"),
+        ("arn:aws:iam::aws:policy/job-function/NetworkAdministrator", "every action of a service"),
+        ("arn:aws-cn:iam::aws:policy/AdministratorAccess", "every action ('*') on every resource"),
+        # names that say nothing of what the document grants, both ways:
+        ("arn:aws:iam::aws:policy/AWSLambdaExecute", "(logs:*)"),
+        ("arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore", "(ssmmessages:*)"),
+        ("arn:aws:iam::aws:policy/AWSBillingReadOnlyAccess", None),  # all of a service that only reads
         ("arn:aws:iam::aws:policy/ReadOnlyAccess", None),
         ("arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess", None),
+        ("arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy", None),
+        ("arn:aws:iam::aws:policy/x7q-NotYetPublishedPolicy", "not in the pack's snapshot"),
         ("arn:aws:iam::444444444444:policy/AdministratorAccess", None),  # customer-managed: judged by content
     ],
 )

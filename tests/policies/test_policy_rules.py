@@ -120,6 +120,14 @@ def _service_trust() -> str:
     )
 
 
+def _deploy_role(b: PlanBuilder, subject: str, operator: str = "StringEquals") -> None:
+    """A GitHub-trusted role that can write (an inline policy with sagemaker:UpdateEndpoint)."""
+    role = b.add("aws:iam/role:Role", "deploy", {"name": "ci-deploy",
+                                                 "assumeRolePolicy": github_trust(subject, operator=operator)})
+    b.add("aws:iam/rolePolicy:RolePolicy", "deploy", {"role": "ci-deploy", "policy": policy_json(
+        {"Effect": "Allow", "Action": "sagemaker:UpdateEndpoint", "Resource": ROLE_ARN})}, deps={"role": [role]})
+
+
 SCOPED = ["s3:GetObject", "s3:PutObject"]
 BUCKET_OBJECTS = "arn:aws:s3:::mlops-artifacts-prod/*"
 ROLE_ARN = "arn:aws:iam::444444444444:role/churn-execution"
@@ -288,6 +296,19 @@ CASES = [
         "lets any AWS principal assume the role",
     ),
     Case(
+        "aws-provider-accounts-pinned",
+        lambda b: None,  # the builder's provider pins allowedAccountIds, as the program's does
+        lambda b: b.add("pulumi:providers:aws", "other-region", {"region": "eu-west-1"}, provider=False),
+        "sets no allowedAccountIds",
+    ),
+    Case(
+        "iam-github-deploy-subject-pinned",
+        lambda b: _deploy_role(b, f"repo:{REPOSITORY}:environment:prod"),
+        lambda b: _deploy_role(b, f"repo:{REPOSITORY}:*", operator="StringLike"),
+        "does not name one environment or one protected ref",
+        overrides={"iam-github-oidc-trust-pinned": {"allowedRepositories": [REPOSITORY]}},
+    ),
+    Case(
         "iam-no-admin-managed-policy",
         lambda b: b.add(
             "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
@@ -299,7 +320,7 @@ CASES = [
             "preview-admin",
             {"role": "ci-preview", "policyArn": "arn:aws:iam::aws:policy/AdministratorAccess"},
         ),
-        "grants administrator access",
+        "allows every action ('*') on every resource",
     ),
     Case(
         "iam-no-user-access-keys",

@@ -282,7 +282,7 @@ def test_cost_guard_reads_pipeline_instance_types() -> None:
         ),
     )
     [violation] = of(run(b.plan(), "shared"), "sagemaker-instance-cost-guard")
-    assert "pipeline 'churn' step 'Train' uses instance type 'ml.p4d.24xlarge'" in violation.message
+    assert "pipeline 'churn' step 'Train' (ResourceConfig) uses instance type 'ml.p4d.24xlarge'" in violation.message
 
 
 # --- operability --------------------------------------------------------------------------------------

@@ -108,7 +108,7 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary_file(emulator, proj
     """The rename is the commit point: if it fails, readers still see the complete old file."""
     import os
 
-    from infra.release import promote
+    from infra.core import files
 
     _approved("Approved", "Approved", "Approved", "Approved")
     stack_file = project / "stacks" / "Pulumi.staging.yaml"
@@ -117,7 +117,7 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary_file(emulator, proj
     def full_disk(src, dst):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(promote.os, "replace", full_disk)
+    monkeypatch.setattr(files.os, "replace", full_disk)
     code, doc, err = release(capsys, project, "promote", "--model", "churn", "--to", "staging")
     assert code == 2 and "Pulumi.staging.yaml: cannot write (No space left on device); the file is unchanged" in err
     assert stack_file.read_bytes() == before

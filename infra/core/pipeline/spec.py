@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from infra.core.bucket_layout import RAW_DATA_FILE  # noqa: F401 - re-exported for the pipeline steps
+
 # Step and parameter names are part of the contract with operators, dashboards, the release tool and the
 # policy pack: keep them stable.
 STEP_PREPROCESS = "Preprocess"
@@ -27,7 +29,6 @@ PARAM_TRIGGER_REASON = "TriggerReason"
 METADATA_BASELINE = "DataBaseline"  # the package's own baseline: s3 URI of the Baseline step's output
 BASELINE_STATISTICS_FILE = "statistics.json"  # written by `python -m model_code.monitor baseline`
 BASELINE_CONSTRAINTS_FILE = "constraints.json"
-RAW_DATA_FILE = "raw.csv"  # the file the preprocessing step reads from the raw data prefix
 
 
 def scheduled_data_snapshot(raw_data_s3_uri: str) -> str:

@@ -1,0 +1,35 @@
+"""Where things lie in the shared artifact store's buckets: the one home of every S3 key and prefix.
+
+The training pipeline reads a model's raw data and writes its artifacts under these prefixes, its role and the
+CI roles are scoped to them, the release tool reads the data snapshot's version from them, and an endpoint's
+data capture (push or pull) writes under its capture prefix. Bucket names are `Naming.bucket`; ARNs `Arns`.
+"""
+
+from __future__ import annotations
+
+RAW_DATA_FILE = "raw.csv"
+"""The file the preprocessing step reads from a model's raw data prefix."""
+
+
+def model_prefix(model: str) -> str:
+    """Everything of one model in the data and artifacts buckets (and no other model's)."""
+    return f"{model}/"
+
+
+def raw_data_prefix(model: str) -> str:
+    """The raw training data of a model (the preprocessing step's input)."""
+    return f"{model_prefix(model)}raw/"
+
+
+def raw_data_key(model: str) -> str:
+    """The raw data file whose S3 version a training run records as its data snapshot."""
+    return f"{raw_data_prefix(model)}{RAW_DATA_FILE}"
+
+
+def capture_prefix(environment: str, model: str) -> str:
+    """One endpoint's captured traffic in the shared capture bucket."""
+    return f"{environment}/{model}/"
+
+
+def s3_uri(bucket: str, key: str = "") -> str:
+    return f"s3://{bucket}/{key}"
