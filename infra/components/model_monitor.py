@@ -22,6 +22,7 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.config import Monitoring, Network
+from infra.core import bucket_layout
 from infra.core.iam import allow, ecr_login, policy_document, sagemaker_metrics, service_trust, vpc_attachment
 from infra.core.monitoring import (
     BASELINE_FILES,
@@ -101,7 +102,8 @@ class ModelMonitor(pulumi.ComponentResource):
     # -- what a job reads and writes -----------------------------------------------------------------------------
     def _capture_uri(self) -> pulumi.Output[str]:
         a = self._args
-        return pulumi.Output.concat("s3://", a.capture_bucket, "/", Naming.capture_prefix(a.environment, a.model))
+        prefix = bucket_layout.capture_prefix(a.environment, a.model)
+        return pulumi.Output.from_input(a.capture_bucket).apply(lambda bucket: bucket_layout.s3_uri(bucket, prefix))
 
     def _reports_uri(self) -> pulumi.Output[str]:
         a = self._args
@@ -196,7 +198,7 @@ class ModelMonitor(pulumi.ComponentResource):
         """Read this model's capture and its baseline, write its reports; nothing else in either bucket."""
         a = self._args
         capture = pulumi.Output.concat("arn:aws:s3:::", a.capture_bucket)
-        prefix = Naming.capture_prefix(a.environment, a.model)
+        prefix = bucket_layout.capture_prefix(a.environment, a.model)
         statements = [
             allow("ReadCapturedRequests", ["s3:GetObject"], [pulumi.Output.concat(capture, "/", prefix, "*")]),
             allow("ListCapturedRequests", ["s3:ListBucket"], [capture],
