@@ -44,6 +44,7 @@ from infra.components.sagemaker_endpoint import (  # noqa: E402
 )
 from infra.components.training_pipeline import TrainingPipeline, TrainingPipelineArgs  # noqa: E402
 from infra.config import ConfigError, KubernetesDeploy, StackConfig, parse_stack_config  # noqa: E402
+from infra.core.arns import Arns  # noqa: E402
 from infra.core.naming import Naming, stack_tags  # noqa: E402
 from infra.core.outputs import (  # noqa: E402
     EndpointOutputs,
@@ -113,6 +114,7 @@ def shared_stack(config: StackConfig, naming: Naming, provider: aws.Provider) ->
         ExperimentTracking(
             "experiments",
             ExperimentTrackingArgs(naming=naming, settings=config.experiments, account_id=account_id,
+                                   region=config.region, partition=partition,
                                    artifacts_bucket=store.buckets["artifacts"].name, kms_key_arn=store.key.arn),
             opts,
         )
@@ -148,7 +150,7 @@ def shared_stack(config: StackConfig, naming: Naming, provider: aws.Provider) ->
         guard = RetrainGuard(
             model,
             RetrainGuardArgs(naming=naming, model=model, settings=training.retrain_on_drift, account_id=account_id,
-                             region=config.region, pipeline_name=naming.pipeline(model),
+                             region=config.region, partition=partition, pipeline_name=naming.pipeline(model),
                              pipeline_arn=pipeline.pipeline.arn, invoker_account_ids=config.reader_account_ids),
             opts,
         )
@@ -257,7 +259,7 @@ def environment_stack(config: StackConfig, naming: Naming, provider: aws.Provide
     )
     applications = pull_path(config, naming, provider, shared, key.arn, account_id, partition, ci.deploy_role.arn,
                              serving_roles)
-    monitoring(config, naming, provider, shared, key.arn, account_id, alarm_topic_arn)
+    monitoring(config, naming, provider, shared, key.arn, account_id, partition, alarm_topic_arn)
     EnvironmentOutputs(
         gitops_applications=applications,
         endpoints=endpoints,
@@ -322,7 +324,7 @@ def pull_path(config: StackConfig, naming: Naming, provider: aws.Provider, share
 
 
 def monitoring(config: StackConfig, naming: Naming, provider: aws.Provider, shared: SharedStack,
-               kms_key_arn: pulumi.Input[str], account_id: pulumi.Input[str],
+               kms_key_arn: pulumi.Input[str], account_id: pulumi.Input[str], partition: str,
                alarm_topic_arn: pulumi.Input[str] | None) -> None:
     """A monitoring schedule and drift alarm per monitored model, on every deploy target (docs/monitoring.md)."""
     opts = pulumi.ResourceOptions(providers={"aws": provider})
@@ -335,14 +337,13 @@ def monitoring(config: StackConfig, naming: Naming, provider: aws.Provider, shar
             ModelMonitorArgs(
                 naming=naming, model=model, environment=config.environment, monitoring=deploy.monitoring,
                 kind="capture" if kubernetes else "endpoint", approved_version=deploy.approved_version,
-                network=config.network, account_id=account_id, region=config.region,
+                network=config.network, account_id=account_id, region=config.region, partition=partition,
                 environment_kms_key_arn=kms_key_arn, shared_kms_key_arn=shared.output("kms_key_arn"),
                 capture_bucket=shared.output("capture_bucket"), artifacts_bucket=shared.output("artifacts_bucket"),
                 image_uri=shared_model.serving_image_uri, image_repository_arn=shared_model.serving_repository_arn,
                 alarm_topic_arn=alarm_topic_arn, endpoint_name=None if kubernetes else naming.endpoint(model),
-                retrain_guard_arn=pulumi.Output.concat(
-                    "arn:aws:lambda:", shared.output("region"), ":", shared.output("account_id"), ":function:",
-                    shared_naming.retrain_guard(model)),
+                retrain_guard_arn=Arns(partition, shared.output("region"), shared.output("account_id")).arn(
+                    "lambda", f"function:{shared_naming.retrain_guard(model)}"),
             ),
             opts,
         )

@@ -15,6 +15,7 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.config import Experiments
+from infra.core.arns import Arns
 from infra.core.iam import allow, policy_document, service_trust
 from infra.core.naming import Naming
 
@@ -26,6 +27,8 @@ class ExperimentTrackingArgs:
     naming: Naming
     settings: Experiments
     account_id: pulumi.Input[str]
+    region: str
+    partition: str
     artifacts_bucket: pulumi.Input[str]
     kms_key_arn: pulumi.Input[str]
 
@@ -40,14 +43,14 @@ class ExperimentTracking(pulumi.ComponentResource):
         super().__init__("mlops:training:ExperimentTracking", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         server_name = args.naming.mlflow_tracking_server()
-        bucket = pulumi.Output.concat("arn:aws:s3:::", args.artifacts_bucket)
+        arns = Arns(args.partition, args.region, args.account_id)
         self.role = aws.iam.Role(name, name=server_name,
                                  assume_role_policy=service_trust("sagemaker.amazonaws.com", args.account_id),
                                  opts=child)
         aws.iam.RolePolicy(name, role=self.role.id, opts=child, policy=policy_document([
             allow("ReadWriteRunArtifacts", ["s3:GetObject", "s3:PutObject"],
-                  [pulumi.Output.concat(bucket, f"/{ARTIFACT_PREFIX}/*")]),
-            allow("ListRunArtifacts", ["s3:ListBucket"], [bucket],
+                  [arns.objects(args.artifacts_bucket, f"{ARTIFACT_PREFIX}/*")]),
+            allow("ListRunArtifacts", ["s3:ListBucket"], [arns.bucket(args.artifacts_bucket)],
                   Condition={"StringLike": {"s3:prefix": [f"{ARTIFACT_PREFIX}/*"]}}),
             allow("UseArtifactKey", ["kms:Decrypt", "kms:GenerateDataKey"], [args.kms_key_arn]),
         ]))

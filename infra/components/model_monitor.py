@@ -23,6 +23,7 @@ import pulumi_aws as aws
 
 from infra.config import Monitoring, Network
 from infra.core import bucket_layout
+from infra.core.arns import Arns
 from infra.core.iam import allow, ecr_login, policy_document, sagemaker_metrics, service_trust, vpc_attachment
 from infra.core.monitoring import (
     BASELINE_FILES,
@@ -49,6 +50,7 @@ class ModelMonitorArgs:
     network: Network
     account_id: pulumi.Input[str]
     region: str
+    partition: str
     environment_kms_key_arn: pulumi.Input[str]
     """Encrypts the job volumes (this environment's key)."""
     shared_kms_key_arn: pulumi.Input[str]
@@ -197,16 +199,15 @@ class ModelMonitor(pulumi.ComponentResource):
     def _permissions(self) -> list[dict]:
         """Read this model's capture and its baseline, write its reports; nothing else in either bucket."""
         a = self._args
-        capture = pulumi.Output.concat("arn:aws:s3:::", a.capture_bucket)
+        arns = Arns(a.partition, a.region, a.account_id)
         prefix = bucket_layout.capture_prefix(a.environment, a.model)
         statements = [
-            allow("ReadCapturedRequests", ["s3:GetObject"], [pulumi.Output.concat(capture, "/", prefix, "*")]),
-            allow("ListCapturedRequests", ["s3:ListBucket"], [capture],
+            allow("ReadCapturedRequests", ["s3:GetObject"], [arns.objects(a.capture_bucket, f"{prefix}*")]),
+            allow("ListCapturedRequests", ["s3:ListBucket"], [arns.bucket(a.capture_bucket)],
                   Condition={"StringLike": {"s3:prefix": [f"{prefix}*"]}}),
-            allow("ReadBaseline", ["s3:GetObject"],
-                  [pulumi.Output.concat("arn:aws:s3:::", a.artifacts_bucket, f"/{a.model}/baselines/*")]),
-            allow("WriteReports", ["s3:PutObject"], [pulumi.Output.concat(
-                capture, f"/{REPORTS_PREFIX}/{a.environment}/{a.model}/*")]),
+            allow("ReadBaseline", ["s3:GetObject"], [arns.objects(a.artifacts_bucket, f"{a.model}/baselines/*")]),
+            allow("WriteReports", ["s3:PutObject"],
+                  [arns.objects(a.capture_bucket, f"{REPORTS_PREFIX}/{a.environment}/{a.model}/*")]),
             allow("UseSharedKey", ["kms:Decrypt", "kms:GenerateDataKey"], [a.shared_kms_key_arn]),
             allow("GrantKeyToJobVolumes", ["kms:CreateGrant"], [a.environment_kms_key_arn],
                   Condition={"Bool": {"kms:GrantIsForAWSResource": "true"}}),
@@ -214,9 +215,7 @@ class ModelMonitor(pulumi.ComponentResource):
                                        "ecr:GetDownloadUrlForLayer"], [a.image_repository_arn]),
             ecr_login(),
             allow("WriteJobLogs", ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:DescribeLogStreams",
-                                   "logs:PutLogEvents"],
-                  [pulumi.Output.concat("arn:aws:logs:", a.region, ":", a.account_id,
-                                        ":log-group:/aws/sagemaker/ProcessingJobs*")]),
+                                   "logs:PutLogEvents"], [arns.log_groups("/aws/sagemaker/ProcessingJobs")]),
             sagemaker_metrics(),
         ]
         if a.network.subnet_ids:

@@ -22,6 +22,7 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.config import RetrainOnDrift
+from infra.core.arns import Arns
 from infra.core.iam import allow, policy_document, service_trust
 from infra.core.naming import Naming, model_tags
 from infra.core.paths import PROJECT_ROOT
@@ -52,6 +53,7 @@ class RetrainGuardArgs:
     settings: RetrainOnDrift
     account_id: pulumi.Input[str]
     region: str
+    partition: str
     pipeline_name: str
     pipeline_arn: pulumi.Input[str]
     invoker_account_ids: list[str]
@@ -80,8 +82,8 @@ class RetrainGuard(pulumi.ComponentResource):
             allow("ReadAndStartThisPipeline", ["sagemaker:ListPipelineExecutions", "sagemaker:StartPipelineExecution"],
                   [args.pipeline_arn]),
             allow("WriteDecisionLog", ["logs:CreateLogStream", "logs:PutLogEvents"],
-                  [pulumi.Output.concat("arn:aws:logs:", args.region, ":", args.account_id, ":log-group:",
-                                        log_group.name, ":*")]),
+                  [Arns(args.partition, args.region, args.account_id).arn(
+                      "logs", pulumi.Output.concat("log-group:", log_group.name, ":*"))]),
         ]))
         self.function = aws.lambda_.Function(
             f"{name}-guard",

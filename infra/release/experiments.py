@@ -13,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from infra.core.arns import Arns
 from infra.release import registry, stacks
 from infra.release.aws import Aws
 from infra.release.errors import ReleaseError, UsageError
@@ -26,8 +27,8 @@ def tracking_server_arn(shared: stacks.Stack) -> str | None:
     experiments = shared.config.experiments
     if experiments is None or not experiments.enabled or shared.config.account_id is None:
         return None
-    return (f"arn:aws:sagemaker:{shared.config.region}:{shared.config.account_id}:mlflow-tracking-server/"
-            f"{shared.naming.mlflow_tracking_server()}")
+    arns = Arns.for_region(shared.config.region, shared.config.account_id)
+    return arns.sagemaker(f"mlflow-tracking-server/{shared.naming.mlflow_tracking_server()}")
 
 
 def metrics_of(report: dict[str, Any]) -> dict[str, float]:

@@ -22,7 +22,7 @@ GUARD = f"arn:aws:lambda:{REGION}:111111111111:function:mlops-shared-churn-retra
 def monitor(kind: str = "endpoint", monitoring: Monitoring | None = None, **extra: object) -> ModelMonitorArgs:
     return ModelMonitorArgs(
         naming=NAMING, model="churn", environment="test", monitoring=monitoring or Monitoring(enabled=True),
-        kind=kind, approved_version=7, network=Network(), account_id=ACCOUNT, region=REGION,
+        kind=kind, approved_version=7, network=Network(), account_id=ACCOUNT, region=REGION, partition="aws",
         environment_kms_key_arn=KEY_ARN, shared_kms_key_arn=SHARED_KEY, capture_bucket="capture-b",
         artifacts_bucket="artifacts-b", image_uri=IMAGE, image_repository_arn="arn:aws:ecr:repo",
         alarm_topic_arn=f"arn:aws:sns:{REGION}:{ACCOUNT}:alarms",
@@ -100,7 +100,7 @@ def test_the_guard_function_is_packaged_from_the_repository_serialized_and_scope
     pipeline = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:pipeline/mlops-test-churn"
     plan = declare(lambda: RetrainGuard("churn", RetrainGuardArgs(
         naming=NAMING, model="churn", settings=RetrainOnDrift(enabled=True, cooldown_minutes=90, max_runs_per_day=3),
-        account_id=ACCOUNT, region=REGION, pipeline_name="mlops-test-churn", pipeline_arn=pipeline,
+        account_id=ACCOUNT, region=REGION, partition="aws", pipeline_name="mlops-test-churn", pipeline_arn=pipeline,
         invoker_account_ids=["222222222222"])))
     function = one(plan, "aws:lambda/function:Function").inputs
     assert (function["name"], function["handler"], function["runtime"]) == (
@@ -127,7 +127,8 @@ def test_the_guard_archive_holds_exactly_the_guard_package() -> None:
 
 def test_the_tracking_server_stores_artifacts_in_the_artifacts_bucket_at_the_configured_size() -> None:
     plan = declare(lambda: ExperimentTracking("experiments", ExperimentTrackingArgs(
-        naming=NAMING, settings=Experiments(enabled=True, size="Medium"), account_id=ACCOUNT,
+        naming=NAMING, settings=Experiments(enabled=True, size="Medium"), account_id=ACCOUNT, region=REGION,
+        partition="aws",
         artifacts_bucket="artifacts-b", kms_key_arn=KEY_ARN)))
     server = one(plan, "aws:sagemaker/mlflowTrackingServer:MlflowTrackingServer").inputs
     assert server["trackingServerName"] == "mlops-test-mlflow"
