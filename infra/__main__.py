@@ -20,15 +20,19 @@ import pulumi_aws as aws  # noqa: E402
 
 from infra.components.ack_controller import AckControllerArgs, AckSageMakerController  # noqa: E402
 from infra.components.alarm_topic import AlarmTopic, AlarmTopicArgs  # noqa: E402
+from infra.components.argo_rollouts import NAMESPACE as ROLLOUTS_NAMESPACE  # noqa: E402
 from infra.components.argo_rollouts import ArgoRolloutsInstall, ArgoRolloutsInstallArgs  # noqa: E402
+from infra.components.argocd import NAMESPACE as ARGOCD_NAMESPACE  # noqa: E402
 from infra.components.argocd import ArgoCdInstall, ArgoCdInstallArgs  # noqa: E402
 from infra.components.artifact_store import ArtifactStore, ArtifactStoreArgs  # noqa: E402
 from infra.components.ci_roles import CiRoles, CiRolesArgs  # noqa: E402
 from infra.components.cluster import KubernetesCluster, KubernetesClusterArgs  # noqa: E402
+from infra.components.cluster_capacity import NAMESPACE as CAPACITY_NAMESPACE  # noqa: E402
+from infra.components.cluster_capacity import ClusterCapacity, ClusterCapacityArgs  # noqa: E402
 from infra.components.environment_key import EnvironmentKey, EnvironmentKeyArgs  # noqa: E402
 from infra.components.experiment_tracking import ExperimentTracking, ExperimentTrackingArgs  # noqa: E402
 from infra.components.github_oidc import GitHubOidcProvider  # noqa: E402
-from infra.components.gitops_apps import GitOpsApps, GitOpsAppsArgs, ModelAccess  # noqa: E402
+from infra.components.gitops_apps import GitOpsApps, GitOpsAppsArgs, ModelAccess, repo_url  # noqa: E402
 from infra.components.model_monitor import ModelMonitor, ModelMonitorArgs  # noqa: E402
 from infra.components.model_registry import ModelRegistry, ModelRegistryArgs  # noqa: E402
 from infra.components.promotion_trigger import (  # noqa: E402
@@ -44,6 +48,7 @@ from infra.components.sagemaker_endpoint import (  # noqa: E402
 )
 from infra.components.training_pipeline import TrainingPipeline, TrainingPipelineArgs  # noqa: E402
 from infra.config import ConfigError, KubernetesDeploy, StackConfig, parse_stack_config  # noqa: E402
+from infra.core.ack_controller import NAMESPACE as ACK_NAMESPACE  # noqa: E402
 from infra.core.arns import Arns  # noqa: E402
 from infra.core.naming import Naming, stack_tags  # noqa: E402
 from infra.core.outputs import (  # noqa: E402
@@ -257,8 +262,7 @@ def environment_stack(config: StackConfig, naming: Naming, provider: aws.Provide
                     manages_eks_cluster=config.cluster is not None and config.cluster.eks is not None),
         opts,
     )
-    applications = pull_path(config, naming, provider, shared, key.arn, account_id, partition, ci.deploy_role.arn,
-                             serving_roles)
+    applications = pull_path(config, naming, provider, shared, key.arn, account_id, partition, ci, serving_roles)
     monitoring(config, naming, provider, shared, key.arn, account_id, partition, alarm_topic_arn)
     EnvironmentOutputs(
         gitops_applications=applications,
@@ -271,8 +275,7 @@ def environment_stack(config: StackConfig, naming: Naming, provider: aws.Provide
 
 
 def pull_path(config: StackConfig, naming: Naming, provider: aws.Provider, shared: SharedStack,
-              kms_key_arn: pulumi.Input[str], account_id: pulumi.Input[str], partition: str,
-              deployer_role_arn: pulumi.Input[str],
+              kms_key_arn: pulumi.Input[str], account_id: pulumi.Input[str], partition: str, ci: CiRoles,
               serving_roles: dict[str, pulumi.Output[str]]) -> dict[str, str] | None:
     """The cluster side: the cluster and its provider, Argo CD, Argo Rollouts, and what Argo CD syncs."""
     if config.cluster is None or config.argocd is None:
@@ -281,16 +284,29 @@ def pull_path(config: StackConfig, naming: Naming, provider: aws.Provider, share
     cluster = KubernetesCluster(
         "cluster",
         KubernetesClusterArgs(naming=naming, cluster=config.cluster, region=config.region, partition=partition,
-                              profile=config.profile,
-                              account_id=account_id, kms_key_arn=kms_key_arn, deployer_role_arn=deployer_role_arn),
+                              profile=config.profile, account_id=account_id, kms_key_arn=kms_key_arn,
+                              deployer_role_arn=ci.deploy_role.arn, viewer_role_arn=ci.preview_role.arn,
+                              viewer_namespaces=cluster_namespaces(config, naming)),
+        opts,
+    )
+    ClusterCapacity(
+        "capacity",
+        ClusterCapacityArgs(naming=naming, region=config.region, partition=partition, account_id=account_id,
+                            provider=cluster.provider, cluster_name=cluster.name,
+                            oidc_provider_arn=cluster.oidc_provider_arn, oidc_host=cluster.oidc_host,
+                            workload_dependencies=cluster.workload_dependencies),
         opts,
     )
     argocd = ArgoCdInstall(
-        "argocd", ArgoCdInstallArgs(settings=config.argocd, environment=config.environment, provider=cluster.provider)
+        "argocd",
+        ArgoCdInstallArgs(settings=config.argocd, environment=config.environment, provider=cluster.provider,
+                          repository_url=repo_url(config.github_repository),
+                          workload_dependencies=cluster.workload_dependencies),
     )
     ArgoRolloutsInstall(
         "argo-rollouts",
-        ArgoRolloutsInstallArgs(provider=cluster.provider, high_availability=config.argocd.high_availability),
+        ArgoRolloutsInstallArgs(provider=cluster.provider, high_availability=config.argocd.high_availability,
+                                workload_dependencies=cluster.workload_dependencies),
     )
     models = {
         model: ModelAccess(package_group_arn=shared.model(model).package_group_arn,
@@ -317,7 +333,7 @@ def pull_path(config: StackConfig, naming: Naming, provider: aws.Provider, share
                               region=config.region, account_id=account_id, models=pulled,
                               serving_role_arns=[serving_roles[m] for m in pulled], kms_key_arn=kms_key_arn,
                               provider=cluster.provider, oidc_provider_arn=cluster.oidc_provider_arn,
-                              oidc_host=cluster.oidc_host),
+                              oidc_host=cluster.oidc_host, workload_dependencies=cluster.workload_dependencies),
             opts,
         )
     return apps.applications
@@ -347,6 +363,14 @@ def monitoring(config: StackConfig, naming: Naming, provider: aws.Provider, shar
             ),
             opts,
         )
+
+
+def cluster_namespaces(config: StackConfig, naming: Naming) -> list[str]:
+    """Every namespace this stack declares Kubernetes resources in (what the preview role may view)."""
+    served = [naming.model_namespace(m) for m in config.kubernetes_models()]
+    namespaces = [ARGOCD_NAMESPACE, ROLLOUTS_NAMESPACE, CAPACITY_NAMESPACE, *served]
+    pulled = [naming.model_namespace(m) for m in config.pulled_sagemaker_models()]
+    return sorted({*namespaces, *pulled, *([ACK_NAMESPACE] if pulled else [])})
 
 
 def main() -> None:

@@ -11,6 +11,7 @@ service account.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -39,6 +40,8 @@ class AckControllerArgs:
     provider: k8s.Provider
     oidc_provider_arn: pulumi.Input[str]
     oidc_host: pulumi.Input[str]
+    workload_dependencies: Sequence[pulumi.Resource] = ()
+    """What must exist before any pod can run (the node group)."""
 
 
 class AckSageMakerController(pulumi.ComponentResource):
@@ -66,7 +69,8 @@ class AckSageMakerController(pulumi.ComponentResource):
             atomic=True,
             cleanup_on_fail=True,
             timeout=600,
-            opts=k8s_opts,
+            opts=pulumi.ResourceOptions(parent=self, provider=args.provider,
+                                        depends_on=list(args.workload_dependencies)),
         )
         self.register_outputs({"release": self.release.name, "roleArn": self.role.arn})
 

@@ -3,11 +3,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
+
+from infra.core.cluster_workloads import ROLLOUTS_CONTROLLER, requests
 
 CHART = "argo-rollouts"
 CHART_VERSION = "2.41.0"
@@ -20,6 +23,8 @@ NAMESPACE = "argo-rollouts"
 class ArgoRolloutsInstallArgs:
     provider: k8s.Provider
     high_availability: bool
+    workload_dependencies: Sequence[pulumi.Resource] = ()
+    """What must exist before any pod can run (the node group)."""
 
 
 class ArgoRolloutsInstall(pulumi.ComponentResource):
@@ -45,7 +50,8 @@ class ArgoRolloutsInstall(pulumi.ComponentResource):
             atomic=True,
             cleanup_on_fail=True,
             timeout=600,
-            opts=pulumi.ResourceOptions(parent=self, provider=args.provider),
+            opts=pulumi.ResourceOptions(parent=self, provider=args.provider,
+                                        depends_on=list(args.workload_dependencies)),
         )
         self.register_outputs({"release": self.release.name})
 
@@ -56,7 +62,7 @@ def rollouts_values(high_availability: bool) -> dict[str, Any]:
         "installCRDs": True,
         "keepCRDs": True,
         "dashboard": {"enabled": False},
-        "controller": {"replicas": 2 if high_availability else 1,
+        "controller": {"replicas": 2 if high_availability else 1, "resources": requests(ROLLOUTS_CONTROLLER),
                        "pdb": {"enabled": high_availability, "minAvailable": 1}},
         "notifications": {"notifiers": {}},
     }

@@ -15,6 +15,7 @@ stack state; the release depends on the Secret, so Redis never starts without it
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +25,7 @@ import pulumi_random as random
 
 from infra.config import ArgoCd
 from infra.core.argocd_health import argocd_resource_customizations
+from infra.core.cluster_workloads import ARGOCD, REDIS_HA_CONTAINERS, argocd_replicas, requests
 
 CHART = "argo-cd"
 CHART_VERSION = "10.1.1"
@@ -36,6 +38,11 @@ REDIS_SECRET = "argocd-redis"
 SSO_SECRET = "argocd-sso"
 """A Secret of ours, labelled part-of argocd, that `oidc.config` reads as `$argocd-sso:clientSecret`."""
 SSO_SECRET_KEY = "clientSecret"
+REPOSITORY_SECRET = "argocd-repo-gitops"
+"""A Secret of ours labelled `argocd.argoproj.io/secret-type: repository` (Argo CD's declarative repository
+credential, as the chart's own `configs.repositories` template writes it): url, type, username, password."""
+REPOSITORY_USERNAME = "x-access-token"
+"""GitHub ignores the username of a token login over HTTPS; Argo CD needs one to send basic auth."""
 NOTIFICATIONS_SECRET = "argocd-notifications-secret"
 WEBHOOK_SECRET_KEY = "webhook-url"
 NOTIFY_TRIGGERS = ("on-sync-failed", "on-health-degraded")
@@ -70,19 +77,50 @@ def argocd_values(settings: ArgoCd, environment: str, webhook: bool) -> dict[str
             },
         },
         "notifications": _notifications(environment, webhook),
-        "server": {"ingress": {"enabled": False}},
+        # SSO goes straight to the OIDC provider (`oidc.config`), so the bundled Dex would be an idle,
+        # network-reachable identity broker: off (chart default `dex.enabled: true`).
+        "dex": {"enabled": False},
+        "server": _server(settings),
     }
+    # Requests for every pod (the chart sets none; `infra.core.cluster_workloads` holds the chart's own examples),
+    # so the scheduler reserves them and the capacity check counts them. Replicas: one each, or in HA the chart's
+    # documented setup (Redis HA with HAProxy, two of every stateless component; the application controller
+    # shards, so it stays at one).
+    replicas = argocd_replicas(settings.high_availability)
+    for component in ("controller", "server", "repoServer", "applicationSet", "notifications", "redis"):
+        values.setdefault(component, {})["resources"] = requests(ARGOCD[component])
+        if component in ("controller", "server", "repoServer", "applicationSet"):
+            values[component]["replicas"] = replicas[component]
     if settings.high_availability:
-        # The chart's documented HA setup: Redis HA with HAProxy, and two or more replicas of every
-        # stateless component. The application controller shards, so it stays at one replica here.
-        values["redis-ha"] = {"enabled": True, "existingSecret": REDIS_SECRET}
-        values["controller"] = {"replicas": 1}
-        values["server"]["replicas"] = 2
-        values["repoServer"] = {"replicas": 2}
-        values["applicationSet"] = {"replicas": 2}
+        redis = requests(ARGOCD["redis"])
+        values["redis-ha"] = {"enabled": True, "existingSecret": REDIS_SECRET,
+                              **{c: {"resources": redis} for c in REDIS_HA_CONTAINERS},
+                              "haproxy": {"resources": redis}}
         for component in ("server", "repoServer"):
             values[component]["pdb"] = {"enabled": True, "minAvailable": 1}
     return values
+
+
+def _server(settings: ArgoCd) -> dict[str, Any]:
+    """How operators reach argocd-server: nothing outside the cluster (port-forward), or an internal NLB with TLS.
+
+    The NLB comes from the service controller EKS runs (kubernetes/cloud-provider-aws docs/service_controller.md:
+    `aws-load-balancer-type: nlb`, `-internal`, `-ssl-cert` with `-ssl-ports`, `-backend-protocol: ssl` for a raw
+    TLS listener to argocd-server's own TLS port), so no extra controller runs with AWS rights in the cluster. TLS
+    ends at the NLB with the ACM certificate of `url`'s host; gRPC (the CLI) passes through, as it is TLS to TLS.
+    """
+    server: dict[str, Any] = {"ingress": {"enabled": False}}
+    access = settings.access
+    if access.mode == "internal-load-balancer":
+        prefix = "service.beta.kubernetes.io/aws-load-balancer-"
+        server["service"] = {
+            "type": "LoadBalancer",
+            "annotations": {f"{prefix}type": "nlb", f"{prefix}internal": "true",
+                            f"{prefix}ssl-cert": access.certificate_arn, f"{prefix}ssl-ports": "https",
+                            f"{prefix}backend-protocol": "ssl"},
+            "loadBalancerSourceRanges": list(access.source_cidrs),
+        }
+    return server
 
 
 def _oidc_config(settings: ArgoCd) -> str:
@@ -146,6 +184,10 @@ class ArgoCdInstallArgs:
     settings: ArgoCd
     environment: str
     provider: k8s.Provider
+    repository_url: str
+    """The HTTPS clone URL of the GitOps repository (a credential is created for it when a token is set)."""
+    workload_dependencies: Sequence[pulumi.Resource] = ()
+    """What must exist before any pod can run (the node group): the release waits for it instead of racing it."""
 
 
 class ArgoCdInstall(pulumi.ComponentResource):
@@ -172,6 +214,9 @@ class ArgoCdInstall(pulumi.ComponentResource):
         if settings.notification_webhook_url is not None:
             secrets.append(self._secret(f"{name}-notifications", NOTIFICATIONS_SECRET, WEBHOOK_SECRET_KEY,
                                         settings.notification_webhook_url.get_secret_value(), k8s_opts))
+        if settings.repository_token is not None:
+            secrets.append(self._repository_secret(f"{name}-repository", args.repository_url,
+                                                   settings.repository_token.get_secret_value(), k8s_opts))
         values = argocd_values(settings, args.environment, webhook)
         self.release = k8s.helm.v3.Release(
             name,
@@ -185,9 +230,23 @@ class ArgoCdInstall(pulumi.ComponentResource):
             atomic=True,
             cleanup_on_fail=True,
             timeout=900,
-            opts=pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=secrets),
+            opts=pulumi.ResourceOptions(parent=self, provider=args.provider,
+                                        depends_on=[*secrets, *args.workload_dependencies]),
         )
         self.register_outputs({"namespace": NAMESPACE, "release": self.release.name})
+
+    def _repository_secret(self, name: str, url: str, token: str, opts: pulumi.ResourceOptions) -> k8s.core.v1.Secret:
+        """Argo CD's credential for a private repository, the token held as a Pulumi secret."""
+        return k8s.core.v1.Secret(
+            name,
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=REPOSITORY_SECRET, namespace=self.namespace.metadata.name,
+                                                labels={"argocd.argoproj.io/secret-type": "repository",
+                                                        "app.kubernetes.io/part-of": "argocd"}),
+            type="Opaque",
+            string_data={"type": "git", "url": url, "username": REPOSITORY_USERNAME,
+                         "password": pulumi.Output.secret(token)},
+            opts=opts,
+        )
 
     def _secret(self, name: str, secret_name: str, key: str, value: pulumi.Input[str],
                 opts: pulumi.ResourceOptions) -> k8s.core.v1.Secret:

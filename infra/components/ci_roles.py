@@ -190,7 +190,7 @@ class CiRoles(pulumi.ComponentResource):
                   Condition={"StringEquals": {"aws:RequestTag/pulumi-stack": a.naming.stack}}),
             allow("ManageStackCluster", _EKS_ACTIONS,
                   [self._arn("eks", f"cluster/{cluster}"), self._arn("eks", f"nodegroup/{cluster}/*"),
-                   self._arn("eks", f"access-entry/{cluster}/*")]),
+                   self._arn("eks", f"access-entry/{cluster}/*"), self._arn("eks", f"addon/{cluster}/*")]),
             allow("PassOwnRolesToEks", ["iam:PassRole"],
                   [self._arns.role(a.naming.wildcard)],
                   Condition={"StringEquals": {"iam:PassedToService": "eks.amazonaws.com"}}),
@@ -403,6 +403,7 @@ _EKS_ACTIONS = [
     "eks:UpdateNodegroupConfig", "eks:UpdateNodegroupVersion", "eks:CreateAccessEntry", "eks:DescribeAccessEntry",
     "eks:UpdateAccessEntry", "eks:DeleteAccessEntry", "eks:AssociateAccessPolicy", "eks:DisassociateAccessPolicy",
     "eks:ListAssociatedAccessPolicies", "eks:TagResource", "eks:UntagResource",
+    "eks:CreateAddon", "eks:DescribeAddon", "eks:UpdateAddon", "eks:DeleteAddon", "eks:DescribeUpdate",
 ]
 _OIDC_ACTIONS = [
     "iam:CreateOpenIDConnectProvider", "iam:GetOpenIDConnectProvider", "iam:DeleteOpenIDConnectProvider",

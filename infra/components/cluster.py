@@ -10,6 +10,7 @@ resource of this program may fall back to the ambient kubeconfig of whoever runs
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -17,12 +18,16 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from infra.config import Cluster, EksCluster
+from infra.core import eks_addons
 from infra.core.arns import Arns
 from infra.core.iam import allow, policy_document
 from infra.core.naming import Naming
 
 CLUSTER_ADMIN_POLICY = "AmazonEKSClusterAdminPolicy"
 """The EKS access policy of the deployer and the admin roles (its ARN: `Arns.eks_access_policy`)."""
+VIEW_POLICY = "AmazonEKSViewPolicy"
+"""The preview role's access policy: read-only (get/list/watch, no Secrets) on most Kubernetes resources (EKS User
+Guide, access-policy-reference)."""
 _NODE_POLICIES = ("AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy", "AmazonEC2ContainerRegistryReadOnly")
 
 
@@ -37,6 +42,10 @@ class KubernetesClusterArgs:
     kms_key_arn: pulumi.Input[str]
     deployer_role_arn: pulumi.Input[str]
     """The role that runs `pulumi up` (the CI deploy role); it needs cluster-admin to install Argo CD."""
+    viewer_role_arn: pulumi.Input[str] | None = None
+    """The role that runs `pulumi preview` on pull requests (the CI preview role): view access only."""
+    viewer_namespaces: Sequence[str] = ()
+    """The namespaces this stack's Kubernetes resources live in: the viewer's access is scoped to them."""
 
 
 def node_or_control_plane_trust(service: str) -> pulumi.Output[str]:
@@ -91,11 +100,15 @@ class KubernetesCluster(pulumi.ComponentResource):
     oidc_provider_arn: pulumi.Output[str] | None
     """The IAM OIDC provider for IRSA; None for a kubeconfig cluster without `oidcProviderArn`."""
     oidc_host: pulumi.Output[str] | None
+    workload_dependencies: list[pulumi.Resource]
+    """What a workload (a Helm release) must wait for: the node group its pods run on and CoreDNS. Empty for a given
+    cluster."""
 
     def __init__(self, name: str, args: KubernetesClusterArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("mlops:cluster:KubernetesCluster", name, None, opts)
         self._args = args
         self.name = None
+        self.workload_dependencies = []
         if args.cluster.eks is not None:
             kubeconfig = self._eks(name, args.cluster.eks)
         else:
@@ -144,7 +157,7 @@ class KubernetesCluster(pulumi.ComponentResource):
             vpc_config=aws.eks.ClusterVpcConfigArgs(
                 subnet_ids=eks.subnet_ids,
                 endpoint_private_access=True,
-                endpoint_public_access=bool(eks.public_endpoint_cidrs),
+                endpoint_public_access=eks.endpoint_access == "public-restricted",
                 public_access_cidrs=eks.public_endpoint_cidrs or None,
             ),
             encryption_config=aws.eks.ClusterEncryptionConfigArgs(
@@ -160,7 +173,10 @@ class KubernetesCluster(pulumi.ComponentResource):
         )
         self.name = cluster.name
         admins = self._access_entries(name, cluster, eks)
-        self._node_group(name, cluster, eks)
+        before_nodes = [self._addon(name, cluster, eks, addon, []) for addon in eks_addons.BEFORE_NODES]
+        node_group = self._node_group(name, cluster, eks, before_nodes)
+        coredns = self._addon(name, cluster, eks, eks_addons.COREDNS, [node_group])
+        self.workload_dependencies += [node_group, coredns]
         issuer = cluster.identities.apply(lambda ids: ids[0].oidcs[0].issuer)
         oidc = aws.iam.OpenIdConnectProvider(
             name, url=issuer, client_id_lists=["sts.amazonaws.com"], opts=child
@@ -194,9 +210,42 @@ class KubernetesCluster(pulumi.ComponentResource):
                     opts=pulumi.ResourceOptions(parent=self),
                 )
             )
+        if a.viewer_role_arn is not None:
+            associations.append(self._viewer(name, cluster, a.viewer_role_arn, sorted(set(a.viewer_namespaces))))
         return associations
 
-    def _node_group(self, name: str, cluster: aws.eks.Cluster, eks: EksCluster) -> aws.eks.NodeGroup:
+    def _viewer(self, name: str, cluster: aws.eks.Cluster, role_arn: pulumi.Input[str],
+                namespaces: list[str]) -> aws.eks.AccessPolicyAssociation:
+        """Read-only access for previews, scoped to the namespaces the stack declares resources in (an access scope
+        of type `namespace`, as `aws eks associate-access-policy --access-scope type=namespace,namespaces=...`)."""
+        entry = aws.eks.AccessEntry(f"{name}-preview", cluster_name=cluster.name, principal_arn=role_arn,
+                                    type="STANDARD", opts=pulumi.ResourceOptions(parent=self))
+        return aws.eks.AccessPolicyAssociation(
+            f"{name}-preview",
+            cluster_name=cluster.name,
+            principal_arn=entry.principal_arn,
+            policy_arn=self._arns().eks_access_policy(VIEW_POLICY),
+            access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(type="namespace", namespaces=namespaces),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    def _addon(self, name: str, cluster: aws.eks.Cluster, eks: EksCluster, addon: str,
+               after: list[pulumi.Resource]) -> aws.eks.Addon:
+        """An EKS-managed add-on at its pinned version. EKS bootstraps self-managed copies of these three when it
+        creates a cluster; OVERWRITE lets the managed add-on take them over (and keeps them as declared)."""
+        return aws.eks.Addon(
+            f"{name}-{addon}",
+            cluster_name=cluster.name,
+            addon_name=addon,
+            addon_version=eks_addons.ADDON_VERSIONS[eks.version][addon],
+            configuration_values=eks_addons.configuration_values(addon),
+            resolve_conflicts_on_create="OVERWRITE",
+            resolve_conflicts_on_update="OVERWRITE",
+            opts=pulumi.ResourceOptions(parent=self, depends_on=after),
+        )
+
+    def _node_group(self, name: str, cluster: aws.eks.Cluster, eks: EksCluster,
+                    after: list[pulumi.Resource]) -> aws.eks.NodeGroup:
         a = self._args
         child = pulumi.ResourceOptions(parent=self)
         role = aws.iam.Role(
@@ -222,7 +271,7 @@ class KubernetesCluster(pulumi.ComponentResource):
                 min_size=eks.node_min, desired_size=eks.node_min, max_size=eks.node_max
             ),
             update_config=aws.eks.NodeGroupUpdateConfigArgs(max_unavailable=1),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=attachments,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[*attachments, *after],
                                         ignore_changes=["scalingConfig.desiredSize"]),
         )
 

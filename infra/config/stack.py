@@ -16,6 +16,8 @@ from infra.config.cluster import ArgoCd, Cluster
 from infra.config.deploy import Deploy, KubernetesDeploy, SageMakerDeploy, _DeployBase
 from infra.config.monitoring import Experiments
 from infra.config.training import Training
+from infra.core.capacity import CapacityReport, PodSet, Resources, capacity_problems, check, cpu_m, memory_mi
+from infra.core.cluster_workloads import PER_NODE, model_pods, system_pods
 
 
 class Model(_Strict):
@@ -184,7 +186,13 @@ class StackConfig(_Strict):
                 f"argocd.highAvailability needs cluster.eks.nodeMin >= 3 (Redis HA places its three replicas on "
                 f"separate nodes); got {self.cluster.eks.node_min}"
             )
+        report = self.capacity_report()
+        if report is not None:
+            problems += capacity_problems(report)
         if self.argocd is not None and self.protect:
+            if self.argocd.notification_webhook_url is None:
+                problems.append("argocd.notificationWebhookUrl is required in a protected stack: without it the "
+                                "sync-failed and health-degraded triggers deliver to nobody")
             if self.argocd.local_admin:
                 problems.append("argocd.localAdmin must be false in a protected stack (use SSO)")
             if self.argocd.sync == "automated" and not self.argocd.sync_windows:
@@ -193,6 +201,19 @@ class StackConfig(_Strict):
                     "(or set sync: manual)"
                 )
         return problems
+
+    def capacity_report(self) -> CapacityReport | None:
+        """Whether an EKS cluster's node group at nodeMax holds the peak: every model at maxReplicas plus its
+        rollout surge and smoke Job, plus the system pods (`infra.core.capacity`); None without an EKS cluster."""
+        if self.cluster is None or self.cluster.eks is None or self.argocd is None:
+            return None
+        eks = self.cluster.eks
+        pods: list[PodSet] = system_pods(self.argocd.high_availability, ack=bool(self.pulled_sagemaker_models()),
+                                         autoscaler=True)
+        for name, deploy in sorted(self.kubernetes_models().items()):
+            container = Resources(cpu_m(deploy.resources.cpu_request), memory_mi(deploy.resources.memory_request))
+            pods += model_pods(name, container, deploy.max_replicas)
+        return check(eks.node_instance_types, eks.node_max, PER_NODE, pods)
 
     def kubernetes_models(self) -> dict[str, KubernetesDeploy]:
         """The models this environment serves on Kubernetes (the pull path)."""

@@ -8,13 +8,16 @@ from typing import Any
 
 from infra.core.ack import KINDS
 from infra.core.arns import Arns
+from infra.core.cluster_workloads import ACK_CONTROLLER, requests
 from infra.core.naming import Naming
-from infra.core.serving import ENDPOINT_ACTIONS, ENDPOINT_CONFIG_ACTIONS, MODEL_ACTIONS, TAG_ACTIONS
+from infra.core.serving import ALARM_SIGNALS, ENDPOINT_ACTIONS, ENDPOINT_CONFIG_ACTIONS, MODEL_ACTIONS
 
 CHART = "oci://public.ecr.aws/aws-controllers-k8s/sagemaker-chart"
 CHART_VERSION = "1.9.1"
 """The controller's chart (app 1.9.1, ACK runtime v0.62.0); tests/gitops/crds/ holds its CRDs."""
 NAMESPACE = "ack-system"
+ACK_TAG_ACTIONS = ("sagemaker:AddTags",)
+"""The controller sends tags with each Create call and never lists or removes them (v1.9.1)."""
 SERVICE_ACCOUNT = "ack-sagemaker-controller"
 """The chart's service account; the controller's IRSA trust names exactly it."""
 
@@ -34,26 +37,33 @@ def controller_values(region: str, role_arn: Any) -> dict[str, Any]:
         # objects carry `services.k8s.aws/deletion-policy: retain` in gitops/base/sagemaker-endpoint, because an
         # endpoint SageMaker rolled back stands on the previous configuration (as on the push path).
         "deletionPolicy": "delete",
-        "resources": {"requests": {"memory": "64Mi", "cpu": "50m"}, "limits": {"memory": "128Mi", "cpu": "100m"}},
+        "resources": {**requests(ACK_CONTROLLER), "limits": {"memory": "128Mi", "cpu": "100m"}},
     }
 
 
 def controller_statements(naming: Naming, shared: Naming, arns: Arns, models: list[str],
                           serving_role_arns: list[Any], kms_key_arn: Any) -> list[dict[str, Any]]:
     """The controller's policy: SageMaker calls on exactly the pulled models' names, PassRole of exactly their
-    serving roles, and the KMS grant SageMaker makes on the environment key for the endpoint volumes.
+    serving roles, the KMS grant SageMaker makes on the environment key for the endpoint volumes, and a read of the
+    rollback alarms the Endpoint's `autoRollbackConfiguration` names.
+
+    The calls are those of sagemaker-controller v1.9.1 (`pkg/resource/{model,endpoint_config,endpoint}/sdk.go`:
+    Create/Describe/Delete, plus UpdateEndpoint; the same as `pulumi up` makes, `infra.core.serving`). Tags travel
+    in the Create call (tag on create needs AddTags) and this version never lists or removes tags for these kinds,
+    so ListTags/DeleteTags are not granted (`ACK_TAG_ACTIONS`). `tests/infra/test_iam_ack_controller.py` holds the
+    policy against the rendered ACK objects, both ways.
 
     `shared` names the shared stack's package groups (`Naming.of_stack(mlops:sharedStack)`); `arns` holds this
     environment's partition, region and account (plain strings)."""
     return [
         {"Sid": "ManagePulledModels", "Effect": "Allow",
-         "Action": sorted([*MODEL_ACTIONS, *TAG_ACTIONS]),
+         "Action": sorted([*MODEL_ACTIONS, *ACK_TAG_ACTIONS]),
          "Resource": [arns.sagemaker(f"model/{naming.pulled_resources(m)}") for m in models]},
         {"Sid": "ManagePulledEndpointConfigs", "Effect": "Allow",
-         "Action": sorted([*ENDPOINT_CONFIG_ACTIONS, *TAG_ACTIONS]),
+         "Action": sorted([*ENDPOINT_CONFIG_ACTIONS, *ACK_TAG_ACTIONS]),
          "Resource": [arns.sagemaker(f"endpoint-config/{naming.pulled_resources(m)}") for m in models]},
         {"Sid": "ManagePulledEndpoints", "Effect": "Allow",
-         "Action": sorted([*ENDPOINT_ACTIONS, *TAG_ACTIONS]),
+         "Action": sorted([*ENDPOINT_ACTIONS, *ACK_TAG_ACTIONS]),
          # CreateEndpoint and UpdateEndpoint are authorized on the endpoint configuration they name as well.
          "Resource": [*(arns.sagemaker(f"endpoint/{naming.endpoint(m)}") for m in models),
                       *(arns.sagemaker(f"endpoint-config/{naming.pulled_resources(m)}") for m in models)]},
@@ -65,6 +75,15 @@ def controller_statements(naming: Naming, shared: Naming, arns: Arns, models: li
         # SageMaker creates a grant on the environment key for the endpoint's volumes, as the caller.
         {"Sid": "LetSageMakerUseTheEnvironmentKey", "Effect": "Allow", "Action": ["kms:CreateGrant"],
          "Resource": [kms_key_arn], "Condition": {"Bool": {"kms:GrantIsForAWSResource": "true"}}},
+        # DescribeKey has no kms:GrantIsForAWSResource context: a statement of its own, on the same key.
+        {"Sid": "DescribeTheEnvironmentKey", "Effect": "Allow", "Action": ["kms:DescribeKey"],
+         "Resource": [kms_key_arn]},
+        # Deployment guardrails read the rollback alarms with the caller's rights: "Ensure that your IAM execution
+        # role has permission to perform the cloudwatch:DescribeAlarms action on the auto-rollback alarms you
+        # specify" (https://docs.aws.amazon.com/sagemaker/latest/dg/deployment-guardrails-configuration.html).
+        {"Sid": "ReadRollbackAlarms", "Effect": "Allow", "Action": ["cloudwatch:DescribeAlarms"],
+         "Resource": [arns.arn("cloudwatch", f"alarm:{naming.alarm(m, signal)}")
+                      for m in models for signal in ALARM_SIGNALS]},
     ]
 
 

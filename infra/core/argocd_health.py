@@ -8,30 +8,54 @@ from __future__ import annotations
 from infra.core.ack import GROUP, KINDS
 
 HEALTH_LUA = """\
-hs = {status = "Progressing", message = "waiting for the ACK controller (ACK.ResourceSynced)"}
-if obj.status ~= nil and obj.status.conditions ~= nil then
-  for _, c in ipairs(obj.status.conditions) do
-    if c.type == "ACK.Terminal" and c.status == "True" then
-      return {status = "Degraded", message = c.message}
-    end
+local hs = {status = "Progressing", message = "waiting for the ACK controller (ACK.ResourceSynced)"}
+if obj.status == nil then
+  return hs
+end
+if obj.status.endpointStatus == "Failed" or obj.status.endpointStatus == "UpdateRollbackFailed" then
+  return {status = "Degraded", message = obj.status.failureReason or obj.status.endpointStatus}
+end
+local synced, recoverable = nil, nil
+for _, c in ipairs(obj.status.conditions or {}) do
+  if c.type == "ACK.Terminal" and c.status == "True" then
+    return {status = "Degraded", message = c.message}
   end
-  for _, c in ipairs(obj.status.conditions) do
-    if c.type == "ACK.Recoverable" and c.status == "True" then
-      hs = {status = "Degraded", message = c.message}
-    end
-    if c.type == "ACK.ResourceSynced" then
-      if c.status == "True" then
-        return {status = "Healthy", message = c.message}
-      end
-      hs.message = c.message or hs.message
-    end
+  if c.type == "ACK.ResourceSynced" then
+    synced = c
   end
+  if c.type == "ACK.Recoverable" and c.status == "True" then
+    recoverable = c
+  end
+end
+if recoverable ~= nil then
+  hs.message = recoverable.message
+  return hs
+end
+if synced ~= nil and synced.status == "True" then
+  return {status = "Healthy", message = synced.message}
+end
+if synced ~= nil and synced.message ~= nil then
+  hs.message = synced.message
 end
 return hs
 """
-"""Healthy once ACK says the AWS resource matches the spec (`ACK.ResourceSynced` True; for an Endpoint that
-means InService on the wanted configuration); Degraded on a terminal error, e.g. `EndpointUpdateError` after
-SageMaker rolled a release back; Progressing while the controller works (an Endpoint is Updating)."""
+"""How Argo CD reads an ACK object (sagemaker-controller v1.9.1, ACK runtime v0.62.0):
+
+* Healthy once `ACK.ResourceSynced` is True and no error is pending (`ACK.Recoverable` not True): the AWS
+  resource matches the spec (an Endpoint: InService on the wanted configuration).
+* Degraded on `ACK.Terminal` True: the controller gives up until the spec changes, e.g. `EndpointUpdateError`
+  after SageMaker rolled a release back (`customUpdateEndpointPreChecks` in pkg/resource/endpoint/hooks.go, a
+  terminal code in `terminalAWSError` of sdk.go); also when SageMaker itself reports the endpoint `Failed` or
+  `UpdateRollbackFailed` (`status.endpointStatus`, with `status.failureReason`).
+* Progressing otherwise, with the controller's message. `ACK.Recoverable` is NOT Degraded: `updateConditions`
+  in pkg/resource/endpoint/sdk.go sets it True for every non-terminal error, including the requeue
+  "Endpoint in Updating state cannot be modified or deleted." that `requeueUntilCanModify` returns for the whole
+  bake of a healthy blue/green update (test data `update/desired/latest_updating.yaml`, scenario
+  "Update=StatusUpdating" of pkg/resource/endpoint/testdata/test_suite.yaml). A Recoverable error also keeps a
+  synced object Progressing (scenario "ReadOne=Fail": the controller cannot read the endpoint, so nothing says it
+  is still on the wanted configuration); the runtime sets it False again on the next clean reconcile.
+  `tests/infra/test_argocd_health.py` runs this script in a Lua interpreter on condition sets taken from that test data.
+"""
 
 IGNORED_FIELDS = {
     # Late-initialized by the controller (generator.yaml of sagemaker-controller v1.9.1: `late_initialize`).

@@ -69,6 +69,10 @@ def read_json(path: Path, what: str | None = None) -> Any:
 
 def loads_json(text: str, what: str) -> Any:
     """Strict JSON: no NaN/Infinity, no duplicate keys, at most `MAX_DEPTH` levels, `MAX_NODES` values."""
+    if _json_depth(text) > MAX_DEPTH:
+        # Refused before parsing: the recursive parser would hit the interpreter's recursion limit, and a finalizer
+        # that runs at that depth prints "Exception ignored" to stderr even though the error is caught.
+        raise InputError(f"{what}: nested too deeply; at most {MAX_DEPTH} levels are allowed")
     try:
         value = json.loads(text, parse_constant=_refuse_constant, object_pairs_hook=_unique_pairs)
     except json.JSONDecodeError as exc:
@@ -105,6 +109,29 @@ def loads_yaml(text: str, what: str) -> Any:
 
 class _JsonProblem(Exception):
     pass
+
+
+def _json_depth(text: str) -> int:
+    """The deepest nesting of arrays and objects in JSON text, counted without recursion (brackets inside
+    strings do not count)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
 
 
 def _refuse_constant(name: str) -> Any:

@@ -160,16 +160,83 @@ def test_traffic_weights_follow_the_rollout_config(rollout: Rollout, weights: li
 def test_a_version_that_fails_its_smoke_check_never_takes_all_traffic(strategy: str) -> None:
     rollout = Rollout(strategy=strategy, step_percent=None if strategy == "all-at-once" else 20, wait_seconds=120)
     steps = canary_steps(rollout)
-    # The first weight is small, and the analysis gates every increase of traffic.
-    assert steps[0]["setWeight"] < 100 and "analysis" in steps[1]
+    # The first weight is small (all-at-once: none, the smoke gate's pod takes no client traffic), and a passed
+    # smoke check gates every increase of traffic.
+    if strategy == "all-at-once":
+        assert "experiment" in steps[0] and steps[1] == {"setWeight": 100}
+    else:
+        assert steps[0]["setWeight"] < 100 and "analysis" in steps[1]
     weights_seen = []
     for before, step in zip(steps, steps[1:], strict=False):
         if "setWeight" in step:
-            assert "analysis" in before, f"traffic raised to {step['setWeight']} % without a passed analysis"
+            checked = "analysis" in before or before.get("experiment", {}).get("analyses")
+            assert checked, f"traffic raised to {step['setWeight']} % without a passed analysis"
             weights_seen.append(step["setWeight"])
     assert weights_seen[-1] == 100
     assert {"pause": {"duration": "120s"}} in steps
     assert "analysis" in steps[-1]  # the bake at full traffic ends with a check too, before the old version goes
+
+
+def _selects(selector: dict, labels: dict) -> bool:
+    """Whether a label selector (matchLabels / matchExpressions with In, or a Service's plain map) selects labels."""
+    plain = {k: v for k, v in selector.items() if k not in ("matchLabels", "matchExpressions")}
+    match = {**plain, **selector.get("matchLabels", {})}
+    if any(labels.get(k) != v for k, v in match.items()):
+        return False
+    for expression in selector.get("matchExpressions", []):
+        assert expression["operator"] == "In", expression
+        if labels.get(expression["key"]) not in expression["values"]:
+            return False
+    return True
+
+
+@pytest.mark.parametrize("overlay", [o for o in OVERLAYS if (o.path / "rollout-patch.yaml").is_file()],
+                         ids=lambda o: f"{o.environment}/{o.model}")
+def test_the_all_at_once_smoke_gate_takes_no_client_traffic(overlay: manifests_overlays.Overlay) -> None:
+    """Issue 16 §6: dev's gate ran 1 canary beside 1 stable pod behind the clients' Service (half the traffic).
+    The gate's pod carries the gate label over the template's; no client-facing selector picks it; the smoke
+    analysis reaches it through its own Service, and the NetworkPolicies let exactly that through."""
+    objects = manifests_overlays.render(overlay.path)
+    rollout = next(o for o in objects if o["kind"] == "Rollout")
+    steps = rollout["spec"]["strategy"]["canary"]["steps"]
+    gates = [s["experiment"] for s in steps if "experiment" in s]
+    config = parse_stack_config(load_stack(PROJECT_ROOT, overlay.environment).config)
+    if config.kubernetes_models()[overlay.model].rollout.strategy != "all-at-once":
+        assert gates == []  # canary and linear rollouts take their first, small, share through setWeight
+        return
+    assert "experiment" in steps[0], "an all-at-once rollout must start with the smoke gate"
+    (gate,) = gates
+    (template,) = gate["templates"]
+    pod_labels = {**rollout["spec"]["template"]["metadata"]["labels"], **template["metadata"]["labels"]}
+    # Neither the Rollout (it would count the pod as its own) nor any Service of the overlay selects the gate's pod.
+    selectors = [rollout["spec"]["selector"], *(o["spec"]["selector"] for o in objects if o["kind"] == "Service")]
+    assert len(selectors) == 4 and not any(_selects(selector, pod_labels) for selector in selectors)
+    assert template["replicas"] == 1 and template["specRef"] == "canary"
+    (analysis,) = gate["analyses"]
+    assert analysis["requiredForCompletion"] is True
+    assert analysis["args"] == [{"name": "service", "value": template["service"]["name"]}]
+    policies = {o["metadata"]["name"]: o["spec"] for o in objects if o["kind"] == "NetworkPolicy"}
+    assert _selects(policies["model-server"]["podSelector"], pod_labels)  # isolated like the server itself
+    smoke_egress = [rule for rule in policies["model-server-smoke"]["egress"]
+                    if any("podSelector" in peer for peer in rule.get("to", []))]
+    assert any(_selects(peer["podSelector"], pod_labels) for rule in smoke_egress for peer in rule["to"])
+
+
+TRAFFIC_ROUTING_ONLY = ("abortScaleDownDelaySeconds", "scaleDownDelaySeconds", "scaleDownDelayRevisionLimit",
+                        "dynamicStableScale")
+"""Canary fields the Argo Rollouts spec says act only with `trafficRouting` (for a basic canary, abort is a
+rolling update back to stable: https://argoproj.github.io/argo-rollouts/features/scaledown-aborted-rs/, where
+abortScaleDownDelaySeconds is "N/A" for "basic canary")."""
+
+
+@pytest.mark.parametrize("overlay", [o for o in OVERLAYS if (o.path / "rollout-patch.yaml").is_file()],
+                         ids=lambda o: f"{o.environment}/{o.model}")
+def test_a_basic_canary_sets_nothing_that_needs_a_traffic_router(overlay: manifests_overlays.Overlay) -> None:
+    rollout = next(o for o in manifests_overlays.render(overlay.path) if o["kind"] == "Rollout")
+    canary = rollout["spec"]["strategy"]["canary"]
+    if "trafficRouting" not in canary:
+        assert [f for f in TRAFFIC_ROUTING_ONLY if f in canary] == []
+        assert not [s for s in canary["steps"] if "setCanaryScale" in s]
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS, ids=IDS)

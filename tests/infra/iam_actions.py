@@ -397,6 +397,16 @@ DEPLOY_NEEDS: dict[str, TypeNeeds] = {
                   "eks:UntagResource"),
         ),
     ),
+    "aws:eks/addon:Addon": TypeNeeds(
+        "internal/service/eks/addon.go",
+        (
+            # Created on the cluster (tags in the request); read, waited for, updated and deleted on the add-on.
+            Need(("eks:CreateAddon",), "cluster", _TAG_ON_CREATE),
+            _crud("eks:DescribeAddon", "eks:UpdateAddon", "eks:DeleteAddon", "eks:TagResource", "eks:UntagResource"),
+            # An update is waited for with DescribeUpdate(name=cluster, addonName=...).
+            Need(("eks:DescribeUpdate",), "cluster"),
+        ),
+    ),
     "aws:eks/accessPolicyAssociation:AccessPolicyAssociation": TypeNeeds(
         "internal/service/eks/access_policy_association.go",
         (Need(("eks:AssociateAccessPolicy", "eks:ListAssociatedAccessPolicies", "eks:DisassociateAccessPolicy"),

@@ -95,6 +95,7 @@ class StackFacts:
                 lambda: self.arn("sagemaker", f"mlflow-tracking-server/{i['trackingServerName']}"),
             "aws:lambda/function:Function": lambda: self.arn("lambda", f"function:{i['name']}"),
             "aws:cloudwatch/logGroup:LogGroup": lambda: self.arn("logs", f"log-group:{i['name']}"),
+            "aws:eks/addon:Addon": lambda: self.arn("eks", f"addon/{i['clusterName']}/{i['addonName']}/{EKS_ID}"),
         }
         if t not in builders:
             raise KeyError(f"no ARN builder for {t} ({r.name}); add one to tests/infra/iam_arns.py")

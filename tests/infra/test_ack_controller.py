@@ -83,7 +83,7 @@ def test_the_controller_may_manage_exactly_the_pulled_endpoint_and_pass_exactly_
                         ("sagemaker:CreateModel", f"{SM}:model/someone-else"),
                         ("sagemaker:CreateTrainingJob", f"{SM}:training-job/mlops-dev-churn-x")):
         assert not is_allowed([document], action, arn), (action, arn)
-    assert {a.split(":")[0] for a in granted_actions([document])} == {"sagemaker", "iam", "kms"}
+    assert {a.split(":")[0] for a in granted_actions([document])} == {"sagemaker", "iam", "kms", "cloudwatch"}
     key = one(dev, "aws:kms/key:Key").outputs["arn"]
     assert is_allowed([document], "kms:CreateGrant", key, {"kms:GrantIsForAWSResource": "true"})
     assert not is_allowed([document], "kms:CreateGrant", key, {"kms:GrantIsForAWSResource": "false"})
@@ -119,7 +119,8 @@ def _custom(plan: PlanResult) -> dict[str, dict]:
 def test_switching_churn_from_push_to_pull_swaps_exactly_the_endpoint_for_the_application(
         plans: dict[str, PlanResult], pushed_plans: dict[str, PlanResult]) -> None:
     """By URN: the model, configuration, endpoint (and their name generations) go; the namespace, the project's
-    admission and the controller (the environment's first pulled model) come; nothing else changes. The execution
+    admission, the preview role's view of the new namespaces and the controller (the environment's first pulled
+    model) come; nothing else changes. The execution
     role, key, alarms, autoscaling and dashboard stay, with the same inputs."""
     pushed, pulled = _custom(pushed_plans["dev"]), _custom(plans["dev"])
     removed = sorted(u.split("::")[-2] + " " + u.split("::")[-1] for u in set(pushed) - set(pulled))
@@ -140,7 +141,10 @@ def test_switching_churn_from_push_to_pull_swaps_exactly_the_endpoint_for_the_ap
         "mlops:gitops:AckSageMakerController$kubernetes:core/v1:Namespace ack-sagemaker",
         "mlops:gitops:AckSageMakerController$kubernetes:helm.sh/v3:Release ack-sagemaker",
     ])
-    assert changed == ["mlops:gitops:GitOpsApps$kubernetes:argoproj.io/v1alpha1:AppProject gitops-project"]
+    # The project admits the new namespace and kinds; the preview role's view scope covers the new namespaces.
+    assert changed == ["mlops:cluster:KubernetesCluster$aws:eks/accessPolicyAssociation:AccessPolicyAssociation "
+                       "cluster-preview",
+                       "mlops:gitops:GitOpsApps$kubernetes:argoproj.io/v1alpha1:AppProject gitops-project"]
     kept = {r.type for r in plans["dev"].resources if r.parent and "SageMakerEndpoint" in r.parent}
     assert kept == {"aws:iam/role:Role", "aws:iam/rolePolicy:RolePolicy", "aws:cloudwatch/metricAlarm:MetricAlarm",
                     "aws:cloudwatch/dashboard:Dashboard"}
@@ -168,7 +172,8 @@ def test_autoscaling_stays_in_pulumi_on_the_same_endpoint_name(plan_with: Callab
                           raw.pop("mlops:argocd")),
      "models churn use delivery 'pull', so a cluster section is required"),
     (lambda raw, models: (models["churn"]["deploy"].update({"delivery": "pull"}),
-                          raw.update({"mlops:cluster": json.dumps({"kubeconfig": "apiVersion: v1\n"})})),
+                          raw.update({"mlops:cluster": json.dumps({"kubeconfig": "apiVersion: v1\n", "ciRunner": {
+                              "labels": ["self-hosted"], "location": "vpc"}})})),
      "delivery 'pull' needs cluster.oidcProviderArn with a kubeconfig cluster"),
     (lambda raw, models: models["churn"]["deploy"].update({"delivery": "pul"}),
      "delivery"),

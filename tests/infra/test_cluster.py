@@ -12,7 +12,7 @@ from planned import of_type, one, policy_of
 
 from infra.components.argo_rollouts import CHART_VERSION as ROLLOUTS_VERSION
 from infra.components.argocd import CHART_VERSION as ARGOCD_VERSION
-from infra.config import ConfigError, parse_stack_config
+from infra.config import parse_stack_config
 from infra.plan.model import PlannedResource, PlanResult
 from infra.plan.pack import load_pack
 from infra.plan.policy_config import default_policy_config_path, load_policy_config
@@ -74,7 +74,9 @@ def test_eks_encrypts_secrets_with_the_environment_key_and_keeps_the_endpoint_pr
     key_arn = one(plan, "aws:kms/key:Key").outputs["arn"]
     assert cluster.inputs["encryptionConfig"] == {"resources": ["secrets"], "provider": {"keyArn": key_arn}}
     assert cluster.inputs["vpcConfig"]["endpointPrivateAccess"] is True
-    assert cluster.inputs["vpcConfig"]["endpointPublicAccess"] is False
+    eks = config_of(env).cluster.eks
+    assert cluster.inputs["vpcConfig"]["endpointPublicAccess"] is (eks.endpoint_access == "public-restricted")
+    assert cluster.inputs["vpcConfig"].get("publicAccessCidrs") == (eks.public_endpoint_cidrs or None)
     assert cluster.inputs["accessConfig"] == {"authenticationMode": "API",
                                               "bootstrapClusterCreatorAdminPermissions": False}
     assert cluster.inputs["name"] == f"mlops-{env}-cluster"
@@ -89,9 +91,14 @@ def test_access_entries_give_the_ci_deployer_and_the_configured_admins_cluster_a
     plan = plans["prod"]
     entries = {r.inputs["principalArn"] for r in of_type(plan, "aws:eks/accessEntry:AccessEntry")}
     assert entries == {"arn:aws:iam::444444444444:role/mlops-prod-ci-deploy",
-                       "arn:aws:iam::444444444444:role/platform-admins"}
+                       "arn:aws:iam::444444444444:role/platform-admins",
+                       "arn:aws:iam::444444444444:role/mlops-prod-ci-preview"}
+    admins = {r.inputs["principalArn"] for r in of_type(plan, "aws:eks/accessPolicyAssociation:AccessPolicyAssociation")
+              if r.inputs["policyArn"].endswith("/AmazonEKSClusterAdminPolicy")}
+    assert admins == entries - {"arn:aws:iam::444444444444:role/mlops-prod-ci-preview"}
     for association in of_type(plan, "aws:eks/accessPolicyAssociation:AccessPolicyAssociation"):
-        assert association.inputs["accessScope"] == {"type": "cluster"}
+        if association.inputs["principalArn"] in admins:
+            assert association.inputs["accessScope"] == {"type": "cluster"}
     # The provider connects only once the deployer may: its kubeconfig depends on the access policies.
     provider = k8s_provider(plan)
     associations = {r.urn for r in of_type(plan, "aws:eks/accessPolicyAssociation:AccessPolicyAssociation")}
@@ -104,6 +111,21 @@ def test_a_public_endpoint_is_restricted_to_the_configured_cidrs(plan_with: Call
     cluster = one(plan_with("dev", cluster=cluster_config), "aws:eks/cluster:Cluster")
     assert cluster.inputs["vpcConfig"]["endpointPublicAccess"] is True
     assert cluster.inputs["vpcConfig"]["publicAccessCidrs"] == ["203.0.113.0/24"]
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_the_preview_role_may_only_view_the_stacks_namespaces(plans: dict[str, PlanResult], env: str) -> None:
+    """Issue 16 §1: previews were Unauthorized on a reachable cluster. The preview role gets an access entry with
+    the view policy, scoped to exactly the namespaces the stack declares resources in."""
+    plan = plans[env]
+    preview = f"arn:aws:iam::{ACCOUNTS[env]}:role/mlops-{env}-ci-preview"
+    (association,) = [r for r in of_type(plan, "aws:eks/accessPolicyAssociation:AccessPolicyAssociation")
+                      if r.inputs["principalArn"] == preview]
+    assert association.inputs["policyArn"] == "arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy"
+    declared = {r.inputs["metadata"]["name"] for r in of_type(plan, "kubernetes:core/v1:Namespace")}
+    declared |= {r.inputs["namespace"] for r in of_type(plan, RELEASE)}  # kube-system: metrics-server, autoscaler
+    assert association.inputs["accessScope"] == {"type": "namespace", "namespaces": sorted(declared)}
+    assert association.urn in k8s_provider(plan).dependencies
 
 
 def test_irsa_role_trusts_only_the_model_servers_service_account_through_the_cluster_oidc_provider(
@@ -130,14 +152,16 @@ def test_an_existing_cluster_comes_from_a_secret_kubeconfig_and_nothing_eks_is_c
 ) -> None:
     kubeconfig = "apiVersion: v1\nkind: Config\nclusters: []\n"
     oidc_arn = "arn:aws:iam::222222222222:oidc-provider/oidc.example.com/id/A"
-    plan = plan_with("dev", cluster={"kubeconfig": kubeconfig, "oidcProviderArn": oidc_arn})
+    runner = {"labels": ["self-hosted", "mlops"], "location": "vpc"}
+    plan = plan_with("dev", cluster={"kubeconfig": kubeconfig, "oidcProviderArn": oidc_arn, "ciRunner": runner})
     assert not [r for r in plan.resources if r.type.startswith("aws:eks/")]
     provider = k8s_provider(plan)
     assert provider.inputs["kubeconfig"] == kubeconfig and "kubeconfig" in provider.secret_keys
     (statement,) = policy_of(one(plan, "aws:iam/role:Role", "gitops-fraud"), "assumeRolePolicy")["Statement"]
     assert "oidc.example.com/id/A:sub" in statement["Condition"]["StringEquals"]
     # churn is delivered by pull in dev, which needs the provider for the ACK controller; serve it by push here.
-    without_oidc = plan_with("dev", cluster={"kubeconfig": kubeconfig}, models=dev_models(churn_delivery="push"))
+    without_oidc = plan_with("dev", cluster={"kubeconfig": kubeconfig, "ciRunner": runner},
+                             models=dev_models(churn_delivery="push"))
     assert not [r for r in of_type(without_oidc, "aws:iam/role:Role") if r.name == "gitops-fraud"]
 
 
@@ -213,6 +237,47 @@ def test_redis_secret_exists_before_the_release_and_the_init_hook_is_off(
     # Registration order is creation order for dependent resources: the Secret is declared first.
     urns = [r.urn for r in plan.resources]
     assert urns.index(secret.urn) < urns.index(argocd.urn)
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_argocd_runs_no_dex_and_is_reached_as_the_stack_states(plans: dict[str, PlanResult], env: str) -> None:
+    """Issue 16 §7: SSO goes straight to OIDC, so Dex is off; the server is reachable exactly as `access` says."""
+    values = release(plans[env], "argocd").inputs["values"]
+    assert values["dex"] == {"enabled": False}
+    assert values["server"]["ingress"] == {"enabled": False}
+    settings = config_of(env).argocd
+    if settings.access.mode == "port-forward":
+        assert "service" not in values["server"]  # the chart's ClusterIP: nothing outside the cluster
+        assert settings.url.startswith("https://localhost:")
+        return
+    prefix = "service.beta.kubernetes.io/aws-load-balancer-"
+    assert values["server"]["service"] == {
+        "type": "LoadBalancer", "loadBalancerSourceRanges": [],
+        "annotations": {f"{prefix}type": "nlb", f"{prefix}internal": "true", f"{prefix}ssl-ports": "https",
+                        f"{prefix}ssl-cert": settings.access.certificate_arn, f"{prefix}backend-protocol": "ssl"}}
+
+
+def test_prod_delivers_both_notification_triggers(plans: dict[str, PlanResult]) -> None:
+    values = release(plans["prod"], "argocd").inputs["values"]["notifications"]
+    assert values["subscriptions"] == [{"recipients": ["alerts"], "triggers": ["on-sync-failed",
+                                                                              "on-health-degraded"]}]
+
+
+def test_a_private_repository_gets_an_argocd_credential_from_a_pulumi_secret(
+        plan_with: Callable[..., PlanResult]) -> None:
+    base = json.loads(load_stack(PROJECT_ROOT, "staging").config["mlops:argocd"])
+    plan = plan_with("staging", argocd={**base, "repositoryToken": "github_pat_placeholder"})
+    secret = one(plan, "kubernetes:core/v1:Secret", "argocd-repository")
+    assert secret.inputs["metadata"] == {"name": "argocd-repo-gitops", "namespace": "argocd", "labels": {
+        "argocd.argoproj.io/secret-type": "repository", "app.kubernetes.io/part-of": "argocd"}}
+    data = secret.inputs["stringData"]
+    assert (data["type"], data["url"]) == ("git", "https://github.com/acme/ml-platform.git")
+    assert data["url"] == one(plan, PROJECT).inputs["spec"]["sourceRepos"][0]  # the repository Argo CD may read
+    assert "stringData" in secret.secret_keys
+    assert secret.urn in release(plan, "argocd").dependencies
+    assert "github_pat_placeholder" not in json.dumps(release(plan, "argocd").inputs)
+    # Without a token (a public repository) there is no credential at all.
+    assert not [r for r in of_type(plan_with("staging"), "kubernetes:core/v1:Secret") if r.name == "argocd-repository"]
 
 
 def test_argo_rollouts_release_is_pinned(plans: dict[str, PlanResult]) -> None:
@@ -301,63 +366,6 @@ def test_stacks_without_a_cluster_declare_no_kubernetes_resources(plan_with: Cal
         raw["mlops:sharedStack"]: plan_with("shared").outputs})
     assert not [r for r in plan.resources if r.type.startswith(("kubernetes:", "pulumi:providers:kubernetes"))]
     assert "gitopsApplications" not in plan.outputs
-
-
-# -- config --------------------------------------------------------------------------------------------------------
-@pytest.mark.parametrize(
-    ("stack", "overrides", "message"),
-    [
-        ("prod", {"argocd": {"url": "https://argocd.example.com", "adminGroup": "admins", "localAdmin": True,
-                             "syncWindows": [{"schedule": "0 9 * * 1", "duration": "1h"}],
-                             "sso": {"issuer": "https://id.example.com", "clientId": "a", "clientSecret": "s"}}},
-         "mlops: argocd.localAdmin must be false in a protected stack (use SSO)"),
-        ("prod", {"argocd": {"url": "https://argocd.example.com", "adminGroup": "admins",
-                             "sso": {"issuer": "https://id.example.com", "clientId": "a", "clientSecret": "s"}}},
-         "mlops: argocd.sync is 'automated' in a protected stack, so argocd.syncWindows is required "
-         "(or set sync: manual)"),
-        ("dev", {"cluster": {"kubeconfig": "x", "eks": {"subnetIds": ["subnet-0123456789abcdef0",
-                                                                        "subnet-0123456789abcdef1"]}}},
-         "mlops:cluster: set exactly one of eks (create a cluster) or kubeconfig (use an existing one)"),
-        ("dev", {"cluster": {"eks": {"subnetIds": ["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"],
-                                     "publicEndpointCidrs": ["0.0.0.0/0"]}}},
-         "mlops:cluster.eks: publicEndpointCidrs must not open the API server to the internet (got ['0.0.0.0/0'])"),
-        ("dev", {"models": {"fraud": {"framework": "xgboost", "deploy": {"target": "kubernetes", "approvedVersion": 1,
-                                                                         "replicas": 3, "maxReplicas": 2}}}},
-         "mlops:models.fraud.deploy: maxReplicas (2) must be >= replicas (3)"),
-    ],
-)
-def test_contradictory_cluster_config_is_refused_with_one_line_each(stack: str, overrides: dict,
-                                                                    message: str) -> None:
-    with pytest.raises(ConfigError) as caught:
-        config_of(stack, **overrides)
-    assert message in caught.value.problems
-
-
-def test_argocd_ha_needs_three_nodes_for_redis_ha() -> None:
-    cluster = json.loads(load_stack(PROJECT_ROOT, "prod").config["mlops:cluster"])
-    cluster["eks"]["nodeMin"] = 2
-    with pytest.raises(ConfigError) as caught:
-        config_of("prod", cluster=cluster)
-    assert caught.value.problems == ["mlops: argocd.highAvailability needs cluster.eks.nodeMin >= 3 (Redis HA "
-                                     "places its three replicas on separate nodes); got 2"]
-
-
-def test_a_kubernetes_model_needs_a_cluster() -> None:
-    raw = dict(load_stack(PROJECT_ROOT, "dev").config)
-    raw.pop("mlops:cluster")
-    raw.pop("mlops:argocd")
-    with pytest.raises(ConfigError) as caught:
-        parse_stack_config(raw)
-    assert caught.value.problems == [
-        "mlops: models fraud deploy to kubernetes, so a cluster section is required; models churn use delivery "
-        "'pull', so a cluster section is required (Argo CD and the ACK SageMaker controller run there)"]
-
-
-def test_secrets_do_not_show_in_the_parsed_config() -> None:
-    config = config_of("dev", argocd={"url": "https://argocd.example.com", "adminGroup": "admins",
-                                      "sso": {"issuer": "https://id.example.com", "clientId": "a",
-                                              "clientSecret": "hunter2"}})
-    assert "hunter2" not in repr(config) and config.argocd.sso.client_secret.get_secret_value() == "hunter2"
 
 
 # -- guardrails --------------------------------------------------------------------------------------------------

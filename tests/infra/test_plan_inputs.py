@@ -6,6 +6,7 @@ never exhaust the machine. One test per family; the members of a family are its 
 
 from __future__ import annotations
 
+import json
 import resource
 import subprocess
 import sys
@@ -13,9 +14,11 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from infra.plan.__main__ import main
-from infra.plan.inputs import MAX_BYTES, InputError, loads_json, loads_yaml, read_yaml
+from infra.plan.inputs import MAX_BYTES, InputError, _json_depth, loads_json, loads_yaml, read_yaml
 from infra.plan.runner import PROJECT_ROOT
 
 DEV = PROJECT_ROOT / "stacks" / "Pulumi.dev.yaml"
@@ -273,3 +276,26 @@ def test_a_binary_policy_pack_manifest_is_refused_as_such(content: bytes, tmp_pa
     code, err = plan_exit(capsys, "--stack", "dev", "--program", MINIMAL, "--policy-pack", str(pack))
     assert_one_line_error(code, err, "PulumiPolicy.yaml")
     assert "not UTF-8 text" in err or "NUL bytes" in err
+
+
+def _depth(value: object) -> int:
+    if isinstance(value, dict):
+        return 1 + max((_depth(v) for v in value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max((_depth(v) for v in value), default=0)
+    return 0
+
+
+_JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(alphabet='[]{}"\\ab'),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(alphabet='[]{}"\\ab'), inner, max_size=3),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(_JSON_VALUES)
+def test_depth_is_counted_without_parsing_and_ignores_brackets_in_strings(value: object) -> None:
+    """The pre-parse depth check (which keeps deep input away from the recursive parser) counts exactly the
+    nesting the parser would build, whatever brackets, quotes and backslashes the strings hold."""
+    assert _json_depth(json.dumps(value)) == _depth(value)

@@ -159,6 +159,34 @@ def test_train_follows_the_run():
     assert any('infra.release start-training --model "$MODEL" --wait' in s.get("run", "") for s in steps)
 
 
+def _runner_labels(stack: str) -> list[str]:
+    """Where the stack's cluster-side jobs must run: its cluster.ciRunner.labels, or GitHub's runner without one."""
+    cluster = load(ROOT, stack).config.cluster
+    return list(cluster.ci_runner.labels) if cluster is not None else ["ubuntu-24.04"]
+
+
+def test_cluster_side_jobs_run_on_the_runner_each_stack_states():
+    """Issue 16 §1: the config refuses a runner that cannot reach the cluster; the workflows must use that runner.
+    `pulumi up` and `infra.release verify` (deploy) and `pulumi preview` (preview) talk to the cluster's API."""
+    deploy = _workflow("deploy.yml")["jobs"]
+    for stack in STACKS:
+        runs_on = deploy[stack]["runs-on"]
+        assert ([runs_on] if isinstance(runs_on, str) else runs_on) == _runner_labels(stack), stack
+    preview = _workflow("preview.yml")["jobs"]["preview"]
+    assert preview["runs-on"] == "${{ matrix.runner }}"
+    assert {m["stack"]: m["runner"] for m in preview["strategy"]["matrix"]["include"]} == {
+        stack: _runner_labels(stack) for stack in STACKS}
+
+
+def test_actionlint_knows_exactly_the_stacks_own_runner_labels():
+    from infra.core.cluster_access import is_github_hosted_label
+
+    config = yaml.safe_load((ROOT / ".github" / "actionlint.yaml").read_text())
+    own = {label for stack in STACKS for label in _runner_labels(stack)
+           if not is_github_hosted_label(label) and label not in ("self-hosted", "linux", "x64", "arm64")}
+    assert set(config["self-hosted-runner"]["labels"]) == own
+
+
 def _models_in_stack_files(root: Path) -> set[str]:
     return {m for stack in sorted((root / "stacks").glob("Pulumi.*.yaml"))
             for m in load(root, stack.name.removeprefix("Pulumi.").removesuffix(".yaml")).config.models}

@@ -1,0 +1,141 @@
+"""The ACK SageMaker controller's IRSA role can reconcile what Argo CD syncs, and no more (issue 16 §4).
+
+For every ACK object of every overlay whose environment pulls it, each call the controller makes as that role
+(`tests/infra/iam_actions.py::ACK_CONTROLLER_NEEDS`, cited per kind) is evaluated against the role's planned policy
+on the ARN AWS checks, in the request context AWS supplies. Then the other way round: every granted action is
+needed by some kind.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from iam_actions import Need
+from iam_actions_controllers import ACK_CONTROLLER_NEEDS
+from iam_eval import granted_actions, is_allowed
+from planned import of_type, one, policy_of
+
+from infra.core import ack
+from infra.manifests.overlays import overlays, render
+from infra.plan.model import PlanResult
+from infra.plan.project import load_stack
+from infra.plan.runner import PROJECT_ROOT
+
+ENVS = ("dev", "staging", "prod")
+
+
+def pulled_overlays(env: str) -> list:
+    config = load_stack(PROJECT_ROOT, env).config
+    pulled = {name for name, m in json.loads(config["mlops:models"]).items()
+              if m.get("deploy", {}).get("delivery") == "pull"}
+    return [o for o in overlays() if o.environment == env and o.model in pulled]
+
+
+def controller_documents(plan: PlanResult) -> list[dict]:
+    return [policy_of(r) for r in of_type(plan, "aws:iam/rolePolicy:RolePolicy") if r.name == "ack-sagemaker"]
+
+
+class Targets:
+    """The ARNs a rendered ACK object names, as AWS forms them in this stack's account and region."""
+
+    def __init__(self, plan: PlanResult, objects: list[dict]) -> None:
+        config = load_stack(PROJECT_ROOT, plan.stack).config
+        self.plan, self.account, self.region = plan, config["mlops:accountId"], config["aws:region"]
+        self.by_kind = {(o["kind"], o["metadata"]["name"]): o for o in objects}
+
+    def arn(self, service: str, resource: str) -> str:
+        return f"arn:aws:{service}:{self.region}:{self.account}:{resource}"
+
+    def of(self, need: Need, obj: dict) -> list[str]:
+        kind, spec = obj["kind"], obj["spec"]
+        if need.on == "self":
+            name = {"Model": "modelName", "EndpointConfig": "endpointConfigName", "Endpoint": "endpointName"}[kind]
+            resource = {"Model": "model", "EndpointConfig": "endpoint-config", "Endpoint": "endpoint"}[kind]
+            return [self.arn("sagemaker", f"{resource}/{spec[name]}")]
+        if need.on == "role":
+            return [spec["executionRoleARN"]]
+        if need.on == "package":
+            return [c["modelPackageName"] for c in [spec.get("primaryContainer"), *spec.get("containers", [])]
+                    if c and c.get("modelPackageName")]
+        if need.on == "endpoint-config":
+            return [self.arn("sagemaker", f"endpoint-config/{spec['endpointConfigName']}")]
+        if need.on == "key":
+            config = self.by_kind[("EndpointConfig", spec["endpointConfigName"])]["spec"]
+            return [self._key(config["kmsKeyID"])] if config.get("kmsKeyID") else []
+        if need.on == "rollback-alarm":
+            alarms = spec.get("deploymentConfig", {}).get("autoRollbackConfiguration", {}).get("alarms", [])
+            return [self.arn("cloudwatch", f"alarm:{a['alarmName']}") for a in alarms]
+        raise KeyError(f"unknown target {need.on!r} in ACK_CONTROLLER_NEEDS")
+
+    def _key(self, key_id: str) -> str:
+        """KMS authorizes a call naming an alias on the key the alias points to."""
+        if ":alias/" not in key_id:
+            return key_id
+        alias = one(self.plan, "aws:kms/alias:Alias")
+        assert alias.inputs["name"] == key_id.split(":", 5)[5], f"{key_id} is not this stack's alias"
+        key = next(k for k in of_type(self.plan, "aws:kms/key:Key") if k.outputs["keyId"] == alias.inputs["targetKeyId"]
+                   or k.outputs.get("id") == alias.inputs["targetKeyId"])
+        return key.outputs["arn"]
+
+
+def context(need: Need, region: str) -> dict[str, str]:
+    values = {"aws:RequestedRegion": region}
+    for kind in need.context:
+        if kind.startswith("passed-to:"):
+            values["iam:PassedToService"] = kind.removeprefix("passed-to:")
+        elif kind == "aws-resource-grant":
+            values["kms:GrantIsForAWSResource"] = "true"
+        else:
+            raise KeyError(f"unknown request context {kind!r} in ACK_CONTROLLER_NEEDS")
+    return values
+
+
+def denials(plan: PlanResult, documents: list[dict]) -> list[str]:
+    missing = []
+    for overlay in pulled_overlays(plan.stack):
+        objects = [o for o in render(overlay.path) if o["apiVersion"].startswith(ack.GROUP + "/")]
+        assert {o["kind"] for o in objects} == set(ack.KINDS), overlay.path
+        targets = Targets(plan, objects)
+        for obj in objects:
+            for need in ACK_CONTROLLER_NEEDS[obj["kind"]].needs:
+                for target in targets.of(need, obj):
+                    missing += [f"{obj['kind']} {obj['metadata']['name']}: {action} on {target}"
+                                for action in need.actions
+                                if not is_allowed(documents, action, target, context(need, targets.region))]
+    return missing
+
+
+def test_the_table_covers_every_ack_kind_and_names_real_actions() -> None:
+    assert set(ACK_CONTROLLER_NEEDS) == set(ack.KINDS)
+    for kind, entry in ACK_CONTROLLER_NEEDS.items():
+        for need in entry.needs:
+            assert granted_actions([{"Statement": [{"Effect": "Allow", "Action": list(need.actions),
+                                                    "Resource": "*"}]}]), kind
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_the_controller_may_do_everything_the_pulled_objects_ask(plans: dict[str, PlanResult], env: str) -> None:
+    plan = plans[env]
+    if not pulled_overlays(env):
+        assert controller_documents(plan) == []
+        return
+    assert denials(plan, controller_documents(plan)) == []
+
+
+def test_every_action_the_controller_is_granted_is_needed(plans: dict[str, PlanResult]) -> None:
+    granted = granted_actions(controller_documents(plans["dev"]))
+    needed = {a.lower() for entry in ACK_CONTROLLER_NEEDS.values() for need in entry.needs for a in need.actions}
+    assert granted == needed
+
+
+def test_without_describe_alarms_every_rollback_alarm_is_denied(plans: dict[str, PlanResult]) -> None:
+    """Issue 16 §4: the check is not vacuous; the controller must read exactly the alarms the Endpoint names."""
+    documents = controller_documents(plans["dev"])
+    stripped = [{**d, "Statement": [s for s in d["Statement"] if s["Sid"] != "ReadRollbackAlarms"]} for d in documents]
+    alarm = "arn:aws:cloudwatch:us-east-1:222222222222:alarm:mlops-dev-churn-"
+    assert denials(plans["dev"], stripped) == [
+        f"Endpoint mlops-dev-churn: cloudwatch:DescribeAlarms on {alarm}{signal}" for signal in ack.ALARM_SIGNALS]
+    assert not is_allowed(documents, "cloudwatch:DescribeAlarms", alarm.replace("churn-", "fraud-") + "5xx-errors")
+    assert not is_allowed(documents, "cloudwatch:DescribeAlarms",
+                          "arn:aws:cloudwatch:us-east-1:222222222222:alarm:someone-elses")
