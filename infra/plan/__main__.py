@@ -15,9 +15,10 @@ from typing import Any, NoReturn
 
 from infra.cli import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_VERDICT, add_format_option
 from infra.core.paths import PROJECT_ROOT
+from infra.plan.cost import CostDiffError, check_cost_base, cost_diff, cost_diff_lines, cost_lines, plan_cost
 from infra.plan.inputs import InputError, is_file, read_json
 from infra.plan.project import ProjectError, check_stack_name, load_project, stack_name_of
-from infra.plan.render import render_json, render_mermaid, render_table
+from infra.plan.render import render_json, render_mermaid, render_table, to_document
 from infra.plan.runner import DEFAULT_TIMEOUT_SECONDS, ProgramError, plan_stack
 
 EXIT_VIOLATION, EXIT_BAD_INPUT = EXIT_VERDICT, EXIT_ERROR
@@ -50,6 +51,8 @@ def _parser() -> argparse.ArgumentParser:
                         help="outputs of a referenced stack that cannot be planned here (repeatable)")
     parser.add_argument("--timeout", type=_seconds, default=DEFAULT_TIMEOUT_SECONDS, metavar="SECONDS",
                         help=f"stop a program that runs longer (default {DEFAULT_TIMEOUT_SECONDS:g})")
+    parser.add_argument("--cost-diff", type=Path, metavar="BASE.json",
+                        help="show the monthly cost change against a previous plan's --format json output")
     parser.add_argument("--debug", action="store_true", help="show the traceback when the program crashes")
     return parser
 
@@ -77,6 +80,7 @@ def _main(args: argparse.Namespace) -> int:
     try:
         args.stack = _stack_name(args)
         references = _stack_outputs(args.stack_outputs)
+        base = _cost_base(args.cost_diff)  # read before planning: a bad file fails at once
         load_project(args.project_dir)
         plan = plan_stack(args.stack, args.project_dir, args.stack_file, args.program, references, args.timeout)
     except (ProjectError, _UsageError) as exc:
@@ -92,14 +96,41 @@ def _main(args: argparse.Namespace) -> int:
             violations, policy = _judge(plan, args)
         except _UsageError as exc:
             return _fail(str(exc))
+    try:
+        cost, diff = _cost(plan, violations, policy, args.cost_diff, base)
+    except _UsageError as exc:
+        return _fail(str(exc))
     if args.format == "json":
-        sys.stdout.write(render_json(plan, violations, policy))
+        sys.stdout.write(render_json(plan, violations, policy, cost, {"costDiff": diff} if diff else None))
     elif args.format == "mermaid":
         sys.stdout.write(render_mermaid(plan))
         _report_mandatory(violations)  # the diagram has no place for them; stderr says why the exit is 1
     else:
-        sys.stdout.write(render_table(plan, violations, policy))
+        lines = cost_lines(cost) + ([""] + cost_diff_lines(diff, str(args.cost_diff)) if diff else [])
+        sys.stdout.write(render_table(plan, violations, policy, lines))
     return EXIT_VIOLATION if violations and _has_mandatory(violations) else EXIT_OK
+
+
+def _cost_base(path: Path | None) -> Any:
+    if path is None:
+        return None
+    try:
+        base = read_json(path, f"--cost-diff {path}")
+        check_cost_base(base)
+    except InputError as exc:
+        raise _UsageError(str(exc)) from None
+    except CostDiffError as exc:
+        raise _UsageError(f"--cost-diff {path}: {exc}") from None
+    return base
+
+
+def _cost(plan: Any, violations: list[Any], policy: dict[str, Any] | None, base_path: Path | None,
+          base: Any) -> tuple[Any, dict[str, Any] | None]:
+    """The plan's cost estimate and, with --cost-diff, its change against the base plan's JSON."""
+    cost = plan_cost(plan)
+    if base is None:
+        return cost, None
+    return cost, cost_diff(base, to_document(plan, violations, policy, cost))
 
 
 def _has_mandatory(violations: list[Any]) -> bool:

@@ -19,9 +19,14 @@ SCHEMA_VERSION = 1
 _STACK = "pulumi:pulumi:Stack"
 
 
-def to_document(plan: PlanResult, violations: Sequence[Any] = (), policy: dict[str, Any] | None = None) -> dict:
-    """The JSON document: every resource with its inputs and options, the outputs, the verdict."""
-    return {
+def to_document(plan: PlanResult, violations: Sequence[Any] = (), policy: dict[str, Any] | None = None,
+                cost: Any = None) -> dict:
+    """The JSON document: every resource with its inputs and options, the outputs, the verdict.
+
+    `cost` (an infra.plan.cost CostReport) adds the top-level `cost` summary and each resource's `cost`.
+    """
+    by_urn = {r.urn: r for r in cost.resources} if cost is not None else {}
+    document = {
         "schemaVersion": SCHEMA_VERSION,
         "project": plan.project,
         "stack": plan.stack,
@@ -29,14 +34,18 @@ def to_document(plan: PlanResult, violations: Sequence[Any] = (), policy: dict[s
             "resourceCount": len(plan.resources),
             "byType": dict(sorted(Counter(r.type for r in plan.resources).items())),
         },
-        "resources": [_resource_document(r) for r in plan.resources],
+        "resources": [_resource_document(r, by_urn.get(r.urn)) for r in plan.resources],
         "outputs": _mask(plan.outputs, plan.secret_outputs),
         "policy": _policy_document(violations, policy),
     }
+    if cost is not None:
+        document["cost"] = cost.summary()
+    return document
 
 
-def render_json(plan: PlanResult, violations: Sequence[Any] = (), policy: dict[str, Any] | None = None) -> str:
-    return _dumps(to_document(plan, violations, policy), indent=2) + "\n"
+def render_json(plan: PlanResult, violations: Sequence[Any] = (), policy: dict[str, Any] | None = None,
+                cost: Any = None, extra: dict[str, Any] | None = None) -> str:
+    return _dumps({**to_document(plan, violations, policy, cost), **(extra or {})}, indent=2) + "\n"
 
 
 def _dumps(value: Any, indent: int | None = None) -> str:
@@ -57,7 +66,8 @@ def _json_safe(value: Any) -> Any:
     return value
 
 
-def render_table(plan: PlanResult, violations: Sequence[Any] = (), policy: dict[str, Any] | None = None) -> str:
+def render_table(plan: PlanResult, violations: Sequence[Any] = (), policy: dict[str, Any] | None = None,
+                 cost_lines: Sequence[str] = ()) -> str:
     """Resources grouped under the components that declared them, with counts; then outputs and verdict."""
     children = _children_of(plan)
     components = sum(1 for r in plan.resources if not r.custom and r.type != _STACK)
@@ -85,6 +95,8 @@ def render_table(plan: PlanResult, violations: Sequence[Any] = (), policy: dict[
         lines += ["", "Outputs:"]
         for key, value in sorted(_mask(plan.outputs, plan.secret_outputs).items()):
             lines.append(f"  {key:<24} {_dumps(value)}")
+    if cost_lines:
+        lines += ["", *cost_lines]
     if policy is not None:
         lines += ["", *_verdict_lines(violations, policy)]
     return "\n".join(lines) + "\n"
@@ -132,8 +144,8 @@ def _children_of(plan: PlanResult) -> dict[str | None, list[PlannedResource]]:
     return children
 
 
-def _resource_document(resource: PlannedResource) -> dict[str, Any]:
-    return {
+def _resource_document(resource: PlannedResource, cost: Any = None) -> dict[str, Any]:
+    document = {
         "urn": resource.urn,
         "type": resource.type,
         "name": resource.name,
@@ -150,6 +162,9 @@ def _resource_document(resource: PlannedResource) -> dict[str, Any]:
             "propertyDependencies": {k: sorted(v) for k, v in sorted(resource.property_dependencies.items())},
         },
     }
+    if cost is not None:
+        document["cost"] = cost.document()
+    return document
 
 
 def _policy_document(violations: Sequence[Any], policy: dict[str, Any] | None) -> dict[str, Any] | None:

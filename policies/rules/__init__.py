@@ -2,47 +2,68 @@
 
 Modules use relative imports only, so the package works both as `rules` (the Pulumi CLI runs the pack with
 `policies/` as the working directory) and as `policies.rules` (tests and the offline verdict).
+
+The rule modules are imported on first use of ALL_POLICIES (PEP 562 module `__getattr__`), not when the package
+is: `infra.plan` imports the pure cost model (`policies.rules.cost_model`) and should not pay for importing every
+rule (the IAM model alone takes seconds to build its action table).
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from pulumi_policy import EnforcementLevel, Policy
 
-from . import (
-    argocd,
-    ecr,
-    iam,
-    kms,
-    kubernetes,
-    monitoring,
-    operability,
-    protection,
-    rollout,
-    s3,
-    sagemaker,
-    sagemaker_cost,
-    sagemaker_jobs,
-    tags,
-    trust,
-)
+ALL_POLICIES: list[Policy]
 
-ALL_POLICIES: list[Policy] = [
-    *s3.RULES,
-    *kms.RULES,
-    *ecr.RULES,
-    *sagemaker.RULES,
-    *sagemaker_jobs.RULES,
-    *sagemaker_cost.RULES,
-    *rollout.RULES,
-    *iam.RULES,
-    *trust.RULES,
-    *tags.RULES,
-    *protection.RULES,
-    *operability.RULES,
-    *kubernetes.RULES,
-    *argocd.RULES,
-    *monitoring.RULES,
-]
+
+def _all_policies() -> list[Policy]:
+    from . import (
+        argocd,
+        budget,
+        ecr,
+        iam,
+        kms,
+        kubernetes,
+        monitoring,
+        operability,
+        protection,
+        rollout,
+        s3,
+        sagemaker,
+        sagemaker_cost,
+        sagemaker_jobs,
+        tags,
+        trust,
+    )
+
+    return [
+        *s3.RULES,
+        *kms.RULES,
+        *ecr.RULES,
+        *sagemaker.RULES,
+        *sagemaker_jobs.RULES,
+        *sagemaker_cost.RULES,
+        *rollout.RULES,
+        *iam.RULES,
+        *trust.RULES,
+        *tags.RULES,
+        *protection.RULES,
+        *operability.RULES,
+        *kubernetes.RULES,
+        *argocd.RULES,
+        *budget.RULES,
+        *monitoring.RULES,
+    ]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "ALL_POLICIES":
+        policies = _all_policies()
+        globals()["ALL_POLICIES"] = policies  # built once; later reads find the module attribute
+        return policies
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 PACK_ENFORCEMENT_LEVEL = EnforcementLevel.ADVISORY
 """The level of a rule that no policy config names (the environments' configs set "all": "mandatory")."""

@@ -36,7 +36,7 @@ def test_json_document_lists_resources_with_options_outputs_and_verdict(capsys: 
     assert document["schemaVersion"] == 1 and document["stack"] == "prod"
     assert document["summary"]["resourceCount"] == len(document["resources"])
     endpoint = next(r for r in document["resources"] if r["type"] == "aws:sagemaker/endpoint:Endpoint")
-    assert set(endpoint) == {"urn", "type", "name", "custom", "parent", "provider", "inputs", "options"}
+    assert set(endpoint) == {"urn", "type", "name", "custom", "parent", "provider", "inputs", "options", "cost"}
     assert set(endpoint["options"]) == {"protect", "retainOnDelete", "deleteBeforeReplace", "ignoreChanges",
                                         "dependencies", "propertyDependencies"}
     assert endpoint["parent"].endswith("mlops:serving:SageMakerEndpoint::churn")

@@ -133,6 +133,20 @@ BUCKET_OBJECTS = "arn:aws:s3:::mlops-artifacts-prod/*"
 ROLE_ARN = "arn:aws:iam::444444444444:role/churn-execution"
 
 
+def _node_group(b: PlanBuilder, max_size: int = 3) -> None:
+    b.add(
+        "aws:eks/nodeGroup:NodeGroup",
+        "nodes",
+        {
+            "clusterName": "mlops-prod-cluster",
+            "instanceTypes": ["m6i.large"],
+            "nodeRoleArn": "arn:aws:iam::444444444444:role/nodes",
+            "scalingConfig": {"minSize": 2, "maxSize": max_size, "desiredSize": 2},
+            "subnetIds": ["subnet-0a"],
+        },
+    )
+
+
 def _both(
     build: Callable[[PlanBuilder, dict[str, Any]], None], make: Callable[[PlanBuilder], dict[str, Any]]
 ) -> Build:
@@ -392,6 +406,8 @@ CASES = [
         lambda b: _deployment(b, image="111111111111.dkr.ecr.us-east-1.amazonaws.com/fraud:latest"),
         "uses the moving tag 'latest'",
     ),
+    # Cost: prod's budget (maxMonthlyUsd 2500) against a node group that may grow to 1000 nodes
+    Case("monthly-budget", _node_group, lambda b: _node_group(b, max_size=1000), "over the budget of $2,500.00"),
 ]
 
 
