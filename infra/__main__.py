@@ -30,22 +30,26 @@ from infra.components.cluster import KubernetesCluster, KubernetesClusterArgs  #
 from infra.components.cluster_capacity import NAMESPACE as CAPACITY_NAMESPACE  # noqa: E402
 from infra.components.cluster_capacity import ClusterCapacity, ClusterCapacityArgs  # noqa: E402
 from infra.components.environment_key import EnvironmentKey, EnvironmentKeyArgs  # noqa: E402
+from infra.components.experiment_tracking import ExperimentTracking, ExperimentTrackingArgs  # noqa: E402
 from infra.components.github_oidc import GitHubOidcProvider  # noqa: E402
 from infra.components.gitops_apps import GitOpsApps, GitOpsAppsArgs, ModelAccess, repo_url  # noqa: E402
+from infra.components.model_monitor import ModelMonitor, ModelMonitorArgs  # noqa: E402
 from infra.components.model_registry import ModelRegistry, ModelRegistryArgs  # noqa: E402
 from infra.components.promotion_trigger import (  # noqa: E402
     PromotionTrigger,
     PromotionTriggerArgs,
     github_dispatch,
 )
+from infra.components.retrain_guard import RetrainGuard, RetrainGuardArgs  # noqa: E402
 from infra.components.sagemaker_endpoint import (  # noqa: E402
     SageMakerEndpoint,
     SageMakerEndpointArgs,
     SharedRegistry,
 )
 from infra.components.training_pipeline import TrainingPipeline, TrainingPipelineArgs  # noqa: E402
-from infra.config import ConfigError, StackConfig, parse_stack_config  # noqa: E402
+from infra.config import ConfigError, KubernetesDeploy, StackConfig, parse_stack_config  # noqa: E402
 from infra.core.ack_controller import NAMESPACE as ACK_NAMESPACE  # noqa: E402
+from infra.core.arns import Arns  # noqa: E402
 from infra.core.naming import Naming, stack_tags  # noqa: E402
 from infra.core.outputs import (  # noqa: E402
     EndpointOutputs,
@@ -111,6 +115,16 @@ def shared_stack(config: StackConfig, naming: Naming, provider: aws.Provider) ->
                           reader_account_ids=config.reader_account_ids, protect=config.protect),
         opts,
     )
+    tracking = (
+        ExperimentTracking(
+            "experiments",
+            ExperimentTrackingArgs(naming=naming, settings=config.experiments, account_id=account_id,
+                                   region=config.region, partition=partition,
+                                   artifacts_bucket=store.buckets["artifacts"].name, kms_key_arn=store.key.arn),
+            opts,
+        )
+        if config.experiments is not None and config.experiments.enabled else None
+    )
     models: dict[str, SharedModelOutputs[pulumi.Output[str]]] = {}
     for model, training in config.trained_models().items():
         registry = ModelRegistry(
@@ -138,6 +152,13 @@ def shared_stack(config: StackConfig, naming: Naming, provider: aws.Provider) ->
             ),
             opts,
         )
+        guard = RetrainGuard(
+            model,
+            RetrainGuardArgs(naming=naming, model=model, settings=training.retrain_on_drift, account_id=account_id,
+                             region=config.region, partition=partition, pipeline_name=naming.pipeline(model),
+                             pipeline_arn=pipeline.pipeline.arn, invoker_account_ids=config.reader_account_ids),
+            opts,
+        )
         models[model] = SharedModelOutputs(
             package_group_name=registry.package_group.model_package_group_name,
             package_group_arn=registry.package_group.arn,
@@ -145,6 +166,8 @@ def shared_stack(config: StackConfig, naming: Naming, provider: aws.Provider) ->
             serving_repository_url=serving_repo.repository_url,
             serving_repository_arn=serving_repo.arn,
             pipeline_name=pipeline.pipeline.pipeline_name,
+            serving_image_uri=pulumi.Output.concat(serving_repo.repository_url, ":", training.serving_image_tag),
+            retrain_guard_arn=guard.function.arn,
         )
     promotion = PromotionTrigger(
         "promotion",
@@ -175,6 +198,7 @@ def shared_stack(config: StackConfig, naming: Naming, provider: aws.Provider) ->
         github_oidc_provider_arn=oidc.arn,
         ci_preview_role_arn=ci.preview_role.arn,
         ci_deploy_role_arn=ci.deploy_role.arn,
+        mlflow_tracking_server_arn=tracking.server.arn if tracking else None,
         ci_release_role_arn=ci.release_role.arn if ci.release_role is not None else None,
     ).export()
 
@@ -239,6 +263,7 @@ def environment_stack(config: StackConfig, naming: Naming, provider: aws.Provide
         opts,
     )
     applications = pull_path(config, naming, provider, shared, key.arn, account_id, partition, ci, serving_roles)
+    monitoring(config, naming, provider, shared, key.arn, account_id, partition, alarm_topic_arn)
     EnvironmentOutputs(
         gitops_applications=applications,
         endpoints=endpoints,
@@ -312,6 +337,32 @@ def pull_path(config: StackConfig, naming: Naming, provider: aws.Provider, share
             opts,
         )
     return apps.applications
+
+
+def monitoring(config: StackConfig, naming: Naming, provider: aws.Provider, shared: SharedStack,
+               kms_key_arn: pulumi.Input[str], account_id: pulumi.Input[str], partition: str,
+               alarm_topic_arn: pulumi.Input[str] | None) -> None:
+    """A monitoring schedule and drift alarm per monitored model, on every deploy target (docs/monitoring.md)."""
+    opts = pulumi.ResourceOptions(providers={"aws": provider})
+    shared_naming = Naming(naming.project, "shared")
+    for model, deploy in config.monitored_models().items():
+        shared_model = shared.model(model)
+        kubernetes = isinstance(deploy, KubernetesDeploy)
+        ModelMonitor(
+            model,
+            ModelMonitorArgs(
+                naming=naming, model=model, environment=config.environment, monitoring=deploy.monitoring,
+                kind="capture" if kubernetes else "endpoint", approved_version=deploy.approved_version,
+                network=config.network, account_id=account_id, region=config.region, partition=partition,
+                environment_kms_key_arn=kms_key_arn, shared_kms_key_arn=shared.output("kms_key_arn"),
+                capture_bucket=shared.output("capture_bucket"), artifacts_bucket=shared.output("artifacts_bucket"),
+                image_uri=shared_model.serving_image_uri, image_repository_arn=shared_model.serving_repository_arn,
+                alarm_topic_arn=alarm_topic_arn, endpoint_name=None if kubernetes else naming.endpoint(model),
+                retrain_guard_arn=Arns(partition, shared.output("region"), shared.output("account_id")).arn(
+                    "lambda", f"function:{shared_naming.retrain_guard(model)}"),
+            ),
+            opts,
+        )
 
 
 def cluster_namespaces(config: StackConfig, naming: Naming) -> list[str]:

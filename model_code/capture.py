@@ -17,8 +17,13 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Sequence
+import os
+import random
+import sys
+import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -113,3 +118,75 @@ def read_capture(path: str | Path, names: Sequence[str]) -> CaptureBatch:
     if rows:
         batch.X = np.concatenate(rows)
     return batch
+
+
+# --------------------------------------------------------------------------- writing (the model server's side)
+
+CAPTURE_ENCODINGS = {payload.CSV: "CSV", payload.JSON: "JSON"}
+"""How SageMaker's data capture labels a body it stores as text; anything else is stored as BASE64."""
+
+
+def capture_record(request: bytes, request_type: str, response: bytes, response_type: str, event_id: str,
+                   inference_time: datetime) -> dict[str, Any]:
+    """One capture line in SageMaker's data capture format (the module docstring), so the same monitor and
+    `read_capture` judge a Kubernetes model server's traffic and an endpoint's."""
+
+    def side(body: bytes, media: str, mode: str) -> dict[str, str]:
+        encoding = CAPTURE_ENCODINGS.get(payload.media_type(media) or "", "BASE64")
+        if encoding != "BASE64":
+            try:
+                return {"observedContentType": media, "mode": mode, "data": body.decode("utf-8"),
+                        "encoding": encoding}
+            except UnicodeDecodeError:
+                pass
+        return {"observedContentType": media, "mode": mode, "data": base64.b64encode(body).decode("ascii"),
+                "encoding": "BASE64"}
+
+    return {
+        "captureData": {"endpointInput": side(request, request_type, "INPUT"),
+                        "endpointOutput": side(response, response_type, "OUTPUT")},
+        "eventMetadata": {"eventId": event_id,
+                          "inferenceTime": inference_time.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")},
+        "eventVersion": "0",
+    }
+
+
+class CaptureWriter:
+    """Appends a sampled share of requests to ``<dir>/<yyyy>/<mm>/<dd>/<hh>/<pid>.jsonl`` (UTC hours, SageMaker's
+    layout). One file per worker process and hour, so forked workers never interleave lines; a sidecar ships
+    finished hours to the capture bucket (docs/monitoring.md). A failed write is logged, never fails a request."""
+
+    def __init__(self, directory: str | Path, percent: float, rng: Callable[[], float] = random.random) -> None:
+        if not 0 < percent <= 100:
+            raise UsageError(f"capture percent must be in (0, 100], got {percent}")
+        self.directory = Path(directory)
+        self.percent = percent
+        self._rng = rng
+        self.failures = 0
+
+    def sampled(self) -> bool:
+        return self._rng() * 100 < self.percent
+
+    def path_for(self, moment: datetime) -> Path:
+        return self.directory / moment.astimezone(UTC).strftime("%Y/%m/%d/%H") / f"{os.getpid()}.jsonl"
+
+    def write(self, record: dict[str, Any], moment: datetime) -> bool:
+        path = self.path_for(moment)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(path, "a", encoding="utf-8") as fh:
+                fh.write(json.dumps(record, separators=(",", ":")) + "\n")
+            return True
+        except OSError as exc:
+            self.failures += 1
+            if self.failures == 1:
+                print(f"model_code.capture: cannot write {path}: {exc.strerror or exc}", file=sys.stderr)
+            return False
+
+    def capture(self, request: bytes, request_type: str, response: bytes, response_type: str,
+                now: datetime | None = None) -> bool:
+        if not self.sampled():
+            return False
+        moment = now or datetime.now(UTC)
+        return self.write(capture_record(request, request_type, response, response_type, uuid.uuid4().hex,
+                                         moment), moment)

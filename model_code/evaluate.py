@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from model_code import artifact, cli, fsutil, tabular
+from model_code import artifact, cli, fsutil, tabular, tracking
 from model_code.errors import GateFailed, UsageError
 from model_code.metrics import GATE_METRICS, binary_metrics, confusion_matrix
 from model_code.schema import FEATURES
@@ -68,6 +68,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--metric", default="auc", choices=GATE_METRICS, help="metric to gate on (higher is better)"
     )
     parser.add_argument("--threshold", type=float, default=0.8, help="minimum value of --metric")
+    parser.add_argument("--mlflow-tracking-uri", help="log the run to this MLflow tracking server (an ARN or URI)")
+    parser.add_argument("--mlflow-experiment", default="default", help="MLflow experiment of the run")
+    parser.add_argument("--lineage", action="append", default=[], metavar="KEY=VALUE",
+                        help="lineage tag of the MLflow run (repeatable)")
     parser.add_argument(
         "--no-fail",
         action="store_true",
@@ -79,7 +83,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     out_dir = Path(args.output_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise UsageError(f"--output-dir {out_dir} exists and is not a directory")
+    lineage = tracking.parse_lineage(args.lineage)
     report = evaluate(args.model_dir, args.test_dir)
+    if args.mlflow_tracking_uri:
+        with artifact.resolved(args.model_dir) as model_dir:
+            hyperparameters = artifact.load(model_dir).metadata.get("hyperparameters", {})
+        run = tracking.log_run(args.mlflow_tracking_uri, args.mlflow_experiment, hyperparameters, report, lineage)
+        report["mlflow_run"] = run.to_dict()  # the report links the run
     out = out_dir / REPORT_FILE
     try:
         fsutil.write_json(out, report)

@@ -17,6 +17,7 @@ import numpy as np
 
 from model_code import payload
 from model_code.artifact import LoadedModel
+from model_code.capture import CaptureWriter
 from model_code.payload import CSV, JSON, PayloadError
 
 
@@ -71,8 +72,10 @@ def negotiate(accept: str | None, default: str) -> str | None:
 class InferenceApp:
     """Routes ``/ping``, ``/invocations`` and ``/execution-parameters`` for one loaded model."""
 
-    def __init__(self, model: LoadedModel | None, max_body_bytes: int, workers: int = 1) -> None:
+    def __init__(self, model: LoadedModel | None, max_body_bytes: int, workers: int = 1,
+                 capture: CaptureWriter | None = None) -> None:
         self.model = model
+        self.capture = capture  # data capture of answered requests, in SageMaker's format (model_code.capture)
         self.max_body_bytes = max_body_bytes
         self.workers = workers
         self._accept_cache: dict[tuple[str | None, str], str | None] = {}
@@ -144,7 +147,10 @@ class InferenceApp:
                     "not a finite number); send values in the range the model was trained on",
                 )
             labels = (scores >= self.model.threshold).astype(np.int64)
-            return Response(200, payload.format_predictions(labels, scores, output_type), output_type)
+            answer = Response(200, payload.format_predictions(labels, scores, output_type), output_type)
+            if self.capture is not None:
+                self.capture.capture(body, raw_type or request_type, answer.body, output_type)
+            return answer
         except Exception:  # valid input broke the model or formatter: our bug, so 500 and a log line
             traceback.print_exc(file=sys.stderr)
             return error(500, "internal error while predicting; see the server log")

@@ -78,6 +78,8 @@ class ServeConfig:
     max_body_bytes: int
     grace_seconds: float
     keepalive_seconds: float
+    capture_dir: Path | None = None
+    capture_percent: float = 0.0
 
 
 WORKERS_PER_CPU = 4
@@ -166,7 +168,17 @@ def config_from(args: argparse.Namespace, env: Mapping[str, str]) -> ServeConfig
         keepalive_seconds=_env_setting(
             env, Setting("MODEL_SERVER_KEEPALIVE_TIMEOUT", 1, MAX_SECONDS, unit="seconds"), DEFAULT_KEEPALIVE_SECONDS
         ),
+        **_capture_settings(env),
     )
+
+
+def _capture_settings(env: Mapping[str, str]) -> dict[str, object]:
+    """Data capture is on when both MODEL_SERVER_CAPTURE_DIR and a MODEL_SERVER_CAPTURE_PERCENT above 0 are set."""
+    percent = _env_setting(env, Setting("MODEL_SERVER_CAPTURE_PERCENT", 0, 100, unit="(%)"), 0.0)
+    directory = env.get("MODEL_SERVER_CAPTURE_DIR", "").strip()
+    if percent and not directory:
+        raise UsageError("MODEL_SERVER_CAPTURE_PERCENT is set, so MODEL_SERVER_CAPTURE_DIR is required")
+    return {"capture_dir": Path(directory) if directory and percent else None, "capture_percent": percent}
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -412,7 +424,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     warning = artifact.version_mismatch(model.metadata)
     if warning:
         log(f"warning: {warning}")
-    app = InferenceApp(model, cfg.max_body_bytes, cfg.workers)
+    from model_code.capture import CaptureWriter
+
+    capture = CaptureWriter(cfg.capture_dir, cfg.capture_percent) if cfg.capture_dir is not None else None
+    app = InferenceApp(model, cfg.max_body_bytes, cfg.workers, capture)
     listener = bind(cfg.host, cfg.port)
     host, port = listener.getsockname()[:2]
     gc.freeze()  # keep the loaded model out of the workers' GC scans, so its pages stay shared

@@ -210,6 +210,13 @@ class CiRoles(pulumi.ComponentResource):
             allow("ManageStackRules", _EVENTS_ACTIONS, [self._arn("events", f"rule/{scope}")]),
             allow("ManageStackRegistry", _SAGEMAKER_SHARED_ACTIONS,
                   [self._arn("sagemaker", f"{kind}/{scope}") for kind in ("pipeline", "model-package-group")]),
+            allow("ManageStackTrackingServer", _SAGEMAKER_MLFLOW_ACTIONS,
+                  [self._arn("sagemaker", f"mlflow-tracking-server/{scope}")]),
+            allow("ManageStackRetrainGuards", _LAMBDA_ACTIONS, [self._arn("lambda", f"function:{scope}")]),
+            allow("ManageStackGuardLogs", _LOG_GROUP_ACTIONS,
+                  [self._arn("logs", f"log-group:/aws/lambda/{scope}")]),
+            # The provider finds a log group by listing them by name prefix.
+            allow("FindLogGroups", ["logs:DescribeLogGroups"], ["*"]),
         ]
 
     def _release_tool_shared_permissions(self) -> list[dict]:
@@ -234,8 +241,20 @@ class CiRoles(pulumi.ComponentResource):
             allow("ReleaseReadsSnapshotsAndReports", ["s3:GetObject"],
                   [bucket.apply(lambda b: self._arns.objects(b["data"], f"{bucket_layout.raw_data_prefix('*')}*")),
                    bucket.apply(lambda b: self._arns.objects(b["artifacts"], "*"))]),
-            # The reports are SSE-KMS with the stack key: S3 decrypts them as the caller.
-            allow("ReleaseDecryptsReportsThroughS3", ["kms:Decrypt"], [self._arn("kms", "key/*")],
+            # `approve` publishes an approved version's data baseline for the monitors (infra.release.baselines).
+            allow("ReleasePublishesBaselines", ["s3:PutObject"],
+                  [bucket.apply(lambda b: self._arns.objects(b["artifacts"], "*/baselines/*"))]),
+            # `retrain-status` reads the pipelines' executions and the retraining guards' decisions.
+            allow("ReleaseReadsRetraining", ["sagemaker:ListPipelineExecutions"],
+                  [self._arn("sagemaker", f"pipeline/{scope}")]),
+            allow("ReleaseReadsGuardDecisions", ["logs:FilterLogEvents"],
+                  [self._arn("logs", f"log-group:/aws/lambda/{scope}")]),
+            # `log-experiment` logs finished candidates to the MLflow tracking server (infra.release.experiments).
+            allow("ReleaseLogsExperiments", _MLFLOW_CLIENT_ACTIONS,
+                  [self._arn("sagemaker", f"mlflow-tracking-server/{scope}")]),
+            # The reports are SSE-KMS with the stack key: S3 decrypts them (and encrypts baselines) as the caller.
+            allow("ReleaseDecryptsReportsThroughS3", ["kms:Decrypt", "kms:GenerateDataKey"],
+                  [self._arn("kms", "key/*")],
                   Condition={"StringEquals": {"aws:ResourceTag/pulumi-stack": a.naming.stack},
                              "StringLike": {"kms:ViaService": "s3.*.amazonaws.com"}}),
         ]
@@ -256,6 +275,11 @@ class CiRoles(pulumi.ComponentResource):
             allow("ReadRegisteredPackages", ["sagemaker:DescribeModelPackage"],
                   [self._arns.in_account("*").sagemaker(f"model-package/{a.naming.project}-*")]),
             allow("ManageStackAlarms", _ALARM_ACTIONS, [self._arn("cloudwatch", f"alarm:{scope}")]),
+            allow("ManageStackMonitoring", _SAGEMAKER_MONITORING_ACTIONS,
+                  [self._arn("sagemaker", f"{kind}/{scope}")
+                   for kind in ("data-quality-job-definition", "monitoring-schedule")]),
+            # Each monitored model's drift alarm is forwarded to the shared stack's retraining guard.
+            allow("ManageStackRules", _EVENTS_ACTIONS, [self._arn("events", f"rule/{scope}")]),
             allow("ManageStackDashboards", _DASHBOARD_ACTIONS,
                   [self._arn("cloudwatch", f"dashboard/{scope}", region_part="")]),
             allow("ManageEndpointScaling", _AUTOSCALING_ACTIONS, [self._arn("application-autoscaling",
@@ -270,6 +294,8 @@ class CiRoles(pulumi.ComponentResource):
             allow("ManageTargetTrackingAlarms", ["cloudwatch:DeleteAlarms", "cloudwatch:DescribeAlarms",
                                                  "cloudwatch:PutMetricAlarm"],
                   [self._arn("cloudwatch", f"alarm:TargetTracking-endpoint/{prefix}-*")]),
+            # `infra.release drift` reads the monitors' metrics; these two calls have no resource-level permissions.
+            allow("ReleaseReadsDriftMetrics", ["cloudwatch:GetMetricStatistics", "cloudwatch:ListMetrics"], ["*"]),
             # `infra.release smoke-test` invokes the stack's endpoints after each deploy (verify only describes).
             allow("ReleaseSmokeTestsStackEndpoints", ["sagemaker:InvokeEndpoint"], [endpoints]),
             allow("CreateScalingServiceRole", ["iam:CreateServiceLinkedRole"],
@@ -285,8 +311,8 @@ _SCALING_SERVICE = "sagemaker.application-autoscaling.amazonaws.com"
 _PASSED_TO = {
     # The shared stack passes pipeline roles to SageMaker and schedule roles to EventBridge; an environment
     # passes serving roles to SageMaker only.
-    "shared": ["events.amazonaws.com", "sagemaker.amazonaws.com"],
-    "environment": "sagemaker.amazonaws.com",
+    "shared": ["events.amazonaws.com", "lambda.amazonaws.com", "sagemaker.amazonaws.com"],
+    "environment": ["events.amazonaws.com", "sagemaker.amazonaws.com"],
 }
 
 # What `pulumi up` calls, per resource family of this program (create, read, update, delete, tag). Every action
@@ -325,6 +351,30 @@ _SAGEMAKER_SHARED_ACTIONS = [
     "sagemaker:CreateModelPackageGroup", "sagemaker:DescribeModelPackageGroup", "sagemaker:DeleteModelPackageGroup",
     "sagemaker:PutModelPackageGroupPolicy", "sagemaker:GetModelPackageGroupPolicy",
     "sagemaker:DeleteModelPackageGroupPolicy", *_SAGEMAKER_TAG_ACTIONS,
+]
+_SAGEMAKER_MONITORING_ACTIONS = [
+    "sagemaker:CreateDataQualityJobDefinition", "sagemaker:DescribeDataQualityJobDefinition",
+    "sagemaker:DeleteDataQualityJobDefinition", "sagemaker:CreateMonitoringSchedule",
+    "sagemaker:DescribeMonitoringSchedule", "sagemaker:UpdateMonitoringSchedule", "sagemaker:DeleteMonitoringSchedule",
+    *_SAGEMAKER_TAG_ACTIONS,
+]
+_SAGEMAKER_MLFLOW_ACTIONS = [
+    "sagemaker:CreateMlflowTrackingServer", "sagemaker:DescribeMlflowTrackingServer",
+    "sagemaker:UpdateMlflowTrackingServer", "sagemaker:DeleteMlflowTrackingServer", *_SAGEMAKER_TAG_ACTIONS,
+]
+_MLFLOW_CLIENT_ACTIONS = [  # what mlflow's client calls for set_experiment, start_run, log_* and set_tags, end
+    "sagemaker-mlflow:GetExperimentByName", "sagemaker-mlflow:CreateExperiment", "sagemaker-mlflow:CreateRun",
+    "sagemaker-mlflow:LogBatch", "sagemaker-mlflow:UpdateRun",
+]
+_LAMBDA_ACTIONS = [
+    "lambda:CreateFunction", "lambda:GetFunction", "lambda:ListVersionsByFunction",
+    "lambda:GetFunctionCodeSigningConfig", "lambda:PutFunctionConcurrency", "lambda:DeleteFunctionConcurrency",
+    "lambda:UpdateFunctionCode", "lambda:UpdateFunctionConfiguration", "lambda:DeleteFunction", "lambda:TagResource",
+    "lambda:UntagResource", "lambda:AddPermission", "lambda:GetPolicy", "lambda:RemovePermission",
+]
+_LOG_GROUP_ACTIONS = [
+    "logs:CreateLogGroup", "logs:PutRetentionPolicy", "logs:DeleteRetentionPolicy", "logs:DeleteLogGroup",
+    "logs:ListTagsForResource", "logs:TagResource", "logs:UntagResource",
 ]
 # The same calls as the ACK controller's on the pull path (infra.core.ack_controller): one list, in infra.core.serving.
 _SAGEMAKER_SERVING_ACTIONS = [*serving.MODEL_ACTIONS, *serving.ENDPOINT_CONFIG_ACTIONS, *serving.ENDPOINT_ACTIONS,

@@ -19,7 +19,7 @@ from infra.core.arns import Arns
 from infra.core.iam import ECR_PULL_ACTIONS, allow, ecr_login, sagemaker_metrics, vpc_attachment
 from infra.core.naming import Naming, model_tags
 from infra.core.pipeline import PipelineSpec, build_pipeline_definition
-from infra.core.pipeline.spec import PARAM_DATA_SNAPSHOT, scheduled_data_snapshot
+from infra.core.pipeline.spec import PARAM_DATA_SNAPSHOT, PARAM_TRIGGER_REASON, scheduled_data_snapshot
 
 
 @dataclass(frozen=True)
@@ -186,7 +186,10 @@ class TrainingPipeline(pulumi.ComponentResource):
                         value=pulumi.Output.from_input(a.data_bucket).apply(
                             lambda data: scheduled_data_snapshot(self._raw_data_s3_uri(data))
                         ),
-                    )
+                    ),
+                    aws.cloudwatch.EventTargetSagemakerPipelineTargetPipelineParameterListArgs(
+                        name=PARAM_TRIGGER_REASON, value=f"schedule {a.naming.retrain_rule(a.model)} ({expression})",
+                    ),
                 ]
             ),
             opts=child,

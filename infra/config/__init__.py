@@ -24,13 +24,15 @@ from infra.config.deploy import (
     Serverless,
     Shadow,
 )
+from infra.config.monitoring import Experiments, Monitoring, RetrainOnDrift
 from infra.config.parse import parse_stack_config, scalar_kind
 from infra.config.stack import AssumeRole, Model, Network, StackConfig
 from infra.config.training import MetricGate, Training
 
 __all__ = [
     "AWS_KEYS", "DEPLOY_TARGETS", "PROJECT_NAMESPACE", "Alarms", "ArgoCd", "AssumeRole", "Autoscaling", "Cluster",
-    "ConfigError", "ContainerResources", "Deploy", "EksCluster", "KubernetesDeploy", "MetricGate", "Model",
-    "Network", "NoDeploy", "Rollout", "SageMakerDeploy", "Serverless", "Shadow", "Sso", "StackConfig",
+    "ConfigError", "ContainerResources", "Deploy", "EksCluster", "Experiments", "KubernetesDeploy", "MetricGate",
+    "Model", "Monitoring", "RetrainOnDrift", "Network", "NoDeploy", "Rollout", "SageMakerDeploy", "Serverless",
+    "Shadow", "Sso", "StackConfig",
     "SyncWindow", "Training", "parse_stack_config", "scalar_kind",
 ]

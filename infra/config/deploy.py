@@ -11,6 +11,7 @@ from infra.config.base import (
     InstanceType,
     _Strict,
 )
+from infra.config.monitoring import Monitoring
 from infra.core.rollout import TrafficStep, bake_problems, step_problems, traffic_steps, within_aws_limits
 
 
@@ -100,6 +101,12 @@ class _DeployBase(_Strict):
     )
     rollout: Rollout = Field(default_factory=Rollout, description="How a new version takes traffic.")
     alarms: Alarms = Field(default_factory=Alarms, description="Thresholds that page and roll a release back.")
+    monitoring: Monitoring = Field(default_factory=Monitoring,
+                                   description="Drift monitoring of the captured requests (docs/monitoring.md).")
+
+    def capture_percent(self) -> int:
+        """Share of requests captured for the monitor; each target says where it keeps the setting."""
+        return 0
 
     def _bakes(self) -> bool:
         """Whether a release of this target bakes under the rollback alarms (serverless SageMaker does not)."""
@@ -107,9 +114,13 @@ class _DeployBase(_Strict):
 
     def _problems(self) -> list[str]:
         """Contradictions between this section's keys; targets extend the list with their own."""
+        problems = []
+        if self.monitoring.enabled and not self.capture_percent():
+            problems.append("monitoring.enabled needs dataCapturePercent > 0 (the monitor judges captured requests)")
         if not self._bakes():
-            return []
-        return bake_problems(self.rollout.wait_seconds, self.alarms.period_seconds, self.alarms.evaluation_periods)
+            return problems
+        return problems + bake_problems(self.rollout.wait_seconds, self.alarms.period_seconds,
+                                        self.alarms.evaluation_periods)
 
     @model_validator(mode="after")
     def _consistent(self) -> _DeployBase:
@@ -174,6 +185,9 @@ class SageMakerDeploy(_DeployBase):
     def _bakes(self) -> bool:
         return self.serverless is None
 
+    def capture_percent(self) -> int:
+        return self.data_capture_percent
+
     _live_instance_count: int | None = PrivateAttr(None)
 
     def at_live_count(self, live: int) -> SageMakerDeploy:
@@ -233,6 +247,13 @@ class KubernetesDeploy(_DeployBase):
     target_cpu_percent: int = Field(70, ge=10, le=100, description="HPA target average CPU utilisation.")
     resources: ContainerResources = Field(default_factory=ContainerResources,
                                           description="Requests and limits of the model-server container.")
+    data_capture_percent: int = Field(
+        0, ge=0, le=100, description="Share of requests (and responses) the model server captures into the capture "
+        "bucket, in SageMaker's data capture format, for drift checks; 0 is off."
+    )
+
+    def capture_percent(self) -> int:
+        return self.data_capture_percent
 
     @model_validator(mode="after")
     def _replica_bounds(self) -> KubernetesDeploy:

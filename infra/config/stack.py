@@ -14,6 +14,7 @@ from infra.config.base import (
 )
 from infra.config.cluster import ArgoCd, Cluster
 from infra.config.deploy import Deploy, KubernetesDeploy, SageMakerDeploy, _DeployBase
+from infra.config.monitoring import Experiments
 from infra.config.training import Training
 from infra.core.capacity import CapacityReport, PodSet, Resources, capacity_problems, check, cpu_m, memory_mi
 from infra.core.cluster_workloads import PER_NODE, model_pods, system_pods
@@ -106,6 +107,9 @@ class StackConfig(_Strict):
     models: dict[ModelName, Model] = Field(min_length=1, description="The models, by name (lower-case, 2-20 chars).")
     cluster: Cluster | None = Field(None, description="The Kubernetes cluster of the pull path (environments only).")
     argocd: ArgoCd | None = Field(None, description="Argo CD in that cluster; required with a cluster.")
+    experiments: Experiments | None = Field(
+        None, description="Shared stack only: a SageMaker managed MLflow tracking server that training logs to."
+    )
     live_instance_counts: dict[ModelName, Annotated[int, Field(ge=0, le=1000)]] = Field(
         default_factory=dict,
         description="Set by CI, not in a stack file: the live instance count of each autoscaled SageMaker endpoint "
@@ -153,6 +157,8 @@ class StackConfig(_Strict):
 
     def _cluster_problems(self) -> list[str]:
         problems = []
+        if self.kind != "shared" and self.experiments is not None:
+            problems.append("experiments belongs in the shared stack (one tracking server for every environment)")
         if self.kind == "shared" and (self.cluster or self.argocd):
             problems.append("cluster and argocd belong in an environment stack, not the shared one")
             return problems
@@ -234,6 +240,11 @@ class StackConfig(_Strict):
             for name, m in self.models.items()
             if isinstance(m.deploy, _DeployBase)
         }
+
+    def monitored_models(self) -> dict[str, SageMakerDeploy | KubernetesDeploy]:
+        """The served models whose captured requests a monitoring schedule judges (docs/monitoring.md)."""
+        return {name: m.deploy for name, m in self.models.items()
+                if isinstance(m.deploy, SageMakerDeploy | KubernetesDeploy) and m.deploy.monitoring.enabled}
 
     def trained_models(self) -> dict[str, Training]:
         """The models the shared stack trains and registers."""

@@ -12,6 +12,7 @@ from infra.config.base import (
     InstanceType,
     _Strict,
 )
+from infra.config.monitoring import RetrainOnDrift
 
 
 class MetricGate(_Strict):
@@ -58,6 +59,11 @@ class Training(_Strict):
         description="Instance types a registered package declares it can be served on.",
     )
     metric_gate: MetricGate = Field(description="The evaluation gate a candidate must pass to be registered.")
+    retrain_on_drift: RetrainOnDrift = Field(
+        default_factory=RetrainOnDrift,
+        description="What an environment's drift alarm may do to this pipeline: the retraining guards "
+        "(docs/monitoring.md). Off by default (the kill switch `enabled: false`): drift alarms page, never retrain.",
+    )
 
     @model_validator(mode="after")
     def _spot_needs_wait(self) -> Training:

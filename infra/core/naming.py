@@ -125,6 +125,38 @@ class Naming:
         """A rollback alarm of a model's endpoint (`5xx-errors`, `model-errors`, `latency-p99`)."""
         return self._name(model, signal, limit=255)
 
+    # -- monitoring and retraining (docs/monitoring.md) ----------------------------------------------------------
+    def monitoring_schedule(self, model: str) -> str:
+        """A model's SageMaker Model Monitor schedule (and its data-quality job definition) in this environment."""
+        return self._name(model, "monitor")
+
+    def monitor_role(self, model: str) -> str:
+        """The role a model's monitoring jobs run as."""
+        return self.role(model, "monitor")
+
+    def drift_alarm(self, model: str) -> str:
+        """A model's drift alarm; its ALARM is the event the shared stack's retraining guard listens for."""
+        return self._name(model, "drift", limit=255)
+
+    def drift_forward_rule(self, model: str) -> str:
+        """EventBridge rule that forwards a model's drift alarm events to the shared stack's event bus."""
+        return self._name(model, "drift-forward")
+
+    def drift_forward_role(self) -> str:
+        return self.role("drift-forward")
+
+    def retrain_guard(self, model: str) -> str:
+        """The retraining guard function of a model (shared stack), its role and its EventBridge rule."""
+        return self._name(model, "retrain-guard", limit=64)
+
+    def retrain_guard_log_group(self, model: str) -> str:
+        """The guard's log group: Lambda writes to `/aws/lambda/<function>`, so the name follows the function."""
+        return f"/aws/lambda/{self.retrain_guard(model)}"
+
+    def mlflow_tracking_server(self) -> str:
+        """The shared stack's SageMaker managed MLflow tracking server, and its role."""
+        return self._name("mlflow")
+
     # -- the pull path (Kubernetes) ------------------------------------------------------------------------------
     def eks_cluster(self) -> str:
         """The EKS cluster of an environment (when the stack creates one)."""

@@ -27,6 +27,13 @@ def _to_wire(value: Any) -> Any:
     return value
 
 
+def _read(cls: type, data: Mapping[str, Any]) -> dict[str, Any]:
+    """Field values from wire keys: a field with a default may be absent (a stack deployed before it existed),
+    any other is required (a missing key raises KeyError naming it)."""
+    return {f.name: data[to_camel(f.name)] if f.default is MISSING else data.get(to_camel(f.name), f.default)
+            for f in fields(cls)}
+
+
 class _Outputs:
     """camelCase (de)serialization shared by every output structure."""
 
@@ -55,10 +62,14 @@ class SharedModelOutputs(_Outputs, Generic[T]):
     serving_repository_url: T
     serving_repository_arn: T
     pipeline_name: T
+    serving_image_uri: T | None = None
+    """The serving image the registered packages name; the environments' monitor jobs run it too."""
+    retrain_guard_arn: T | None = None
+    """The model's retraining guard function, which environments' drift alarms invoke (docs/monitoring.md)."""
 
     @classmethod
     def from_wire(cls, data: Mapping[str, Any]) -> SharedModelOutputs[Any]:
-        return cls(**{f.name: data[to_camel(f.name)] for f in fields(cls)})
+        return cls(**_read(cls, data))
 
 
 @dataclass(frozen=True)
@@ -76,14 +87,15 @@ class SharedOutputs(_Outputs, Generic[T]):
     github_oidc_provider_arn: T
     ci_preview_role_arn: T
     ci_deploy_role_arn: T
+    mlflow_tracking_server_arn: T | None = None
+    """The MLflow tracking server training logs to (only with `experiments.enabled`)."""
     ci_release_role_arn: T | None = None
     """The automatic loop's role (GitHub environment `<shared>-release`): train, approve, promote."""
 
     @classmethod
     def from_wire(cls, data: Mapping[str, Any]) -> SharedOutputs[Any]:
         """From the JSON of `pulumi stack output --json --show-secrets` (plain values)."""
-        values = {f.name: data[to_camel(f.name)] if f.default is MISSING else data.get(to_camel(f.name))
-                  for f in fields(cls)}
+        values = _read(cls, data)
         values["models"] = {name: SharedModelOutputs.from_wire(m) for name, m in values["models"].items()}
         return cls(**values)
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from infra.release import registry, stacks
+from infra.release import baselines, registry, stacks
 from infra.release.aws import Aws
 from infra.release.errors import EXIT_OK, EXIT_VERDICT, UsageError
 from infra.release.outcome import Outcome
@@ -71,8 +71,9 @@ def run(project_dir: Path, model: str, package_arn: str | None, overrule: str | 
     out.data["metric"] = {"name": gate.metric, "value": value}
     comparison = f"{gate.metric} {value:.6f} {'>=' if value >= gate.threshold else '<'} gate {gate.threshold}"
     if value >= gate.threshold:
-        return _decide(aws, out, package, APPROVED, f"approved by infra.release approve: {comparison} "
-                                                    f"({package.report_uri})", overrule)
+        _decide(aws, out, package, APPROVED, f"approved by infra.release approve: {comparison} "
+                                             f"({package.report_uri})", overrule)
+        return _publish_baseline(aws, out, shared, model, package)
     return _decide(aws, out, package, REJECTED, f"rejected by infra.release approve: {comparison} "
                                                 f"({package.report_uri})", overrule)
 
@@ -106,4 +107,19 @@ def _decide(aws: Aws, out: Outcome, package: Package, status: str, description: 
     out.data["approvalDescription"] = kwargs["ApprovalDescription"]
     out.say(f"  {status}: {description}")
     out.exit_code = EXIT_OK if status == APPROVED else EXIT_VERDICT
+    return out
+
+
+def _publish_baseline(aws: Aws, out: Outcome, shared: stacks.Stack, model: str, package: Package) -> Outcome:
+    """The approved version's data baseline, where the monitors of the environments that pin it read it."""
+    if out.data.get("decision") != APPROVED or out.exit_code != EXIT_OK:
+        return out  # not approved after all (the package changed state under us): nothing to publish
+    account = shared.config.account_id
+    if account is None:  # the bucket name needs the account; the shared stack files here always set it
+        out.say("  baseline not published: the shared stack sets no accountId")
+        return out
+    written = baselines.publish(aws, package.arn, shared.naming.bucket("artifacts", account), model, package.version)
+    out.data["baseline"] = written
+    out.say(f"  baseline published: {', '.join(written)}" if written else
+            "  the package carries no DriftCheckBaselines: no baseline published (its monitors will fail)")
     return out

@@ -14,7 +14,18 @@ from pathlib import Path
 
 from infra.cli import add_format_option
 from infra.core.paths import PROJECT_ROOT
-from infra.release import approve, capacity, models, promote, smoke, training, verify
+from infra.release import (
+    approve,
+    capacity,
+    drift,
+    experiments,
+    models,
+    promote,
+    retrain_status,
+    smoke,
+    training,
+    verify,
+)
 from infra.release.errors import EXIT_USAGE, ReleaseError
 from infra.release.outcome import Outcome
 
@@ -49,6 +60,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--git-commit", help="default: $GITHUB_SHA, else `git rev-parse HEAD`")
     p.add_argument("--data-snapshot", help="default: the S3 version of s3://<data bucket>/<model>/raw/raw.csv")
     p.add_argument("--outputs", type=Path, help="`pulumi stack output --json` of the shared stack")
+    p.add_argument("--trigger-reason", help="why the run starts, recorded on the package (default: manual by "
+                   "$GITHUB_ACTOR); a reason starting with `drift` counts toward the retraining guards")
     p.add_argument("--timeout", type=float, default=4 * 3600, help="seconds --wait waits (default 4 h)")
     p.add_argument("--interval", type=float, default=30.0, help="seconds between polls")
 
@@ -81,6 +94,18 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("smoke-test", parents=[common], help="invoke every endpoint with the sample payload")
     p.add_argument("--stack", required=True)
     p.add_argument("--latency-budget-ms", type=int, help="default: the model's alarms.latencyP99Ms")
+    p = sub.add_parser("drift", parents=[common], help="latest drift monitor results: PSI by feature (exit 1: drift)")
+    p.add_argument("--model", required=True)
+    p.add_argument("--stack", required=True)
+    p.add_argument("--hours", type=float, default=24.0, help="look back this many hours (default 24)")
+
+    p = sub.add_parser("retrain-status", parents=[common], help="what the retraining guards decided and why")
+    p.add_argument("--model", required=True)
+
+    p = sub.add_parser("log-experiment", parents=[common], help="log a candidate to MLflow and link the run on it")
+    p.add_argument("--model", required=True)
+    p.add_argument("--package", help="package version ARN (default: the newest PendingManualApproval)")
+    p.add_argument("--tracking-uri", help="default: the shared stack's MLflow tracking server")
     return parser
 
 
@@ -101,7 +126,8 @@ def run(args: argparse.Namespace) -> Outcome:
         _positive("timeout", args.timeout)
         _positive("interval", args.interval)
         return training.run(project, args.model, commit=args.git_commit, snapshot=args.data_snapshot,
-                            outputs_file=args.outputs, wait=args.wait, timeout=args.timeout, interval=args.interval)
+                            outputs_file=args.outputs, wait=args.wait, timeout=args.timeout, interval=args.interval,
+                            reason=args.trigger_reason)
     if args.command == "approve":
         return approve.run(project, args.model, args.package, args.overrule)
     if args.command == "promote":
@@ -111,6 +137,13 @@ def run(args: argparse.Namespace) -> Outcome:
         _positive("interval", args.interval)
         return verify.run(project, args.stack, args.outputs, args.wait, args.timeout, args.interval,
                           commit=args.commit, app_json=args.argocd_app_json)
+    if args.command == "drift":
+        _positive("hours", args.hours)
+        return drift.run(project, args.model, args.stack, args.hours)
+    if args.command == "retrain-status":
+        return retrain_status.run(project, args.model)
+    if args.command == "log-experiment":
+        return experiments.run(project, args.model, args.package, args.tracking_uri)
     if args.command == "live-capacity":
         return capacity.run(project, args.stack)
     return smoke.run(project, args.stack, args.latency_budget_ms)

@@ -139,8 +139,10 @@ def _outputs(path: Path | None, declared: Any, whose: str) -> Any:
 
 MAPPING_OUTPUTS = ("endpoints", "pinnedVersions", "models", "gitopsApplications")
 """Outputs that are objects keyed by model."""
-OPTIONAL_OUTPUTS = {"alarmTopicArn", "gitopsApplications", "ciReleaseRoleArn"}
-"""Outputs a stack may leave unset (no alarm topic, no cluster)."""
+OPTIONAL_OUTPUTS = {"alarmTopicArn", "gitopsApplications", "ciReleaseRoleArn", "mlflowTrackingServerArn"}
+"""Outputs a stack may leave unset (no alarm topic, no cluster, no tracking server)."""
+OPTIONAL_MODEL_OUTPUTS = {"servingImageUri", "retrainGuardArn"}
+"""Per-model outputs a shared stack deployed before they existed does not have."""
 
 
 def _check_values(value: Any, where: str, key: str) -> None:
@@ -151,7 +153,8 @@ def _check_values(value: Any, where: str, key: str) -> None:
             _check_values(item, where, f"{key}.{name}" if key else str(name))
         return
     top = key.split(".", 1)[0]
-    if value is None and top in OPTIONAL_OUTPUTS:
+    if value is None and (top in OPTIONAL_OUTPUTS
+                          or (top == "models" and key.rsplit(".", 1)[-1] in OPTIONAL_MODEL_OUTPUTS)):
         return
     if top == "pinnedVersions":
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:

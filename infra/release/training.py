@@ -20,10 +20,12 @@ from pathlib import Path
 from typing import Any
 
 from infra.core import bucket_layout
+from infra.core.pipeline.spec import PARAM_TRIGGER_REASON
 from infra.release import registry, stacks
 from infra.release.aws import Aws, expect
 from infra.release.errors import EXIT_VERDICT, AwsError, ReleaseError, UsageError
 from infra.release.outcome import Outcome
+from retrain_guard.guard import DRIFT_PREFIX
 
 TERMINAL = {"Succeeded", "Failed", "Stopped"}
 UNSUPPORTED = {"UnknownOperationException", "InvalidAction", "NotImplemented", "UnsupportedOperation"}
@@ -61,8 +63,17 @@ def data_snapshot(aws: Aws, shared: stacks.Stack, model: str, data_bucket: str |
     return f"{uri}#etag={etag.strip(chr(34))}"
 
 
+def trigger_reason(given: str | None) -> str:
+    """Why this run starts (the TriggerReason parameter, recorded on the package): as given, else who started it."""
+    if given:
+        return given[:1024]
+    actor = os.environ.get("GITHUB_ACTOR")
+    return f"manual by {actor}" if actor else "manual"
+
+
 def run(project_dir: Path, model: str, *, commit: str | None, snapshot: str | None, outputs_file: Path | None,
-        wait: bool, timeout: float, interval: float, progress: Callable[[str], None] | None = None) -> Outcome:
+        wait: bool, timeout: float, interval: float, progress: Callable[[str], None] | None = None,
+        reason: str | None = None) -> Outcome:
     shared = stacks.load_shared(project_dir)
     stacks.training_of(shared, model)
     outputs = stacks.shared_outputs(outputs_file)
@@ -73,21 +84,26 @@ def run(project_dir: Path, model: str, *, commit: str | None, snapshot: str | No
     commit = git_commit(project_dir, commit)
     aws = Aws(shared.config.region)
     snapshot = snapshot or data_snapshot(aws, shared, model, outputs.data_bucket if outputs else None)
+    reason = trigger_reason(reason)
+    # A run started for drift carries the guards' display-name mark, so their cool-down and cap count it too.
+    display = f"{DRIFT_PREFIX if reason.startswith('drift') else ''}{model}-{commit[:12]}"
     started = aws.call(
         "sagemaker", "start_pipeline_execution", f"pipeline {pipeline}",
         PipelineName=pipeline,
-        PipelineExecutionDisplayName=f"{model}-{commit[:12]}",
+        PipelineExecutionDisplayName=display,
         PipelineExecutionDescription=f"git {commit}; data {snapshot}"[:3072],
         PipelineParameters=[{"Name": registry.PARAM_GIT_COMMIT, "Value": commit},
-                            {"Name": registry.PARAM_DATA_SNAPSHOT, "Value": snapshot}],
+                            {"Name": registry.PARAM_DATA_SNAPSHOT, "Value": snapshot},
+                            {"Name": PARAM_TRIGGER_REASON, "Value": reason}],
         ClientRequestToken=str(uuid.uuid4()),
         read=lambda a: expect(a, "PipelineExecutionArn"),
     )
     arn = started
     out = Outcome("start-training", data={"model": model, "pipeline": pipeline, "executionArn": arn,
-                                          "lineage": {"gitCommit": commit, "dataSnapshot": snapshot}})
+                                          "lineage": {"gitCommit": commit, "dataSnapshot": snapshot,
+                                                      "triggerReason": reason}})
     out.say(f"started {pipeline}: {arn}")
-    out.say(f"  git commit {commit}, data snapshot {snapshot}")
+    out.say(f"  git commit {commit}, data snapshot {snapshot}, trigger: {reason}")
     if not wait:
         return out
     report = progress or _stderr

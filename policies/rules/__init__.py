@@ -28,6 +28,7 @@ def _all_policies() -> list[Policy]:
         kms,
         kubernetes,
         kubernetes_network,
+        monitoring,
         operability,
         pod_security,
         protection,
@@ -66,6 +67,7 @@ def _all_policies() -> list[Policy]:
         *s3_replication.RULES,
         *iam_boundary.RULES,
         *budget.RULES,
+        *monitoring.RULES,
     ]
 
 

@@ -278,6 +278,64 @@ DEPLOY_NEEDS: dict[str, TypeNeeds] = {
         ),
         also=(_SM_KMS_DOC, _SM_TAG_DOC),
     ),
+    # -- Monitoring and experiments (docs/monitoring.md) -----------------------------------------------------------
+    "aws:sagemaker/dataQualityJobDefinition:DataQualityJobDefinition": TypeNeeds(
+        "internal/service/sagemaker/data_quality_job_definition.go",
+        (
+            # Updates are tags only; the definition's role is passed to SageMaker, which runs the jobs as it.
+            _crud("sagemaker:CreateDataQualityJobDefinition", "sagemaker:DescribeDataQualityJobDefinition",
+                  "sagemaker:DeleteDataQualityJobDefinition", "sagemaker:ListTags", "sagemaker:AddTags",
+                  "sagemaker:DeleteTags", context=_TAG_ON_CREATE),
+            Need(("iam:PassRole",), "role", ("passed-to:sagemaker.amazonaws.com",)),
+        ),
+        also=(_PASS_ROLE_DOC, _SM_TAG_DOC),
+    ),
+    "aws:sagemaker/monitoringSchedule:MonitoringSchedule": TypeNeeds(
+        "internal/service/sagemaker/monitoring_schedule.go",
+        (
+            _crud("sagemaker:CreateMonitoringSchedule", "sagemaker:DescribeMonitoringSchedule",
+                  "sagemaker:UpdateMonitoringSchedule", "sagemaker:DeleteMonitoringSchedule", "sagemaker:ListTags",
+                  "sagemaker:AddTags", "sagemaker:DeleteTags", context=_TAG_ON_CREATE),
+        ),
+        also=(_SM_TAG_DOC,),
+    ),
+    "aws:sagemaker/mlflowTrackingServer:MlflowTrackingServer": TypeNeeds(
+        "internal/service/sagemaker/mlflow_tracking_server.go",
+        (
+            _crud("sagemaker:CreateMlflowTrackingServer", "sagemaker:DescribeMlflowTrackingServer",
+                  "sagemaker:UpdateMlflowTrackingServer", "sagemaker:DeleteMlflowTrackingServer",
+                  "sagemaker:ListTags", "sagemaker:AddTags", "sagemaker:DeleteTags", context=_TAG_ON_CREATE),
+            Need(("iam:PassRole",), "role", ("passed-to:sagemaker.amazonaws.com",)),
+        ),
+        also=(_PASS_ROLE_DOC, _SM_TAG_DOC),
+    ),
+    "aws:lambda/function:Function": TypeNeeds(
+        "internal/service/lambda/function.go",
+        (
+            # Read: GetFunction (configuration, concurrency, tags), the latest version, the code signing config.
+            _crud("lambda:CreateFunction", "lambda:GetFunction", "lambda:ListVersionsByFunction",
+                  "lambda:GetFunctionCodeSigningConfig", "lambda:PutFunctionConcurrency",
+                  "lambda:DeleteFunctionConcurrency", "lambda:UpdateFunctionCode",
+                  "lambda:UpdateFunctionConfiguration", "lambda:DeleteFunction", "lambda:TagResource",
+                  "lambda:UntagResource", context=_TAG_ON_CREATE),
+            Need(("iam:PassRole",), "role", ("passed-to:lambda.amazonaws.com",)),
+        ),
+        also=(_PASS_ROLE_DOC,),
+    ),
+    "aws:lambda/permission:Permission": TypeNeeds(
+        "internal/service/lambda/permission.go",
+        (Need(("lambda:AddPermission", "lambda:GetPolicy", "lambda:RemovePermission"), "function"),),
+    ),
+    "aws:cloudwatch/logGroup:LogGroup": TypeNeeds(
+        "internal/service/logs/group.go",
+        (
+            _crud("logs:CreateLogGroup", "logs:PutRetentionPolicy", "logs:DeleteRetentionPolicy",
+                  "logs:DeleteLogGroup", "logs:ListTagsForResource", "logs:TagResource", "logs:UntagResource",
+                  context=_TAG_ON_CREATE),
+            # The provider finds a group by paging DescribeLogGroups with its name as prefix.
+            Need(("logs:DescribeLogGroups",), "*"),
+        ),
+    ),
     # -- Application Auto Scaling --------------------------------------------------------------------------------
     "aws:appautoscaling/target:Target": TypeNeeds(
         "internal/service/appautoscaling/target.go",
@@ -468,3 +526,50 @@ SCHEDULE_NEEDS = TypeNeeds(
 """What EventBridge does as a retraining schedule's role."""
 
 
+MONITOR_JOB_NEEDS = TypeNeeds(
+    "https://docs.aws.amazon.com/sagemaker/latest/dg/model-monitor-byoc-containers.html (Model Monitor runs "
+    "processing jobs as the job definition's role) and " + _SM_ROLES_DOC + "#sagemaker-roles-createprocessingjob-perms",
+    (
+        Need(("s3:GetObject",), "capture-object"),
+        Need(("s3:ListBucket",), "capture-bucket", ("s3-prefix",)),
+        Need(("s3:GetObject",), "baseline-object"),
+        Need(("s3:PutObject",), "report-object"),
+        Need(("kms:Decrypt", "kms:GenerateDataKey"), "shared-key"),
+        Need(("kms:CreateGrant",), "volume-key", ("aws-resource-grant",)),
+        Need(("ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"), "image"),
+        Need(("ecr:GetAuthorizationToken",), "*"),
+        Need(("logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"),
+             "log-group:ProcessingJobs"),
+        # The job's /opt/ml/output/metrics/cloudwatch file is published under /aws/sagemaker/... namespaces.
+        Need(("cloudwatch:PutMetricData",), "*", ("metric-namespace",)),
+    ),
+)
+"""What a monitoring job does as the monitor role (model_code.monitor under the Model Monitor contract)."""
+
+GUARD_NEEDS = TypeNeeds(
+    "retrain_guard/handler.py (ListPipelineExecutions, StartPipelineExecution) and "
+    "https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs.html (the function writes its log)",
+    (
+        Need(("sagemaker:ListPipelineExecutions", "sagemaker:StartPipelineExecution"), "pipeline"),
+        Need(("logs:CreateLogStream", "logs:PutLogEvents"), "log-stream"),
+    ),
+)
+"""What the retraining guard function does as its role."""
+
+DRIFT_FORWARD_NEEDS = TypeNeeds(
+    "https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-service-cross-account.html "
+    "(a cross-account Lambda target is invoked with the rule target's role)",
+    (Need(("lambda:InvokeFunction",), "function"),),
+)
+"""What EventBridge does as an environment's drift-forward role."""
+
+MLFLOW_SERVER_NEEDS = TypeNeeds(
+    "https://docs.aws.amazon.com/sagemaker/latest/dg/mlflow-create-tracking-server-iam.html "
+    "(the tracking server reads and writes its artifact store as its role)",
+    (
+        Need(("s3:GetObject", "s3:PutObject"), "artifact-object"),
+        Need(("s3:ListBucket",), "artifact-bucket", ("s3-prefix",)),
+        Need(("kms:Decrypt", "kms:GenerateDataKey"), "shared-key"),
+    ),
+)
+"""What the managed MLflow tracking server does as its role."""

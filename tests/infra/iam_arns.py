@@ -87,6 +87,14 @@ class StackFacts:
             "aws:eks/nodeGroup:NodeGroup": lambda: self.arn(
                 "eks", f"nodegroup/{i['clusterName']}/{i.get('nodeGroupName') or r.name}/{EKS_ID}"),
             "aws:eks/accessEntry:AccessEntry": lambda: self._access_entry(i),
+            "aws:sagemaker/dataQualityJobDefinition:DataQualityJobDefinition":
+                lambda: self.arn("sagemaker", f"data-quality-job-definition/{i['name']}"),
+            "aws:sagemaker/monitoringSchedule:MonitoringSchedule":
+                lambda: self.arn("sagemaker", f"monitoring-schedule/{i['name']}"),
+            "aws:sagemaker/mlflowTrackingServer:MlflowTrackingServer":
+                lambda: self.arn("sagemaker", f"mlflow-tracking-server/{i['trackingServerName']}"),
+            "aws:lambda/function:Function": lambda: self.arn("lambda", f"function:{i['name']}"),
+            "aws:cloudwatch/logGroup:LogGroup": lambda: self.arn("logs", f"log-group:{i['name']}"),
             "aws:eks/addon:Addon": lambda: self.arn("eks", f"addon/{i['clusterName']}/{i['addonName']}/{EKS_ID}"),
         }
         if t not in builders:
@@ -114,9 +122,13 @@ class StackFacts:
             return self.self_arn(topic) if topic else i["arn"]
         if need.on == "role":
             name = i.get("role")
+            if name is not None and name.startswith("arn:"):  # a Lambda function names its role by ARN
+                return name
             if name is not None:  # RolePolicy and RolePolicyAttachment name the role
                 return f"arn:aws:iam::{self.account}:role/{name}"
             return i.get("roleArn") or i.get("executionRoleArn") or i.get("nodeRoleArn")
+        if need.on == "function":
+            return self.arn("lambda", f"function:{i['function']}")
         if need.on == "cluster":
             return self.arn("eks", f"cluster/{i['clusterName']}")
         if need.on == "access-entry":

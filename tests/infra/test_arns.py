@@ -98,7 +98,7 @@ def _arns_in(plan: PlanResult) -> dict[str, set[str]]:
     """Resource name -> the partitions of every ARN in its inputs and outputs."""
     found: dict[str, set[str]] = {}
     for resource in plan.resources:
-        text = json.dumps([resource.inputs, resource.outputs])
+        text = json.dumps([resource.inputs, resource.outputs], default=repr)  # a Lambda code archive is an asset
         found[resource.name] = set(ARN.findall(text))
     return {name: partitions for name, partitions in found.items() if partitions}
 

@@ -62,7 +62,7 @@ def test_pipeline_is_named_for_the_model_and_runs_as_its_own_role(scheduled: Pla
 
 def test_definition_has_every_step_wired_to_the_given_images_key_bucket_and_group(scheduled: PlanResult) -> None:
     steps = steps_of(scheduled)
-    assert set(steps) == {"Preprocess", "Train", "Evaluate", "CheckMetricGate", "Register", "GateFailed"}
+    assert set(steps) == {"Preprocess", "Train", "Baseline", "Evaluate", "CheckMetricGate", "Register", "GateFailed"}
     role_arn = f"arn:aws:iam::{ACCOUNT}:role/mlops-test-churn-pipeline"
     train = steps["Train"]["Arguments"]
     assert train["RoleArn"] == role_arn
@@ -108,7 +108,8 @@ def test_schedule_starts_exactly_this_pipeline_through_a_role_that_may_do_only_t
 def test_scheduled_runs_record_that_they_were_scheduled_and_which_raw_file_they_read(scheduled: PlanResult) -> None:
     target = one(scheduled, "aws:cloudwatch/eventTarget:EventTarget")
     assert target.inputs["sagemakerPipelineTarget"]["pipelineParameterLists"] == [
-        {"name": "DataSnapshot", "value": "scheduled (latest s3://mlops-test-data/churn/raw/raw.csv)"}]
+        {"name": "DataSnapshot", "value": "scheduled (latest s3://mlops-test-data/churn/raw/raw.csv)"},
+        {"name": "TriggerReason", "value": "schedule mlops-test-churn-retrain (rate(7 days))"}]
     definition = json.loads(one(scheduled, PIPELINE).inputs["pipelineDefinition"])
     declared = {p["Name"]: p.get("DefaultValue") for p in definition["Parameters"]}
     assert declared["DataSnapshot"] == declared["GitCommit"] == "unknown"  # GitCommit is not passed: unknown

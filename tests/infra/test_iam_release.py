@@ -38,6 +38,11 @@ RELEASE_CALLS = {
     ("cloudwatch", "describe_alarms"): "cloudwatch:DescribeAlarms",
     ("sagemaker-runtime", "invoke_endpoint"): "sagemaker:InvokeEndpoint",
     ("sts", "get_caller_identity"): None,  # needs no permission
+    # approve publishes the approved version's baseline; drift and retrain-status read the monitor's results.
+    ("s3", "copy_object"): "s3:PutObject",
+    ("cloudwatch", "list_metrics"): "cloudwatch:ListMetrics",
+    ("cloudwatch", "get_metric_statistics"): "cloudwatch:GetMetricStatistics",
+    ("logs", "filter_log_events"): "logs:FilterLogEvents",
 }
 
 
@@ -73,7 +78,18 @@ def requests(plan: PlanResult) -> list[tuple[str, str, dict]]:
                 ("s3:GetObject", f"arn:aws:s3:::{data}/{model}/raw/raw.csv", region),
                 ("s3:GetObject", f"arn:aws:s3:::{artifacts}/{model}/evaluation/0a1b2c3d/evaluation.json", region),
                 ("kms:Decrypt", facts.self_arn(key), via_s3),
+                # approve: the baseline copy (read the source, write the version's prefix, encrypt it) ...
+                ("s3:PutObject", f"arn:aws:s3:::{artifacts}/{model}/baselines/v7/statistics.json", region),
+                ("kms:GenerateDataKey", facts.self_arn(key), via_s3),
+                # ... retrain-status: the pipeline's executions (retrain_guard.handler.history) and the guard's log.
+                ("sagemaker:ListPipelineExecutions", pipeline_arn, region),
+                ("logs:FilterLogEvents",
+                 facts.arn("logs", f"log-group:/aws/lambda/{naming.retrain_guard(model)}"), region),
             ]
+            # log-experiment: MLflow's client on the stack's tracking server (REST calls, not `aws.call`).
+            server = facts.arn("sagemaker", f"mlflow-tracking-server/{naming.mlflow_tracking_server()}")
+            found += [(f"sagemaker-mlflow:{call}", server, region) for call in (
+                "GetExperimentByName", "CreateExperiment", "CreateRun", "LogBatch", "UpdateRun")]
     else:
         for endpoint in of_type(plan, "aws:sagemaker/endpoint:Endpoint"):
             name = endpoint.inputs["name"]
@@ -85,6 +101,13 @@ def requests(plan: PlanResult) -> list[tuple[str, str, dict]]:
                 ("sagemaker:InvokeEndpoint", facts.arn("sagemaker", f"endpoint/{name}"), region),
                 ("cloudwatch:DescribeAlarms", facts.arn("cloudwatch", f"alarm:{naming.alarm(model, '5xx-errors')}"),
                  region),
+            ]
+        for schedule in of_type(plan, "aws:sagemaker/monitoringSchedule:MonitoringSchedule"):
+            model = schedule.inputs["tags"]["model"]
+            found += [  # drift: the monitor's metrics (no resource-level permissions) and the drift alarm
+                ("cloudwatch:ListMetrics", "*", region),
+                ("cloudwatch:GetMetricStatistics", "*", region),
+                ("cloudwatch:DescribeAlarms", facts.arn("cloudwatch", f"alarm:{naming.drift_alarm(model)}"), region),
             ]
     return found
 

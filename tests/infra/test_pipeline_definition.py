@@ -207,7 +207,8 @@ def execution_join(*parts: str) -> dict[str, Any]:
 
 def test_step_names_order_and_dependencies(builds: dict[str, Any]) -> None:
     definition = builds["spot"]
-    assert [s["Name"] for s in definition["Steps"]] == ["Preprocess", "Train", "Evaluate", "CheckMetricGate"]
+    assert [s["Name"] for s in definition["Steps"]] == ["Preprocess", "Train", "Baseline", "Evaluate",
+                                                        "CheckMetricGate"]
     steps = steps_by_name(definition)
     gate = steps["CheckMetricGate"]["Arguments"]
     assert [s["Name"] for s in gate["IfSteps"]] == ["Register"]
@@ -215,6 +216,7 @@ def test_step_names_order_and_dependencies(builds: dict[str, Any]) -> None:
     assert {name: step["Type"] for name, step in steps.items()} == {
         "Preprocess": "Processing",
         "Train": "Training",
+        "Baseline": "Processing",
         "Evaluate": "Processing",
         "CheckMetricGate": "Condition",
         "Register": "RegisterModel",
@@ -225,7 +227,8 @@ def test_step_names_order_and_dependencies(builds: dict[str, Any]) -> None:
     assert referenced_steps(steps["Train"]["Arguments"]) == {"Preprocess"}
     assert referenced_steps(steps["Evaluate"]["Arguments"]) == {"Preprocess", "Train"}
     assert referenced_steps(gate["Conditions"]) == {"Evaluate"}
-    assert referenced_steps(steps["Register"]["Arguments"]) == {"Train", "Evaluate"}
+    assert referenced_steps(steps["Baseline"]["Arguments"]) == {"Preprocess"}
+    assert referenced_steps(steps["Register"]["Arguments"]) == {"Train", "Evaluate", "Baseline"}
 
 
 def test_parameters(builds: dict[str, Any]) -> None:
@@ -234,6 +237,7 @@ def test_parameters(builds: dict[str, Any]) -> None:
         {"Name": "ModelApprovalStatus", "Type": "String", "DefaultValue": "PendingManualApproval"},
         {"Name": "GitCommit", "Type": "String", "DefaultValue": "unknown"},
         {"Name": "DataSnapshot", "Type": "String", "DefaultValue": "unknown"},
+        {"Name": "TriggerReason", "Type": "String", "DefaultValue": "unknown"},
     ]
 
 
@@ -245,12 +249,64 @@ def test_register_step_records_lineage_from_the_parameters_release_passes(builds
     assert args["CustomerMetadataProperties"] == {
         "GitCommit": {"Get": "Parameters.GitCommit"},
         "DataSnapshot": {"Get": "Parameters.DataSnapshot"},
+        "TriggerReason": {"Get": "Parameters.TriggerReason"},
         "PipelineExecutionArn": {"Get": "Execution.PipelineExecutionArn"},
+        "DataBaseline": {"Get": BASELINE_OUTPUT},
     }
     parameters = {p["Name"] for p in builds["spot"]["Parameters"]}
-    assert {registry.PARAM_GIT_COMMIT, registry.PARAM_DATA_SNAPSHOT} <= parameters
-    assert set(args["CustomerMetadataProperties"]) == {
-        registry.META_GIT_COMMIT, registry.META_DATA_SNAPSHOT, registry.META_EXECUTION}
+    assert {registry.PARAM_GIT_COMMIT, registry.PARAM_DATA_SNAPSHOT, TRIGGER_REASON_PARAM} <= parameters
+    assert {registry.META_GIT_COMMIT, registry.META_DATA_SNAPSHOT, registry.META_EXECUTION} < set(
+        args["CustomerMetadataProperties"])
+
+
+BASELINE_OUTPUT = "Steps.Baseline.ProcessingOutputConfig.Outputs['baseline'].S3Output.S3Uri"
+
+
+def test_the_guard_names_the_trigger_reason_parameter_the_pipeline_declares() -> None:
+    from retrain_guard.handler import PARAM_TRIGGER_REASON
+
+    assert PARAM_TRIGGER_REASON == TRIGGER_REASON_PARAM
+
+
+def test_baseline_step_runs_the_monitor_baseline_on_the_train_split_isolated(builds: dict[str, Any]) -> None:
+    args = steps_by_name(builds["spot"])["Baseline"]["Arguments"]
+    app = args["AppSpecification"]
+    assert app["ImageUri"] == TRAIN_IMAGE
+    assert " ".join(app["ContainerEntrypoint"] + app["ContainerArguments"]) == (
+        "python3 -m model_code.monitor baseline --train-dir /opt/ml/processing/train "
+        "--output-dir /opt/ml/processing/baseline --psi-threshold 0.2")
+    [train] = args["ProcessingInputs"]
+    train_split = "Steps.Preprocess.ProcessingOutputConfig.Outputs['train'].S3Output.S3Uri"
+    assert train["S3Input"]["S3Uri"] == {"Get": train_split}
+    [out] = args["ProcessingOutputConfig"]["Outputs"]
+    assert out["S3Output"]["S3Uri"] == execution_join("baseline")
+    assert args["ProcessingOutputConfig"]["KmsKeyId"] == KMS
+    assert args["NetworkConfig"]["EnableNetworkIsolation"] is True
+    assert args["StoppingCondition"]["MaxRuntimeInSeconds"] > 0
+
+
+def test_every_package_carries_its_own_baseline_for_monitors(builds: dict[str, Any]) -> None:
+    """Data quality in ModelMetrics (what it was trained on) and DriftCheckBaselines (what monitors compare)."""
+    args = steps_by_name(builds["spot"])["Register"]["Arguments"]
+
+    def source(name: str) -> dict[str, Any]:
+        return {"ContentType": "application/json",
+                "S3Uri": {"Std:Join": {"On": "/", "Values": [{"Get": BASELINE_OUTPUT}, name]}}}
+
+    expected = {"Statistics": source("statistics.json"), "Constraints": source("constraints.json")}
+    assert args["ModelMetrics"]["ModelDataQuality"] == expected
+    assert args["DriftCheckBaselines"]["ModelDataQuality"] == expected
+
+
+def test_every_step_stays_network_isolated_experiments_or_not(builds: dict[str, Any]) -> None:
+    """Experiment tracking never opens a job to the network (infra.release log-experiment logs finished runs)."""
+    steps = steps_by_name(builds["spot"])
+    assert steps["Train"]["Arguments"]["EnableNetworkIsolation"] is True
+    for name in ("Preprocess", "Baseline", "Evaluate"):
+        assert steps[name]["Arguments"]["NetworkConfig"]["EnableNetworkIsolation"] is True, name
+
+
+TRIGGER_REASON_PARAM = "TriggerReason"
 
 
 def test_preprocess_step(builds: dict[str, Any]) -> None:

@@ -390,7 +390,38 @@ def endpoint_stack(
             deps={"resourceId": [target], "scalableDimension": [target], "serviceNamespace": [target]},
         )
         parts.update(target=target, scaling_policy=policy)
+        parts.update(monitoring(b, name, endpoint, key))
     return parts
+
+
+def monitoring(b: PlanBuilder, name: str, endpoint: PlannedResource, key: PlannedResource) -> dict[str, Any]:
+    """The drift monitor a capturing endpoint needs: a data-quality job definition on it, and its schedule."""
+    definition = b.add(
+        "aws:sagemaker/dataQualityJobDefinition:DataQualityJobDefinition",
+        name,
+        {
+            "name": f"{name}-monitor",
+            "roleArn": f"arn:aws:iam::{ACCOUNT}:role/{name}-monitor",
+            "dataQualityAppSpecification": {"imageUri": f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/mlops/{name}:1"},
+            "dataQualityJobInput": {"endpointInput": {"endpointName": f"{name}-prod", "localPath": "/opt/ml/in"}},
+            "dataQualityJobOutputConfig": {"kmsKeyId": key.outputs["arn"],
+                                           "monitoringOutputs": {"s3Output": {"s3Uri": "s3://m/", "localPath": "/o"}}},
+            "jobResources": {"clusterConfig": {"instanceCount": 1, "instanceType": "ml.m5.large",
+                                               "volumeSizeInGb": 20, "volumeKmsKeyId": key.outputs["arn"]}},
+            "networkConfig": {"enableNetworkIsolation": True, "enableInterContainerTrafficEncryption": True},
+            "stoppingCondition": {"maxRuntimeInSeconds": 1800},
+        },
+        deps={"dataQualityJobInput": [endpoint], "jobResources": [key], "dataQualityJobOutputConfig": [key]},
+    )
+    schedule = b.add(
+        "aws:sagemaker/monitoringSchedule:MonitoringSchedule",
+        name,
+        {"name": f"{name}-monitor", "monitoringScheduleConfig": {
+            "monitoringJobDefinitionName": f"{name}-monitor", "monitoringType": "DataQuality",
+            "scheduleConfig": {"scheduleExpression": "cron(0 * ? * * *)"}}},
+        deps={"monitoringScheduleConfig": [definition]},
+    )
+    return {"monitor": definition, "schedule": schedule}
 
 
 def pipeline_definition(**step_overrides: Any) -> dict[str, Any]:

@@ -29,6 +29,7 @@ from policy_factory import (
     run,
     secure_bucket,
 )
+from test_policy_monitoring import MONITORING_CASES_COMPLIANT, MONITORING_CASES_VIOLATING
 
 Build = Callable[[PlanBuilder], Any]
 
@@ -468,6 +469,11 @@ CASES = [
     # Cost: prod's budget (maxMonthlyUsd 2500) against a node group that may grow to 1000 nodes
     Case("monthly-budget", _node_group, lambda b: _node_group(b, max_size=1000), "over the budget of $2,500.00"),
 ]
+
+
+# The continuous-training rule's own hostile cases live in test_policy_monitoring.py; one pair joins the table.
+CASES.append(Case("drift-monitoring-and-retrain-guards", MONITORING_CASES_COMPLIANT, MONITORING_CASES_VIOLATING,
+                  "captures data but no data-quality monitoring schedule"))
 
 
 def test_every_rule_has_cases() -> None:

@@ -36,11 +36,23 @@ def _parameters(arn: str) -> dict[str, str]:
 def test_starts_with_commit_and_data_snapshot_as_parameters(emulator, project, capsys, monkeypatch):
     version = _seed_pipeline_and_data()
     monkeypatch.setenv("GITHUB_SHA", COMMIT)
+    monkeypatch.setenv("GITHUB_ACTOR", "alice")
     code, doc, err = release(capsys, project, "start-training", "--model", "churn")
     assert (code, err) == (0, "")
     snapshot = f"s3://{DATA_BUCKET}/churn/raw/raw.csv?versionId={version}"
-    assert _parameters(doc["executionArn"]) == {"GitCommit": COMMIT, "DataSnapshot": snapshot}
-    assert doc["lineage"] == {"gitCommit": COMMIT, "dataSnapshot": snapshot}
+    assert _parameters(doc["executionArn"]) == {"GitCommit": COMMIT, "DataSnapshot": snapshot,
+                                                "TriggerReason": "manual by alice"}
+    assert doc["lineage"] == {"gitCommit": COMMIT, "dataSnapshot": snapshot, "triggerReason": "manual by alice"}
+
+
+def test_a_drift_started_run_says_why_and_counts_for_the_guards(emulator, project, capsys, monkeypatch):
+    _seed_pipeline_and_data()
+    monkeypatch.setenv("GITHUB_SHA", COMMIT)
+    reason = "drift alarm mlops-prod-churn-drift value 0.41 at 2026-03-10T12:00:00Z"
+    code, doc, _ = release(capsys, project, "start-training", "--model", "churn", "--trigger-reason", reason)
+    assert code == 0 and _parameters(doc["executionArn"])["TriggerReason"] == reason
+    [summary] = seed.client("sagemaker").list_pipeline_executions(PipelineName=PIPELINE)["PipelineExecutionSummaries"]
+    assert summary["PipelineExecutionDisplayName"].startswith("drift-")
 
 
 def test_wait_shows_steps_and_reports_the_registered_package(emulator, project, capsys):

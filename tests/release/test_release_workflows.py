@@ -230,7 +230,7 @@ def _project_copy(tmp_path: Path) -> Path:
     """What the workflow's checkout holds for `infra.release models`: the tool, the model contract, the stacks."""
     project = tmp_path / "checkout"
     ignore = shutil.ignore_patterns("__pycache__")
-    for folder in ("infra", "model_code", "stacks"):
+    for folder in ("infra", "model_code", "retrain_guard", "stacks"):
         shutil.copytree(ROOT / folder, project / folder, ignore=ignore)
     shutil.copy(ROOT / "Pulumi.yaml", project / "Pulumi.yaml")
     return project

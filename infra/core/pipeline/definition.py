@@ -23,16 +23,18 @@ def build_pipeline_definition(spec: PipelineSpec) -> str:
 
 
 def _pipeline(ctx: steps.StepContext) -> Any:
-    """Preprocess -> Train -> Evaluate -> CheckMetricGate -> (Register | GateFailed)."""
+    """Preprocess -> (Train, Baseline) -> Evaluate -> CheckMetricGate -> (Register | GateFailed)."""
     preprocess = steps.preprocess_step(ctx)
     train = steps.train_step(ctx, preprocess)
+    baseline = steps.baseline_step(ctx, preprocess)
     report = steps.evaluation_report(ctx)
     evaluate = steps.evaluate_step(ctx, preprocess, train, report)
-    gate = steps.gate_step(ctx, report, steps.register_step(ctx, train, evaluate), steps.gate_failed_step(ctx))
+    register = steps.register_step(ctx, train, evaluate, baseline)
+    gate = steps.gate_step(ctx, report, register, steps.gate_failed_step(ctx))
     return ctx.sdk.Pipeline(
         name=ctx.spec.pipeline_name,
         parameters=ctx.parameters,
-        steps=[preprocess, train, evaluate, gate],
+        steps=[preprocess, train, baseline, evaluate, gate],
         sagemaker_session=ctx.session,
         # No implicit SageMaker Experiment/trial per execution; its default also depends on region.
         pipeline_experiment_config=None,

@@ -115,6 +115,7 @@ def _import_sdk(region: str) -> SimpleNamespace:
         with warnings.catch_warnings():
             # The SDK's own modules import each other through deprecated shims: not actionable here.
             warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"sagemaker\.")
+            from sagemaker.core.drift_check_baselines import DriftCheckBaselines
             from sagemaker.core.model_metrics import MetricsSource, ModelMetrics
             from sagemaker.core.network import NetworkConfig
             from sagemaker.core.processing import Processor
@@ -150,6 +151,7 @@ def _import_sdk(region: str) -> SimpleNamespace:
         Compute=Compute,
         ConditionGreaterThanOrEqualTo=ConditionGreaterThanOrEqualTo,
         ConditionStep=ConditionStep,
+        DriftCheckBaselines=DriftCheckBaselines,
         ExecutionVariables=ExecutionVariables,
         FailStep=FailStep,
         InputData=InputData,

@@ -15,6 +15,7 @@ STEP_EVALUATE = "Evaluate"
 STEP_GATE = "CheckMetricGate"
 STEP_GATE_FAILED = "GateFailed"
 STEP_REGISTER = "Register"
+STEP_BASELINE = "Baseline"  # the data-quality baseline the monitor judges captured requests by (docs/monitoring.md)
 PARAM_METRIC_THRESHOLD = "MetricThreshold"
 PARAM_APPROVAL_STATUS = "ModelApprovalStatus"
 # Lineage (contract with infra/release, docs/delivery.md): `start-training` passes both parameters, the Register
@@ -22,6 +23,12 @@ PARAM_APPROVAL_STATUS = "ModelApprovalStatus"
 PARAM_GIT_COMMIT = "GitCommit"
 PARAM_DATA_SNAPSHOT = "DataSnapshot"
 LINEAGE_UNKNOWN = "unknown"
+# Why the run started: `drift alarm <name> value <v> at <time>` (retrain_guard), `schedule <rule>` (the retraining
+# schedule), `manual by <actor>` (infra.release start-training); recorded on the package like the two above.
+PARAM_TRIGGER_REASON = "TriggerReason"
+METADATA_BASELINE = "DataBaseline"  # the package's own baseline: s3 URI of the Baseline step's output
+BASELINE_STATISTICS_FILE = "statistics.json"  # written by `python -m model_code.monitor baseline`
+BASELINE_CONSTRAINTS_FILE = "constraints.json"
 
 
 def scheduled_data_snapshot(raw_data_s3_uri: str) -> str:
@@ -68,6 +75,7 @@ class PipelineSpec:
     subnet_ids: tuple[str, ...] = ()
     security_group_ids: tuple[str, ...] = ()
     tags: Mapping[str, str] = field(default_factory=dict)
+    psi_threshold: float = 0.2  # the baseline's default PSI threshold; each environment's monitor may override it
 
     def job_tags(self) -> list[tuple[str, str]]:
         """Job tags in a stable order (the caller's dict order must not leak into the JSON)."""

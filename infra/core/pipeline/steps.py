@@ -12,15 +12,20 @@ from types import SimpleNamespace
 from typing import Any
 
 from infra.core.pipeline.spec import (
+    BASELINE_CONSTRAINTS_FILE,
+    BASELINE_STATISTICS_FILE,
     EVALUATION_FILE,
     LINEAGE_UNKNOWN,
+    METADATA_BASELINE,
     METADATA_EXECUTION_ARN,
     PARAM_APPROVAL_STATUS,
     PARAM_DATA_SNAPSHOT,
     PARAM_GIT_COMMIT,
     PARAM_METRIC_THRESHOLD,
+    PARAM_TRIGGER_REASON,
     PROPERTY_FILE_EVALUATION,
     RAW_DATA_FILE,
+    STEP_BASELINE,
     STEP_EVALUATE,
     STEP_GATE,
     STEP_GATE_FAILED,
@@ -53,6 +58,7 @@ class StepContext:
     approval: Any  # ParameterString ModelApprovalStatus
     git_commit: Any  # ParameterString GitCommit (lineage)
     data_snapshot: Any  # ParameterString DataSnapshot (lineage)
+    trigger_reason: Any  # ParameterString TriggerReason (lineage: why the run started)
 
     @classmethod
     def create(cls, sdk: SimpleNamespace, session: Any, spec: PipelineSpec) -> StepContext:
@@ -64,12 +70,13 @@ class StepContext:
             approval=sdk.ParameterString(name=PARAM_APPROVAL_STATUS, default_value="PendingManualApproval"),
             git_commit=sdk.ParameterString(name=PARAM_GIT_COMMIT, default_value=LINEAGE_UNKNOWN),
             data_snapshot=sdk.ParameterString(name=PARAM_DATA_SNAPSHOT, default_value=LINEAGE_UNKNOWN),
+            trigger_reason=sdk.ParameterString(name=PARAM_TRIGGER_REASON, default_value=LINEAGE_UNKNOWN),
         )
 
     @property
     def parameters(self) -> list[Any]:
         """Every pipeline parameter, in the order the definition lists them."""
-        return [self.threshold, self.approval, self.git_commit, self.data_snapshot]
+        return [self.threshold, self.approval, self.git_commit, self.data_snapshot, self.trigger_reason]
 
     @property
     def job_prefix(self) -> str:
@@ -117,6 +124,21 @@ def train_step(ctx: StepContext, preprocess: Any) -> Any:
     )
 
 
+def baseline_step(ctx: StepContext, preprocess: Any) -> Any:
+    """The data-quality baseline over the training split: statistics.json and constraints.json, which the
+    Register step stores with the package and the environments' monitoring schedules judge captured data by."""
+    root = PROCESSING_ROOT
+    return ctx.sdk.ProcessingStep(
+        name=STEP_BASELINE,
+        step_args=_processor(ctx, "model_code.monitor", "baseline", ["baseline"]).run(
+            inputs=[_s3_input(ctx, "train", _output_uri(preprocess, "train"), f"{root}/train")],
+            outputs=[_s3_output(ctx, "baseline", ctx.execution_path("baseline"), f"{root}/baseline")],
+            arguments=["--train-dir", f"{root}/train", "--output-dir", f"{root}/baseline",
+                       "--psi-threshold", str(ctx.spec.psi_threshold)],
+        ),
+    )
+
+
 def evaluation_report(ctx: StepContext) -> Any:
     """The property file the evaluate step writes and the gate reads."""
     return ctx.sdk.PropertyFile(name=PROPERTY_FILE_EVALUATION, output_name="evaluation", path=EVALUATION_FILE)
@@ -144,13 +166,20 @@ def evaluate_step(ctx: StepContext, preprocess: Any, train: Any, report: Any) ->
     )
 
 
-def register_step(ctx: StepContext, train: Any, evaluate: Any) -> Any:
-    """Registers the trained model, with its evaluation and lineage, as a package of the model's group.
+def register_step(ctx: StepContext, train: Any, evaluate: Any, baseline: Any) -> Any:
+    """Registers the trained model, with its evaluation, its data baseline and lineage, as a package.
 
-    Lineage is the package's CustomerMetadataProperties: the GitCommit and DataSnapshot parameters and this
-    execution's ARN (`ModelBuilder.register` accepts pipeline variables as the values).
+    Lineage is the package's CustomerMetadataProperties: the GitCommit, DataSnapshot and TriggerReason parameters,
+    this execution's ARN and the baseline's location (`ModelBuilder.register` accepts pipeline variables as the
+    values). The baseline goes in twice, as the API has two places for it: ModelMetrics (ModelDataQuality: what
+    the package was trained on) and DriftCheckBaselines (ModelDataQuality: what its monitors compare with).
     """
     sdk, spec = ctx.sdk, ctx.spec
+    baseline_uri = _output_uri(baseline, "baseline")
+
+    def baseline_file(name: str) -> Any:
+        return sdk.MetricsSource(content_type="application/json", s3_uri=sdk.Join(on="/", values=[baseline_uri, name]))
+
     builder = sdk.ModelBuilder(
         image_uri=spec.serving_image_uri,
         s3_model_data_url=_model_data(train),
@@ -172,13 +201,21 @@ def register_step(ctx: StepContext, train: Any, evaluate: Any) -> Any:
             customer_metadata_properties={
                 PARAM_GIT_COMMIT: ctx.git_commit,
                 PARAM_DATA_SNAPSHOT: ctx.data_snapshot,
+                PARAM_TRIGGER_REASON: ctx.trigger_reason,
                 METADATA_EXECUTION_ARN: sdk.ExecutionVariables.PIPELINE_EXECUTION_ARN,
+                METADATA_BASELINE: baseline_uri,
             },
             model_metrics=sdk.ModelMetrics(
                 model_statistics=sdk.MetricsSource(
                     content_type="application/json",
                     s3_uri=sdk.Join(on="/", values=[_output_uri(evaluate, "evaluation"), EVALUATION_FILE]),
-                )
+                ),
+                model_data_statistics=baseline_file(BASELINE_STATISTICS_FILE),
+                model_data_constraints=baseline_file(BASELINE_CONSTRAINTS_FILE),
+            ),
+            drift_check_baselines=sdk.DriftCheckBaselines(
+                model_data_statistics=baseline_file(BASELINE_STATISTICS_FILE),
+                model_data_constraints=baseline_file(BASELINE_CONSTRAINTS_FILE),
             ),
         ),
     )
@@ -219,15 +256,16 @@ def gate_step(ctx: StepContext, report: Any, register: Any, failed: Any) -> Any:
 # --------------------------------------------------------------------------- shared pieces
 
 
-def _processor(ctx: StepContext, module: str, job_suffix: str) -> Any:
-    """A processing job running `python3 -m <module>` in the training image: isolated, encrypted, bounded."""
+def _processor(ctx: StepContext, module: str, job_suffix: str, command: list[str] | None = None) -> Any:
+    """A processing job running `python3 -m <module> [command]` in the training image: isolated, encrypted,
+    bounded. (So no step reaches the MLflow tracking server: `infra.release log-experiment` logs finished runs.)"""
     sdk, spec = ctx.sdk, ctx.spec
     return sdk.Processor(
         role=spec.role_arn,
         image_uri=spec.training_image_uri,
         instance_count=1,
         instance_type=spec.processing_instance_type,
-        entrypoint=["python3", "-m", module],
+        entrypoint=["python3", "-m", module, *(command or [])],
         volume_size_in_gb=spec.volume_size_gb,
         volume_kms_key=spec.kms_key_arn,
         output_kms_key=spec.kms_key_arn,
