@@ -6,8 +6,8 @@ Each format is the resource type's ARN exactly as the Service Authorization Refe
 reference that parliament ships (parliament/iam_definition.json). A rule that compares a policy's `Resource` with
 `bucket.arn` therefore sees what it would see after a real `pulumi up`.
 
-A type without an entry gets no invented ARN: its `arn` stays unknown, as it is during a real `pulumi preview`,
-and rules treat it as they treat any unknown value.
+A type without an entry gets the mocks' generic `service:region:account:kind/name` shape (infra.plan.mocks), as
+before this table existed; add its real format here when a rule or the program reads it.
 """
 
 from __future__ import annotations

@@ -149,8 +149,14 @@ class PlanMocks(Mocks):
             physical = state["keyId"]
         if "arn" not in state:
             arn = arn_for(typ, physical, state, self.region, self.account_id, self.partition)
-            # No known format: the ARN stays unknown, as it is during a real preview (no made-up shape).
-            state["arn"] = arn if arn is not None else rpc.UNKNOWN
+            # No known format yet: the generic `service:region:account:kind/name` shape the plan always used, so
+            # programs that pass such an ARN on still plan (see notes: give each such type its real format).
+            state["arn"] = arn if arn is not None else self._generic_arn(typ, physical)
+
+    def _generic_arn(self, typ: str, physical: str) -> str:
+        service = typ.split(":")[1].split("/")[0]
+        kind = "".join("-" + c.lower() if c.isupper() else c for c in typ.split(":")[-1]).lstrip("-")
+        return self.arns.arn(service, f"{kind}/{physical}", region="" if service == "iam" else None)
 
     def _stack_reference(self, args: MockResourceArgs) -> tuple[str, dict]:
         name = args.inputs.get("name") or args.name
