@@ -7,14 +7,18 @@ strings "NaN", "Infinity" and "-Infinity", and any other non-JSON value its `str
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from collections import Counter, defaultdict
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
+import pulumi
 from pulumi.output import Unknown as OutputUnknown
 
+from infra.core.paths import PROJECT_ROOT
 from infra.plan.model import SECRET_PLACEHOLDER, PlannedResource, PlanResult
 
 SCHEMA_VERSION = 1
@@ -63,6 +67,8 @@ UNKNOWN_PLACEHOLDER = "[unknown until created]"
 
 
 def _json_safe(value: Any) -> Any:
+    if isinstance(value, (pulumi.Asset, pulumi.Archive)):
+        return _asset_document(value)
     if isinstance(value, OutputUnknown):
         return UNKNOWN_PLACEHOLDER
     if isinstance(value, float) and not math.isfinite(value):
@@ -72,6 +78,28 @@ def _json_safe(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [_json_safe(v) for v in value]
     return value
+
+
+def _asset_document(value: pulumi.Asset | pulumi.Archive) -> dict[str, Any]:
+    """An asset or archive as what it holds, the same on every run and in every checkout: a file by its path
+    relative to the project and the SHA-256 of its bytes (the engine too tells a change by content), text as
+    itself, an archive by its members. Never the object's repr, which carries a memory address."""
+    if isinstance(value, pulumi.AssetArchive):
+        return {"assetArchive": {name: _asset_document(member) for name, member in sorted(value.assets.items())}}
+    if isinstance(value, (pulumi.FileAsset, pulumi.FileArchive)):
+        path = Path(value.path)
+        try:
+            digest = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
+        except OSError:
+            digest = None
+        shown = path.resolve().relative_to(PROJECT_ROOT) if path.resolve().is_relative_to(PROJECT_ROOT) else path
+        kind = "fileAsset" if isinstance(value, pulumi.FileAsset) else "fileArchive"
+        return {kind: str(shown), "sha256": digest}
+    if isinstance(value, pulumi.StringAsset):
+        return {"stringAsset": value.text}
+    if isinstance(value, (pulumi.RemoteAsset, pulumi.RemoteArchive)):
+        return {"remoteAsset" if isinstance(value, pulumi.RemoteAsset) else "remoteArchive": value.uri}
+    return {"asset": type(value).__name__}
 
 
 def render_table(plan: PlanResult, violations: Sequence[Any] = (), policy: dict[str, Any] | None = None,
