@@ -202,9 +202,9 @@ def _judge(plan: Any, args: argparse.Namespace) -> tuple[list[Any], dict[str, An
         raise _UsageError(str(exc)) from None
     except PolicyRunError as exc:
         raise _UsageError(f"the policy pack failed: {exc}") from None
-    shown = str(config_path) if is_file(config_path) else "the pack's defaults"
+    shown = _shown_path(config_path, args.project_dir) if is_file(config_path) else "the pack's defaults"
     if args.policy_config and is_file(environment_config) and config_path.resolve() != environment_config.resolve():
-        shown += f" over {environment_config}"
+        shown += f" over {_shown_path(environment_config, args.project_dir)}"
     return violations, {"judged": True, "pack": pack.name, "config": shown, "environment": environment}
 
 
@@ -253,5 +253,13 @@ def _fail(message: str) -> int:
     return EXIT_BAD_INPUT
 
 
+def _shown_path(path: Path, project_dir: Path) -> str:
+    """A file as the plan document names it: relative to the project when inside it, so the same plan reads the
+    same in every checkout (CI diffs plans); as given otherwise."""
+    resolved, project = path.resolve(), Path(project_dir).resolve()
+    return str(resolved.relative_to(project)) if resolved.is_relative_to(project) else str(path)
+
+
 if __name__ == "__main__":
     sys.exit(main())
+

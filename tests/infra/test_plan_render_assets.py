@@ -44,3 +44,14 @@ def test_no_stack_plan_carries_a_memory_address(plans: dict[str, PlanResult]) ->
     for stack, plan in plans.items():
         text = render_json(plan)
         assert not ADDRESS.search(text), f"{stack}: {ADDRESS.search(text)}"
+
+
+def test_the_plan_document_names_no_path_of_this_checkout(capsys) -> None:
+    """The policy config (and any file inside the project) is named relative to the project, so the same plan
+    reads the same in every clone."""
+    from infra.plan.__main__ import main
+
+    assert main(["--stack", "dev", "--format", "json"]) == 0
+    document = capsys.readouterr().out
+    assert str(PROJECT_ROOT) not in document
+    assert json.loads(document)["policy"]["config"] == "policies/config/dev.json"
