@@ -1,4 +1,8 @@
-"""Preprocessing step: ``python -m model_code.data --out-dir D [--raw CSV] [--seed N]``.
+"""Preprocessing step: ``python -m model_code.data --out-dir D [--raw CSV [--raw-sha256 DIGEST]] [--seed N]``.
+
+``--raw-sha256`` is the base64 SHA-256 of the raw file the run was pinned to (S3's checksum of the copy that
+``infra.release start-training`` made); the step refuses a file with another digest, so a run reads exactly the
+data its lineage records. ``unpinned`` (the pipeline's default, a scheduled run) checks nothing.
 
 Writes the three channels the rest of the pipeline consumes (``train/``, ``validation/``, ``test/``, each one
 header-less label-first CSV) and two feature-only request payloads (``sample_request.csv`` and
@@ -9,6 +13,8 @@ synthetic data set is generated, so the step needs no network and the same seed 
 from __future__ import annotations
 
 import argparse
+import base64
+import hashlib
 import json
 import os
 import shutil
@@ -26,6 +32,31 @@ SPLITS = (("train", 0.70), ("validation", 0.15), ("test", 0.15))
 SAMPLE_ROWS = 3
 MIN_ROWS = 40
 MAX_ROWS = 5_000_000  # about 320 MB of features; more is a typo, not a data set
+UNPINNED = "unpinned"
+"""`--raw-sha256` when no version was pinned; the same word as the pipeline parameter's default
+(`RAW_DATA_UNPINNED` in infra/core/pipeline/spec.py; a test holds the two equal)."""
+
+
+def raw_sha256(path: str | Path) -> str:
+    """The file's SHA-256 as S3 reports a full-object checksum: base64 of the 32-byte digest."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return base64.b64encode(digest.digest()).decode("ascii")
+
+
+def check_pinned(path: str | Path, expected: str) -> None:
+    """Refuse raw data other than the pinned version (a copy overwritten or replaced after it was pinned)."""
+    if expected == UNPINNED:
+        return
+    try:
+        actual = raw_sha256(path)
+    except OSError as exc:
+        raise UsageError(f"--raw {path}: cannot read it to check its SHA-256 ({exc.strerror or exc})") from None
+    if actual != expected:
+        raise UsageError(f"--raw {path}: SHA-256 {actual} is not the pinned data's {expected}; the run's input "
+                         "changed after start-training pinned it")
 
 
 def split(X: np.ndarray, y: np.ndarray, seed: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -131,6 +162,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m model_code.data", description=__doc__.splitlines()[0])
     parser.add_argument("--out-dir", required=True, help="output directory (e.g. /opt/ml/processing/output)")
     parser.add_argument("--raw", help="raw CSV with a header naming the label and every feature")
+    parser.add_argument("--raw-sha256", default=UNPINNED,
+                        help=f"base64 SHA-256 the --raw file must have (default {UNPINNED}: not checked)")
     parser.add_argument("--seed", type=int, default=synthetic.DEFAULT_SEED, help="generation and split seed")
     parser.add_argument(
         "--rows", type=int, default=synthetic.DEFAULT_ROWS, help="rows to generate (no --raw)"
@@ -138,7 +171,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not 0 <= args.seed < 2**32:
         parser.error(f"--seed must be an integer from 0 to 2**32-1, got {args.seed}")
+    if args.raw_sha256 != UNPINNED and not args.raw:
+        parser.error("--raw-sha256 needs --raw (the file it checks)")
     if args.raw:
+        check_pinned(args.raw, args.raw_sha256)
         X, y = tabular.read_raw_csv(args.raw)
     else:
         if not MIN_ROWS <= args.rows <= MAX_ROWS:

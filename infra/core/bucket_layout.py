@@ -1,6 +1,7 @@
 """Where things lie in the shared artifact store's buckets: the one home of every S3 key and prefix.
 
-The training pipeline reads a model's raw data and writes its artifacts under these prefixes, its role and the
+The training pipeline reads a model's raw data (the latest file, or the copy of one version that
+`start-training` pinned under the run's own prefix) and writes its artifacts under these prefixes, its role and the
 CI roles are scoped to them, the release tool reads the data snapshot's version from them, and an endpoint's
 data capture (push or pull) writes under its capture prefix. Bucket names are `Naming.bucket`; ARNs `Arns`.
 """
@@ -24,6 +25,16 @@ def raw_data_prefix(model: str) -> str:
 def raw_data_key(model: str) -> str:
     """The raw data file whose S3 version a training run records as its data snapshot."""
     return f"{raw_data_prefix(model)}{RAW_DATA_FILE}"
+
+
+RUNS_DIR = "runs"
+"""Under a model's prefix in the data bucket: one folder per run the release tool started, holding the exact
+raw data that run reads (a server-side copy of one S3 version of the raw file; `infra.release.snapshot`)."""
+
+
+def run_raw_data_prefix(model: str, run_id: str) -> str:
+    """The pinned input of one run: `<model>/runs/<run id>/raw/` (the Preprocess step's `RawDataUri`)."""
+    return f"{model_prefix(model)}{RUNS_DIR}/{run_id}/raw/"
 
 
 def capture_prefix(environment: str, model: str) -> str:

@@ -58,7 +58,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--model", required=True)
     p.add_argument("--wait", action="store_true", help="follow the run (steps, status, elapsed time) to its end")
     p.add_argument("--git-commit", help="default: $GITHUB_SHA, else `git rev-parse HEAD`")
-    p.add_argument("--data-snapshot", help="default: the S3 version of s3://<data bucket>/<model>/raw/raw.csv")
+    p.add_argument("--data-version", help="the S3 version id of s3://<data bucket>/<model>/raw/raw.csv the run reads "
+                   "(default: the newest); it is copied to the run's own prefix and recorded as DataSnapshot")
     p.add_argument("--outputs", type=Path, help="`pulumi stack output --json` of the shared stack")
     p.add_argument("--trigger-reason", help="why the run starts, recorded on the package (default: manual by "
                    "$GITHUB_ACTOR); a reason starting with `drift` counts toward the retraining guards")
@@ -125,7 +126,7 @@ def run(args: argparse.Namespace) -> Outcome:
     if args.command == "start-training":
         _positive("timeout", args.timeout)
         _positive("interval", args.interval)
-        return training.run(project, args.model, commit=args.git_commit, snapshot=args.data_snapshot,
+        return training.run(project, args.model, commit=args.git_commit, data_version=args.data_version,
                             outputs_file=args.outputs, wait=args.wait, timeout=args.timeout, interval=args.interval,
                             reason=args.trigger_reason)
     if args.command == "approve":

@@ -2,7 +2,8 @@
 
 Contract with the training pipeline (the pipeline definition declares these; see docs/delivery.md):
 pipeline parameters `GitCommit` and `DataSnapshot`, and on every registered package the
-CustomerMetadataProperties `GitCommit`, `DataSnapshot` and `PipelineExecutionArn`, and the evaluation report
+CustomerMetadataProperties `GitCommit`, `DataSnapshot`, `RawDataUri`, `RawDataSha256` and `PipelineExecutionArn`,
+and the evaluation report
 (`evaluation.json`) as `ModelMetrics.ModelQuality.Statistics.S3Uri`.
 """
 
@@ -21,6 +22,8 @@ PARAM_GIT_COMMIT = "GitCommit"
 PARAM_DATA_SNAPSHOT = "DataSnapshot"
 META_GIT_COMMIT = "GitCommit"
 META_DATA_SNAPSHOT = "DataSnapshot"
+META_RAW_DATA_URI = "RawDataUri"
+META_RAW_DATA_SHA256 = "RawDataSha256"
 META_EXECUTION = "PipelineExecutionArn"
 UNKNOWN = "unknown"
 REPORT_LIMIT = 1024 * 1024
@@ -49,7 +52,10 @@ class Package:
         return self.metadata.get(META_DATA_SNAPSHOT, UNKNOWN)
 
     def lineage(self) -> dict[str, str]:
-        return {"gitCommit": self.git_commit, "dataSnapshot": self.data_snapshot}
+        """What the run that registered it read: commit, raw data version, the run's copy of it and its digest."""
+        return {"gitCommit": self.git_commit, "dataSnapshot": self.data_snapshot,
+                "rawDataUri": self.metadata.get(META_RAW_DATA_URI, UNKNOWN),
+                "rawDataSha256": self.metadata.get(META_RAW_DATA_SHA256, UNKNOWN)}
 
     def to_json(self) -> dict[str, Any]:
         return {

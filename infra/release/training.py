@@ -1,10 +1,12 @@
-"""`start-training`: start a model's pipeline with its lineage as parameters, optionally follow it to the end.
+"""`start-training`: pin the run's data, start a model's pipeline with its lineage as parameters, optionally follow
+it to the end.
 
 Lineage is passed as the pipeline parameters `GitCommit` (from `--git-commit`, else `$GITHUB_SHA`, else
-`git rev-parse HEAD`) and `DataSnapshot` (from `--data-snapshot`, else the S3 version of the raw data the
-preprocessing step reads: `s3://<data bucket>/<model>/raw/raw.csv?versionId=...`; the bucket is versioned).
-The pipeline records both on the package it registers, with its own execution ARN, which is how the
-registered package is found afterwards when the step list does not name it.
+`git rev-parse HEAD`) and `DataSnapshot` (`s3://<data bucket>/<model>/raw/raw.csv?versionId=V`: the newest version,
+or the one `--data-version` names). The run reads exactly that version: `infra.release.snapshot` copies it to the
+run's own prefix first, and the run gets the copy as `RawDataUri` and its SHA-256 as `RawDataSha256`. The
+pipeline records all four on the package it registers, with its own execution ARN, which is how the registered
+package is found afterwards when the step list does not name it; `--wait` fails when they are not this run's.
 """
 
 from __future__ import annotations
@@ -20,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from infra.core import bucket_layout
-from infra.core.pipeline.spec import PARAM_TRIGGER_REASON
-from infra.release import registry, stacks
+from infra.core.pipeline.spec import PARAM_RAW_DATA_SHA256, PARAM_RAW_DATA_URI, PARAM_TRIGGER_REASON
+from infra.release import registry, snapshot, stacks
 from infra.release.aws import Aws, expect
 from infra.release.errors import EXIT_VERDICT, AwsError, ReleaseError, UsageError
 from infra.release.outcome import Outcome
@@ -45,22 +47,17 @@ def git_commit(project_dir: Path, given: str | None) -> str:
     return commit
 
 
-def data_snapshot(aws: Aws, shared: stacks.Stack, model: str, data_bucket: str | None) -> str:
-    """The exact version of the raw data file the pipeline will read."""
-    if data_bucket is None:
-        account = shared.config.account_id or aws.call("sts", "get_caller_identity", "caller",
-                                                       read=lambda a: expect(a, "Account"))
-        data_bucket = shared.naming.bucket("data", account)
-    key = bucket_layout.raw_data_key(model)
-    uri = bucket_layout.s3_uri(data_bucket, key)
-    version, etag = aws.call("s3", "head_object", uri, Bucket=data_bucket, Key=key,
-                             read=lambda h: (expect(h, "VersionId", required=False),
-                                             expect(h, "ETag", required=False)))
-    if version and version != "null":
-        return f"{uri}?versionId={version}"
-    if not etag:
-        raise AwsError(f"s3:HeadObject on {uri} failed: malformed answer (neither VersionId nor ETag)")
-    return f"{uri}#etag={etag.strip(chr(34))}"
+def data_bucket(aws: Aws, shared: stacks.Stack, given: str | None) -> str:
+    """The shared data bucket: from the stack outputs when given, else its name from the naming rules."""
+    if given is not None:
+        return given
+    account = shared.config.account_id or aws.call("sts", "get_caller_identity", "caller",
+                                                   read=lambda a: expect(a, "Account"))
+    return shared.naming.bucket("data", account)
+
+
+VERSION_ID = re.compile(r"[A-Za-z0-9._+=/-]{1,1024}")
+"""What an S3 version id is made of (opaque, URL-safe text); anything else is a typo, not a version."""
 
 
 def trigger_reason(given: str | None) -> str:
@@ -71,7 +68,7 @@ def trigger_reason(given: str | None) -> str:
     return f"manual by {actor}" if actor else "manual"
 
 
-def run(project_dir: Path, model: str, *, commit: str | None, snapshot: str | None, outputs_file: Path | None,
+def run(project_dir: Path, model: str, *, commit: str | None, data_version: str | None, outputs_file: Path | None,
         wait: bool, timeout: float, interval: float, progress: Callable[[str], None] | None = None,
         reason: str | None = None) -> Outcome:
     shared = stacks.load_shared(project_dir)
@@ -82,8 +79,13 @@ def run(project_dir: Path, model: str, *, commit: str | None, snapshot: str | No
     pipeline = outputs.models[model].pipeline_name if outputs else shared.naming.pipeline(model)
     group = outputs.models[model].package_group_name if outputs else shared.naming.package_group(model)
     commit = git_commit(project_dir, commit)
+    if data_version is not None and not VERSION_ID.fullmatch(data_version):
+        raise UsageError(f"--data-version {data_version!r}: expected an S3 version id (letters, digits, ._+=/-)")
     aws = Aws(shared.config.region)
-    snapshot = snapshot or data_snapshot(aws, shared, model, outputs.data_bucket if outputs else None)
+    run_id = str(uuid.uuid4())  # also the start request's idempotency token: the copy and the run share it
+    pinned = snapshot.pin(aws, data_bucket(aws, shared, outputs.data_bucket if outputs else None), model, run_id,
+                          data_version)
+    data = pinned.data_snapshot
     reason = trigger_reason(reason)
     # A run started for drift carries the guards' display-name mark, so their cool-down and cap count it too.
     display = f"{DRIFT_PREFIX if reason.startswith('drift') else ''}{model}-{commit[:12]}"
@@ -91,19 +93,24 @@ def run(project_dir: Path, model: str, *, commit: str | None, snapshot: str | No
         "sagemaker", "start_pipeline_execution", f"pipeline {pipeline}",
         PipelineName=pipeline,
         PipelineExecutionDisplayName=display,
-        PipelineExecutionDescription=f"git {commit}; data {snapshot}"[:3072],
+        PipelineExecutionDescription=f"git {commit}; data {data}"[:3072],
         PipelineParameters=[{"Name": registry.PARAM_GIT_COMMIT, "Value": commit},
-                            {"Name": registry.PARAM_DATA_SNAPSHOT, "Value": snapshot},
-                            {"Name": PARAM_TRIGGER_REASON, "Value": reason}],
-        ClientRequestToken=str(uuid.uuid4()),
+                            {"Name": registry.PARAM_DATA_SNAPSHOT, "Value": data},
+                            {"Name": PARAM_TRIGGER_REASON, "Value": reason},
+                            {"Name": PARAM_RAW_DATA_URI, "Value": pinned.run_prefix_uri},
+                            {"Name": PARAM_RAW_DATA_SHA256, "Value": pinned.sha256}],
+        ClientRequestToken=run_id,
         read=lambda a: expect(a, "PipelineExecutionArn"),
     )
     arn = started
+    lineage = {"gitCommit": commit, "dataSnapshot": data, "rawDataUri": pinned.run_prefix_uri,
+               "rawDataSha256": pinned.sha256}
     out = Outcome("start-training", data={"model": model, "pipeline": pipeline, "executionArn": arn,
-                                          "lineage": {"gitCommit": commit, "dataSnapshot": snapshot,
-                                                      "triggerReason": reason}})
+                                          "lineage": {**lineage, "triggerReason": reason}})
     out.say(f"started {pipeline}: {arn}")
-    out.say(f"  git commit {commit}, data snapshot {snapshot}, trigger: {reason}")
+    out.say(f"  git commit {commit}, data snapshot {data}, trigger: {reason}")
+    out.say(f"  reads {pinned.run_prefix_uri}{bucket_layout.RAW_DATA_FILE} ({pinned.size} bytes, "
+            f"sha256 {pinned.sha256})")
     if not wait:
         return out
     report = progress or _stderr
@@ -133,11 +140,11 @@ def run(project_dir: Path, model: str, *, commit: str | None, snapshot: str | No
     out.data["package"] = package.to_json()
     out.say(f"registered {group} v{package.version} ({package.status}): {package.arn}")
     out.say(f"  git commit {package.git_commit}, data snapshot {package.data_snapshot}")
-    if package.lineage() != {"gitCommit": commit, "dataSnapshot": snapshot}:
+    if package.lineage() != lineage:
         out.exit_code = EXIT_VERDICT
-        out.say(f"lineage mismatch: the package records git commit {package.git_commit} and data snapshot "
-                f"{package.data_snapshot}, but this run was started with git commit {commit} and data snapshot "
-                f"{snapshot}")
+        recorded = package.lineage()
+        differ = ", ".join(f"{k} {recorded[k]} (started with {v})" for k, v in lineage.items() if recorded[k] != v)
+        out.say(f"lineage mismatch: the package records {differ}")
     return out
 
 

@@ -46,8 +46,9 @@ def package_group(model: str) -> str:
 
 def register(model: str, *, status: str = "PendingManualApproval", report: dict[str, Any] | str | None = None,
              report_key: str | None = None, commit: str = "0123abcd" * 5, snapshot: str = "s3://data/raw.csv?v=1",
-             execution: str | None = None) -> str:
-    """A package as the pipeline's Register step leaves it; `report` None means the pipeline wrote none."""
+             execution: str | None = None, raw: dict[str, str] | None = None) -> str:
+    """A package as the pipeline's Register step leaves it; `report` None means the pipeline wrote none; `raw`:
+    the RawDataUri and RawDataSha256 the run read (absent: a package registered before runs were pinned)."""
     group = package_group(model)
     s3 = client("s3")
     buckets = {b["Name"] for b in s3.list_buckets()["Buckets"]}
@@ -57,7 +58,7 @@ def register(model: str, *, status: str = "PendingManualApproval", report: dict[
     if report is not None:
         body = report if isinstance(report, str) else json.dumps(report)
         s3.put_object(Bucket=REPORTS_BUCKET, Key=key, Body=body.encode())
-    metadata = {"GitCommit": commit, "DataSnapshot": snapshot}
+    metadata = {"GitCommit": commit, "DataSnapshot": snapshot, **(raw or {})}
     if execution:
         metadata["PipelineExecutionArn"] = execution
     arn = client("sagemaker").create_model_package(
@@ -114,3 +115,48 @@ def outputs_file(path: Any, stack: str, configs: dict[str, str]) -> Any:
     }
     path.write_text(json.dumps(document, indent=2))
     return path
+
+
+DATA_BUCKET = "mlops-shared-data-111111111111"
+
+
+def data_bucket(bucket: str = DATA_BUCKET) -> str:
+    """The shared data bucket as the platform declares it: versioned, SSE-KMS by default with a customer key.
+    Returns the key's ARN."""
+    s3 = client("s3")
+    if bucket not in {b["Name"] for b in s3.list_buckets()["Buckets"]}:
+        s3.create_bucket(Bucket=bucket)
+        s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+        key = client("kms").create_key(Description="shared")["KeyMetadata"]["Arn"]
+        s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration={"Rules": [
+            {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": key}}]})
+    rules = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"]
+    return rules[0]["ApplyServerSideEncryptionByDefault"]["KMSMasterKeyID"]
+
+
+def raw_data(model: str, body: bytes, bucket: str = DATA_BUCKET, name: str = "raw.csv") -> str:
+    """Upload one version of a model's raw data file (as a data engineer would); returns its version id."""
+    data_bucket(bucket)
+    return client("s3").put_object(Bucket=bucket, Key=f"{model}/raw/{name}", Body=body)["VersionId"]
+
+
+def pipeline(name: str = "mlops-shared-churn") -> str:
+    client("sagemaker").create_pipeline(PipelineName=name, PipelineDefinition="{}",
+                                        RoleArn="arn:aws:iam::123456789012:role/mlops-shared-churn-pipeline")
+    return name
+
+
+def execution_parameters(arn: str) -> dict[str, str]:
+    """The parameters a pipeline execution was started with, as SageMaker records them."""
+    answer = client("sagemaker").list_pipeline_parameters_for_execution(PipelineExecutionArn=arn)
+    return {p["Name"]: p["Value"] for p in answer["PipelineParameters"]}
+
+
+def register_as_run(model: str, execution: str, **changes: str) -> str:
+    """The package the run `execution` registers: its lineage from the run's own parameters, unless `changes`
+    (metadata key -> value) says the pipeline recorded something else."""
+    parameters = execution_parameters(execution)
+    lineage = {k: parameters[k] for k in ("GitCommit", "DataSnapshot", "RawDataUri", "RawDataSha256")}
+    lineage.update(changes)
+    return register(model, report=evaluation_report("auc", 0.9), commit=lineage.pop("GitCommit"),
+                    snapshot=lineage.pop("DataSnapshot"), execution=execution, raw=lineage)

@@ -26,6 +26,13 @@ LINEAGE_UNKNOWN = "unknown"
 # Why the run started: `drift alarm <name> value <v> at <time>` (retrain_guard), `schedule <rule>` (the retraining
 # schedule), `manual by <actor>` (infra.release start-training); recorded on the package like the two above.
 PARAM_TRIGGER_REASON = "TriggerReason"
+# What Preprocess reads (docs/delivery.md, "Lineage"): `RawDataUri` is an S3 prefix holding `raw.csv`, by default
+# the model's raw prefix (the latest file: what a scheduled run reads); `start-training` passes the run-scoped copy
+# of the exact version it records as DataSnapshot. `RawDataSha256` is the base64 SHA-256 S3 computed of that copy;
+# Preprocess refuses a file with another digest. Its default says nothing is pinned, so nothing is compared.
+PARAM_RAW_DATA_URI = "RawDataUri"
+PARAM_RAW_DATA_SHA256 = "RawDataSha256"
+RAW_DATA_UNPINNED = "unpinned"
 METADATA_BASELINE = "DataBaseline"  # the package's own baseline: s3 URI of the Baseline step's output
 BASELINE_STATISTICS_FILE = "statistics.json"  # written by `python -m model_code.monitor baseline`
 BASELINE_CONSTRAINTS_FILE = "constraints.json"

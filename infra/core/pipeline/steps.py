@@ -22,9 +22,12 @@ from infra.core.pipeline.spec import (
     PARAM_DATA_SNAPSHOT,
     PARAM_GIT_COMMIT,
     PARAM_METRIC_THRESHOLD,
+    PARAM_RAW_DATA_SHA256,
+    PARAM_RAW_DATA_URI,
     PARAM_TRIGGER_REASON,
     PROPERTY_FILE_EVALUATION,
     RAW_DATA_FILE,
+    RAW_DATA_UNPINNED,
     STEP_BASELINE,
     STEP_EVALUATE,
     STEP_GATE,
@@ -59,6 +62,8 @@ class StepContext:
     git_commit: Any  # ParameterString GitCommit (lineage)
     data_snapshot: Any  # ParameterString DataSnapshot (lineage)
     trigger_reason: Any  # ParameterString TriggerReason (lineage: why the run started)
+    raw_data_uri: Any  # ParameterString RawDataUri (what Preprocess reads; default: the latest raw file)
+    raw_data_sha256: Any  # ParameterString RawDataSha256 (what Preprocess checks it read; default: nothing)
 
     @classmethod
     def create(cls, sdk: SimpleNamespace, session: Any, spec: PipelineSpec) -> StepContext:
@@ -71,12 +76,15 @@ class StepContext:
             git_commit=sdk.ParameterString(name=PARAM_GIT_COMMIT, default_value=LINEAGE_UNKNOWN),
             data_snapshot=sdk.ParameterString(name=PARAM_DATA_SNAPSHOT, default_value=LINEAGE_UNKNOWN),
             trigger_reason=sdk.ParameterString(name=PARAM_TRIGGER_REASON, default_value=LINEAGE_UNKNOWN),
+            raw_data_uri=sdk.ParameterString(name=PARAM_RAW_DATA_URI, default_value=spec.raw_data_s3_uri),
+            raw_data_sha256=sdk.ParameterString(name=PARAM_RAW_DATA_SHA256, default_value=RAW_DATA_UNPINNED),
         )
 
     @property
     def parameters(self) -> list[Any]:
         """Every pipeline parameter, in the order the definition lists them."""
-        return [self.threshold, self.approval, self.git_commit, self.data_snapshot, self.trigger_reason]
+        return [self.threshold, self.approval, self.git_commit, self.data_snapshot, self.trigger_reason,
+                self.raw_data_uri, self.raw_data_sha256]
 
     @property
     def job_prefix(self) -> str:
@@ -93,15 +101,20 @@ class StepContext:
 
 
 def preprocess_step(ctx: StepContext) -> Any:
-    """Raw CSV -> train/validation/test splits, one S3 folder per split and execution."""
+    """Raw CSV -> train/validation/test splits, one S3 folder per split and execution.
+
+    The raw CSV comes from the `RawDataUri` parameter: the run-scoped copy of one version when `start-training`
+    pinned it (and then `--raw-sha256` makes the step refuse any other bytes), the latest file otherwise.
+    """
     root = PROCESSING_ROOT
     return ctx.sdk.ProcessingStep(
         name=STEP_PREPROCESS,
         step_args=_processor(ctx, "model_code.data", "preprocess").run(
-            inputs=[_s3_input(ctx, "raw", ctx.spec.raw_data_s3_uri, f"{root}/input")],
+            inputs=[_s3_input(ctx, "raw", ctx.raw_data_uri, f"{root}/input")],
             outputs=[_s3_output(ctx, split, ctx.execution_path("data", split), f"{root}/output/{split}")
                      for split in SPLITS],
-            arguments=["--out-dir", f"{root}/output", "--raw", f"{root}/input/{RAW_DATA_FILE}"],
+            arguments=["--out-dir", f"{root}/output", "--raw", f"{root}/input/{RAW_DATA_FILE}",
+                       "--raw-sha256", ctx.raw_data_sha256],
         ),
     )
 
@@ -169,7 +182,8 @@ def evaluate_step(ctx: StepContext, preprocess: Any, train: Any, report: Any) ->
 def register_step(ctx: StepContext, train: Any, evaluate: Any, baseline: Any) -> Any:
     """Registers the trained model, with its evaluation, its data baseline and lineage, as a package.
 
-    Lineage is the package's CustomerMetadataProperties: the GitCommit, DataSnapshot and TriggerReason parameters,
+    Lineage is the package's CustomerMetadataProperties: the GitCommit, DataSnapshot, TriggerReason, RawDataUri and
+    RawDataSha256 parameters,
     this execution's ARN and the baseline's location (`ModelBuilder.register` accepts pipeline variables as the
     values). The baseline goes in twice, as the API has two places for it: ModelMetrics (ModelDataQuality: what
     the package was trained on) and DriftCheckBaselines (ModelDataQuality: what its monitors compare with).
@@ -202,6 +216,8 @@ def register_step(ctx: StepContext, train: Any, evaluate: Any, baseline: Any) ->
                 PARAM_GIT_COMMIT: ctx.git_commit,
                 PARAM_DATA_SNAPSHOT: ctx.data_snapshot,
                 PARAM_TRIGGER_REASON: ctx.trigger_reason,
+                PARAM_RAW_DATA_URI: ctx.raw_data_uri,
+                PARAM_RAW_DATA_SHA256: ctx.raw_data_sha256,
                 METADATA_EXECUTION_ARN: sdk.ExecutionVariables.PIPELINE_EXECUTION_ARN,
                 METADATA_BASELINE: baseline_uri,
             },
