@@ -108,7 +108,8 @@ def _choose(entries: list[dict[str, Any]], bucket: str, prefix: str, key: str, v
     current = sorted({e["Key"] for e in entries if e["IsLatest"] and e["Kind"] == "version"})
     others = [k for k in current if k != key]
     if others:
-        raise UsageError(f"{where} holds {len(current)} objects ({', '.join(current[:5])}); a run reads only "
+        count = f"{len(current)} object{'s' if len(current) > 1 else ''}"
+        raise UsageError(f"{where} holds {count} ({', '.join(current[:5])}); a run reads only "
                          f"{bucket_layout.RAW_DATA_FILE} there: move the others elsewhere")
     own = [e for e in entries if e["Key"] == key]
     if not own:

@@ -72,7 +72,10 @@ def test_definition_has_every_step_wired_to_the_given_images_key_bucket_and_grou
     assert train["ResourceConfig"]["VolumeKmsKeyId"] == KEY_ARN
     assert "EnableManagedSpotTraining" not in train
     preprocess = steps["Preprocess"]["Arguments"]
-    assert preprocess["ProcessingInputs"][0]["S3Input"]["S3Uri"] == "s3://mlops-test-data/churn/raw/"
+    assert preprocess["ProcessingInputs"][0]["S3Input"]["S3Uri"] == {"Get": "Parameters.RawDataUri"}
+    declared = {p["Name"]: p.get("DefaultValue") for p in json.loads(
+        one(scheduled, PIPELINE).inputs["pipelineDefinition"])["Parameters"]}
+    assert declared["RawDataUri"] == "s3://mlops-test-data/churn/raw/"  # the given data bucket, by default
     register = steps["Register"]["Arguments"]
     assert register["ModelPackageGroupName"] == "mlops-test-churn"
     assert register["InferenceSpecification"]["Containers"][0]["Image"] == f"{SERVING_REPOSITORY}:2.0.2"
@@ -113,6 +116,10 @@ def test_scheduled_runs_record_that_they_were_scheduled_and_which_raw_file_they_
     definition = json.loads(one(scheduled, PIPELINE).inputs["pipelineDefinition"])
     declared = {p["Name"]: p.get("DefaultValue") for p in definition["Parameters"]}
     assert declared["DataSnapshot"] == declared["GitCommit"] == "unknown"  # GitCommit is not passed: unknown
+    # No RawDataUri is passed: the run reads the latest raw file, as its DataSnapshot says, and checks no digest.
+    assert (declared["RawDataUri"], declared["RawDataSha256"]) == ("s3://mlops-test-data/churn/raw/", "unpinned")
+    assert {p["name"] for p in target.inputs["sagemakerPipelineTarget"]["pipelineParameterLists"]}.isdisjoint(
+        {"RawDataUri", "RawDataSha256"})
     lineage = steps_of(scheduled)["Register"]["Arguments"]["CustomerMetadataProperties"]
     assert lineage["DataSnapshot"] == {"Get": "Parameters.DataSnapshot"}
 

@@ -238,6 +238,8 @@ def test_parameters(builds: dict[str, Any]) -> None:
         {"Name": "GitCommit", "Type": "String", "DefaultValue": "unknown"},
         {"Name": "DataSnapshot", "Type": "String", "DefaultValue": "unknown"},
         {"Name": "TriggerReason", "Type": "String", "DefaultValue": "unknown"},
+        {"Name": "RawDataUri", "Type": "String", "DefaultValue": SAMPLE["raw_data_s3_uri"]},
+        {"Name": "RawDataSha256", "Type": "String", "DefaultValue": "unpinned"},
     ]
 
 
@@ -250,16 +252,30 @@ def test_register_step_records_lineage_from_the_parameters_release_passes(builds
         "GitCommit": {"Get": "Parameters.GitCommit"},
         "DataSnapshot": {"Get": "Parameters.DataSnapshot"},
         "TriggerReason": {"Get": "Parameters.TriggerReason"},
+        "RawDataUri": {"Get": "Parameters.RawDataUri"},
+        "RawDataSha256": {"Get": "Parameters.RawDataSha256"},
         "PipelineExecutionArn": {"Get": "Execution.PipelineExecutionArn"},
         "DataBaseline": {"Get": BASELINE_OUTPUT},
     }
     parameters = {p["Name"] for p in builds["spot"]["Parameters"]}
     assert {registry.PARAM_GIT_COMMIT, registry.PARAM_DATA_SNAPSHOT, TRIGGER_REASON_PARAM} <= parameters
-    assert {registry.META_GIT_COMMIT, registry.META_DATA_SNAPSHOT, registry.META_EXECUTION} < set(
-        args["CustomerMetadataProperties"])
+    assert {registry.META_GIT_COMMIT, registry.META_DATA_SNAPSHOT, registry.META_EXECUTION,
+            registry.META_RAW_DATA_URI, registry.META_RAW_DATA_SHA256} < set(args["CustomerMetadataProperties"])
 
 
 BASELINE_OUTPUT = "Steps.Baseline.ProcessingOutputConfig.Outputs['baseline'].S3Output.S3Uri"
+
+
+def test_the_tool_passes_the_parameters_the_pipeline_declares_and_model_code_knows_its_default() -> None:
+    """`start-training` and Preprocess meet on these names and on the word for "nothing pinned"."""
+    from infra.core.pipeline import spec
+    from infra.release import training
+    from model_code import data
+
+    source = Path(training.__file__).read_text()
+    assert "PARAM_RAW_DATA_URI" in source and "PARAM_RAW_DATA_SHA256" in source
+    assert (spec.PARAM_RAW_DATA_URI, spec.PARAM_RAW_DATA_SHA256) == ("RawDataUri", "RawDataSha256")
+    assert data.UNPINNED == spec.RAW_DATA_UNPINNED
 
 
 def test_the_guard_names_the_trigger_reason_parameter_the_pipeline_declares() -> None:
@@ -313,12 +329,16 @@ def test_preprocess_step(builds: dict[str, Any]) -> None:
     args = steps_by_name(builds["spot"])["Preprocess"]["Arguments"]
     app = args["AppSpecification"]
     assert app["ImageUri"] == TRAIN_IMAGE
-    command = " ".join(app["ContainerEntrypoint"] + app["ContainerArguments"])
-    assert command == (
-        "python3 -m model_code.data --out-dir /opt/ml/processing/output --raw /opt/ml/processing/input/raw.csv"
+    *command, digest = app["ContainerEntrypoint"] + app["ContainerArguments"]
+    assert " ".join(command) == (
+        "python3 -m model_code.data --out-dir /opt/ml/processing/output --raw /opt/ml/processing/input/raw.csv "
+        "--raw-sha256"
     )
+    assert digest == {"Get": "Parameters.RawDataSha256"}  # the pinned copy's digest, checked by model_code.data
     [raw] = args["ProcessingInputs"]
-    assert raw["S3Input"]["S3Uri"] == SAMPLE["raw_data_s3_uri"]
+    # The run's input is the parameter start-training passes (its pinned copy); the default, the raw prefix, is
+    # what a run started without the tool (the schedule) reads.
+    assert raw["S3Input"]["S3Uri"] == {"Get": "Parameters.RawDataUri"}
     assert raw["S3Input"]["LocalPath"] == "/opt/ml/processing/input"
     outputs = {o["OutputName"]: o["S3Output"] for o in args["ProcessingOutputConfig"]["Outputs"]}
     assert list(outputs) == ["train", "validation", "test"]

@@ -111,3 +111,38 @@ def test_too_few_rows_is_usage_error(tmp_path: Path, run_main) -> None:
     result = run_main("model_code.data", "--out-dir", str(tmp_path), "--rows", "5")
     assert result.returncode == 2
     assert "--rows must be from 40 to 5000000, got 5" in result.stderr
+
+
+def _raw_file(tmp_path: Path, rows: int = 60) -> Path:
+    X, y = synthetic.generate(rows, seed=4)
+    lines = [",".join([LABEL, *FEATURES])]
+    lines += [",".join([str(label), *(tabular.format_number(v) for v in row)]) for row, label in zip(X, y, strict=True)]
+    raw = tmp_path / "raw.csv"
+    raw.write_text("\n".join(lines) + "\n")
+    return raw
+
+
+def test_a_pinned_run_reads_only_the_bytes_it_was_pinned_to(tmp_path: Path, run_main) -> None:
+    """`--raw-sha256` is S3's checksum of the run's copy (base64 SHA-256): the same bytes pass, any change fails."""
+    import base64
+    import hashlib
+
+    raw = _raw_file(tmp_path)
+    digest = base64.b64encode(hashlib.sha256(raw.read_bytes()).digest()).decode()
+    ok = run_main("model_code.data", "--out-dir", str(tmp_path / "a"), "--raw", str(raw), "--raw-sha256", digest)
+    assert ok.returncode == 0, ok.stderr
+    raw.write_bytes(raw.read_bytes().replace(b"\n", b"\r\n", 1))  # one byte more: a replaced copy
+    bad = run_main("model_code.data", "--out-dir", str(tmp_path / "b"), "--raw", str(raw), "--raw-sha256", digest)
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
+    [line] = bad.stderr.splitlines()
+    assert f"is not the pinned data's {digest}" in line and "changed after start-training pinned it" in line
+    assert not (tmp_path / "b").exists()  # nothing written from the wrong data
+
+
+def test_an_unpinned_run_checks_nothing_and_a_digest_needs_a_file(tmp_path: Path, run_main) -> None:
+    raw = _raw_file(tmp_path)
+    unpinned = run_main("model_code.data", "--out-dir", str(tmp_path / "a"), "--raw", str(raw),
+                        "--raw-sha256", data.UNPINNED)
+    assert unpinned.returncode == 0, unpinned.stderr
+    alone = run_main("model_code.data", "--out-dir", str(tmp_path / "b"), "--raw-sha256", "abc=")
+    assert alone.returncode == 2 and "--raw-sha256 needs --raw" in alone.stderr
