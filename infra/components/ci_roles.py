@@ -221,9 +221,9 @@ class CiRoles(pulumi.ComponentResource):
 
     def _release_tool_shared_permissions(self) -> list[dict]:
         """What `infra.release start-training`, `approve` and `promote` call with the release role (the
-        `shared-release` GitHub environment): run the stack's pipelines, read the data snapshot's version and the
-        evaluation reports, approve or reject the stack's packages. Held against the tool's calls in
-        `tests/infra/test_iam_release.py`."""
+        `shared-release` GitHub environment): run the stack's pipelines, pin the raw data version a run reads (copy
+        it to the run's prefix), read the evaluation reports, approve or reject the stack's packages. Held against
+        the tool's calls in `tests/infra/test_iam_release.py`."""
         a = self._args
         scope = a.naming.wildcard
         bucket = pulumi.Output.from_input(a.account_id).apply(
@@ -238,9 +238,21 @@ class CiRoles(pulumi.ComponentResource):
             allow("ReleaseListsPackages", ["sagemaker:ListModelPackages"], ["*"]),
             allow("ReleaseJudgesStackPackages", ["sagemaker:DescribeModelPackage", "sagemaker:UpdateModelPackage"],
                   [self._arns.model_package(scope)]),
-            allow("ReleaseReadsSnapshotsAndReports", ["s3:GetObject"],
-                  [bucket.apply(lambda b: self._arns.objects(b["data"], f"{bucket_layout.raw_data_prefix('*')}*")),
-                   bucket.apply(lambda b: self._arns.objects(b["artifacts"], "*"))]),
+            allow("ReleaseReadsReports", ["s3:GetObject"],
+                  [bucket.apply(lambda b: self._arns.objects(b["artifacts"], "*"))]),
+            # `start-training` pins the run's raw data (infra.release.snapshot): it lists the raw prefix's versions
+            # (ListObjectVersions: s3:ListBucketVersions, on that prefix only) and copies one version to the run's
+            # prefix. CopyObject needs s3:GetObject on the source and s3:PutObject on the copy (API_CopyObject.html,
+            # "Permissions"); naming a version (versionId) reads it as s3:GetObjectVersion. The copy sends
+            # TaggingDirective=REPLACE without tags, so no object-tagging action is needed or granted.
+            allow("ReleaseListsRawDataVersions", ["s3:ListBucketVersions"],
+                  [bucket.apply(lambda b: self._arns.bucket(b["data"]))],
+                  Condition={"StringLike": {"s3:prefix": [bucket_layout.raw_data_prefix("*")]}}),
+            allow("ReleaseReadsRawDataVersions", ["s3:GetObject", "s3:GetObjectVersion"],
+                  [bucket.apply(lambda b: self._arns.objects(b["data"], f"{bucket_layout.raw_data_prefix('*')}*"))]),
+            allow("ReleaseWritesRunInputs", ["s3:PutObject"],
+                  [bucket.apply(lambda b: self._arns.objects(
+                      b["data"], f"{bucket_layout.run_raw_data_prefix('*', '*')}*"))]),
             # `approve` publishes an approved version's data baseline for the monitors (infra.release.baselines).
             allow("ReleasePublishesBaselines", ["s3:PutObject"],
                   [bucket.apply(lambda b: self._arns.objects(b["artifacts"], "*/baselines/*"))]),
@@ -252,7 +264,8 @@ class CiRoles(pulumi.ComponentResource):
             # `log-experiment` logs finished candidates to the MLflow tracking server (infra.release.experiments).
             allow("ReleaseLogsExperiments", _MLFLOW_CLIENT_ACTIONS,
                   [self._arn("sagemaker", f"mlflow-tracking-server/{scope}")]),
-            # The reports are SSE-KMS with the stack key: S3 decrypts them (and encrypts baselines) as the caller.
+            # Reports, raw data and their copies are SSE-KMS with the stack key: S3 decrypts (reports, the copied
+            # version) and encrypts (baselines, the run's copy) with it as the caller.
             allow("ReleaseDecryptsReportsThroughS3", ["kms:Decrypt", "kms:GenerateDataKey"],
                   [self._arn("kms", "key/*")],
                   Condition={"StringEquals": {"aws:ResourceTag/pulumi-stack": a.naming.stack},

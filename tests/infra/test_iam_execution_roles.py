@@ -363,3 +363,22 @@ def test_schedule_role_may_start_its_own_pipeline_and_nothing_else(plans: dict[s
         assert granted_actions(documents) == {"sagemaker:startpipelineexecution"}
         other = facts.arn("sagemaker", f"pipeline/{naming.pipeline('fraud' if model == 'churn' else 'churn')}")
         assert not is_allowed(documents, "sagemaker:StartPipelineExecution", other)
+
+
+def test_the_pipeline_role_reads_a_pinned_run_s_copy_and_cannot_change_it(pipelines: list[Pipeline]) -> None:
+    """`start-training` passes `RawDataUri` = the run's copy under `<model>/runs/<run id>/raw/` (the definition's
+    default is the raw prefix, checked above): Preprocess must be able to list and read it, and the pipeline must
+    not be able to overwrite what its own lineage records."""
+    for model, documents, definition, facts, _ in pipelines:
+        data_bucket = definition.values["Parameters.RawDataUri"].removeprefix("s3://").split("/", 1)[0]
+        run_copy = f"s3://{data_bucket}/{model}/runs/0f8e2c1a-7b9d-4e3f-a2c4-5d6e7f8a9b0c/raw/"
+        definition.values["Parameters.RawDataUri"] = run_copy
+        try:
+            [preprocess] = [s for s in definition.steps if s["Name"] == "Preprocess"]
+            assert definition.slots(preprocess)["input"] == [run_copy]
+            assert check(documents, PIPELINE_JOB_NEEDS["Processing"], pipeline_targets(facts, definition, preprocess),
+                         facts.region) == []
+        finally:
+            definition.values["Parameters.RawDataUri"] = f"s3://{data_bucket}/{model}/raw/"
+        copy_arn = f"arn:aws:s3:::{run_copy.removeprefix('s3://')}raw.csv"
+        assert not is_allowed(documents, "s3:PutObject", copy_arn, {"aws:RequestedRegion": facts.region})

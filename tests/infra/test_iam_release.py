@@ -40,10 +40,17 @@ RELEASE_CALLS = {
     ("sts", "get_caller_identity"): None,  # needs no permission
     # approve publishes the approved version's baseline; drift and retrain-status read the monitor's results.
     ("s3", "copy_object"): "s3:PutObject",
+    # start-training lists the raw prefix's versions, then copies one (s3:GetObject + s3:GetObjectVersion on the
+    # source, s3:PutObject on the run's copy: the requests below).
+    ("s3", "list_object_versions"): "s3:ListBucketVersions",
     ("cloudwatch", "list_metrics"): "cloudwatch:ListMetrics",
     ("cloudwatch", "get_metric_statistics"): "cloudwatch:GetMetricStatistics",
     ("logs", "filter_log_events"): "logs:FilterLogEvents",
 }
+
+
+RUN_ID = "0f8e2c1a-7b9d-4e3f-a2c4-5d6e7f8a9b0c"
+"""Stands for the run id `start-training` makes (a UUID, also the start request's idempotency token)."""
 
 
 def test_the_table_covers_every_call_the_release_tool_makes() -> None:
@@ -75,7 +82,11 @@ def requests(plan: PlanResult) -> list[tuple[str, str, dict]]:
                 ("sagemaker:ListPipelineExecutionSteps", execution, region),
                 ("sagemaker:DescribeModelPackage", package, region),
                 ("sagemaker:UpdateModelPackage", package, region),
+                # start-training: list the raw prefix's versions, copy one version to the run's own prefix
+                ("s3:ListBucketVersions", f"arn:aws:s3:::{data}", {**region, "s3:prefix": f"{model}/raw/"}),
                 ("s3:GetObject", f"arn:aws:s3:::{data}/{model}/raw/raw.csv", region),
+                ("s3:GetObjectVersion", f"arn:aws:s3:::{data}/{model}/raw/raw.csv", region),
+                ("s3:PutObject", f"arn:aws:s3:::{data}/{model}/runs/{RUN_ID}/raw/raw.csv", region),
                 ("s3:GetObject", f"arn:aws:s3:::{artifacts}/{model}/evaluation/0a1b2c3d/evaluation.json", region),
                 ("kms:Decrypt", facts.self_arn(key), via_s3),
                 # approve: the baseline copy (read the source, write the version's prefix, encrypt it) ...
@@ -174,3 +185,29 @@ def test_the_shared_deploy_role_holds_none_of_the_release_tools_rights(plans: di
     allowed = [f"{action} on {arn}" for action, arn, context in requests(plan)
                if action != "sagemaker:DescribeModelPackage" and is_allowed(documents, action, arn, context)]
     assert allowed == []
+
+
+def test_pinning_reaches_only_the_raw_prefix_and_the_run_prefixes(plans: dict[str, PlanResult]) -> None:
+    """The release role may list and read versions of raw data and write run copies, and nothing else in the data
+    bucket: not another prefix's versions, not the raw file itself (a run never changes the data it pins), no
+    object tags (the copy replaces them with none)."""
+    plan = plans["shared"]
+    documents = release_documents(plan)
+    facts = StackFacts.of(plan)
+    data = f"arn:aws:s3:::{Naming(plan.project, plan.stack).bucket('data', facts.account)}"
+    region = {"aws:RequestedRegion": facts.region}
+    refused = [
+        ("s3:ListBucketVersions", data, {**region, "s3:prefix": "churn/"}),
+        ("s3:ListBucketVersions", data, {**region, "s3:prefix": "churn/runs/"}),
+        ("s3:ListBucketVersions", data, region),
+        ("s3:GetObjectVersion", f"{data}/churn/processed/x.csv", region),
+        ("s3:PutObject", f"{data}/churn/raw/raw.csv", region),
+        ("s3:PutObject", f"{data}/churn/runs/x/model.tar.gz", region),
+        ("s3:DeleteObject", f"{data}/churn/runs/{RUN_ID}/raw/raw.csv", region),
+        ("s3:GetObjectVersionTagging", f"{data}/churn/raw/raw.csv", region),
+        ("s3:PutObjectTagging", f"{data}/churn/runs/{RUN_ID}/raw/raw.csv", region),
+    ]
+    allowed = [f"{action} on {arn} {context}" for action, arn, context in refused
+               if is_allowed(documents, action, arn, context)]
+    assert allowed == []
+    assert not any("tagging" in action for action in granted_actions(documents))
