@@ -241,10 +241,11 @@ class CiRoles(pulumi.ComponentResource):
             allow("ReleaseReadsReports", ["s3:GetObject"],
                   [bucket.apply(lambda b: self._arns.objects(b["artifacts"], "*"))]),
             # `start-training` pins the run's raw data (infra.release.snapshot): it lists the raw prefix's versions
-            # (ListObjectVersions: s3:ListBucketVersions, on that prefix only) and copies one version to the run's
-            # prefix. CopyObject needs s3:GetObject on the source and s3:PutObject on the copy (API_CopyObject.html,
-            # "Permissions"); naming a version (versionId) reads it as s3:GetObjectVersion. The copy sends
-            # TaggingDirective=REPLACE without tags, so no object-tagging action is needed or granted.
+            # and copies one version to the run's prefix. Listing a versioned bucket is s3:ListBucketVersions, which
+            # "also supports the s3:prefix condition key"; reading a specific version is s3:GetObjectVersion (S3 User
+            # Guide, amazon-s3-policy-keys.html, bucket example 2 and object example 4). CopyObject needs s3:GetObject
+            # to read the source and s3:PutObject to write the copy (API_CopyObject.html, "Permissions"). The copy
+            # sends TaggingDirective=REPLACE without tags, so no object-tagging action is needed or granted.
             allow("ReleaseListsRawDataVersions", ["s3:ListBucketVersions"],
                   [bucket.apply(lambda b: self._arns.bucket(b["data"]))],
                   Condition={"StringLike": {"s3:prefix": [bucket_layout.raw_data_prefix("*")]}}),
