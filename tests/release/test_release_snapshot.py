@@ -196,3 +196,18 @@ def test_versions_are_read_across_pages(emulator, project, capsys, monkeypatch):
     assert code == 0 and doc["lineage"]["dataSnapshot"].endswith(f"?versionId={newest}") and len(calls) == 3
     code, doc, _ = _start(capsys, project, "--data-version", first)  # the oldest is on the last page
     assert code == 0 and _read(doc["lineage"]["rawDataUri"]) == V1
+
+
+def test_a_copy_not_under_the_kms_key_starts_no_run(emulator, project, capsys):
+    """A data bucket whose default encryption is not SSE-KMS (a hand-changed bucket): the run would read data
+    outside the shared key; the tool names it and starts nothing."""
+    seed.pipeline(PIPELINE)
+    s3 = seed.client("s3")
+    s3.create_bucket(Bucket=BUCKET)
+    s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    s3.put_object(Bucket=BUCKET, Key="churn/raw/raw.csv", Body=V1)
+    code, _, err = _start(capsys, project)
+    [line] = err.splitlines()
+    assert code == 2 and "s3:CopyObject to s3://mlops-shared-data-111111111111/churn/runs/" in line
+    assert "not aws:kms; the data bucket's default encryption must be the shared KMS key" in line
+    assert _runs() == []
