@@ -18,6 +18,10 @@ variable                           meaning                                      
 ``SM_MODEL_DIR``                   model directory                               /opt/ml/model
 ``MODEL_SERVER_GRACEFUL_TIMEOUT``  seconds a draining worker may finish requests 20             0-3600
 ``MODEL_SERVER_KEEPALIVE_TIMEOUT`` seconds an idle keep-alive connection is kept 75             1-3600
+``MODEL_SERVER_CAPTURE_DIR``       data capture directory (model_code.capture)   (off)
+``MODEL_SERVER_CAPTURE_PERCENT``   share of requests captured                    0 (off)        0-100
+``MODEL_SERVER_CAPTURE_ROTATE_SECONDS`` a capture file is closed at this age     60             1-3600
+``MODEL_SERVER_CAPTURE_ROTATE_MB`` ...or at this size (MiB)                      16             1-1024
 =================================  ============================================  =============  ================
 """
 
@@ -80,6 +84,8 @@ class ServeConfig:
     keepalive_seconds: float
     capture_dir: Path | None = None
     capture_percent: float = 0.0
+    capture_rotate_seconds: float = 60.0
+    capture_rotate_bytes: int = 16 * 1024 * 1024
 
 
 WORKERS_PER_CPU = 4
@@ -178,7 +184,11 @@ def _capture_settings(env: Mapping[str, str]) -> dict[str, object]:
     directory = env.get("MODEL_SERVER_CAPTURE_DIR", "").strip()
     if percent and not directory:
         raise UsageError("MODEL_SERVER_CAPTURE_PERCENT is set, so MODEL_SERVER_CAPTURE_DIR is required")
-    return {"capture_dir": Path(directory) if directory and percent else None, "capture_percent": percent}
+    rotate_seconds = _env_setting(env, Setting("MODEL_SERVER_CAPTURE_ROTATE_SECONDS", 1, MAX_SECONDS, unit="seconds"),
+                                  60.0)
+    rotate_mb = _env_setting(env, Setting("MODEL_SERVER_CAPTURE_ROTATE_MB", 1, 1024, integer=True, unit="(MiB)"), 16)
+    return {"capture_dir": Path(directory) if directory and percent else None, "capture_percent": percent,
+            "capture_rotate_seconds": rotate_seconds, "capture_rotate_bytes": int(rotate_mb) * 1024 * 1024}
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -203,7 +213,12 @@ def _worker_main(channel: socket.socket, app: object, cfg: ServeConfig) -> int:
     # Payload parsing has already rejected NaN and infinity, so skip scikit-learn's second check.
     sklearn.set_config(assume_finite=True)
     limits = httpserver.Limits(max_body_bytes=cfg.max_body_bytes, keepalive_timeout=cfg.keepalive_seconds)
-    asyncio.run(httpserver.serve_worker(channel, app, limits, cfg.grace_seconds))  # type: ignore[arg-type]
+    try:
+        asyncio.run(httpserver.serve_worker(channel, app, limits, cfg.grace_seconds))  # type: ignore[arg-type]
+    finally:
+        capture = getattr(app, "capture", None)
+        if capture is not None:
+            capture.close()  # the drained worker's last capture file goes to the shipper now, not at its next age
     return 0
 
 
@@ -426,7 +441,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         log(f"warning: {warning}")
     from model_code.capture import CaptureWriter
 
-    capture = CaptureWriter(cfg.capture_dir, cfg.capture_percent) if cfg.capture_dir is not None else None
+    capture = (CaptureWriter(cfg.capture_dir, cfg.capture_percent, rotate_bytes=cfg.capture_rotate_bytes,
+                             rotate_seconds=cfg.capture_rotate_seconds) if cfg.capture_dir is not None else None)
     app = InferenceApp(model, cfg.max_body_bytes, cfg.workers, capture)
     listener = bind(cfg.host, cfg.port)
     host, port = listener.getsockname()[:2]
