@@ -18,10 +18,6 @@ variable                           meaning                                      
 ``SM_MODEL_DIR``                   model directory                               /opt/ml/model
 ``MODEL_SERVER_GRACEFUL_TIMEOUT``  seconds a draining worker may finish requests 20             0-3600
 ``MODEL_SERVER_KEEPALIVE_TIMEOUT`` seconds an idle keep-alive connection is kept 75             1-3600
-``MODEL_SERVER_CAPTURE_DIR``       data capture directory (model_code.capture)   (off)
-``MODEL_SERVER_CAPTURE_PERCENT``   share of requests captured                    0 (off)        0-100
-``MODEL_SERVER_CAPTURE_ROTATE_SECONDS`` a capture file is closed at this age     60             1-3600
-``MODEL_SERVER_CAPTURE_ROTATE_MB`` ...or at this size (MiB)                      16             1-1024
 =================================  ============================================  =============  ================
 """
 
@@ -179,13 +175,13 @@ def config_from(args: argparse.Namespace, env: Mapping[str, str]) -> ServeConfig
 
 
 def _capture_settings(env: Mapping[str, str]) -> dict[str, object]:
-    """Data capture is on when both MODEL_SERVER_CAPTURE_DIR and a MODEL_SERVER_CAPTURE_PERCENT above 0 are set."""
+    """Capture is on with MODEL_SERVER_CAPTURE_DIR and MODEL_SERVER_CAPTURE_PERCENT > 0; a worker closes its file at
+    MODEL_SERVER_CAPTURE_ROTATE_SECONDS (1-3600, default 60) of age or MODEL_SERVER_CAPTURE_ROTATE_MB (1-1024, 16)."""
     percent = _env_setting(env, Setting("MODEL_SERVER_CAPTURE_PERCENT", 0, 100, unit="(%)"), 0.0)
     directory = env.get("MODEL_SERVER_CAPTURE_DIR", "").strip()
     if percent and not directory:
         raise UsageError("MODEL_SERVER_CAPTURE_PERCENT is set, so MODEL_SERVER_CAPTURE_DIR is required")
-    rotate_seconds = _env_setting(env, Setting("MODEL_SERVER_CAPTURE_ROTATE_SECONDS", 1, MAX_SECONDS, unit="seconds"),
-                                  60.0)
+    rotate_seconds = _env_setting(env, Setting("MODEL_SERVER_CAPTURE_ROTATE_SECONDS", 1, MAX_SECONDS), 60.0)
     rotate_mb = _env_setting(env, Setting("MODEL_SERVER_CAPTURE_ROTATE_MB", 1, 1024, integer=True, unit="(MiB)"), 16)
     return {"capture_dir": Path(directory) if directory and percent else None, "capture_percent": percent,
             "capture_rotate_seconds": rotate_seconds, "capture_rotate_bytes": int(rotate_mb) * 1024 * 1024}
@@ -215,10 +211,9 @@ def _worker_main(channel: socket.socket, app: object, cfg: ServeConfig) -> int:
     limits = httpserver.Limits(max_body_bytes=cfg.max_body_bytes, keepalive_timeout=cfg.keepalive_seconds)
     try:
         asyncio.run(httpserver.serve_worker(channel, app, limits, cfg.grace_seconds))  # type: ignore[arg-type]
-    finally:
-        capture = getattr(app, "capture", None)
-        if capture is not None:
-            capture.close()  # the drained worker's last capture file goes to the shipper now, not at its next age
+    finally:  # the drained worker's last capture file goes to the shipper now, not at its next age
+        if getattr(app, "capture", None) is not None:
+            app.capture.close()  # type: ignore[attr-defined]
     return 0
 
 
