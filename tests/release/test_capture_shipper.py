@@ -9,6 +9,7 @@ import fcntl
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -17,18 +18,18 @@ from pathlib import Path
 
 import boto3
 import pytest
-from conftest import ROOT, Emulator, aws_env, free_port
 
 from model_code import capture, capture_shipper
 from model_code.capture_shipper import Shipper, ShipperConfig
 
+ROOT = Path(__file__).resolve().parents[2]
 BUCKET, PREFIX = "mlops-shared-capture-111111111111", "dev/fraud/"
 HOUR_A = datetime(2026, 3, 10, 23, 59, 58, tzinfo=UTC)
 HOUR_B = datetime(2026, 3, 11, 0, 0, 1, tzinfo=UTC)
 
 
 @pytest.fixture
-def store(emulator: Emulator) -> tuple[object, str]:
+def store(emulator: object) -> tuple[object, str]:
     """The capture bucket and the shared key, in the emulator; returns (s3 client, key ARN)."""
     s3 = boto3.client("s3")
     s3.create_bucket(Bucket=BUCKET)
@@ -129,7 +130,10 @@ def test_files_rotate_by_size_and_by_age(tmp_path: Path) -> None:
 
 def test_an_s3_outage_keeps_the_disk_bounded_counts_drops_and_never_raises(tmp_path: Path, store, capsys) -> None:
     s3, key = store
-    dead = boto3.client("s3", endpoint_url=f"http://127.0.0.1:{free_port()}",
+    with socket.socket() as sock:  # a loopback port nothing listens on: S3 unreachable
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    dead = boto3.client("s3", endpoint_url=f"http://127.0.0.1:{port}",
                         config=boto3.session.Config(connect_timeout=0.2, retries={"max_attempts": 1}))
     now = [0.0]
     budget = 3000
@@ -157,12 +161,12 @@ def test_an_s3_outage_keeps_the_disk_bounded_counts_drops_and_never_raises(tmp_p
     assert shipped and not list((tmp_path / capture.READY_DIR).rglob("*.jsonl"))
 
 
-def test_sigterm_flushes_open_and_closed_files_then_exits_0(tmp_path: Path, store, emulator: Emulator) -> None:
+def test_sigterm_flushes_open_and_closed_files_then_exits_0(tmp_path: Path, store, emulator: object) -> None:
     s3, key = store
     writer = capture.CaptureWriter(tmp_path, 100)
     _capture(writer, HOUR_A)
     _capture(writer, HOUR_B)  # one file closed (hour A), one still open (hour B): both must reach S3
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("CAPTURE_")}, **aws_env(emulator.url),
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("CAPTURE_")},
            "PYTHONPATH": str(ROOT), "CAPTURE_DIR": str(tmp_path), "CAPTURE_S3_URI": f"s3://{BUCKET}/{PREFIX}",
            "CAPTURE_KMS_KEY_ARN": key, "CAPTURE_POLL_SECONDS": "60", "CAPTURE_SEAL_SECONDS": "3600",
            "CAPTURE_FLUSH_SECONDS": "10"}

@@ -22,7 +22,6 @@ from typing import Any
 import boto3
 import numpy as np
 import pytest
-from conftest import ROOT, Emulator, aws_env
 
 from infra.manifests.overlays import render
 from infra.plan.runner import plan_stack
@@ -31,6 +30,7 @@ from model_code import train as training
 from model_code.hyperparams import Hyperparameters
 from model_code.schema import FEATURES
 
+ROOT = Path(__file__).resolve().parents[2]
 SHIFT = {"debt_to_income": 2.5}
 REQUESTS, ROWS_PER_REQUEST = 30, 25
 
@@ -82,7 +82,7 @@ def _send(url: str, rows: np.ndarray) -> None:
 
 
 def test_the_monitor_judges_what_the_kubernetes_server_shipped_where_the_plan_reads(
-        emulator: Emulator, tmp_path: Path) -> None:
+        emulator: object, tmp_path: Path) -> None:
     # The plan's job definition and the rendered overlay, each from the program's own functions.
     definition = _job_definition("staging", "fraud")
     job_input = definition["dataQualityJobInput"]["batchTransformInput"]
@@ -112,7 +112,7 @@ def test_the_monitor_judges_what_the_kubernetes_server_shipped_where_the_plan_re
                   "MODEL_SERVER_CAPTURE_PERCENT": "100", "SAGEMAKER_MODEL_SERVER_WORKERS": "2",
                   "SM_MODEL_DIR": str(model_dir)}
     server_env.pop("SAGEMAKER_BIND_TO_PORT", None)
-    shipper_env = {**base, **_env(shipper_spec), **aws_env(emulator.url), "PYTHONPATH": str(ROOT),
+    shipper_env = {**base, **_env(shipper_spec), "PYTHONPATH": str(ROOT),
                    "CAPTURE_DIR": str(volume), "CAPTURE_KMS_KEY_ARN": key, "CAPTURE_POLL_SECONDS": "0.2"}
     server = _start([sys.executable, "-m", "model_code.serve", "--host", "127.0.0.1", "--port", "0"], server_env,
                     tmp_path / "server.log")
