@@ -13,12 +13,15 @@ import socket
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import boto3
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from infra.core import bucket_layout
 from model_code import capture, capture_shipper
 from model_code.capture_shipper import Shipper, ShipperConfig
 
@@ -201,3 +204,25 @@ def test_bad_settings_are_one_line_and_exit_2(tmp_path: Path, change: dict[str, 
     result = subprocess.run([sys.executable, "-m", "model_code.capture_shipper"], cwd=ROOT, capture_output=True,
                             text=True, env={**os.environ, "PYTHONPATH": str(ROOT), **env}, timeout=60)
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1 and named in result.stderr
+
+
+ZONES = [UTC, timezone(timedelta(hours=-5)), timezone(timedelta(hours=9, minutes=30))]
+
+
+@settings(max_examples=60, deadline=None)
+@given(moment=st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2099, 12, 31),
+                           timezones=st.sampled_from(ZONES)),
+       environment=st.sampled_from(["dev", "staging", "prod"]), model=st.sampled_from(["fraud", "churn"]))
+def test_the_shippers_keys_are_the_layouts_for_every_hour(tmp_path_factory: pytest.TempPathFactory, moment: datetime,
+                                                          environment: str, model: str) -> None:
+    """model_code cannot import infra: the key the shipper builds must equal `bucket_layout.capture_key` anyway,
+    for any hour in any zone (midnight, month and year ends, DST-free offsets on both sides of UTC)."""
+    directory = tmp_path_factory.mktemp("layout")
+    writer = capture.CaptureWriter(directory, 100)
+    _capture(writer, moment, 1)
+    writer.close()
+    [file] = (directory / capture.READY_DIR).rglob("*.jsonl")
+    prefix = bucket_layout.capture_prefix(environment, model)
+    shipper = Shipper(ShipperConfig(directory=directory, bucket=BUCKET, prefix=prefix, kms_key_arn="arn:aws:kms:k",
+                                    max_bytes=1 << 20, seal_seconds=1, poll_seconds=1, flush_seconds=0), s3=None)
+    assert shipper.key_of(file) == bucket_layout.capture_key(environment, model, moment, file.name)
