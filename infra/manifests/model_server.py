@@ -103,6 +103,22 @@ def _named(items: Any, name: str) -> dict[str, Any]:
     return next((i for i in items or [] if isinstance(i, dict) and i.get("name") == name), {})
 
 
+def _shutdown_seconds(server: dict[str, Any], shipper: dict[str, Any]) -> float:
+    """What a capturing pod's shutdown takes, read from the rendered containers: the server's preStop sleep, its
+    drain (MODEL_SERVER_GRACEFUL_TIMEOUT, default 20 s, plus the master's 5 s), then the shipper's whole flush."""
+    def number(container: dict[str, Any], name: str, default: float) -> float:
+        value = next((e.get("value") for e in container.get("env") or [] if e.get("name") == name), None)
+        try:
+            return float(value) if value is not None else default
+        except (TypeError, ValueError):
+            return default
+
+    pre_stop = _dig(server, "lifecycle", "preStop", "sleep", "seconds")
+    pre_stop = pre_stop if isinstance(pre_stop, int | float) else 0
+    return (pre_stop + number(server, "MODEL_SERVER_GRACEFUL_TIMEOUT", 20) + 5
+            + number(shipper, "CAPTURE_FLUSH_SECONDS", 15))
+
+
 def _capture_problems(where: str, rollout: dict[str, Any], deploy: KubernetesDeploy,
                       capture: CaptureFacts | None) -> list[str]:
     """The rendered pod against the capture the stack config asks for: the volume, the server's settings, the
@@ -129,9 +145,11 @@ def _capture_problems(where: str, rollout: dict[str, Any], deploy: KubernetesDep
     if _dig(volume, "emptyDir", "sizeLimit") != f"{capture_sidecar.VOLUME_SIZE_LIMIT_MIB}Mi":
         problems.append(f"{where}: the capture volume must be an emptyDir with sizeLimit "
                         f"{capture_sidecar.VOLUME_SIZE_LIMIT_MIB}Mi")
-    if pod.get("terminationGracePeriodSeconds") != capture_sidecar.TERMINATION_GRACE_SECONDS:
-        problems.append(f"{where}: terminationGracePeriodSeconds must be {capture_sidecar.TERMINATION_GRACE_SECONDS} "
-                        "so the shipper flushes after the server drained")
+    needed = _shutdown_seconds(server, shipper)
+    if not isinstance(pod.get("terminationGracePeriodSeconds"), int) or pod["terminationGracePeriodSeconds"] <= needed:
+        problems.append(f"{where}: terminationGracePeriodSeconds ({pod.get('terminationGracePeriodSeconds')}) must "
+                        f"exceed the server's preStop and drain plus the shipper's flush ({needed:g} s), or the "
+                        "kubelet kills the shipper before the last capture is shipped")
     match = KMS_KEY_ARN.match(capture.kms_key_arn)
     if match is None or (match["partition"], match["region"], match["account"]) != (
             partition_of(capture.shared_region), capture.shared_region, capture.shared_account_id):

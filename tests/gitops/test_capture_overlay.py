@@ -143,6 +143,11 @@ def _short_grace(ops):
     _op(ops, "/terminationGracePeriodSeconds")["value"] = 30
 
 
+def _long_pre_stop(ops):  # the server's preStop grows (a base change): the flush no longer fits in 60 s
+    ops.append({"op": "replace", "path": "/spec/template/spec/containers/0/lifecycle/preStop/sleep/seconds",
+                "value": 40})
+
+
 def _no_flush(ops):
     for e in _op(ops, "/initContainers/-")["value"]["env"]:
         if e["name"] == "CAPTURE_FLUSH_SECONDS":
@@ -158,6 +163,7 @@ HOSTILE = {
     "a volume without sizeLimit": (_unbounded_volume, "sizeLimit"),
     "a grace period the flush does not fit in": (_short_grace, "terminationGracePeriodSeconds"),
     "no flush on SIGTERM": (_no_flush, "capture-shipper"),
+    "a preStop the grace period no longer covers": (_long_pre_stop, "terminationGracePeriodSeconds"),
 }
 
 
