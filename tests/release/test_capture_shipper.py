@@ -226,3 +226,76 @@ def test_the_shippers_keys_are_the_layouts_for_every_hour(tmp_path_factory: pyte
     shipper = Shipper(ShipperConfig(directory=directory, bucket=BUCKET, prefix=prefix, kms_key_arn="arn:aws:kms:k",
                                     max_bytes=1 << 20, seal_seconds=1, poll_seconds=1, flush_seconds=0), s3=None)
     assert shipper.key_of(file) == bucket_layout.capture_key(environment, model, moment, file.name)
+
+
+class _DownS3:
+    """An S3 that refuses every PutObject, recording when it was asked."""
+
+    def __init__(self, clock: list[float]) -> None:
+        self.clock, self.calls = clock, []
+
+    def put_object(self, **kwargs: object) -> None:
+        self.calls.append(self.clock[0])
+        raise ConnectionError("endpoint unreachable")
+
+
+def test_retries_back_off_exponentially_up_to_a_minute_and_never_sooner(tmp_path: Path) -> None:
+    now = [0.0]
+    s3 = _DownS3(now)
+    shipper = Shipper(_config(tmp_path, "arn:aws:kms:us-east-1:111111111111:key/k", poll_seconds=1.0), s3,
+                      clock=lambda: now[0], jitter=lambda: 1.0)
+    writer = capture.CaptureWriter(tmp_path, 100)
+    _capture(writer, HOUR_A, 1)
+    writer.close()
+    while now[0] < 400:
+        shipper.run_once()
+        now[0] += 0.25
+    gaps = [round(b - a) for a, b in zip(s3.calls, s3.calls[1:], strict=False)]
+    assert gaps[:7] == [1, 2, 4, 8, 16, 32, 60] and set(gaps[7:]) == {60}
+    assert len(list((tmp_path / capture.READY_DIR).rglob("*.jsonl"))) == 1  # kept for when S3 is back
+
+
+def test_a_refusing_bucket_keeps_the_file_and_the_shipper_running(tmp_path: Path, store) -> None:
+    s3, key = store
+    writer = capture.CaptureWriter(tmp_path, 100)
+    _capture(writer, HOUR_A, 1)
+    writer.close()
+    cfg = _config(tmp_path, key)
+    shipper = Shipper(ShipperConfig(**{**cfg.__dict__, "bucket": "no-such-bucket"}), s3)
+    shipper.run_once()
+    assert shipper.counters.failed_uploads == 1 and len(list(tmp_path.rglob("*.jsonl"))) == 1
+
+
+def _busy_worker(directory: str, records: int) -> None:
+    writer = capture.CaptureWriter(directory, 100, rotate_bytes=2000)
+    for i in range(records):
+        assert writer.capture(f"{i},1,2,3,4,5,6,7".encode(), "text/csv", b"0.5", "text/csv", HOUR_A)
+    writer.close()
+    os._exit(0)
+
+
+def test_workers_and_an_eager_shipper_racing_lose_and_tear_no_record(tmp_path: Path, store) -> None:
+    """Three forked workers write while the shipper closes every open file it can lock, as often as it can: every
+    object in S3 is whole lines only, and every record arrives exactly once."""
+    s3, key = store
+    shipper = Shipper(_config(tmp_path, key), s3)
+    pids = []
+    for _ in range(3):
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child exits in _busy_worker
+            _busy_worker(str(tmp_path), 300)
+        pids.append(pid)
+    running = set(pids)
+    while running:
+        shipper.seal_idle(force=True)
+        shipper.upload_ready()
+        for pid in list(running):
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                assert os.waitstatus_to_exitcode(status) == 0
+                running.discard(pid)
+    assert shipper.flush() is True
+    lines = [line for key_ in _objects(s3)
+             for line in s3.get_object(Bucket=BUCKET, Key=key_)["Body"].read().decode().split("\n") if line]
+    ids = [json.loads(line)["eventMetadata"]["eventId"] for line in lines]
+    assert len(ids) == len(set(ids)) == 900
