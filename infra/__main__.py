@@ -32,7 +32,13 @@ from infra.components.cluster_capacity import ClusterCapacity, ClusterCapacityAr
 from infra.components.environment_key import EnvironmentKey, EnvironmentKeyArgs  # noqa: E402
 from infra.components.experiment_tracking import ExperimentTracking, ExperimentTrackingArgs  # noqa: E402
 from infra.components.github_oidc import GitHubOidcProvider  # noqa: E402
-from infra.components.gitops_apps import GitOpsApps, GitOpsAppsArgs, ModelAccess, repo_url  # noqa: E402
+from infra.components.gitops_apps import (  # noqa: E402
+    CaptureAccess,
+    GitOpsApps,
+    GitOpsAppsArgs,
+    ModelAccess,
+    repo_url,
+)
 from infra.components.model_monitor import ModelMonitor, ModelMonitorArgs  # noqa: E402
 from infra.components.model_registry import ModelRegistry, ModelRegistryArgs  # noqa: E402
 from infra.components.promotion_trigger import (  # noqa: E402
@@ -48,6 +54,7 @@ from infra.components.sagemaker_endpoint import (  # noqa: E402
 )
 from infra.components.training_pipeline import TrainingPipeline, TrainingPipelineArgs  # noqa: E402
 from infra.config import ConfigError, KubernetesDeploy, StackConfig, parse_stack_config  # noqa: E402
+from infra.core import bucket_layout  # noqa: E402
 from infra.core.ack_controller import NAMESPACE as ACK_NAMESPACE  # noqa: E402
 from infra.core.arns import Arns  # noqa: E402
 from infra.core.naming import Naming, stack_tags  # noqa: E402
@@ -309,9 +316,14 @@ def pull_path(config: StackConfig, naming: Naming, provider: aws.Provider, share
                                 workload_dependencies=cluster.workload_dependencies),
     )
     models = {
-        model: ModelAccess(package_group_arn=shared.model(model).package_group_arn,
-                           artifacts_bucket=shared.output("artifacts_bucket"), kms_key_arn=shared.output("kms_key_arn"))
-        for model in config.kubernetes_models()
+        model: ModelAccess(
+            package_group_arn=shared.model(model).package_group_arn,
+            artifacts_bucket=shared.output("artifacts_bucket"), kms_key_arn=shared.output("kms_key_arn"),
+            capture=CaptureAccess(bucket=shared.output("capture_bucket"), region=shared.output("region"),
+                                  prefix=bucket_layout.capture_prefix(config.environment, model))
+            if deploy.data_capture_percent else None,
+        )
+        for model, deploy in config.kubernetes_models().items()
     }
     pulled = sorted(config.pulled_sagemaker_models())
     apps = GitOpsApps(

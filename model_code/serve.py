@@ -80,6 +80,8 @@ class ServeConfig:
     keepalive_seconds: float
     capture_dir: Path | None = None
     capture_percent: float = 0.0
+    capture_rotate_seconds: float = 60.0
+    capture_rotate_bytes: int = 16 * 1024 * 1024
 
 
 WORKERS_PER_CPU = 4
@@ -173,12 +175,16 @@ def config_from(args: argparse.Namespace, env: Mapping[str, str]) -> ServeConfig
 
 
 def _capture_settings(env: Mapping[str, str]) -> dict[str, object]:
-    """Data capture is on when both MODEL_SERVER_CAPTURE_DIR and a MODEL_SERVER_CAPTURE_PERCENT above 0 are set."""
+    """Capture is on with MODEL_SERVER_CAPTURE_DIR and MODEL_SERVER_CAPTURE_PERCENT > 0; a worker closes its file at
+    MODEL_SERVER_CAPTURE_ROTATE_SECONDS (1-3600, default 60) of age or MODEL_SERVER_CAPTURE_ROTATE_MB (1-1024, 16)."""
     percent = _env_setting(env, Setting("MODEL_SERVER_CAPTURE_PERCENT", 0, 100, unit="(%)"), 0.0)
     directory = env.get("MODEL_SERVER_CAPTURE_DIR", "").strip()
     if percent and not directory:
         raise UsageError("MODEL_SERVER_CAPTURE_PERCENT is set, so MODEL_SERVER_CAPTURE_DIR is required")
-    return {"capture_dir": Path(directory) if directory and percent else None, "capture_percent": percent}
+    rotate_seconds = _env_setting(env, Setting("MODEL_SERVER_CAPTURE_ROTATE_SECONDS", 1, MAX_SECONDS), 60.0)
+    rotate_mb = _env_setting(env, Setting("MODEL_SERVER_CAPTURE_ROTATE_MB", 1, 1024, integer=True, unit="(MiB)"), 16)
+    return {"capture_dir": Path(directory) if directory and percent else None, "capture_percent": percent,
+            "capture_rotate_seconds": rotate_seconds, "capture_rotate_bytes": int(rotate_mb) * 1024 * 1024}
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -203,7 +209,11 @@ def _worker_main(channel: socket.socket, app: object, cfg: ServeConfig) -> int:
     # Payload parsing has already rejected NaN and infinity, so skip scikit-learn's second check.
     sklearn.set_config(assume_finite=True)
     limits = httpserver.Limits(max_body_bytes=cfg.max_body_bytes, keepalive_timeout=cfg.keepalive_seconds)
-    asyncio.run(httpserver.serve_worker(channel, app, limits, cfg.grace_seconds))  # type: ignore[arg-type]
+    try:
+        asyncio.run(httpserver.serve_worker(channel, app, limits, cfg.grace_seconds))  # type: ignore[arg-type]
+    finally:  # the drained worker's last capture file goes to the shipper now, not at its next age
+        if getattr(app, "capture", None) is not None:
+            app.capture.close()  # type: ignore[attr-defined]
     return 0
 
 
@@ -426,7 +436,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         log(f"warning: {warning}")
     from model_code.capture import CaptureWriter
 
-    capture = CaptureWriter(cfg.capture_dir, cfg.capture_percent) if cfg.capture_dir is not None else None
+    capture = (CaptureWriter(cfg.capture_dir, cfg.capture_percent, rotate_bytes=cfg.capture_rotate_bytes,
+                             rotate_seconds=cfg.capture_rotate_seconds) if cfg.capture_dir is not None else None)
     app = InferenceApp(model, cfg.max_body_bytes, cfg.workers, capture)
     listener = bind(cfg.host, cfg.port)
     host, port = listener.getsockname()[:2]

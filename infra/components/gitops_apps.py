@@ -122,12 +122,24 @@ def application_set_spec(naming: Naming, environment: str, repository: str, sett
 
 
 @dataclass(frozen=True)
+class CaptureAccess:
+    """Where a model server's capture shipper writes: its own prefix of the shared capture bucket (in the shared
+    stack's region, encrypted with the shared key)."""
+
+    bucket: pulumi.Input[str]
+    prefix: str
+    region: pulumi.Input[str]
+
+
+@dataclass(frozen=True)
 class ModelAccess:
-    """What a model server may read: its package group's packages and its artifacts (shared stack)."""
+    """What a model server may read: its package group's packages and its artifacts (shared stack); and, when it
+    captures requests, where it may write them."""
 
     package_group_arn: pulumi.Input[str]
     artifacts_bucket: pulumi.Input[str]
     kms_key_arn: pulumi.Input[str]
+    capture: CaptureAccess | None = None
 
 
 @dataclass(frozen=True)
@@ -214,16 +226,34 @@ class GitOpsApps(pulumi.ComponentResource):
             tags=model_tags(model),
             opts=pulumi.ResourceOptions(parent=self),
         )
-        packages = pulumi.Output.from_input(access.package_group_arn).apply(packages_of_group)
-        artifacts = Arns(a.partition, "", "").objects(access.artifacts_bucket, f"{bucket_layout.model_prefix(model)}*")
         aws.iam.RolePolicy(
             f"{name}-{model}",
             role=role.id,
-            policy=policy_document([
-                allow("DescribeApprovedPackages", ["sagemaker:DescribeModelPackage"], [packages]),
-                allow("ReadModelArtifacts", ["s3:GetObject"], [artifacts]),
-                allow("DecryptModelArtifacts", ["kms:Decrypt", "kms:DescribeKey"], [access.kms_key_arn]),
-            ]),
+            policy=policy_document(self._permissions(model, access)),
             opts=pulumi.ResourceOptions(parent=self),
         )
         return role
+
+    def _permissions(self, model: str, access: ModelAccess) -> list[dict]:
+        """Read the approved package and its artifact; with capture on, also write captured requests under this
+        model's own capture prefix, SSE-KMS with the shared key, which S3 alone may use for it
+        (`kms:ViaService`, as the shared key's policy grants environment accounts). SSE-KMS PutObject needs
+        kms:GenerateDataKey only (https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingKMSEncryption.html,
+        "Permissions"; kms:Decrypt is for multipart uploads, which the shipper never makes)."""
+        arns = Arns(self._args.partition, "", "")
+        packages = pulumi.Output.from_input(access.package_group_arn).apply(packages_of_group)
+        statements = [
+            allow("DescribeApprovedPackages", ["sagemaker:DescribeModelPackage"], [packages]),
+            allow("ReadModelArtifacts", ["s3:GetObject"],
+                  [arns.objects(access.artifacts_bucket, f"{bucket_layout.model_prefix(model)}*")]),
+            allow("DecryptModelArtifacts", ["kms:Decrypt", "kms:DescribeKey"], [access.kms_key_arn]),
+        ]
+        if access.capture is not None:
+            c = access.capture
+            statements += [
+                allow("WriteCapturedRequests", ["s3:PutObject"], [arns.objects(c.bucket, f"{c.prefix}*")]),
+                allow("EncryptCapturedRequests", ["kms:GenerateDataKey"], [access.kms_key_arn],
+                      Condition={"StringEquals": {
+                          "kms:ViaService": pulumi.Output.concat("s3.", c.region, ".amazonaws.com")}}),
+            ]
+        return statements

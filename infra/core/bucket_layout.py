@@ -8,6 +8,8 @@ data capture (push or pull) writes under its capture prefix. Bucket names are `N
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 RAW_DATA_FILE = "raw.csv"
 """The file the preprocessing step reads from a model's raw data prefix."""
 
@@ -38,8 +40,23 @@ def run_raw_data_prefix(model: str, run_id: str) -> str:
 
 
 def capture_prefix(environment: str, model: str) -> str:
-    """One endpoint's captured traffic in the shared capture bucket."""
+    """One endpoint's (or Kubernetes model server's) captured traffic in the shared capture bucket: what the
+    model's monitoring job reads, and all its capture writer may write."""
     return f"{environment}/{model}/"
+
+
+CAPTURE_HOUR_FORMAT = "%Y/%m/%d/%H"
+"""Under a capture prefix, files lie by the UTC hour of their requests, `<yyyy>/<mm>/<dd>/<hh>/<file>.jsonl`, as
+SageMaker's data capture lays them out under its destination
+(https://docs.aws.amazon.com/sagemaker/latest/dg/model-monitor-data-capture-endpoint.html, "View captured data":
+`s3://{destination-bucket-prefix}/{endpoint-name}/{variant-name}/yyyy/mm/dd/hh/filename.jsonl`). An endpoint adds
+its endpoint and variant names before the hour; a Kubernetes model server's shipper (model_code.capture_shipper,
+which cannot import this module) writes the hour right under the prefix; tests hold the two to this function."""
+
+
+def capture_key(environment: str, model: str, hour: datetime, file_name: str) -> str:
+    """The key of one capture file a Kubernetes model server ships (`hour` in UTC)."""
+    return f"{capture_prefix(environment, model)}{hour.astimezone(UTC).strftime(CAPTURE_HOUR_FORMAT)}/{file_name}"
 
 
 def s3_uri(bucket: str, key: str = "") -> str:

@@ -35,7 +35,8 @@ def write_patches(overlay: Overlay) -> list[Path]:
         except pull_overlays.OverlayError as exc:
             raise ManifestError(f"{overlay.environment}/{overlay.model}: {exc}") from None
     elif deploy is not None:
-        files = model_server.patch_files(overlay.environment, overlay.model, deploy)
+        files = model_server.patch_files(overlay.environment, overlay.model, deploy,
+                                         model_server.capture_facts(config, overlay.model, overlay.path))
     else:
         raise ManifestError(f"{overlay.environment}/{overlay.model}: the stack config does not serve this model "
                             "with target kubernetes or with target sagemaker and delivery pull")
@@ -81,7 +82,11 @@ def check(overlay: Overlay) -> tuple[list[Violation], list[str]]:
             arns = Arns.for_region(config.region, config.account_id) if config.account_id else None
         except ValueError as exc:
             return violations, [f"{overlay.environment}/{overlay.model}: {exc}"]
-        problems += model_server.disagreements(overlay, manifests, deploy, naming, arns, config.region)
+        try:
+            capture = model_server.capture_facts(config, overlay.model, overlay.path)
+        except (ManifestError, ProjectError, ConfigError) as exc:
+            return violations, [f"{overlay.environment}/{overlay.model}: {exc}"]
+        problems += model_server.disagreements(overlay, manifests, deploy, naming, arns, config.region, capture)
     return violations, problems
 
 

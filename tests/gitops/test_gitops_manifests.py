@@ -109,7 +109,8 @@ def test_the_release_configmap_reaches_every_reader_under_its_hashed_name(overla
     assert config_map["metadata"]["name"].startswith("model-release-")
     text = json.dumps([m for m in rendered if m["kind"] in ("Rollout", "AnalysisTemplate")])
     assert text.count('"configMapRef": {"name": "model-release"}') == 0
-    assert text.count(config_map["metadata"]["name"]) == 3  # fetch-model, model-server, the smoke Job
+    readers = 3 + ("CAPTURE_KMS_KEY_ARN" in config_map["data"])  # fetch-model, model-server, smoke Job, shipper
+    assert text.count(config_map["metadata"]["name"]) == readers
 
 
 # -- promotion -----------------------------------------------------------------------------------------------------
@@ -252,15 +253,17 @@ def test_a_stack_config_change_the_overlay_does_not_follow_is_reported() -> None
     deploy = KubernetesDeploy(target="kubernetes", approved_version=1, replicas=10, max_replicas=20,
                               rollout=Rollout(strategy="canary", step_percent=20, wait_seconds=600),
                               resources={"cpuRequest": "500m", "memoryRequest": "1Gi", "cpuLimit": "2",
-                                         "memoryLimit": "2Gi"})
+                                         "memoryLimit": "2Gi"}, data_capture_percent=20)
+    capture = manifests_model_server.capture_facts(parse_stack_config(load_stack(PROJECT_ROOT, "prod").config),
+                                                   "fraud", overlay.path)
     problems = manifests_model_server.disagreements(overlay, rendered, deploy, Naming("mlops", "prod"),
-                                                    Arns("aws", "us-east-1", "444444444444"))
+                                                    Arns("aws", "us-east-1", "444444444444"), capture=capture)
     assert problems == ["prod/fraud: Rollout 'model-server' steps differ from those of the stack's rollout config "
                         "(canary, step 20, wait 600s)"]
     wrong_account = manifests_model_server.disagreements(
         overlay, rendered, deploy.model_copy(update={"rollout": Rollout(strategy="canary", step_percent=10,
                                                                         wait_seconds=600)}),
-        Naming("mlops", "prod"), Arns("aws", "us-east-1", "999999999999"))
+        Naming("mlops", "prod"), Arns("aws", "us-east-1", "999999999999"), capture=capture)
     assert len(wrong_account) == 1 and "IRSA role" in wrong_account[0]
 
 
@@ -319,8 +322,9 @@ def test_checkov_passes_the_rendered_overlays_with_only_explained_skips(tmp_path
 @pytest.mark.parametrize("overlay", OVERLAYS, ids=IDS)
 def test_committed_patches_are_the_ones_generated_from_the_stack_config(overlay: manifests_overlays.Overlay) -> None:
     config = parse_stack_config(load_stack(PROJECT_ROOT, overlay.environment).config)
-    expected = manifests_model_server.patch_files(overlay.environment, overlay.model,
-                                                  config.kubernetes_models()[overlay.model])
+    expected = manifests_model_server.patch_files(
+        overlay.environment, overlay.model, config.kubernetes_models()[overlay.model],
+        manifests_model_server.capture_facts(config, overlay.model, overlay.path))
     assert {name: (overlay.path / name).read_text() for name in expected} == expected
 
 

@@ -573,3 +573,25 @@ MLFLOW_SERVER_NEEDS = TypeNeeds(
     ),
 )
 """What the managed MLflow tracking server does as its role."""
+
+MODEL_SERVER_NEEDS = TypeNeeds(
+    "gitops/base/model-server/rollout.yaml: the fetch-model init container runs `aws sagemaker "
+    "describe-model-package` and `aws s3 cp` of the package's artifact (SSE-KMS with the shared key)",
+    (
+        Need(("sagemaker:DescribeModelPackage",), "package"),
+        Need(("s3:GetObject",), "artifact-object"),
+        Need(("kms:Decrypt", "kms:DescribeKey"), "shared-key"),
+    ),
+)
+"""What a Kubernetes model server's pod does as its IRSA role to load the approved package."""
+
+MODEL_SERVER_CAPTURE_NEEDS = TypeNeeds(
+    "model_code/capture_shipper.py (one PutObject per closed capture file, SSE-KMS under the shared key, never a "
+    "multipart upload) and https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingKMSEncryption.html "
+    "(\"Permissions\": PutObject with SSE-KMS needs kms:GenerateDataKey; S3 asks KMS, so kms:ViaService is S3)",
+    (
+        Need(("s3:PutObject",), "capture-object"),
+        Need(("kms:GenerateDataKey",), "shared-key-via-s3"),
+    ),
+)
+"""What the capture shipper sidecar adds to the model server's IRSA role (only when the model captures)."""

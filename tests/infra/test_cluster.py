@@ -144,7 +144,9 @@ def test_irsa_role_trusts_only_the_model_servers_service_account_through_the_clu
         f"{host}:sub": "system:serviceaccount:mlops-staging-fraud:model-server", f"{host}:aud": "sts.amazonaws.com"}
     actions = {a for s in policy_of(one(plan, "aws:iam/rolePolicy:RolePolicy", "gitops-fraud"))["Statement"]
                for a in s["Action"]}
-    assert actions == {"sagemaker:DescribeModelPackage", "s3:GetObject", "kms:Decrypt", "kms:DescribeKey"}
+    # and, as staging's fraud captures, write its capture (tests/infra/test_iam_model_server_capture.py)
+    assert actions == {"sagemaker:DescribeModelPackage", "s3:GetObject", "kms:Decrypt", "kms:DescribeKey",
+                       "s3:PutObject", "kms:GenerateDataKey"}
 
 
 def test_an_existing_cluster_comes_from_a_secret_kubeconfig_and_nothing_eks_is_created(

@@ -19,16 +19,22 @@ def _types(plan: PlanResult, type_: str) -> list[dict]:
 @pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
 def test_every_environment_plans_a_schedule_job_definition_drift_alarm_and_forward_rule(
         plans: dict[str, PlanResult], stack: str) -> None:
+    """churn on SageMaker (its endpoint's capture) and fraud on Kubernetes (its shipped capture files) alike."""
     plan, naming = plans[stack], Naming("mlops", stack)
-    [schedule] = _types(plan, "aws:sagemaker/monitoringSchedule:MonitoringSchedule")
-    [definition] = _types(plan, "aws:sagemaker/dataQualityJobDefinition:DataQualityJobDefinition")
-    assert schedule["name"] == definition["name"] == naming.monitoring_schedule("churn")
+    schedules = {s["name"]: s for s in _types(plan, "aws:sagemaker/monitoringSchedule:MonitoringSchedule")}
+    definition_type = "aws:sagemaker/dataQualityJobDefinition:DataQualityJobDefinition"
+    definitions = {d["name"]: d for d in _types(plan, definition_type)}
+    assert set(schedules) == set(definitions) == {naming.monitoring_schedule(m) for m in ("churn", "fraud")}
     # dev's churn is SageMaker by pull: the endpoint Argo CD makes has the name the monitor watches.
-    assert definition["dataQualityJobInput"]["endpointInput"]["endpointName"] == naming.endpoint("churn")
+    churn = definitions[naming.monitoring_schedule("churn")]["dataQualityJobInput"]
+    assert churn["endpointInput"]["endpointName"] == naming.endpoint("churn")
+    fraud = definitions[naming.monitoring_schedule("fraud")]["dataQualityJobInput"]
+    assert fraud["batchTransformInput"]["dataCapturedDestinationS3Uri"].endswith(f"/{stack}/fraud/")
     alarms = {a["name"]: a for a in _types(plan, "aws:cloudwatch/metricAlarm:MetricAlarm")}
-    assert alarms[naming.drift_alarm("churn")]["metricName"] == "max_feature_psi"
     rules = [r["name"] for r in _types(plan, "aws:cloudwatch/eventRule:EventRule")]
-    assert naming.drift_forward_rule("churn") in rules
+    for model in ("churn", "fraud"):
+        assert alarms[naming.drift_alarm(model)]["metricName"] == "max_feature_psi"
+        assert naming.drift_forward_rule(model) in rules
 
 
 def test_the_shared_stack_plans_the_guards_and_the_tracking_server(plans: dict[str, PlanResult]) -> None:

@@ -125,8 +125,9 @@ def test_capture_files_follow_sagemakers_hourly_layout_and_sampling(tmp_path: Pa
     writer = capture.CaptureWriter(tmp_path, 10, rng=lambda: next(draws))
     moment = datetime(2026, 3, 10, 23, 59, tzinfo=UTC)
     assert [writer.capture(b"1,2", "text/csv", b"0", "text/csv", moment) for _ in range(3)] == [True, False, True]
+    writer.close()
     [file] = capture.capture_files(tmp_path)
-    assert file.relative_to(tmp_path).parts[:4] == ("2026", "03", "10", "23")
+    assert file.relative_to(tmp_path).parts[:5] == (capture.READY_DIR, "2026", "03", "10", "23")
     assert len(file.read_text().splitlines()) == 2
 
 
