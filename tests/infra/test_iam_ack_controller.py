@@ -50,11 +50,15 @@ class Targets:
     def of(self, need: Need, obj: dict) -> list[str]:
         kind, spec = obj["kind"], obj["spec"]
         if need.on == "self":
-            name = {"Model": "modelName", "EndpointConfig": "endpointConfigName", "Endpoint": "endpointName"}[kind]
-            resource = {"Model": "model", "EndpointConfig": "endpoint-config", "Endpoint": "endpoint"}[kind]
+            name = {"Model": "modelName", "EndpointConfig": "endpointConfigName", "Endpoint": "endpointName",
+                    "DataQualityJobDefinition": "jobDefinitionName",
+                    "MonitoringSchedule": "monitoringScheduleName"}[kind]
+            resource = {"Model": "model", "EndpointConfig": "endpoint-config", "Endpoint": "endpoint",
+                        "DataQualityJobDefinition": "data-quality-job-definition",
+                        "MonitoringSchedule": "monitoring-schedule"}[kind]
             return [self.arn("sagemaker", f"{resource}/{spec[name]}")]
         if need.on == "role":
-            return [spec["executionRoleARN"]]
+            return [spec.get("executionRoleARN") or spec["roleARN"]]
         if need.on == "package":
             return [c["modelPackageName"] for c in [spec.get("primaryContainer"), *spec.get("containers", [])]
                     if c and c.get("modelPackageName")]
