@@ -87,7 +87,8 @@ def _tags(naming: Naming, model: str, facts: PullFacts, extra: dict[str, str] | 
 
 
 def expected_objects(naming: Naming, model: str, deploy: SageMakerDeploy, facts: PullFacts) -> dict[str, dict]:
-    """kind -> {"name": ..., "spec": ...} of the ACK objects (three, five with monitoring), with VERSION where the version goes."""
+    """kind -> {"name": ..., "spec": ...} of the ACK objects (three, five with monitoring), with VERSION where the
+    version goes."""
     shared, arns = Naming.of_stack(facts.shared_stack), Arns.for_region(facts.region, facts.account_id)
     package = arns.in_account(facts.shared_account_id, facts.shared_region).model_package(
         shared.package_group(model), VERSION_PLACEHOLDER)
