@@ -345,7 +345,8 @@ def pull_path(config: StackConfig, naming: Naming, provider: aws.Provider, share
                               region=config.region, account_id=account_id, models=pulled,
                               serving_role_arns=[serving_roles[m] for m in pulled], kms_key_arn=kms_key_arn,
                               provider=cluster.provider, oidc_provider_arn=cluster.oidc_provider_arn,
-                              oidc_host=cluster.oidc_host, workload_dependencies=cluster.workload_dependencies),
+                              oidc_host=cluster.oidc_host, workload_dependencies=cluster.workload_dependencies,
+                              monitored=[m for m in pulled if m in config.monitored_models()]),
             opts,
         )
     return apps.applications
@@ -357,6 +358,7 @@ def monitoring(config: StackConfig, naming: Naming, provider: aws.Provider, shar
     """A monitoring schedule and drift alarm per monitored model, on every deploy target (docs/monitoring.md)."""
     opts = pulumi.ResourceOptions(providers={"aws": provider})
     shared_naming = Naming(naming.project, "shared")
+    pulled = config.pulled_sagemaker_models()
     for model, deploy in config.monitored_models().items():
         shared_model = shared.model(model)
         kubernetes = isinstance(deploy, KubernetesDeploy)
@@ -372,6 +374,8 @@ def monitoring(config: StackConfig, naming: Naming, provider: aws.Provider, shar
                 alarm_topic_arn=alarm_topic_arn, endpoint_name=None if kubernetes else naming.endpoint(model),
                 retrain_guard_arn=Arns(partition, shared.output("region"), shared.output("account_id")).arn(
                     "lambda", f"function:{shared_naming.retrain_guard(model)}"),
+                # SageMaker by pull: job definition and schedule are ACK objects in the overlay (docs/monitoring.md).
+                schedule_in_git=model in pulled,
             ),
             opts,
         )

@@ -35,13 +35,15 @@ class AckControllerArgs:
     models: list[str]
     """The models delivered by pull in this environment (at least one)."""
     serving_role_arns: list[pulumi.Input[str]]
-    """Their execution roles, the only roles the controller may pass to SageMaker."""
+    """Their execution roles, the only roles (with the monitor roles) the controller may pass to SageMaker."""
     kms_key_arn: pulumi.Input[str]
     provider: k8s.Provider
     oidc_provider_arn: pulumi.Input[str]
     oidc_host: pulumi.Input[str]
     workload_dependencies: Sequence[pulumi.Resource] = ()
     """What must exist before any pod can run (the node group)."""
+    monitored: Sequence[str] = ()
+    """The pulled models whose drift monitor is in their overlay (`monitoring.enabled`)."""
 
 
 class AckSageMakerController(pulumi.ComponentResource):
@@ -82,7 +84,7 @@ class AckSageMakerController(pulumi.ComponentResource):
                             max_session_duration=3600, opts=child)
         statements = pulumi.Output.all(args.account_id, args.kms_key_arn, *args.serving_role_arns).apply(
             lambda v: ack.controller_statements(args.naming, args.shared, Arns(args.partition, args.region, v[0]),
-                                                sorted(args.models), list(v[2:]), v[1])
+                                                sorted(args.models), list(v[2:]), v[1], sorted(args.monitored))
         )
         aws.iam.RolePolicy(name, role=role.id, policy=statements.apply(lambda s: policy_document(s)), opts=child)
         return role

@@ -31,12 +31,10 @@ from infra.core.monitoring import (
     baseline_prefix,
     drift_alarm,
     drift_event_pattern,
-    job_environment,
+    monitor_job,
+    reports_prefix,
 )
 from infra.core.naming import Naming, model_tags
-
-PROCESSING_ROOT = "/opt/ml/processing"
-REPORTS_PREFIX = "monitoring"  # s3://<capture bucket>/monitoring/<env>/<model>/: never under the capture prefix
 
 
 @dataclass(frozen=True)
@@ -64,42 +62,53 @@ class ModelMonitorArgs:
     """The endpoint whose data capture is judged (kind `endpoint`)."""
     retrain_guard_arn: pulumi.Input[str] | None = None
     """The shared stack's retraining guard of this model: the drift alarm's ALARM is sent there."""
+    schedule_in_git: bool = False
+    """SageMaker by pull: the job definition and schedule are ACK objects in the model's overlay
+    (`infra.core.ack.monitor_objects`), so that promotion moves the baseline with the served version; this
+    component then declares only what Git cannot hold: the role the jobs run as and the drift alarm."""
 
 
 class ModelMonitor(pulumi.ComponentResource):
-    """`mlops:monitoring:ModelMonitor`: role, data-quality job definition, monitoring schedule, drift alarm."""
+    """`mlops:monitoring:ModelMonitor`: role, data-quality job definition, monitoring schedule, drift alarm
+    (without the job definition and schedule when `schedule_in_git`)."""
 
     role: aws.iam.Role
-    job_definition: aws.sagemaker.DataQualityJobDefinition
-    schedule: aws.sagemaker.MonitoringSchedule
+    job_definition: aws.sagemaker.DataQualityJobDefinition | None
+    schedule: aws.sagemaker.MonitoringSchedule | None
     alarm: aws.cloudwatch.MetricAlarm
 
     def __init__(self, name: str, args: ModelMonitorArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("mlops:monitoring:ModelMonitor", name, None, opts)
         if args.kind == "endpoint" and not args.endpoint_name:
             raise ValueError("an endpoint monitor needs endpoint_name")
+        if args.schedule_in_git and args.kind != "endpoint":
+            raise ValueError("only an endpoint's monitor (SageMaker by pull) can live in Git")
         self._args = args
+        self._job = monitor_job(args.model, args.monitoring)
         self._tags = model_tags(args.model)
         self._child = pulumi.ResourceOptions(parent=self)
         self.role = self._role(name)
-        self.job_definition = self._job_definition(name)
-        self.schedule = aws.sagemaker.MonitoringSchedule(
-            name,
-            name=args.naming.monitoring_schedule(args.model),
-            monitoring_schedule_config=aws.sagemaker.MonitoringScheduleMonitoringScheduleConfigArgs(
-                monitoring_job_definition_name=self.job_definition.name,
-                monitoring_type="DataQuality",
-                schedule_config=aws.sagemaker.MonitoringScheduleMonitoringScheduleConfigScheduleConfigArgs(
-                    schedule_expression=args.monitoring.schedule_expression(),
+        self.job_definition = self.schedule = None
+        if not args.schedule_in_git:
+            self.job_definition = self._job_definition(name)
+            self.schedule = aws.sagemaker.MonitoringSchedule(
+                name,
+                name=args.naming.monitoring_schedule(args.model),
+                monitoring_schedule_config=aws.sagemaker.MonitoringScheduleMonitoringScheduleConfigArgs(
+                    monitoring_job_definition_name=self.job_definition.name,
+                    monitoring_type=self._job.monitoring_type,
+                    schedule_config=aws.sagemaker.MonitoringScheduleMonitoringScheduleConfigScheduleConfigArgs(
+                        schedule_expression=self._job.schedule_expression,
+                    ),
                 ),
-            ),
-            tags=self._tags,
-            opts=self._child,
-        )
+                tags=self._tags,
+                opts=self._child,
+            )
         self.alarm = self._alarm(name)
         if args.retrain_guard_arn is not None:
             self._forward_to_guard(name, args.retrain_guard_arn)
-        self.register_outputs({"scheduleName": self.schedule.name, "alarmName": self.alarm.name})
+        self.register_outputs({"scheduleName": args.naming.monitoring_schedule(args.model),
+                               "alarmName": self.alarm.name})
 
     # -- what a job reads and writes -----------------------------------------------------------------------------
     def _capture_uri(self) -> pulumi.Output[str]:
@@ -109,7 +118,7 @@ class ModelMonitor(pulumi.ComponentResource):
 
     def _reports_uri(self) -> pulumi.Output[str]:
         a = self._args
-        return pulumi.Output.concat("s3://", a.capture_bucket, f"/{REPORTS_PREFIX}/{a.environment}/{a.model}/")
+        return pulumi.Output.concat("s3://", a.capture_bucket, "/", reports_prefix(a.environment, a.model))
 
     def _baseline(self, file: str) -> pulumi.Output[str]:
         a = self._args
@@ -117,12 +126,12 @@ class ModelMonitor(pulumi.ComponentResource):
             lambda bucket: baseline_prefix(bucket, a.model, a.approved_version) + file)
 
     def _job_input(self) -> aws.sagemaker.DataQualityJobDefinitionDataQualityJobInputArgs:
-        a, local = self._args, f"{PROCESSING_ROOT}/input"
+        a, job, local = self._args, self._job, self._job.local_input
         if a.kind == "endpoint":
             return aws.sagemaker.DataQualityJobDefinitionDataQualityJobInputArgs(
                 endpoint_input=aws.sagemaker.DataQualityJobDefinitionDataQualityJobInputEndpointInputArgs(
                     endpoint_name=a.endpoint_name, local_path=local,
-                    s3_data_distribution_type="FullyReplicated", s3_input_mode="File",
+                    s3_data_distribution_type=job.s3_data_distribution_type, s3_input_mode=job.s3_input_mode,
                 ))
         Input = aws.sagemaker.DataQualityJobDefinitionDataQualityJobInputBatchTransformInputArgs  # noqa: N806
         Format = aws.sagemaker.DataQualityJobDefinitionDataQualityJobInputBatchTransformInputDatasetFormatArgs  # noqa: N806
@@ -132,11 +141,12 @@ class ModelMonitor(pulumi.ComponentResource):
                 dataset_format=Format(
                     json=aws.sagemaker.DataQualityJobDefinitionDataQualityJobInputBatchTransformInputDatasetFormatJsonArgs(
                         line=True)),
-                local_path=local, s3_data_distribution_type="FullyReplicated", s3_input_mode="File",
+                local_path=local, s3_data_distribution_type=job.s3_data_distribution_type,
+                s3_input_mode=job.s3_input_mode,
             ))
 
     def _job_definition(self, name: str) -> aws.sagemaker.DataQualityJobDefinition:
-        a, m = self._args, self._args.monitoring
+        a, job = self._args, self._job
         Baseline = aws.sagemaker.DataQualityJobDefinitionDataQualityBaselineConfigArgs  # noqa: N806
         statistics, constraints = BASELINE_FILES
         return aws.sagemaker.DataQualityJobDefinition(
@@ -145,7 +155,7 @@ class ModelMonitor(pulumi.ComponentResource):
             role_arn=self.role.arn,
             data_quality_app_specification=aws.sagemaker.DataQualityJobDefinitionDataQualityAppSpecificationArgs(
                 image_uri=a.image_uri,
-                environment=job_environment(a.model, m),
+                environment=job.environment,
             ),
             data_quality_baseline_config=Baseline(
                 statistics_resource=aws.sagemaker.DataQualityJobDefinitionDataQualityBaselineConfigStatisticsResourceArgs(
@@ -158,25 +168,25 @@ class ModelMonitor(pulumi.ComponentResource):
                 kms_key_id=a.shared_kms_key_arn,
                 monitoring_outputs=aws.sagemaker.DataQualityJobDefinitionDataQualityJobOutputConfigMonitoringOutputsArgs(
                     s3_output=aws.sagemaker.DataQualityJobDefinitionDataQualityJobOutputConfigMonitoringOutputsS3OutputArgs(
-                        s3_uri=self._reports_uri(), local_path=f"{PROCESSING_ROOT}/output",
-                        s3_upload_mode="EndOfJob"),
+                        s3_uri=self._reports_uri(), local_path=job.local_output,
+                        s3_upload_mode=job.s3_upload_mode),
                 ),
             ),
             job_resources=aws.sagemaker.DataQualityJobDefinitionJobResourcesArgs(
                 cluster_config=aws.sagemaker.DataQualityJobDefinitionJobResourcesClusterConfigArgs(
-                    instance_count=m.instance_count, instance_type=m.instance_type,
-                    volume_size_in_gb=m.volume_size_gb, volume_kms_key_id=a.environment_kms_key_arn,
+                    instance_count=job.instance_count, instance_type=job.instance_type,
+                    volume_size_in_gb=job.volume_size_gb, volume_kms_key_id=a.environment_kms_key_arn,
                 ),
             ),
             network_config=aws.sagemaker.DataQualityJobDefinitionNetworkConfigArgs(
-                enable_network_isolation=True,
-                enable_inter_container_traffic_encryption=True,
+                enable_network_isolation=job.enable_network_isolation,
+                enable_inter_container_traffic_encryption=job.enable_inter_container_traffic_encryption,
                 vpc_config=aws.sagemaker.DataQualityJobDefinitionNetworkConfigVpcConfigArgs(
                     subnets=a.network.subnet_ids, security_group_ids=a.network.security_group_ids,
                 ) if a.network.subnet_ids else None,
             ),
             stopping_condition=aws.sagemaker.DataQualityJobDefinitionStoppingConditionArgs(
-                max_runtime_in_seconds=m.max_runtime_seconds,
+                max_runtime_in_seconds=job.max_runtime_seconds,
             ),
             tags=self._tags,
             opts=self._child,
@@ -207,7 +217,7 @@ class ModelMonitor(pulumi.ComponentResource):
                   Condition={"StringLike": {"s3:prefix": [f"{prefix}*"]}}),
             allow("ReadBaseline", ["s3:GetObject"], [arns.objects(a.artifacts_bucket, f"{a.model}/baselines/*")]),
             allow("WriteReports", ["s3:PutObject"],
-                  [arns.objects(a.capture_bucket, f"{REPORTS_PREFIX}/{a.environment}/{a.model}/*")]),
+                  [arns.objects(a.capture_bucket, reports_prefix(a.environment, a.model) + "*")]),
             allow("UseSharedKey", ["kms:Decrypt", "kms:GenerateDataKey"], [a.shared_kms_key_arn]),
             allow("GrantKeyToJobVolumes", ["kms:CreateGrant"], [a.environment_kms_key_arn],
                   Condition={"Bool": {"kms:GrantIsForAWSResource": "true"}}),

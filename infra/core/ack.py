@@ -5,7 +5,8 @@ A model with `deploy.target: sagemaker` and `delivery: pull` is served by ACK ob
 `gitops/<env>/<model>/`. This module holds everything about them that must agree between the program, the
 overlays and CI, so that each is written once:
 
-- `expected_objects`: the three objects the stack config implies, for `python -m infra.manifests
+- `expected_objects`: the three objects the stack config implies (five with `monitoring`: the model's
+  `DataQualityJobDefinition` and `MonitoringSchedule`, see `monitor_objects`), for `python -m infra.manifests
   --write-patches` to write into the overlay's generated patch, and for CI to compare with the rendered overlay.
   ACK cannot update a `Model` or an `EndpointConfig`, so their names carry a digest of their content and, last,
   the package version (`...-v<n>`): a release makes new ones and the `Endpoint` switches `endpointConfigName`.
@@ -25,7 +26,8 @@ from typing import Any
 
 from infra.config import SageMakerDeploy
 from infra.core import bucket_layout
-from infra.core.arns import Arns
+from infra.core.arns import DNS_SUFFIX, Arns, partition_of
+from infra.core.monitoring import BASELINE_FILES, baseline_prefix, monitor_job, reports_prefix
 from infra.core.naming import Naming, model_tags, stack_tags
 from infra.core.rollout import describe_steps
 from infra.core.serving import (
@@ -39,8 +41,12 @@ from infra.core.serving import (
 
 API_VERSION = "sagemaker.services.k8s.aws/v1alpha1"
 GROUP = "sagemaker.services.k8s.aws"
-KINDS = ("Model", "EndpointConfig", "Endpoint")
-"""The ACK kinds a pulled endpoint's directory holds; Argo CD's project allows exactly these (and no others)."""
+ENDPOINT_KINDS = ("Model", "EndpointConfig", "Endpoint")
+"""The ACK kinds of every pulled endpoint (gitops/base/sagemaker-endpoint)."""
+MONITOR_KINDS = ("DataQualityJobDefinition", "MonitoringSchedule")
+"""The ACK kinds of a pulled endpoint's drift monitor (gitops/base/sagemaker-monitor), with `monitoring` enabled."""
+KINDS = (*ENDPOINT_KINDS, *MONITOR_KINDS)
+"""The ACK kinds a pulled model's directory may hold; Argo CD's project allows exactly these (and no others)."""
 VERSION_PLACEHOLDER = "VERSION"
 """Stands for the package version in the generated patch; the promotion line replaces it when rendering."""
 
@@ -60,6 +66,11 @@ class PullFacts:
     """The environment's `mlops:sharedStack` (org/project/stack): whose package groups and buckets these are."""
     owner: str = "ml-platform"
     cost_center: str = "ml-0000"
+    monitor_image_tag: str = ""
+    """The shared stack's `servingImageTag` of the model: the monitor runs the serving image (as on the push path)."""
+    subnet_ids: tuple[str, ...] = ()
+    security_group_ids: tuple[str, ...] = ()
+    """The environment's `network`: monitoring jobs run in these subnets when set (as on the push path)."""
 
 
 def digest(content: Any) -> str:
@@ -76,7 +87,8 @@ def _tags(naming: Naming, model: str, facts: PullFacts, extra: dict[str, str] | 
 
 
 def expected_objects(naming: Naming, model: str, deploy: SageMakerDeploy, facts: PullFacts) -> dict[str, dict]:
-    """kind -> {"name": ..., "spec": ...} of the three ACK objects, with VERSION where the version goes."""
+    """kind -> {"name": ..., "spec": ...} of the ACK objects (three, five with monitoring), with VERSION where the
+    version goes."""
     shared, arns = Naming.of_stack(facts.shared_stack), Arns.for_region(facts.region, facts.account_id)
     package = arns.in_account(facts.shared_account_id, facts.shared_region).model_package(
         shared.package_group(model), VERSION_PLACEHOLDER)
@@ -139,12 +151,82 @@ def expected_objects(naming: Naming, model: str, deploy: SageMakerDeploy, facts:
         "Model": {"name": model_name, "spec": model_spec},
         "EndpointConfig": {"name": config_name, "spec": config_spec},
         "Endpoint": {"name": naming.endpoint(model), "spec": endpoint_spec},
+        **monitor_objects(naming, model, deploy, facts),
     }
+
+
+def monitor_objects(naming: Naming, model: str, deploy: SageMakerDeploy, facts: PullFacts) -> dict[str, dict]:
+    """The drift monitor of a pulled endpoint (empty without `monitoring`): the same job as the push path's
+    `ModelMonitor` declares (`infra.core.monitoring.monitor_job`), as ACK objects, so promotion moves the baseline.
+
+    The baseline is `<model>/baselines/v<n>/` of the served version (published by `infra.release approve`):
+    SageMaker cannot update a job definition (ACK 1.9.1 `sdkUpdate` is NotImplemented), so its name carries a
+    digest and the version like the Model's, and the schedule (whose name the drift alarm watches) switches
+    `monitoringJobDefinitionName`. The monitor role and the drift alarm stay Pulumi's (`ModelMonitor` with
+    `schedule_in_git`); the role's ARN follows from its name like the serving role's. Field names are ACK's
+    (CRD `dataqualityjobdefinitions.sagemaker.services.k8s.aws` v1.9.1, tests/gitops/crds/)."""
+    monitoring = deploy.monitoring
+    if monitoring is None or not monitoring.enabled:
+        return {}
+    if not facts.monitor_image_tag:
+        raise ValueError(f"monitoring {model} by pull needs the shared stack's servingImageTag of {model}")
+    job, shared = monitor_job(model, monitoring), Naming.of_stack(facts.shared_stack)
+    arns = Arns.for_region(facts.region, facts.account_id)
+    artifacts, capture = (shared.bucket(role, facts.shared_account_id) for role in ("artifacts", "capture"))
+    baseline = baseline_prefix(artifacts, model, VERSION_PLACEHOLDER)  # type: ignore[arg-type]
+    statistics, constraints = BASELINE_FILES
+    cluster = {"instanceCount": job.instance_count, "instanceType": job.instance_type,
+               "volumeKMSKeyID": arns.kms(naming.kms_alias()), "volumeSizeInGB": job.volume_size_gb}
+    network: dict[str, Any] = {"enableInterContainerTrafficEncryption": job.enable_inter_container_traffic_encryption,
+                               "enableNetworkIsolation": job.enable_network_isolation}
+    if facts.subnet_ids:
+        network["vpcConfig"] = {"securityGroupIDs": list(facts.security_group_ids), "subnets": list(facts.subnet_ids)}
+    spec: dict[str, Any] = {
+        "dataQualityAppSpecification": {"imageURI": monitor_image_uri(facts, shared, model),
+                                        "environment": dict(job.environment)},
+        "dataQualityBaselineConfig": {"statisticsResource": {"s3URI": baseline + statistics},
+                                      "constraintsResource": {"s3URI": baseline + constraints}},
+        "dataQualityJobInput": {"endpointInput": {
+            "endpointName": naming.endpoint(model), "localPath": job.local_input,
+            "s3DataDistributionType": job.s3_data_distribution_type, "s3InputMode": job.s3_input_mode}},
+        "dataQualityJobOutputConfig": {
+            "kmsKeyID": facts.capture_kms_key_arn,
+            "monitoringOutputs": [{"s3Output": {
+                "s3URI": bucket_layout.s3_uri(capture, reports_prefix(facts.environment, model)),
+                "localPath": job.local_output, "s3UploadMode": job.s3_upload_mode}}]},
+        "jobResources": {"clusterConfig": cluster},
+        "networkConfig": network,
+        "roleARN": arns.role(naming.monitor_role(model)),
+        "stoppingCondition": {"maxRuntimeInSeconds": job.max_runtime_seconds},
+    }
+    job_name = naming.pulled_monitor_job(model, digest(spec), VERSION_PLACEHOLDER)
+    schedule_name = naming.monitoring_schedule(model)
+    schedule = {
+        "monitoringScheduleName": schedule_name,
+        "monitoringScheduleConfig": {"monitoringJobDefinitionName": job_name,
+                                     "monitoringType": job.monitoring_type,
+                                     "scheduleConfig": {"scheduleExpression": job.schedule_expression}},
+        "tags": _tags(naming, model, facts),
+    }
+    return {
+        "DataQualityJobDefinition": {"name": job_name, "spec": {"jobDefinitionName": job_name, **spec,
+                                                                 "tags": _tags(naming, model, facts)}},
+        "MonitoringSchedule": {"name": schedule_name, "spec": schedule},
+    }
+
+
+def monitor_image_uri(facts: PullFacts, shared: Naming, model: str) -> str:
+    """The serving image the shared stack registers (`<repository_url>:<servingImageTag>`, as `__main__` forms it
+    from the ECR repository's URL: `<account>.dkr.ecr.<region>.<dns suffix>/<name>`)."""
+    suffix = DNS_SUFFIX[partition_of(facts.shared_region)]
+    return (f"{facts.shared_account_id}.dkr.ecr.{facts.shared_region}.{suffix}/"
+            f"{shared.repository(model, 'serving')}:{facts.monitor_image_tag}")
 
 
 def with_version(objects: dict[str, dict], version: int) -> dict[str, dict]:
     """The objects as the overlay renders them once the promotion line says `version`."""
     text = json.dumps(objects).replace(f"-v{VERSION_PLACEHOLDER}", f"-v{version}")
+    text = text.replace(f"/v{VERSION_PLACEHOLDER}/", f"/v{version}/")
     return json.loads(text.replace(f"/{VERSION_PLACEHOLDER}", f"/{version}"))
 
 
@@ -158,7 +240,7 @@ def version_replacements(objects: dict[str, dict]) -> list[dict[str, Any]]:
         return {"delimiter": "-v", "index": name.count("-v")}
 
     model, config = objects["Model"]["name"], objects["EndpointConfig"]["name"]
-    return [{
+    replacements: list[dict[str, Any]] = [{
         "source": {"kind": "ConfigMap", "name": "release", "fieldPath": "data.MODEL_PACKAGE_VERSION"},
         "targets": [
             {"select": {"kind": "Model"}, "fieldPaths": ["spec.primaryContainer.modelPackageName"],
@@ -171,6 +253,36 @@ def version_replacements(objects: dict[str, dict]) -> list[dict[str, Any]]:
             {"select": {"kind": "Endpoint"}, "fieldPaths": ["spec.endpointConfigName"], "options": suffix(config)},
         ],
     }]
+    if "DataQualityJobDefinition" in objects:
+        replacements += _monitor_replacements(objects, suffix)
+    return replacements
+
+
+def _monitor_replacements(objects: dict[str, dict], suffix: Any) -> list[dict[str, Any]]:
+    """The monitor's part of `version_replacements`: the job definition's name (and the schedule's reference to
+    it) end in `-v<n>` like the Model's; the baseline URIs hold `/v<n>/`, which no delimiter of the bare version
+    can reach, so a second replacement takes `v<n>` from the job definition's name once the first has set it
+    (replacements apply in order) and puts it in place of the `v<n>` path segment of each baseline URI."""
+    job = objects["DataQualityJobDefinition"]
+    name, baseline = job["name"], job["spec"]["dataQualityBaselineConfig"]
+    segment = baseline["statisticsResource"]["s3URI"].split("/").index(f"v{VERSION_PLACEHOLDER}")
+    return [
+        {"source": {"kind": "ConfigMap", "name": "release", "fieldPath": "data.MODEL_PACKAGE_VERSION"},
+         "targets": [
+             {"select": {"kind": "DataQualityJobDefinition"}, "fieldPaths": ["metadata.name", "spec.jobDefinitionName"],
+              "options": suffix(name)},
+             {"select": {"kind": "MonitoringSchedule"},
+              "fieldPaths": ["spec.monitoringScheduleConfig.monitoringJobDefinitionName"], "options": suffix(name)},
+         ]},
+        {"source": {"kind": "DataQualityJobDefinition", "fieldPath": "spec.jobDefinitionName",
+                    "options": {"delimiter": "-", "index": name.count("-")}},
+         "targets": [
+             {"select": {"kind": "DataQualityJobDefinition"},
+              "fieldPaths": [f"spec.dataQualityBaselineConfig.{r}.s3URI"
+                             for r in ("statisticsResource", "constraintsResource")],
+              "options": {"delimiter": "/", "index": segment}},
+         ]},
+    ]
 
 
 def patch_operations(objects: dict[str, dict]) -> dict[str, list[dict[str, Any]]]:

@@ -4,6 +4,7 @@ its least-privilege IAM, pure (strings and dicts in and out) so the component an
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from infra.core.ack import KINDS
@@ -23,12 +24,12 @@ SERVICE_ACCOUNT = "ack-sagemaker-controller"
 
 
 def controller_values(region: str, role_arn: Any) -> dict[str, Any]:
-    """Chart values: this region, IRSA, only the three kinds reconciled, no cross-account or cross-namespace."""
+    """Chart values: this region, IRSA, only the pulled kinds reconciled, no cross-account or cross-namespace."""
     return {
         "aws": {"region": region},
         "serviceAccount": {"create": True, "name": SERVICE_ACCOUNT,
                            "annotations": {"eks.amazonaws.com/role-arn": role_arn}},
-        # Only what a pulled endpoint needs; the other 23 SageMaker kinds stay unreconciled.
+        # Only what a pulled endpoint and its monitor need; the other 21 SageMaker kinds stay unreconciled.
         "reconcile": {"resources": list(KINDS)},
         # CARM would let an annotated namespace act in another account; nothing here needs it.
         "enableCARM": False,
@@ -41,8 +42,19 @@ def controller_values(region: str, role_arn: Any) -> dict[str, Any]:
     }
 
 
+MONITOR_JOB_ACTIONS = ("sagemaker:CreateDataQualityJobDefinition", "sagemaker:DescribeDataQualityJobDefinition",
+                       "sagemaker:DeleteDataQualityJobDefinition")
+"""pkg/resource/data_quality_job_definition/sdk.go (v1.9.1): sdkFind Describe, sdkCreate Create, sdkDelete Delete;
+sdkUpdate is NotImplemented (a changed definition is a new object with a new name)."""
+MONITOR_SCHEDULE_ACTIONS = ("sagemaker:CreateMonitoringSchedule", "sagemaker:DescribeMonitoringSchedule",
+                            "sagemaker:UpdateMonitoringSchedule", "sagemaker:DeleteMonitoringSchedule")
+"""pkg/resource/monitoring_schedule/sdk.go (v1.9.1): sdkFind Describe, sdkCreate Create, sdkUpdate Update (after
+`requeueUntilCanModify`, hooks.go), sdkDelete Delete."""
+
+
 def controller_statements(naming: Naming, shared: Naming, arns: Arns, models: list[str],
-                          serving_role_arns: list[Any], kms_key_arn: Any) -> list[dict[str, Any]]:
+                          serving_role_arns: list[Any], kms_key_arn: Any,
+                          monitored: Sequence[str] = ()) -> list[dict[str, Any]]:
     """The controller's policy: SageMaker calls on exactly the pulled models' names, PassRole of exactly their
     serving roles, the KMS grant SageMaker makes on the environment key for the endpoint volumes, and a read of the
     rollback alarms the Endpoint's `autoRollbackConfiguration` names.
@@ -53,8 +65,36 @@ def controller_statements(naming: Naming, shared: Naming, arns: Arns, models: li
     so ListTags/DeleteTags are not granted (`ACK_TAG_ACTIONS`). `tests/infra/test_iam_ack_controller.py` holds the
     policy against the rendered ACK objects, both ways.
 
+    `monitored` are the pulled models whose overlay holds their drift monitor (`monitoring.enabled`):
+    the job definition and schedule calls of `MONITOR_JOB_ACTIONS`/`MONITOR_SCHEDULE_ACTIONS` on exactly their
+    names, and PassRole of exactly their monitor roles (CreateDataQualityJobDefinition passes `RoleArn`, the role
+    the jobs run as; the controller never touches the jobs, capture or keys itself).
+
     `shared` names the shared stack's package groups (`Naming.of_stack(mlops:sharedStack)`); `arns` holds this
     environment's partition, region and account (plain strings)."""
+    return [*_endpoint_statements(naming, shared, arns, models, serving_role_arns, kms_key_arn),
+            *_monitor_statements(naming, arns, sorted(monitored))]
+
+
+def _monitor_statements(naming: Naming, arns: Arns, monitored: list[str]) -> list[dict[str, Any]]:
+    if not monitored:
+        return []
+    return [
+        {"Sid": "ManagePulledMonitorJobDefinitions", "Effect": "Allow",
+         "Action": sorted([*MONITOR_JOB_ACTIONS, *ACK_TAG_ACTIONS]),
+         "Resource": [arns.sagemaker(f"data-quality-job-definition/{naming.pulled_monitor_jobs(m)}")
+                      for m in monitored]},
+        {"Sid": "ManagePulledMonitoringSchedules", "Effect": "Allow",
+         "Action": sorted([*MONITOR_SCHEDULE_ACTIONS, *ACK_TAG_ACTIONS]),
+         "Resource": [arns.sagemaker(f"monitoring-schedule/{naming.monitoring_schedule(m)}") for m in monitored]},
+        {"Sid": "PassMonitorRoles", "Effect": "Allow", "Action": ["iam:PassRole"],
+         "Resource": [arns.role(naming.monitor_role(m)) for m in monitored],
+         "Condition": {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}},
+    ]
+
+
+def _endpoint_statements(naming: Naming, shared: Naming, arns: Arns, models: list[str],
+                         serving_role_arns: list[Any], kms_key_arn: Any) -> list[dict[str, Any]]:
     return [
         {"Sid": "ManagePulledModels", "Effect": "Allow",
          "Action": sorted([*MODEL_ACTIONS, *ACK_TAG_ACTIONS]),

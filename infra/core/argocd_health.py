@@ -15,6 +15,10 @@ end
 if obj.status.endpointStatus == "Failed" or obj.status.endpointStatus == "UpdateRollbackFailed" then
   return {status = "Degraded", message = obj.status.failureReason or obj.status.endpointStatus}
 end
+if obj.status.monitoringScheduleStatus == "Failed" or obj.status.monitoringScheduleStatus == "Stopped" then
+  return {status = "Degraded",
+          message = obj.status.failureReason or ("monitoring schedule " .. obj.status.monitoringScheduleStatus)}
+end
 local synced, recoverable = nil, nil
 for _, c in ipairs(obj.status.conditions or {}) do
   if c.type == "ACK.Terminal" and c.status == "True" then
@@ -54,6 +58,12 @@ return hs
   "Update=StatusUpdating" of pkg/resource/endpoint/testdata/test_suite.yaml). A Recoverable error also keeps a
   synced object Progressing (scenario "ReadOne=Fail": the controller cannot read the endpoint, so nothing says it
   is still on the wanted configuration); the runtime sets it False again on the next clean reconcile.
+  A MonitoringSchedule reports `status.monitoringScheduleStatus` (Pending, Scheduled, Failed, Stopped; CRD
+  v1.9.1): Pending is a modifying status, so `ACK.ResourceSynced` False (Progressing), Scheduled Synced True
+  (Healthy) (`customSetOutput` in pkg/resource/monitoring_schedule/hooks.go); Failed sets `ACK.Terminal`
+  (`CustomUpdateConditions`, custom_update_conditions.go) and Degraded; Stopped is Synced to the controller but
+  means nothing judges the endpoint any more, so Degraded here too. A DataQualityJobDefinition has no status of
+  its own: Healthy once created (Synced), Degraded on a terminal error (e.g. InvalidParameterValue).
   `tests/infra/test_argocd_health.py` runs this script in a Lua interpreter on condition sets taken from that test data.
 """
 
@@ -63,15 +73,19 @@ IGNORED_FIELDS = {
     "EndpointConfig": ["/spec/enableNetworkIsolation"],
     # The controller records the configuration of its last update attempt (pkg/resource/endpoint/hooks.go).
     "Endpoint": ["/metadata/annotations/sagemaker.services.k8s.aws~1last-endpoint-config-for-update"],
+    # No late-initialized or written-back spec fields for these kinds (generator.yaml v1.9.1).
+    "DataQualityJobDefinition": [],
+    "MonitoringSchedule": [],
 }
 """Fields the controller writes back; Argo CD must not call them drift (nor undo them on self-heal)."""
 
 
 def argocd_resource_customizations() -> dict[str, str]:
-    """`argocd-cm` keys (chart values `configs.cm`) for the three ACK kinds: health and ignored differences."""
+    """`argocd-cm` keys (chart values `configs.cm`) for the ACK kinds: health and ignored differences."""
     cm = {}
     for kind in KINDS:
         cm[f"resource.customizations.health.{GROUP}_{kind}"] = HEALTH_LUA
-        cm[f"resource.customizations.ignoreDifferences.{GROUP}_{kind}"] = (
-            "jsonPointers:\n" + "".join(f"- {p}\n" for p in IGNORED_FIELDS[kind]))
+        if IGNORED_FIELDS[kind]:
+            cm[f"resource.customizations.ignoreDifferences.{GROUP}_{kind}"] = (
+                "jsonPointers:\n" + "".join(f"- {p}\n" for p in IGNORED_FIELDS[kind]))
     return cm

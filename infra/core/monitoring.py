@@ -39,6 +39,49 @@ def job_environment(model: str, monitoring: Monitoring) -> dict[str, str]:
     return {"MODEL_NAME": model, "PSI_THRESHOLD": f"{monitoring.psi_threshold:g}"}
 
 
+PROCESSING_ROOT = "/opt/ml/processing"
+REPORTS_PREFIX = "monitoring"
+"""Reports go to s3://<capture bucket>/monitoring/<env>/<model>/: never under the capture prefix they judge."""
+
+
+def reports_prefix(environment: str, model: str) -> str:
+    return f"{REPORTS_PREFIX}/{environment}/{model}/"
+
+
+@dataclass(frozen=True)
+class MonitorJob:
+    """What one model's data-quality job definition and schedule say, on BOTH SageMaker paths: the Pulumi
+    component (`infra.components.model_monitor`, push) and the ACK objects (`infra.core.ack`, pull) read these
+    values and nothing else, so the same `monitoring` block means the same job wherever the model is served
+    (tests/gitops/test_ack_monitor.py holds the two against each other)."""
+
+    schedule_expression: str
+    max_runtime_seconds: int
+    instance_type: str
+    instance_count: int
+    volume_size_gb: int
+    environment: dict[str, str]
+    enable_network_isolation: bool = True
+    enable_inter_container_traffic_encryption: bool = True
+    monitoring_type: str = "DataQuality"
+    local_input: str = f"{PROCESSING_ROOT}/input"
+    local_output: str = f"{PROCESSING_ROOT}/output"
+    s3_input_mode: str = "File"
+    s3_data_distribution_type: str = "FullyReplicated"
+    s3_upload_mode: str = "EndOfJob"
+
+
+def monitor_job(model: str, monitoring: Monitoring) -> MonitorJob:
+    return MonitorJob(
+        schedule_expression=monitoring.schedule_expression(),
+        max_runtime_seconds=monitoring.max_runtime_seconds,
+        instance_type=monitoring.instance_type,
+        instance_count=monitoring.instance_count,
+        volume_size_gb=monitoring.volume_size_gb,
+        environment=job_environment(model, monitoring),
+    )
+
+
 @dataclass(frozen=True)
 class DriftAlarm:
     """The drift alarm of one model in one environment: max PSI over the feature set above the threshold."""

@@ -188,6 +188,16 @@ class Naming:
         """An endpoint configuration an ACK `EndpointConfig` creates (version last, as for `pulled_model`)."""
         return self._name(model, "config", digest, f"v{version}")
 
+    def pulled_monitor_job(self, model: str, digest: str, version: int | str) -> str:
+        """A data-quality job definition an ACK `DataQualityJobDefinition` creates. SageMaker cannot update one,
+        and its baseline follows the served version, so (as for `pulled_model`) its name carries a digest of its
+        content and, last after `-v`, the version; the schedule keeps its name (`monitoring_schedule`)."""
+        return self._name(model, "monitor", digest, f"v{version}")
+
+    def pulled_monitor_jobs(self, model: str) -> str:
+        """The IAM name pattern of one pulled model's data-quality job definitions."""
+        return f"{self.monitoring_schedule(model)}-*"
+
     def pulled_resources(self, model: str) -> str:
         """The IAM name pattern of one pulled model's SageMaker models and endpoint configurations."""
         return f"{self.endpoint(model)}-*"

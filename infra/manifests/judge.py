@@ -21,10 +21,12 @@ PACK_DIR = PROJECT_ROOT / "policies"
 KUBERNETES_RULE_PREFIXES = ("helm-", "argocd-", "k8s-")
 SAGEMAKER_RULES = ("sagemaker-endpoint-kms", "sagemaker-data-capture", "sagemaker-endpoint-safe-deployment",
                    "sagemaker-model-pinned-package", "sagemaker-instance-cost-guard",
-                   "sagemaker-model-network-isolation")
+                   "sagemaker-model-network-isolation", "drift-monitoring-and-retrain-guards")
 """The pack's SageMaker rules that judge one endpoint's own objects, so they also judge ACK objects (through
-`infra.core.ack.sagemaker_view`). The rules that need the rest of a stack (alarms, scaling, tags, protection) judge
-the Pulumi side, where those resources are declared."""
+`infra.manifests.sagemaker_view`): with `drift-monitoring-and-retrain-guards`, a pulled endpoint that captures data
+must carry its monitor in its overlay (where its policy config requires monitoring: staging, prod) and the monitor
+must run isolated, encrypted and bounded. The rules that need the rest of a stack (alarms, scaling, tags,
+protection) judge the Pulumi side, where those resources are declared."""
 
 
 def rules_for_manifests(rule_names: Sequence[str]) -> set[str]:

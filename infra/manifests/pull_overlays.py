@@ -23,8 +23,10 @@ from infra.manifests.overlays import generated_yaml, kustomization_text
 from infra.plan.project import load_stack
 
 BASE = "sagemaker-endpoint"
+MONITOR_BASE = "sagemaker-monitor"
 PATCH_FILES = {"Model": "model-patch.yaml", "EndpointConfig": "endpointconfig-patch.yaml",
-               "Endpoint": "endpoint-patch.yaml"}
+               "Endpoint": "endpoint-patch.yaml", "DataQualityJobDefinition": "dataqualityjobdefinition-patch.yaml",
+               "MonitoringSchedule": "monitoringschedule-patch.yaml"}
 REPLACEMENTS_FILE = "release-replacements.yaml"
 CAPTURE_KEY_LINE = re.compile(r"^\s*- CAPTURE_KMS_KEY_ARN=(\S+)\s*$", re.MULTILINE)
 KMS_KEY_ARN = re.compile(
@@ -59,17 +61,24 @@ def facts(config: StackConfig, directory: Path, project_root: Path = PROJECT_ROO
             partition_of(region)
         except ValueError as exc:
             raise OverlayError(str(exc)) from None
+    model = directory.name
+    training = shared.trained_models().get(model)
     return ack.PullFacts(environment=config.environment, region=config.region, account_id=config.account_id,
                          shared_account_id=shared.account_id, shared_region=shared.region,
                          capture_kms_key_arn=capture_key(directory), shared_stack=config.shared_stack,
-                         owner=config.owner,
-                         cost_center=config.cost_center)
+                         owner=config.owner, cost_center=config.cost_center,
+                         monitor_image_tag=training.serving_image_tag if training else "",
+                         subnet_ids=tuple(config.network.subnet_ids),
+                         security_group_ids=tuple(config.network.security_group_ids))
 
 
 def generated_files(environment: str, model: str, naming: Naming, deploy: SageMakerDeploy,
                     pull: ack.PullFacts) -> dict[str, str]:
     """File name -> content of the overlay's generated files (a JSON patch per object, the version replacements)."""
-    objects = ack.expected_objects(naming, model, deploy, pull)
+    try:
+        objects = ack.expected_objects(naming, model, deploy, pull)
+    except ValueError as exc:
+        raise OverlayError(str(exc)) from None
     files = {PATCH_FILES[kind]: generated_yaml(environment, model, ops, width=120)
              for kind, ops in ack.patch_operations(objects).items()}
     files[REPLACEMENTS_FILE] = generated_yaml(environment, model, ack.version_replacements(objects), width=120)
@@ -88,10 +97,16 @@ def disagreements(where: str, manifests: Sequence[dict[str, Any]], naming: Namin
             problems.append(f"{where}: CAPTURE_KMS_KEY_ARN must be the shared stack's key ARN "
                             f"({shared_key}); got "
                             f"{pull.capture_kms_key_arn or 'no such line'}")
-    expected = ack.with_version(ack.expected_objects(naming, model, deploy, pull), version)
+    try:
+        expected = ack.with_version(ack.expected_objects(naming, model, deploy, pull), version)
+    except ValueError as exc:
+        return [*problems, f"{where}: {exc}"]
     kinds = sorted(str(m.get("kind", "?")) for m in manifests)
-    if kinds != sorted(ack.KINDS):
-        return [*problems, f"{where}: expected exactly one Model, EndpointConfig and Endpoint; rendered {kinds}"]
+    if kinds != sorted(expected):
+        monitor = (f" and, with monitoring, {' and '.join(ack.MONITOR_KINDS)} (resource ../../base/{MONITOR_BASE})"
+                   if set(ack.MONITOR_KINDS) <= set(expected) else "")
+        return [*problems, f"{where}: expected exactly one Model, EndpointConfig and Endpoint{monitor}; "
+                           f"rendered {kinds}"]
     namespace = naming.model_namespace(model)
     problems += region_problems(where, manifests, pull.region)
     for manifest in manifests:

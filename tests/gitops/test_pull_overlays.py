@@ -44,7 +44,9 @@ def test_overlay_renders_exactly_the_ack_objects_and_not_the_release_config_map(
     rendered = manifests_overlays.render(overlay.path)
     assert sorted((m["apiVersion"], m["kind"]) for m in rendered) == sorted((ack.API_VERSION, k) for k in ack.KINDS)
     waves = {m["kind"]: m["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"] for m in rendered}
-    assert waves == {"Model": "0", "EndpointConfig": "1", "Endpoint": "2"}  # created in dependency order
+    # Created in dependency order: the monitor judges the endpoint's capture, the schedule names the definition.
+    assert waves == {"Model": "0", "EndpointConfig": "1", "Endpoint": "2", "DataQualityJobDefinition": "3",
+                     "MonitoringSchedule": "4"}
     retained = {m["kind"] for m in rendered
                 if m["metadata"]["annotations"].get("services.k8s.aws/deletion-policy") == "retain"}
     assert retained == {"Model", "EndpointConfig"}  # as the push path's retain_on_delete
@@ -115,7 +117,7 @@ def test_canary_and_linear_steps_are_sent_as_instance_counts_with_every_rollback
         facts = ack.PullFacts(environment=env, region="us-east-1", account_id="444444444444",
                               shared_account_id="111111111111", shared_region="us-east-1",
                               capture_kms_key_arn="arn:aws:kms:us-east-1:111111111111:key/k",
-                              shared_stack=config.shared_stack)
+                              shared_stack=config.shared_stack, monitor_image_tag="1.4.0")
         endpoint = ack.expected_objects(Naming("mlops", env), "churn", deploy, facts)["Endpoint"]["spec"]
         routing = endpoint["deploymentConfig"]["blueGreenUpdatePolicy"]["trafficRoutingConfiguration"]
         assert routing["type_"] == routing_type

@@ -8,10 +8,10 @@ from iam_actions import _PASS_ROLE_DOC, _SM_KMS_DOC, _SM_TAG_DOC, Need, TypeNeed
 
 _ACK = "https://github.com/aws-controllers-k8s/sagemaker-controller/blob/v1.9.1/"
 ACK_CONTROLLER_NEEDS: dict[str, TypeNeeds] = {
-    # Keys are the ACK kinds of gitops/base/sagemaker-endpoint; `on` names what the rendered object names:
-    # "self", "role" (spec.executionRoleARN), "package" (primaryContainer.modelPackageName), "endpoint-config"
-    # (spec.endpointConfigName), "key" (that configuration's kmsKeyID), "rollback-alarm" (each alarm of
-    # deploymentConfig.autoRollbackConfiguration). The controller sends the tags in the Create call and never
+    # Keys are the ACK kinds of gitops/base/sagemaker-endpoint and -monitor; `on` names what the rendered object
+    # names: "self", "role" (spec.executionRoleARN or spec.roleARN), "package" (primaryContainer.modelPackageName),
+    # "endpoint-config" (spec.endpointConfigName), "key" (that configuration's kmsKeyID), "rollback-alarm" (each
+    # alarm of deploymentConfig.autoRollbackConfiguration). The controller sends the tags in the Create call and never
     # lists or removes them for these kinds in v1.9.1.
     "Model": TypeNeeds(
         _ACK + "pkg/resource/model/sdk.go",
@@ -41,6 +41,26 @@ ACK_CONTROLLER_NEEDS: dict[str, TypeNeeds] = {
         ),
         also=(_SM_KMS_DOC, _SM_TAG_DOC,
               "https://docs.aws.amazon.com/sagemaker/latest/dg/deployment-guardrails-configuration.html"),
+    ),
+    # The drift monitor of gitops/base/sagemaker-monitor. sdkFind calls Describe, sdkCreate Create (tags in the
+    # call), sdkDelete Delete; sdkUpdate returns NotImplemented (no Update call exists for a job definition).
+    "DataQualityJobDefinition": TypeNeeds(
+        _ACK + "pkg/resource/data_quality_job_definition/sdk.go",
+        (
+            Need(("sagemaker:CreateDataQualityJobDefinition", "sagemaker:DescribeDataQualityJobDefinition",
+                  "sagemaker:DeleteDataQualityJobDefinition", "sagemaker:AddTags")),
+            # RoleArn: the role SageMaker runs each monitoring job as (spec.roleARN), passed at creation.
+            Need(("iam:PassRole",), "role", ("passed-to:sagemaker.amazonaws.com",)),
+        ),
+        also=(_PASS_ROLE_DOC, _SM_TAG_DOC),
+    ),
+    # sdkFind Describe, sdkCreate Create, sdkUpdate Update (when the release switches the job definition),
+    # sdkDelete Delete; hooks.go requeues while Pending without another call.
+    "MonitoringSchedule": TypeNeeds(
+        _ACK + "pkg/resource/monitoring_schedule/sdk.go",
+        (Need(("sagemaker:CreateMonitoringSchedule", "sagemaker:DescribeMonitoringSchedule",
+               "sagemaker:UpdateMonitoringSchedule", "sagemaker:DeleteMonitoringSchedule", "sagemaker:AddTags")),),
+        also=(_SM_TAG_DOC,),
     ),
 }
 """What the ACK SageMaker controller calls, as its IRSA role, to reconcile each ACK object Argo CD syncs."""

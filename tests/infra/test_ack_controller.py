@@ -33,7 +33,8 @@ def test_the_controller_release_is_the_pinned_official_chart_with_irsa(plans: di
     assert values["serviceAccount"] == {"create": True, "name": "ack-sagemaker-controller",
                                         "annotations": {"eks.amazonaws.com/role-arn": role.outputs["arn"]}}
     assert values["aws"] == {"region": "us-east-1"}
-    assert values["reconcile"] == {"resources": ["Model", "EndpointConfig", "Endpoint"]}
+    assert values["reconcile"] == {"resources": ["Model", "EndpointConfig", "Endpoint", "DataQualityJobDefinition",
+                                                 "MonitoringSchedule"]}
     assert values["enableCARM"] is False and values["enableCrossNamespace"] is False
     # The same explicit provider as every other Kubernetes resource.
     provider = one(dev, "pulumi:providers:kubernetes")
@@ -95,8 +96,11 @@ def test_argocd_judges_ack_health_by_resource_synced_and_ignores_what_the_contro
     for kind in ack.KINDS:
         health = cm[f"resource.customizations.health.sagemaker.services.k8s.aws_{kind}"]
         assert '"ACK.ResourceSynced"' in health and '"ACK.Terminal"' in health
+    for kind in ack.ENDPOINT_KINDS:
         assert cm[f"resource.customizations.ignoreDifferences.sagemaker.services.k8s.aws_{kind}"].startswith(
             "jsonPointers:\n- /")
+    for kind in ack.MONITOR_KINDS:  # the controller writes nothing back into their specs
+        assert f"resource.customizations.ignoreDifferences.sagemaker.services.k8s.aws_{kind}" not in cm
     endpoint_ignored = cm["resource.customizations.ignoreDifferences.sagemaker.services.k8s.aws_Endpoint"]
     assert "last-endpoint-config-for-update" in endpoint_ignored
     assert "deploymentConfig" not in endpoint_ignored and "endpointConfigName" not in endpoint_ignored
@@ -133,6 +137,9 @@ def test_switching_churn_from_push_to_pull_swaps_exactly_the_endpoint_for_the_ap
         "mlops:serving:SageMakerEndpoint$aws:sagemaker/endpoint:Endpoint churn",
         "mlops:serving:SageMakerEndpoint$random:index/randomId:RandomId churn-model-generation",
         "mlops:serving:SageMakerEndpoint$random:index/randomId:RandomId churn-config-generation",
+        # The drift monitor's job definition and schedule move into the overlay (ACK); role and alarm stay.
+        "mlops:monitoring:ModelMonitor$aws:sagemaker/dataQualityJobDefinition:DataQualityJobDefinition churn",
+        "mlops:monitoring:ModelMonitor$aws:sagemaker/monitoringSchedule:MonitoringSchedule churn",
     ])
     assert added == sorted([
         "mlops:gitops:GitOpsApps$kubernetes:core/v1:Namespace gitops-churn",

@@ -133,3 +133,32 @@ def test_sagemaker_reporting_a_failed_endpoint_is_degraded_whatever_the_conditio
     obj = {"status": {"endpointStatus": endpoint_status, "failureReason": "model container crashed",
                       "conditions": [cond("ACK.ResourceSynced", "True")]}}
     assert health(obj) == ("Degraded", "model container crashed")
+
+
+# The drift monitor's schedule, from pkg/resource/monitoring_schedule/testdata/v1alpha1/ (v1.9.1).
+SCHEDULE_CASES = {
+    # readone/observed/scheduled.yaml
+    "scheduled": ({"monitoringScheduleStatus": "Scheduled",
+                   "conditions": [cond("ACK.ResourceSynced", "True", "MonitoringSchedule is in Scheduled status.")]},
+                  ("Healthy", "MonitoringSchedule is in Scheduled status.")),
+    # update/observed/updated_successfully_schedule_pending.yaml: a release switched the job definition.
+    "pending after update": ({"conditions": [cond("ACK.ResourceSynced", "False",
+                                                  "MonitoringSchedule is in Pending status.")]},
+                             ("Progressing", "MonitoringSchedule is in Pending status.")),
+    # custom_update_conditions.go: Failed sets ACK.Terminal beside Synced.
+    "failed": ({"monitoringScheduleStatus": "Failed", "failureReason": "endpoint has no data capture",
+                "conditions": [cond("ACK.ResourceSynced", "True", "MonitoringSchedule is in Failed status."),
+                               cond("ACK.Terminal", "True", "MonitoringSchedule status reached terminal state: "
+                                    "Failed. Check the FailureReason.")]},
+               ("Degraded", "endpoint has no data capture")),
+    # Stopped (someone called StopMonitoringSchedule): Synced to the controller, but nothing judges the endpoint.
+    "stopped": ({"monitoringScheduleStatus": "Stopped",
+                 "conditions": [cond("ACK.ResourceSynced", "True", "MonitoringSchedule is in Stopped status.")]},
+                ("Degraded", "monitoring schedule Stopped")),
+}
+
+
+@pytest.mark.parametrize("case", list(SCHEDULE_CASES))
+def test_health_of_a_monitoring_schedule(case: str) -> None:
+    status, expected = SCHEDULE_CASES[case]
+    assert health({"status": status}) == expected

@@ -142,9 +142,14 @@ def test_the_pulled_endpoints_objects_are_in_the_regions_partition() -> None:
         facts = ack.PullFacts(environment="dev", region=region, account_id="222222222222",
                               shared_account_id="111111111111", shared_region=region,
                               capture_kms_key_arn=f"arn:{partition}:kms:{region}:111111111111:key/k",
-                              shared_stack=config.shared_stack)
-        text = json.dumps(ack.expected_objects(Naming("mlops", "dev"), "churn", deploy, facts))
+                              shared_stack=config.shared_stack, monitor_image_tag="1.4.0")
+        objects = ack.expected_objects(Naming("mlops", "dev"), "churn", deploy, facts)
+        text = json.dumps(objects)
         assert set(ARN.findall(text)) == {partition}
+        # The monitor's image is in the shared account's ECR, under the partition's DNS suffix.
+        image = objects["DataQualityJobDefinition"]["spec"]["dataQualityAppSpecification"]["imageURI"]
+        suffix = {"aws": "amazonaws.com", "aws-cn": "amazonaws.com.cn", "aws-us-gov": "amazonaws.com"}[partition]
+        assert image == f"111111111111.dkr.ecr.{region}.{suffix}/mlops-shared-churn-serving:1.4.0"
 
 
 # -- renaming the shared stack --------------------------------------------------------------------------------------

@@ -134,3 +134,18 @@ def test_the_tracking_server_stores_artifacts_in_the_artifacts_bucket_at_the_con
     assert server["trackingServerName"] == "mlops-test-mlflow"
     assert server["artifactStoreUri"] == "s3://artifacts-b/mlflow/"
     assert (server["trackingServerSize"], server["automaticModelRegistration"]) == ("Medium", False)
+
+
+def test_a_monitor_whose_schedule_is_in_git_declares_only_role_alarm_and_forwarding() -> None:
+    """SageMaker by pull: the job definition and schedule are ACK objects in the overlay (infra.core.ack)."""
+    plan = declare(lambda: ModelMonitor("churn", monitor(schedule_in_git=True)))
+    types = sorted({r.type for r in plan.resources if r.custom})
+    assert "aws:sagemaker/dataQualityJobDefinition:DataQualityJobDefinition" not in types
+    assert "aws:sagemaker/monitoringSchedule:MonitoringSchedule" not in types
+    assert {"aws:iam/role:Role", "aws:iam/rolePolicy:RolePolicy", "aws:cloudwatch/metricAlarm:MetricAlarm",
+            "aws:cloudwatch/eventRule:EventRule"} <= set(types)
+    # The alarm still watches the schedule the overlay names (Naming.monitoring_schedule).
+    alarm = one(plan, "aws:cloudwatch/metricAlarm:MetricAlarm").inputs
+    assert alarm["dimensions"]["MonitoringSchedule"] == "mlops-test-churn-monitor"
+    with pytest.raises(ValueError, match="only an endpoint's monitor"):
+        ModelMonitor("fraud", monitor("capture", schedule_in_git=True))

@@ -50,11 +50,15 @@ class Targets:
     def of(self, need: Need, obj: dict) -> list[str]:
         kind, spec = obj["kind"], obj["spec"]
         if need.on == "self":
-            name = {"Model": "modelName", "EndpointConfig": "endpointConfigName", "Endpoint": "endpointName"}[kind]
-            resource = {"Model": "model", "EndpointConfig": "endpoint-config", "Endpoint": "endpoint"}[kind]
+            name = {"Model": "modelName", "EndpointConfig": "endpointConfigName", "Endpoint": "endpointName",
+                    "DataQualityJobDefinition": "jobDefinitionName",
+                    "MonitoringSchedule": "monitoringScheduleName"}[kind]
+            resource = {"Model": "model", "EndpointConfig": "endpoint-config", "Endpoint": "endpoint",
+                        "DataQualityJobDefinition": "data-quality-job-definition",
+                        "MonitoringSchedule": "monitoring-schedule"}[kind]
             return [self.arn("sagemaker", f"{resource}/{spec[name]}")]
         if need.on == "role":
-            return [spec["executionRoleARN"]]
+            return [spec.get("executionRoleARN") or spec["roleARN"]]
         if need.on == "package":
             return [c["modelPackageName"] for c in [spec.get("primaryContainer"), *spec.get("containers", [])]
                     if c and c.get("modelPackageName")]
@@ -139,3 +143,43 @@ def test_without_describe_alarms_every_rollback_alarm_is_denied(plans: dict[str,
     assert not is_allowed(documents, "cloudwatch:DescribeAlarms", alarm.replace("churn-", "fraud-") + "5xx-errors")
     assert not is_allowed(documents, "cloudwatch:DescribeAlarms",
                           "arn:aws:cloudwatch:us-east-1:222222222222:alarm:someone-elses")
+
+
+def test_without_the_monitor_statements_every_monitor_call_is_denied(plans: dict[str, PlanResult]) -> None:
+    """Necessity, by statement: each of the three monitor statements is what allows its calls on dev's churn."""
+    documents = controller_documents(plans["dev"])
+    for sid, kind in (("ManagePulledMonitorJobDefinitions", "DataQualityJobDefinition"),
+                      ("ManagePulledMonitoringSchedules", "MonitoringSchedule"),
+                      ("PassMonitorRoles", "DataQualityJobDefinition")):
+        stripped = [{**d, "Statement": [s for s in d["Statement"] if s["Sid"] != sid]} for d in documents]
+        missing = denials(plans["dev"], stripped)
+        assert missing and all(m.startswith(kind + " ") for m in missing), (sid, missing)
+        if sid == "PassMonitorRoles":
+            assert missing == [f"DataQualityJobDefinition {m.split()[1]} iam:PassRole on "
+                               "arn:aws:iam::222222222222:role/mlops-dev-churn-monitor" for m in missing]
+
+
+def test_the_controller_passes_only_the_monitor_role_and_touches_only_churns_monitor(
+        plans: dict[str, PlanResult]) -> None:
+    documents = controller_documents(plans["dev"])
+    sm, iam = "arn:aws:sagemaker:us-east-1:222222222222:", "arn:aws:iam::222222222222:role/"
+    context = {"iam:PassedToService": "sagemaker.amazonaws.com"}
+    assert is_allowed(documents, "iam:PassRole", iam + "mlops-dev-churn-monitor", context)
+    for role in ("mlops-dev-fraud-monitor", "mlops-dev-ack-sagemaker", "mlops-dev-ci-deploy", "admin"):
+        assert not is_allowed(documents, "iam:PassRole", iam + role, context), role
+    assert not is_allowed(documents, "iam:PassRole", iam + "mlops-dev-churn-monitor",
+                          {"iam:PassedToService": "lambda.amazonaws.com"})
+    assert is_allowed(documents, "sagemaker:CreateDataQualityJobDefinition",
+                      sm + "data-quality-job-definition/mlops-dev-churn-monitor-0123456789-v4")
+    for name in ("mlops-dev-fraud-monitor-0123456789-v4", "mlops-staging-churn-monitor-0123456789-v4", "other"):
+        assert not is_allowed(documents, "sagemaker:DeleteDataQualityJobDefinition",
+                              sm + f"data-quality-job-definition/{name}"), name
+    assert is_allowed(documents, "sagemaker:UpdateMonitoringSchedule",
+                      sm + "monitoring-schedule/mlops-dev-churn-monitor")
+    for name in ("mlops-dev-fraud-monitor", "mlops-dev-churn-monitor-2", "other"):
+        assert not is_allowed(documents, "sagemaker:DeleteMonitoringSchedule", sm + f"monitoring-schedule/{name}")
+    # Nothing of the jobs themselves: the controller never starts processing jobs or reads capture or baselines.
+    for action, target in (("sagemaker:CreateProcessingJob", sm + "processing-job/x"),
+                           ("s3:GetObject", "arn:aws:s3:::mlops-shared-artifacts-111111111111/churn/baselines/v3/x"),
+                           ("sagemaker:StopMonitoringSchedule", sm + "monitoring-schedule/mlops-dev-churn-monitor")):
+        assert not is_allowed(documents, action, target), action

@@ -12,6 +12,9 @@ from iam_eval import granted_actions, is_allowed
 from test_iam_execution_roles import check, role_documents
 
 from infra.core.naming import Naming
+from infra.core.paths import PROJECT_ROOT
+from infra.manifests.overlays import render
+from infra.manifests.sagemaker_view import sagemaker_view
 from infra.plan.model import PlanResult
 
 MONITORED = ("dev", "staging", "prod")
@@ -21,13 +24,36 @@ def _needed(entry: TypeNeeds) -> set[str]:
     return {a.lower() for need in entry.needs for a in need.actions}
 
 
+def _job_definition(plan: PlanResult, stack: str, model: str) -> dict:
+    """The job definition's inputs as the provider spells them: the plan's (push), or the one the model's overlay
+    renders, through the pack's adapter (SageMaker by pull: the role must run what Git declares)."""
+    planned = [r.inputs for r in plan.resources
+               if r.type == "aws:sagemaker/dataQualityJobDefinition:DataQualityJobDefinition"
+               and r.inputs["tags"]["model"] == model]
+    if planned:
+        return planned[0]
+    rendered = [m for m in render(PROJECT_ROOT / "gitops" / stack / model) if m["kind"] == "DataQualityJobDefinition"]
+    assert len(rendered) == 1, f"{stack}/{model}: neither the plan nor the overlay holds the job definition"
+    view = sagemaker_view(rendered[0])
+    assert view is not None
+    return view[1]
+
+
+def _key_arn(plan: PlanResult, key_id: str) -> str:
+    """KMS authorizes a request naming an alias on the key the alias points to (the overlay names the alias)."""
+    if ":alias/" not in key_id:
+        return key_id
+    [alias] = [r for r in plan.resources if r.type == "aws:kms/alias:Alias"]
+    assert alias.inputs["name"] == key_id.split(":", 5)[5], f"{key_id} is not this stack's alias"
+    [key] = [k for k in plan.resources if k.type == "aws:kms/key:Key"
+             and alias.inputs["targetKeyId"] in (k.outputs.get("keyId"), k.outputs.get("id"))]
+    return key.outputs["arn"]
+
+
 def _monitor_targets(plans: dict[str, PlanResult], stack: str, model: str) -> dict[str, list]:
     plan, shared = plans[stack], plans["shared"].outputs
     facts = StackFacts.of(plan)
-    definition = next(r for r in plan.resources
-                      if r.type == "aws:sagemaker/dataQualityJobDefinition:DataQualityJobDefinition"
-                      and r.inputs["tags"]["model"] == model)
-    i = definition.inputs
+    i = _job_definition(plan, stack, model)
     capture, reports = shared["captureBucket"], i["dataQualityJobOutputConfig"]["monitoringOutputs"]["s3Output"]
     baseline = i["dataQualityBaselineConfig"]["statisticsResource"]["s3Uri"]
     image = i["dataQualityAppSpecification"]["imageUri"]
@@ -38,7 +64,7 @@ def _monitor_targets(plans: dict[str, PlanResult], stack: str, model: str) -> di
         "baseline-object": [("arn:aws:s3:::" + baseline.removeprefix("s3://"), {})],
         "report-object": [("arn:aws:s3:::" + reports["s3Uri"].removeprefix("s3://") + "2026/12/01/06/r.json", {})],
         "shared-key": [(shared["kmsKeyArn"], {})],
-        "volume-key": [(i["jobResources"]["clusterConfig"]["volumeKmsKeyId"], {})],
+        "volume-key": [(_key_arn(plan, i["jobResources"]["clusterConfig"]["volumeKmsKeyId"]), {})],
         "image": [(f"arn:aws:ecr:{host.split('.')[3]}:{host.split('.')[0]}:repository/{rest.split(':')[0]}", {})],
         "*": [("*", {})],
         "log-group:ProcessingJobs": [(facts.arn("logs", "log-group:/aws/sagemaker/ProcessingJobs:log-stream:x"), {})],

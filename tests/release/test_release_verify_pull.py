@@ -246,3 +246,33 @@ def test_smoke_test_invokes_the_pulled_endpoint(emulator, project, capsys):
     code, text, err = release_text(capsys, project, "smoke-test", "--stack", "dev")
     assert (code, err) == (0, "")
     assert text.startswith(f"ok   {ENDPOINT} (churn): 3 predictions in [0, 1], ")
+
+
+def test_promote_moves_the_monitors_baseline_with_the_one_line(emulator, project, capsys):
+    """Issue 18 gap 2: the real `promote` edits one line; the drift monitor's job definition (name, schedule's
+    reference, both baseline URIs) follows to the promoted version's baseline, and nothing else of it changes."""
+    for _ in range(5):
+        seed.register("churn", status="Approved", report=seed.evaluation_report("auc", 0.9))
+    overlay = project / "gitops" / "dev" / "churn"
+    kustomization = overlay / "kustomization.yaml"
+    before_text = kustomization.read_text()
+    before = {m["kind"]: m for m in manifests_overlays.render(overlay)}
+    code, doc, _ = release(capsys, project, "promote", "--model", "churn", "--to", "dev")
+    assert code == 0 and (doc["from"], doc["to"]) == (3, 5)
+    changed = [(a, b) for a, b in zip(before_text.splitlines(), kustomization.read_text().splitlines(), strict=True)
+               if a != b]
+    assert len(changed) == 1 and "# mlops:approvedVersion" in changed[0][1]
+    after = {m["kind"]: m for m in manifests_overlays.render(overlay)}
+    job, old_job = after["DataQualityJobDefinition"], before["DataQualityJobDefinition"]
+    baseline = job["spec"]["dataQualityBaselineConfig"]
+    artifacts = "s3://mlops-shared-artifacts-111111111111/churn/baselines"
+    assert baseline == {"statisticsResource": {"s3URI": f"{artifacts}/v5/statistics.json"},
+                        "constraintsResource": {"s3URI": f"{artifacts}/v5/constraints.json"}}
+    assert job["metadata"]["name"] == job["spec"]["jobDefinitionName"] == \
+        old_job["metadata"]["name"].removesuffix("-v3") + "-v5"
+    schedule = after["MonitoringSchedule"]
+    assert schedule["spec"]["monitoringScheduleConfig"]["monitoringJobDefinitionName"] == job["metadata"]["name"]
+    assert schedule["metadata"]["name"] == before["MonitoringSchedule"]["metadata"]["name"]  # the alarm's schedule
+    unchanged = {k: v for k, v in job["spec"].items() if k not in ("jobDefinitionName", "dataQualityBaselineConfig")}
+    assert unchanged == {k: v for k, v in old_job["spec"].items()
+                         if k not in ("jobDefinitionName", "dataQualityBaselineConfig")}
