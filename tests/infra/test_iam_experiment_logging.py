@@ -16,6 +16,10 @@ from test_iam_execution_roles import Definition, check, pipeline_targets, role_d
 
 from infra.core.naming import Naming
 from infra.plan.model import PlanResult
+from infra.plan.pack import load_pack
+from infra.plan.policy_config import default_policy_config_path, load_policy_config
+from infra.plan.runner import PROJECT_ROOT
+from infra.plan.verdict import evaluate
 
 NETWORK = {"subnetIds": ["subnet-0123456789abcdef0"], "securityGroupIds": ["sg-0123456789abcdef0"]}
 
@@ -134,3 +138,9 @@ def test_the_mlflow_actions_are_the_calls_the_logging_code_makes(tmp_path, monke
     made = {f"sagemaker-mlflow:{_REST_ACTION[c]}" for c in called if c in _REST_ACTION}
     [mlflow_need] = [n for n in EXPERIMENT_LOGGING_NEEDS.needs if n.on == "tracking-server"]
     assert made == set(mlflow_need.actions) == set(MLFLOW_LOGGING_ACTIONS)
+
+
+def test_the_pack_accepts_the_planned_pipeline_with_its_networked_step(networked) -> None:
+    pack = load_pack(PROJECT_ROOT / "policies")
+    config = load_policy_config(pack, default_policy_config_path(pack.directory, "shared"))
+    assert [v.message for v in evaluate(pack, networked, config) if v.enforcement == "mandatory"] == []
