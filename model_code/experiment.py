@@ -1,5 +1,5 @@
 """Experiment logging step: ``python -m model_code.experiment --report-dir R --output-dir O
-[--mlflow-tracking-uri URI --mlflow-experiment E --hyperparameters JSON --lineage KEY=VALUE ...]``.
+[--mlflow-tracking-uri URI --mlflow-experiment E --hyperparameter KEY=VALUE ... --lineage KEY=VALUE ...]``.
 
 Runs as the pipeline's `LogExperiment` step, after Evaluate. It reads only the evaluation report (never training
 or test data, never the model), logs one MLflow run (hyperparameters as params, the report's metrics, lineage
@@ -40,16 +40,6 @@ def _read_report(report_dir: Path) -> dict[str, Any]:
     return report
 
 
-def _hyperparameters(text: str) -> dict[str, Any]:
-    try:
-        found = json.loads(text)
-    except ValueError:
-        raise UsageError(f"--hyperparameters must be a JSON object, got {text[:80]!r}") from None
-    if not isinstance(found, dict):
-        raise UsageError(f"--hyperparameters must be a JSON object, got {text[:80]!r}")
-    return found
-
-
 def link(report: dict[str, Any], tracking_uri: str | None, experiment: str, hyperparameters: dict[str, Any],
          lineage: dict[str, str]) -> dict[str, Any]:
     """The report, with the run it was logged as when a tracking URI is given; unchanged otherwise."""
@@ -66,12 +56,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--mlflow-tracking-uri", default="",
                         help="MLflow tracking server (an ARN or URI); empty: copy the report, log nothing")
     parser.add_argument("--mlflow-experiment", default="default", help="MLflow experiment of the run")
-    parser.add_argument("--hyperparameters", default="{}", help="the training job's hyperparameters (JSON object)")
+    # One argument per pair: SageMaker takes at most 256 characters per container argument (AppSpecification).
+    parser.add_argument("--hyperparameter", action="append", default=[], metavar="KEY=VALUE",
+                        help="a hyperparameter of the training job (repeatable)")
     parser.add_argument("--lineage", action="append", default=[], metavar="KEY=VALUE",
                         help="lineage tag of the MLflow run (repeatable)")
     args = parser.parse_args(argv)
-    lineage = tracking.parse_lineage(args.lineage)
-    hyperparameters = _hyperparameters(args.hyperparameters)
+    lineage = tracking.parse_pairs(args.lineage, "--lineage")
+    hyperparameters = tracking.parse_pairs(args.hyperparameter, "--hyperparameter")
     out_dir = Path(args.output_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise UsageError(f"--output-dir {out_dir} exists and is not a directory")

@@ -44,8 +44,9 @@ def test_it_reads_only_the_evaluation_report_and_runs_the_experiment_module(logg
     argv = args["AppSpecification"]["ContainerArguments"]
     assert argv[argv.index("--mlflow-tracking-uri") + 1] == SERVER
     assert argv[argv.index("--mlflow-experiment") + 1] == "mlops-shared-churn"
-    assert json.loads(argv[argv.index("--hyperparameters") + 1]) == {"max_depth": "5", "eta": "0.2",
-                                                                     "num_round": "100"}
+    assert [argv[i + 1] for i, a in enumerate(argv) if a == "--hyperparameter"] == [
+        "eta=0.2", "max_depth=5", "num_round=100"]
+    assert all(isinstance(a, dict) or len(a) <= 256 for a in argv)  # AppSpecification.ContainerArguments limit
     lineage = [argv[i + 1] for i, a in enumerate(argv) if a == "--lineage"]
     assert [value["Std:Join"]["Values"] for value in lineage] == [
         ["GitCommit=", {"Get": "Parameters.GitCommit"}],

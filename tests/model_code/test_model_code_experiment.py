@@ -34,7 +34,7 @@ def test_the_run_carries_params_metrics_and_lineage_and_the_report_links_it(repo
     out = tmp_path / "linked"
     assert experiment.main([
         "--report-dir", str(report_dir), "--output-dir", str(out), "--mlflow-tracking-uri", uri,
-        "--mlflow-experiment", "mlops-shared-churn", "--hyperparameters", '{"max_depth": "4", "eta": "0.2"}',
+        "--mlflow-experiment", "mlops-shared-churn", "--hyperparameter", "max_depth=4", "--hyperparameter", "eta=0.2",
         "--lineage", "GitCommit=abc123", "--lineage", "DataSnapshot=s3://d/churn/raw/?versionId=7",
         "--lineage", "TriggerReason=drift alarm churn-psi value 0.31 at 2026-12-04T10:00Z",
         "--lineage", "PipelineExecutionArn=arn:aws:sagemaker:eu-west-1:111111111111:pipeline/p/execution/x1",
@@ -66,8 +66,8 @@ def test_without_a_tracking_uri_the_report_is_copied_and_mlflow_is_not_imported(
 
 
 @pytest.mark.parametrize(("args", "names"), [
-    (["--hyperparameters", "[1, 2]"], "--hyperparameters"),
-    (["--hyperparameters", "{not json"], "--hyperparameters"),
+    (["--hyperparameter", "no-equals"], "--hyperparameter"),
+    (["--hyperparameter", "=4"], "--hyperparameter"),
     (["--lineage", "no-equals"], "--lineage"),
     (["--report-dir", "/nonexistent/dir"], "--report-dir"),
 ])

@@ -7,7 +7,6 @@ objects are bound to the offline session of `infra.core.pipeline.sandbox`, so no
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
@@ -189,7 +188,9 @@ def log_experiment_step(ctx: StepContext, evaluate: Any) -> Any:
             arguments=[
                 *("--report-dir", f"{root}/evaluation", "--output-dir", f"{root}/linked"),
                 *("--mlflow-tracking-uri", logging.tracking_server_arn, "--mlflow-experiment", logging.experiment_name),
-                *("--hyperparameters", json.dumps(dict(sorted(ctx.spec.hyperparameters.items())))),
+                # One argument per pair: a container argument holds at most 256 characters (AppSpecification).
+                *(arg for key, value in sorted(ctx.spec.hyperparameters.items())
+                  for arg in ("--hyperparameter", f"{key}={value}")),
                 *(arg for key, value in lineage.items()
                   for arg in ("--lineage", ctx.sdk.Join(on="", values=[f"{key}=", value]))),
             ],
