@@ -1,5 +1,5 @@
 """Experiment logging step: ``python -m model_code.experiment --report-dir R --output-dir O
-[--mlflow-tracking-uri URI --mlflow-experiment E --hyperparameter KEY=VALUE ... --lineage KEY=VALUE ...]``.
+[--mlflow-tracking-uri URI --mlflow-experiment E --hyperparameter KEY=VALUE ... --lineage KEY VALUE ...]``.
 
 Runs as the pipeline's `LogExperiment` step, after Evaluate. It reads only the evaluation report (never training
 or test data, never the model), logs one MLflow run (hyperparameters as params, the report's metrics, lineage
@@ -59,10 +59,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     # One argument per pair: SageMaker takes at most 256 characters per container argument (AppSpecification).
     parser.add_argument("--hyperparameter", action="append", default=[], metavar="KEY=VALUE",
                         help="a hyperparameter of the training job (repeatable)")
-    parser.add_argument("--lineage", action="append", default=[], metavar="KEY=VALUE",
+    # KEY and VALUE apart: a value may use all 256 characters of a container argument (TriggerReason may).
+    parser.add_argument("--lineage", action="append", default=[], nargs=2, metavar=("KEY", "VALUE"),
                         help="lineage tag of the MLflow run (repeatable)")
     args = parser.parse_args(argv)
-    lineage = tracking.parse_pairs(args.lineage, "--lineage")
+    lineage = dict(args.lineage)
     hyperparameters = tracking.parse_pairs(args.hyperparameter, "--hyperparameter")
     out_dir = Path(args.output_dir)
     if out_dir.exists() and not out_dir.is_dir():

@@ -47,12 +47,12 @@ def test_it_reads_only_the_evaluation_report_and_runs_the_experiment_module(logg
     assert [argv[i + 1] for i, a in enumerate(argv) if a == "--hyperparameter"] == [
         "eta=0.2", "max_depth=5", "num_round=100"]
     assert all(isinstance(a, dict) or len(a) <= 256 for a in argv)  # AppSpecification.ContainerArguments limit
-    lineage = [argv[i + 1] for i, a in enumerate(argv) if a == "--lineage"]
-    assert [value["Std:Join"]["Values"] for value in lineage] == [
-        ["GitCommit=", {"Get": "Parameters.GitCommit"}],
-        ["DataSnapshot=", {"Get": "Parameters.DataSnapshot"}],
-        ["TriggerReason=", {"Get": "Parameters.TriggerReason"}],
-        ["PipelineExecutionArn=", {"Get": "Execution.PipelineExecutionArn"}],
+    lineage = [(argv[i + 1], argv[i + 2]) for i, a in enumerate(argv) if a == "--lineage"]
+    assert lineage == [  # the values as they are, so each may use a whole container argument
+        ("GitCommit", {"Get": "Parameters.GitCommit"}),
+        ("DataSnapshot", {"Get": "Parameters.DataSnapshot"}),
+        ("TriggerReason", {"Get": "Parameters.TriggerReason"}),
+        ("PipelineExecutionArn", {"Get": "Execution.PipelineExecutionArn"}),
     ]
 
 

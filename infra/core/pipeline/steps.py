@@ -191,8 +191,8 @@ def log_experiment_step(ctx: StepContext, evaluate: Any) -> Any:
                 # One argument per pair: a container argument holds at most 256 characters (AppSpecification).
                 *(arg for key, value in sorted(ctx.spec.hyperparameters.items())
                   for arg in ("--hyperparameter", f"{key}={value}")),
-                *(arg for key, value in lineage.items()
-                  for arg in ("--lineage", ctx.sdk.Join(on="", values=[f"{key}=", value]))),
+                # Key and value apart, so a value may use all 256 characters a container argument holds.
+                *(arg for key, value in lineage.items() for arg in ("--lineage", key, value)),
             ],
         ),
     )
