@@ -156,6 +156,7 @@ def shared_stack(config: StackConfig, naming: Naming, provider: aws.Provider) ->
                 serving_image_uri=pulumi.Output.concat(serving_repo.repository_url, ":",
                                                        training.serving_image_tag),
                 package_group_name=registry.package_group.model_package_group_name,
+                tracking_server_arn=tracking.server_arn if tracking is not None else None,
             ),
             opts,
         )
@@ -205,7 +206,7 @@ def shared_stack(config: StackConfig, naming: Naming, provider: aws.Provider) ->
         github_oidc_provider_arn=oidc.arn,
         ci_preview_role_arn=ci.preview_role.arn,
         ci_deploy_role_arn=ci.deploy_role.arn,
-        mlflow_tracking_server_arn=tracking.server.arn if tracking else None,
+        mlflow_tracking_server_arn=tracking.server_arn if tracking else None,
         ci_release_role_arn=ci.release_role.arn if ci.release_role is not None else None,
     ).export()
 

@@ -29,13 +29,18 @@ class TrackedRun:
 
 def parse_lineage(pairs: list[str]) -> dict[str, str]:
     """``KEY=VALUE`` arguments (the pipeline passes GitCommit, DataSnapshot, TriggerReason, the execution ARN)."""
-    lineage: dict[str, str] = {}
+    return parse_pairs(pairs, "--lineage")
+
+
+def parse_pairs(pairs: list[str], option: str) -> dict[str, str]:
+    """Repeated ``option KEY=VALUE`` arguments as a dict; a pair without ``=`` or key is bad usage."""
+    found: dict[str, str] = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:
-            raise UsageError(f"--lineage must be KEY=VALUE, got {pair!r}")
-        lineage[key] = value
-    return lineage
+            raise UsageError(f"{option} must be KEY=VALUE, got {pair!r}")
+        found[key] = value
+    return found
 
 
 def _flat_metrics(report: Mapping[str, Any]) -> dict[str, float]:

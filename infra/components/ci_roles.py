@@ -25,7 +25,7 @@ import pulumi_aws as aws
 from infra.components.github_oidc import GITHUB_OIDC_HOST
 from infra.core import bucket_layout, serving
 from infra.core.arns import Arns
-from infra.core.iam import STS_AUDIENCE, allow, policy_document, web_identity_statement
+from infra.core.iam import MLFLOW_LOGGING_ACTIONS, STS_AUDIENCE, allow, policy_document, web_identity_statement
 from infra.core.naming import Naming
 
 PREVIEW_SESSION_SECONDS = 3600
@@ -263,7 +263,7 @@ class CiRoles(pulumi.ComponentResource):
             allow("ReleaseReadsGuardDecisions", ["logs:FilterLogEvents"],
                   [self._arn("logs", f"log-group:/aws/lambda/{scope}")]),
             # `log-experiment` logs finished candidates to the MLflow tracking server (infra.release.experiments).
-            allow("ReleaseLogsExperiments", _MLFLOW_CLIENT_ACTIONS,
+            allow("ReleaseLogsExperiments", list(MLFLOW_LOGGING_ACTIONS),
                   [self._arn("sagemaker", f"mlflow-tracking-server/{scope}")]),
             # Reports, raw data and their copies are SSE-KMS with the stack key: S3 decrypts (reports, the copied
             # version) and encrypts (baselines, the run's copy) with it as the caller.
@@ -375,10 +375,6 @@ _SAGEMAKER_MONITORING_ACTIONS = [
 _SAGEMAKER_MLFLOW_ACTIONS = [
     "sagemaker:CreateMlflowTrackingServer", "sagemaker:DescribeMlflowTrackingServer",
     "sagemaker:UpdateMlflowTrackingServer", "sagemaker:DeleteMlflowTrackingServer", *_SAGEMAKER_TAG_ACTIONS,
-]
-_MLFLOW_CLIENT_ACTIONS = [  # what mlflow's client calls for set_experiment, start_run, log_* and set_tags, end
-    "sagemaker-mlflow:GetExperimentByName", "sagemaker-mlflow:CreateExperiment", "sagemaker-mlflow:CreateRun",
-    "sagemaker-mlflow:LogBatch", "sagemaker-mlflow:UpdateRun",
 ]
 _LAMBDA_ACTIONS = [
     "lambda:CreateFunction", "lambda:GetFunction", "lambda:ListVersionsByFunction",

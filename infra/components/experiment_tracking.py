@@ -38,12 +38,16 @@ class ExperimentTracking(pulumi.ComponentResource):
 
     server: aws.sagemaker.MlflowTrackingServer
     role: aws.iam.Role
+    server_arn: pulumi.Input[str]
+    """Built from the name (as the release tool does): known at preview, so the pipeline definition that carries
+    it is too, and the same string the pipeline's LogExperiment role is scoped to."""
 
     def __init__(self, name: str, args: ExperimentTrackingArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("mlops:training:ExperimentTracking", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         server_name = args.naming.mlflow_tracking_server()
         arns = Arns(args.partition, args.region, args.account_id)
+        self.server_arn = arns.sagemaker(f"mlflow-tracking-server/{server_name}")
         self.role = aws.iam.Role(name, name=server_name,
                                  assume_role_policy=service_trust("sagemaker.amazonaws.com", args.account_id),
                                  opts=child)

@@ -16,10 +16,22 @@ from infra.components.service_resources import service_role
 from infra.config import Network, Training
 from infra.core import bucket_layout
 from infra.core.arns import Arns
-from infra.core.iam import ECR_PULL_ACTIONS, allow, ecr_login, sagemaker_metrics, vpc_attachment
+from infra.core.iam import (
+    ECR_PULL_ACTIONS,
+    MLFLOW_LOGGING_ACTIONS,
+    allow,
+    ecr_login,
+    sagemaker_metrics,
+    vpc_attachment,
+)
 from infra.core.naming import Naming, model_tags
 from infra.core.pipeline import PipelineSpec, build_pipeline_definition
-from infra.core.pipeline.spec import PARAM_DATA_SNAPSHOT, PARAM_TRIGGER_REASON, scheduled_data_snapshot
+from infra.core.pipeline.spec import (
+    PARAM_DATA_SNAPSHOT,
+    PARAM_TRIGGER_REASON,
+    ExperimentLogging,
+    scheduled_data_snapshot,
+)
 
 
 @dataclass(frozen=True)
@@ -39,6 +51,8 @@ class TrainingPipelineArgs:
     training_image_uri: pulumi.Input[str]
     serving_image_uri: pulumi.Input[str]
     package_group_name: pulumi.Input[str]
+    # The shared stack's MLflow tracking server; the pipeline logs to it only inside a VPC (docs/pipeline.md).
+    tracking_server_arn: pulumi.Input[str] | None = None
 
 
 class TrainingPipeline(pulumi.ComponentResource):
@@ -46,12 +60,14 @@ class TrainingPipeline(pulumi.ComponentResource):
 
     role: aws.iam.Role
     pipeline: aws.sagemaker.Pipeline
+    experiment_role: aws.iam.Role | None  # the LogExperiment step's role, when the pipeline has that step
 
     def __init__(self, name: str, args: TrainingPipelineArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("mlops:training:TrainingPipeline", name, None, opts)
         self._args = args
         self._arns = Arns(args.partition, args.region, args.account_id)
         self._tags = model_tags(args.model)
+        self.experiment_role = self._experiment_logging_role(name) if self._logs_experiments else None
         self.role = self._execution_role(name)
         self.pipeline = aws.sagemaker.Pipeline(
             name,
@@ -75,7 +91,11 @@ class TrainingPipeline(pulumi.ComponentResource):
         role_name = args.naming.pipeline_role(args.model)
 
         def build(values: list) -> str:
-            account, key, data, artifacts, train_image, serve_image, group = values
+            account, key, data, artifacts, train_image, serve_image, group, server = values
+            logging = ExperimentLogging(
+                tracking_server_arn=server, experiment_name=args.naming.pipeline(args.model),
+                role_arn=self._arns.in_account(account).role(args.naming.experiment_logging_role(args.model)),
+            ) if self._logs_experiments else None
             return build_pipeline_definition(
                 PipelineSpec(
                     pipeline_name=args.naming.pipeline(args.model),
@@ -101,13 +121,45 @@ class TrainingPipeline(pulumi.ComponentResource):
                     inference_instance_types=tuple(training.inference_instance_types),
                     subnet_ids=tuple(args.network.subnet_ids),
                     security_group_ids=tuple(args.network.security_group_ids),
+                    experiment_logging=logging,
                 )
             )
 
         return pulumi.Output.all(
             args.account_id, args.kms_key_arn, args.data_bucket, args.artifacts_bucket,
-            args.training_image_uri, args.serving_image_uri, args.package_group_name,
+            args.training_image_uri, args.serving_image_uri, args.package_group_name, args.tracking_server_arn,
         ).apply(build)
+
+    @property
+    def _logs_experiments(self) -> bool:
+        """A LogExperiment step needs a tracking server and the VPC: it is the one step with network access, and
+        outside private subnets that access would be the internet's (docs/pipeline.md, Experiments)."""
+        return self._args.tracking_server_arn is not None and bool(self._args.network.subnet_ids)
+
+    def _experiment_logging_role(self, name: str) -> aws.iam.Role:
+        """The LogExperiment step's role: read this model's evaluation reports, write the linked ones, log to the
+        one tracking server; no training data, no model, no registry."""
+        a, model, arns = self._args, self._args.model, self._arns
+        prefix = bucket_layout.model_prefix(model)
+        statements = [
+            allow("ReadEvaluationReports", ["s3:GetObject"],
+                  [arns.objects(a.artifacts_bucket, f"{prefix}*/evaluation/*")]),
+            allow("ListEvaluationReports", ["s3:ListBucket"], [arns.bucket(a.artifacts_bucket)],
+                  Condition={"StringLike": {"s3:prefix": [f"{prefix}*/evaluation*"]}}),
+            allow("WriteLinkedReports", ["s3:PutObject"], [arns.objects(a.artifacts_bucket, f"{prefix}*/linked/*")]),
+            allow("UseArtifactKey", ["kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey"], [a.kms_key_arn]),
+            allow("GrantKeyToJobVolumes", ["kms:CreateGrant"], [a.kms_key_arn],
+                  Condition={"Bool": {"kms:GrantIsForAWSResource": "true"}}),
+            allow("PullTrainingImage", ECR_PULL_ACTIONS, [a.training_repository_arn]),
+            ecr_login(),
+            allow("WriteJobLogs", ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:DescribeLogStreams",
+                                   "logs:PutLogEvents"], [arns.log_groups("/aws/sagemaker/ProcessingJobs")]),
+            sagemaker_metrics(),
+            allow("LogToTrackingServer", list(MLFLOW_LOGGING_ACTIONS), [a.tracking_server_arn]),
+            vpc_attachment(a.region),
+        ]
+        return service_role(f"{name}-experiment", a.naming.experiment_logging_role(model), "sagemaker.amazonaws.com",
+                            a.account_id, statements, self, self._tags)
 
     def _raw_data_s3_uri(self, data_bucket: str) -> str:
         return bucket_layout.s3_uri(data_bucket, bucket_layout.raw_data_prefix(self._args.model))
@@ -151,7 +203,8 @@ class TrainingPipeline(pulumi.ComponentResource):
                   [arns.model_package_group(a.naming.package_group(model)),
                    arns.model_package(a.naming.package_group(model))]),
             allow("PassOwnRoleToJobs", ["iam:PassRole"],
-                  [arns.role(role_name)],
+                  [arns.role(role_name)]
+                  + ([arns.role(a.naming.experiment_logging_role(model))] if self._logs_experiments else []),
                   Condition={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}),
         ]
         if a.network.subnet_ids:

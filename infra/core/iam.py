@@ -103,5 +103,14 @@ def service_publishes(sid: str, service: str, topic_arn: Any, account_id: Any) -
                              "Condition": {"StringEquals": {"aws:SourceAccount": account_id}}}])
 
 
+MLFLOW_LOGGING_ACTIONS = (
+    "sagemaker-mlflow:CreateExperiment", "sagemaker-mlflow:CreateRun", "sagemaker-mlflow:GetExperiment",
+    "sagemaker-mlflow:GetExperimentByName", "sagemaker-mlflow:LogBatch", "sagemaker-mlflow:UpdateRun",
+)
+"""What `model_code.tracking.log_run` calls on a tracking server: one MLflow REST API call per action (the
+`sagemaker-mlflow` service prefix, resource `mlflow-tracking-server`:
+https://docs.aws.amazon.com/service-authorization/latest/reference/list_sagemaker-mlflow.html). The MLflow calls
+are recorded in tests/infra/test_iam_experiment_logging.py, so a change in the client shows up there."""
+
 ECR_PULL_ACTIONS = ("ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer")
 """What pulling an image from ECR takes (besides the login, `ecr_login`)."""

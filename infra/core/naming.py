@@ -98,6 +98,10 @@ class Naming:
     def pipeline_role(self, model: str) -> str:
         return self.role(model, "pipeline")
 
+    def experiment_logging_role(self, model: str) -> str:
+        """The role of the pipeline's LogExperiment step (reads the report, logs to the tracking server)."""
+        return self.role(model, "experiment")
+
     def schedule_role(self, model: str) -> str:
         return self.role(model, "schedule")
 

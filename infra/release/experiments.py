@@ -1,11 +1,12 @@
-"""`log-experiment`: log a registered candidate to the shared MLflow tracking server and link the run on the
-package (docs/monitoring.md, Experiments).
+"""`log-experiment`: link a registered candidate to its MLflow run on the package, logging the run first when
+the pipeline could not (docs/pipeline.md, Experiments).
 
-The pipeline's steps are network-isolated (the pack's `sagemaker-job-isolation` rule), so no step reaches the
-tracking server; CI logs the finished run from outside instead (`train.yml`, after `start-training --wait`): the
-hyperparameters the stack passed, the metrics of the package's evaluation report, and the package's lineage
-(GitCommit, DataSnapshot, TriggerReason, execution, baseline) as tags. The run's URI is then recorded on the
-package (`CustomerMetadataProperties.MlflowRun`), next to the report, so the registry links the run.
+With a tracking server and a VPC the pipeline's LogExperiment step logs every run itself and the package's
+evaluation report already links it (`mlflow_run`): then only that link is recorded on the package. Without a VPC
+(no step may reach the network there) and for packages registered before, CI logs the finished run from outside
+(`train.yml`, after `start-training --wait`): the hyperparameters the stack passed, the metrics of the package's
+evaluation report, and the package's lineage (GitCommit, DataSnapshot, TriggerReason, execution, baseline) as
+tags. Either way the run's URI is recorded on the package (`CustomerMetadataProperties.MlflowRun`).
 """
 
 from __future__ import annotations
@@ -50,6 +51,10 @@ def run(project_dir: Path, model: str, package_arn: str | None, tracking_uri: st
     if package is None:
         raise UsageError(f"no PendingManualApproval package in {group}; give --package")
     report = registry.read_report(aws, package)
+    linked = report.get("mlflow_run")
+    if isinstance(linked, dict) and isinstance(linked.get("run_id"), str) and isinstance(linked.get("tracking_uri"),
+                                                                                         str):
+        return _record(aws, model, package, linked["tracking_uri"], linked["run_id"], shared, logged_by="pipeline")
     try:
         import mlflow
 
@@ -62,11 +67,20 @@ def run(project_dir: Path, model: str, package_arn: str | None, tracking_uri: st
             run_id = active.info.run_id
     except Exception as exc:  # MLflow's client raises its own exception types for transport and API errors
         raise ReleaseError(f"logging to {uri} failed: {' '.join(str(exc).split())[:300]}") from None
+    return _record(aws, model, package, uri, run_id, shared, logged_by="log-experiment")
+
+
+def _record(aws: Aws, model: str, package: registry.Package, uri: str, run_id: str, shared: stacks.Stack,
+            logged_by: str) -> Outcome:
+    """Record the run on the package (`MlflowRun`), keeping its lineage."""
+    group = shared.naming.package_group(model)
     run_uri = f"runs:/{run_id}"
     metadata = {**package.metadata, META_MLFLOW_RUN: f"{uri}#{run_uri}"[:256]}
     aws.call("sagemaker", "update_model_package", package.arn, ModelPackageArn=package.arn,
              CustomerMetadataProperties=metadata)
     out = Outcome("log-experiment", data={"model": model, "package": package.arn, "trackingUri": uri,
-                                          "runId": run_id, "runUri": run_uri})
-    out.say(f"{group} v{package.version}: MLflow run {run_id} in experiment {shared.naming.pipeline(model)} ({uri})")
+                                          "runId": run_id, "runUri": run_uri, "loggedBy": logged_by})
+    how = "logged by the pipeline, linked" if logged_by == "pipeline" else "logged"
+    out.say(f"{group} v{package.version}: MLflow run {run_id} ({how}) in experiment "
+            f"{shared.naming.pipeline(model)} ({uri})")
     return out

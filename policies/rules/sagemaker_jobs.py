@@ -4,13 +4,14 @@ pipeline run network-isolated, encrypt inter-container traffic and stop after a 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
 from pulumi_policy import Severity
 
 from .builders import ResourceView, resource_rule
-from .knobs import int_knob
+from .knobs import int_knob, strings_knob
 from .sagemaker import PIPELINE, TRAINING_JOB, TUNING_JOB
 from .values import UNKNOWN, as_list, dig, fmt_number, is_true, is_unknown, number, parse_json_document
 
@@ -134,9 +135,14 @@ def _job_isolation(resource: ResourceView) -> Iterator[str]:
             if kind == "Training":
                 yield from _training_definition(where, arguments, parameters, limit)
             elif kind == "Processing":
+                isolation = resolve(dig(arguments, "NetworkConfig", "EnableNetworkIsolation"), parameters)
+                if step.get("Name") in resource.config["networkedSteps"] and is_false(isolation):
+                    yield from networked_step_shape(where, step, props.get("roleArn"),
+                                                    resource.config["networkedStepInputs"])
+                    isolation = True  # judged by its shape instead; encryption and runtime still apply
                 yield from _job_settings(
                     where,
-                    resolve(dig(arguments, "NetworkConfig", "EnableNetworkIsolation"), parameters),
+                    isolation,
                     resolve(
                         dig(arguments, "NetworkConfig", "EnableInterContainerTrafficEncryption"), parameters
                     ),
@@ -164,6 +170,43 @@ def _job_isolation(resource: ResourceView) -> Iterator[str]:
                     limit,
                 )
 
+def is_false(value: Any) -> bool:
+    """Known and not true: a step that turns isolation off (unknown stays unknown)."""
+    return not is_unknown(value) and not is_true(value)
+
+
+_STEP_OUTPUT = re.compile(r"^Steps\.([^.]+)\.ProcessingOutputConfig\.Outputs\['([^']+)'\]\.S3Output\.S3Uri$")
+
+
+def networked_step_shape(where: str, step: dict[str, Any], pipeline_role: Any,
+                         allowed_inputs: list[str]) -> Iterator[str]:
+    """The one exception to isolation: an experiment-logging step (`networkedSteps`) that reaches a tracking server.
+
+    Allowed only in this shape: inside a VPC (subnets and security groups, so its traffic stays on private
+    subnets and their endpoints), under a role other than the pipeline's (which reads the training data), and
+    reading nothing but other steps' outputs named in `networkedStepInputs` (the evaluation report): no literal
+    or parameter-supplied S3 URI, no dataset query, no data split, no model.
+    """
+    arguments = step.get("Arguments") or {}
+    vpc = dig(arguments, "NetworkConfig", "VpcConfig")
+    if not is_unknown(vpc) and not (isinstance(vpc, dict) and as_list(vpc.get("Subnets"))
+                                    and as_list(vpc.get("SecurityGroupIds"))):
+        yield f"{where} turns network isolation off outside a VPC (NetworkConfig.VpcConfig subnets and security groups)"
+    role = arguments.get("RoleArn")
+    if is_unknown(role) or is_unknown(pipeline_role):
+        pass
+    elif not isinstance(role, str) or role == pipeline_role:
+        yield f"{where} turns network isolation off under the pipeline's own role; give it a role of its own"
+    for entry in as_list(arguments.get("ProcessingInputs")):
+        uri = dig(entry, "S3Input", "S3Uri") if isinstance(entry, dict) else None
+        name = entry.get("InputName", "?") if isinstance(entry, dict) else "?"
+        reference = uri.get("Get") if isinstance(uri, dict) else None
+        found = _STEP_OUTPUT.match(reference) if isinstance(reference, str) else None
+        if found is None or found.group(2) not in allowed_inputs:
+            yield (f"{where} turns network isolation off and reads input '{name}', which is not one of "
+                   f"{', '.join(allowed_inputs) or 'no'} output(s) of another step (networkedStepInputs)")
+
+
 RULES = [
     resource_rule(
         name="sagemaker-job-isolation",
@@ -174,7 +217,8 @@ RULES = [
         rationale=(
             "Network isolation stops training code from exfiltrating data or pulling untrusted code, "
             "encryption protects distributed training traffic, and a maximum runtime caps the cost of a "
-            "stuck job."
+            "stuck job. The one exception, a pipeline's experiment-logging step, must reach its tracking server: it "
+            "is allowed only in a VPC, under its own role, reading only the evaluation report."
         ),
         severity=Severity.HIGH,
         remediation=(
@@ -187,6 +231,11 @@ RULES = [
         check=_job_isolation,
         knobs={
             "maxRuntimeSeconds": int_knob("Longest MaxRuntimeInSeconds accepted.", 86400, 1, 2419200),
+            "networkedSteps": strings_knob(
+                "Pipeline processing steps that may turn network isolation off, and only in the experiment-logging "
+                "shape: in a VPC, under a role of their own, reading only `networkedStepInputs`.", ["LogExperiment"]),
+            "networkedStepInputs": strings_knob(
+                "The only step outputs a networked step may read (the evaluation report).", ["evaluation"]),
         },
         tags=["sagemaker", "network", "cost"],
     ),

@@ -507,6 +507,29 @@ SERVING_CAPTURE_NEEDS = TypeNeeds(
 )
 """What data capture adds to the serving role (only when the endpoint captures)."""
 
+EXPERIMENT_LOGGING_NEEDS = TypeNeeds(
+    _SM_ROLES_DOC + "#sagemaker-roles-createprocessingjob-perms (what the LogExperiment job does as its own role; "
+    "the pipeline role creates the job) and "
+    "https://docs.aws.amazon.com/service-authorization/latest/reference/list_sagemaker-mlflow.html (one action per "
+    "MLflow REST call model_code.tracking makes; test_iam_experiment_logging.py records the calls)",
+    (
+        Need(("s3:GetObject",), "input-object"),
+        Need(("s3:ListBucket",), "input-bucket", ("s3-prefix",)),
+        Need(("s3:PutObject",), "output-object"),
+        Need(("kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"), "key"),
+        Need(("kms:CreateGrant",), "key", ("aws-resource-grant",)),
+        Need(("ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"), "image"),
+        Need(("ecr:GetAuthorizationToken",), "*"),
+        Need(("logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"),
+             "log-group:ProcessingJobs"),
+        Need(("cloudwatch:PutMetricData",), "*", ("metric-namespace",)),
+        Need(("sagemaker-mlflow:CreateExperiment", "sagemaker-mlflow:CreateRun", "sagemaker-mlflow:GetExperiment",
+              "sagemaker-mlflow:GetExperimentByName", "sagemaker-mlflow:LogBatch", "sagemaker-mlflow:UpdateRun"),
+             "tracking-server"),
+    ),
+)
+"""The LogExperiment step's role (its own, not the pipeline's): the processing job's data path plus MLflow."""
+
 VPC_NEEDS = TypeNeeds(
     "https://docs.aws.amazon.com/sagemaker/latest/dg/infrastructure-give-access.html "
     "(jobs and models in a VPC: SageMaker attaches network interfaces as the execution role)",

@@ -14,6 +14,7 @@ import re
 from pathlib import Path
 
 import pytest
+from iam_actions import EXPERIMENT_LOGGING_NEEDS
 from iam_arns import StackFacts
 from iam_eval import granted_actions, is_allowed
 from planned import of_type
@@ -97,10 +98,11 @@ def requests(plan: PlanResult) -> list[tuple[str, str, dict]]:
                 ("logs:FilterLogEvents",
                  facts.arn("logs", f"log-group:/aws/lambda/{naming.retrain_guard(model)}"), region),
             ]
-            # log-experiment: MLflow's client on the stack's tracking server (REST calls, not `aws.call`).
+            # log-experiment: MLflow's client on the stack's tracking server (REST calls, not `aws.call`); the same
+            # calls as the pipeline's LogExperiment step, recorded in test_iam_experiment_logging.py.
             server = facts.arn("sagemaker", f"mlflow-tracking-server/{naming.mlflow_tracking_server()}")
-            found += [(f"sagemaker-mlflow:{call}", server, region) for call in (
-                "GetExperimentByName", "CreateExperiment", "CreateRun", "LogBatch", "UpdateRun")]
+            [mlflow_need] = [n for n in EXPERIMENT_LOGGING_NEEDS.needs if n.on == "tracking-server"]
+            found += [(action, server, region) for action in mlflow_need.actions]
     else:
         for endpoint in of_type(plan, "aws:sagemaker/endpoint:Endpoint"):
             name = endpoint.inputs["name"]

@@ -315,7 +315,7 @@ def test_every_package_carries_its_own_baseline_for_monitors(builds: dict[str, A
 
 
 def test_every_step_stays_network_isolated_experiments_or_not(builds: dict[str, Any]) -> None:
-    """Experiment tracking never opens a job to the network (infra.release log-experiment logs finished runs)."""
+    """Without experiment logging no step has network access (test_pipeline_experiment_step.py: with it, one)."""
     steps = steps_by_name(builds["spot"])
     assert steps["Train"]["Arguments"]["EnableNetworkIsolation"] is True
     for name in ("Preprocess", "Baseline", "Evaluate"):

@@ -27,6 +27,25 @@ def test_a_candidate_is_logged_and_its_package_links_the_run(emulator: object, p
     assert described["CustomerMetadataProperties"]["GitCommit"] == "ab" * 20  # lineage kept
 
 
+def test_a_run_the_pipeline_logged_is_linked_not_logged_twice(emulator: object, project: Path, tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture) -> None:
+    """With a VPC the LogExperiment step logged the run and the report links it: record that run on the package
+    and log nothing (the tracking store stays empty)."""
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    pipeline_uri = "arn:aws:sagemaker:us-east-1:111111111111:mlflow-tracking-server/mlops-shared-mlflow"
+    report = {**seed.evaluation_report("auc", 0.91),
+              "mlflow_run": {"tracking_uri": pipeline_uri, "experiment": "mlops-shared-churn", "run_id": "r" * 32,
+                             "run_uri": "runs:/" + "r" * 32}}
+    arn = seed.register("churn", report=report, commit="cd" * 20)
+    code, doc, err = release(capsys, project, "log-experiment", "--model", "churn", "--tracking-uri", uri)
+    assert code == 0, err
+    assert doc["runId"] == "r" * 32 and doc["loggedBy"] == "pipeline" and doc["trackingUri"] == pipeline_uri
+    assert mlflow.MlflowClient(uri).search_experiments(filter_string="name = 'mlops-shared-churn'") == []
+    described = seed.client("sagemaker").describe_model_package(ModelPackageName=arn)
+    assert described["CustomerMetadataProperties"]["MlflowRun"] == f"{pipeline_uri}#runs:/{'r' * 32}"
+    assert described["CustomerMetadataProperties"]["GitCommit"] == "cd" * 20
+
+
 def test_an_unreachable_tracking_server_is_one_line_exit_2(emulator: object, project: Path,
                                                             capsys: pytest.CaptureFixture,
                                                             monkeypatch: pytest.MonkeyPatch) -> None:

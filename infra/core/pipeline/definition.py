@@ -23,18 +23,22 @@ def build_pipeline_definition(spec: PipelineSpec) -> str:
 
 
 def _pipeline(ctx: steps.StepContext) -> Any:
-    """Preprocess -> (Train, Baseline) -> Evaluate -> CheckMetricGate -> (Register | GateFailed)."""
+    """Preprocess -> (Train, Baseline) -> Evaluate [-> LogExperiment] -> CheckMetricGate -> (Register | GateFailed).
+
+    LogExperiment exists only with experiment logging configured; it logs every candidate, also one the gate
+    rejects, and Register then stores the report that links the run."""
     preprocess = steps.preprocess_step(ctx)
     train = steps.train_step(ctx, preprocess)
     baseline = steps.baseline_step(ctx, preprocess)
     report = steps.evaluation_report(ctx)
     evaluate = steps.evaluate_step(ctx, preprocess, train, report)
-    register = steps.register_step(ctx, train, evaluate, baseline)
+    logged = [steps.log_experiment_step(ctx, evaluate)] if ctx.spec.experiment_logging else []
+    register = steps.register_step(ctx, train, evaluate, baseline, *logged)
     gate = steps.gate_step(ctx, report, register, steps.gate_failed_step(ctx))
     return ctx.sdk.Pipeline(
         name=ctx.spec.pipeline_name,
         parameters=ctx.parameters,
-        steps=[preprocess, train, baseline, evaluate, gate],
+        steps=[preprocess, train, baseline, evaluate, *logged, gate],
         sagemaker_session=ctx.session,
         # No implicit SageMaker Experiment/trial per execution; its default also depends on region.
         pipeline_experiment_config=None,

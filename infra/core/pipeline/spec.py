@@ -16,6 +16,8 @@ STEP_GATE = "CheckMetricGate"
 STEP_GATE_FAILED = "GateFailed"
 STEP_REGISTER = "Register"
 STEP_BASELINE = "Baseline"  # the data-quality baseline the monitor judges captured requests by (docs/monitoring.md)
+# Only when the shared stack has a tracking server and a VPC: the one step with network access (docs/pipeline.md).
+STEP_LOG_EXPERIMENT = "LogExperiment"
 PARAM_METRIC_THRESHOLD = "MetricThreshold"
 PARAM_APPROVAL_STATUS = "ModelApprovalStatus"
 # Lineage (contract with infra/release, docs/delivery.md): `start-training` passes both parameters, the Register
@@ -83,7 +85,17 @@ class PipelineSpec:
     security_group_ids: tuple[str, ...] = ()
     tags: Mapping[str, str] = field(default_factory=dict)
     psi_threshold: float = 0.2  # the baseline's default PSI threshold; each environment's monitor may override it
+    experiment_logging: ExperimentLogging | None = None  # None: no LogExperiment step
 
     def job_tags(self) -> list[tuple[str, str]]:
         """Job tags in a stable order (the caller's dict order must not leak into the JSON)."""
         return sorted(self.tags.items())
+
+
+@dataclass(frozen=True)
+class ExperimentLogging:
+    """Where the LogExperiment step logs each run, and the role it runs as (it may read only the report)."""
+
+    tracking_server_arn: str
+    experiment_name: str
+    role_arn: str

@@ -32,6 +32,7 @@ from infra.core.pipeline.spec import (
     STEP_EVALUATE,
     STEP_GATE,
     STEP_GATE_FAILED,
+    STEP_LOG_EXPERIMENT,
     STEP_PREPROCESS,
     STEP_REGISTER,
     STEP_TRAIN,
@@ -179,7 +180,38 @@ def evaluate_step(ctx: StepContext, preprocess: Any, train: Any, report: Any) ->
     )
 
 
-def register_step(ctx: StepContext, train: Any, evaluate: Any, baseline: Any) -> Any:
+def log_experiment_step(ctx: StepContext, evaluate: Any) -> Any:
+    """Logs the run to the shared MLflow tracking server and writes the report that links it (`mlflow_run`).
+
+    The one step with network access: it reaches the tracking server (SigV4, `sagemaker-mlflow`) through the
+    VPC's interface endpoint, so it runs in the stack's private subnets, under its own role, and reads nothing
+    but the Evaluate step's report; hyperparameters and lineage are arguments (docs/pipeline.md, Experiments).
+    """
+    logging, root = ctx.spec.experiment_logging, PROCESSING_ROOT
+    assert logging is not None, "the LogExperiment step is built only when experiment logging is configured"
+    lineage = {PARAM_GIT_COMMIT: ctx.git_commit, PARAM_DATA_SNAPSHOT: ctx.data_snapshot,
+               PARAM_TRIGGER_REASON: ctx.trigger_reason,
+               METADATA_EXECUTION_ARN: ctx.sdk.ExecutionVariables.PIPELINE_EXECUTION_ARN}
+    return ctx.sdk.ProcessingStep(
+        name=STEP_LOG_EXPERIMENT,
+        step_args=_processor(ctx, "model_code.experiment", "experiment", role_arn=logging.role_arn,
+                             network_access=True).run(
+            inputs=[_s3_input(ctx, "evaluation", _output_uri(evaluate, "evaluation"), f"{root}/evaluation")],
+            outputs=[_s3_output(ctx, "linked", ctx.execution_path("linked"), f"{root}/linked")],
+            arguments=[
+                *("--report-dir", f"{root}/evaluation", "--output-dir", f"{root}/linked"),
+                *("--mlflow-tracking-uri", logging.tracking_server_arn, "--mlflow-experiment", logging.experiment_name),
+                # One argument per pair: a container argument holds at most 256 characters (AppSpecification).
+                *(arg for key, value in sorted(ctx.spec.hyperparameters.items())
+                  for arg in ("--hyperparameter", f"{key}={value}")),
+                # Key and value apart, so a value may use all 256 characters a container argument holds.
+                *(arg for key, value in lineage.items() for arg in ("--lineage", key, value)),
+            ],
+        ),
+    )
+
+
+def register_step(ctx: StepContext, train: Any, evaluate: Any, baseline: Any, linked: Any | None = None) -> Any:
     """Registers the trained model, with its evaluation, its data baseline and lineage, as a package.
 
     Lineage is the package's CustomerMetadataProperties: the GitCommit, DataSnapshot, TriggerReason, RawDataUri and
@@ -187,9 +219,11 @@ def register_step(ctx: StepContext, train: Any, evaluate: Any, baseline: Any) ->
     this execution's ARN and the baseline's location (`ModelBuilder.register` accepts pipeline variables as the
     values). The baseline goes in twice, as the API has two places for it: ModelMetrics (ModelDataQuality: what
     the package was trained on) and DriftCheckBaselines (ModelDataQuality: what its monitors compare with).
+    With a LogExperiment step (``linked``), the model statistics are its report, the one that links the MLflow run.
     """
     sdk, spec = ctx.sdk, ctx.spec
     baseline_uri = _output_uri(baseline, "baseline")
+    report_uri = _output_uri(linked, "linked") if linked is not None else _output_uri(evaluate, "evaluation")
 
     def baseline_file(name: str) -> Any:
         return sdk.MetricsSource(content_type="application/json", s3_uri=sdk.Join(on="/", values=[baseline_uri, name]))
@@ -224,7 +258,7 @@ def register_step(ctx: StepContext, train: Any, evaluate: Any, baseline: Any) ->
             model_metrics=sdk.ModelMetrics(
                 model_statistics=sdk.MetricsSource(
                     content_type="application/json",
-                    s3_uri=sdk.Join(on="/", values=[_output_uri(evaluate, "evaluation"), EVALUATION_FILE]),
+                    s3_uri=sdk.Join(on="/", values=[report_uri, EVALUATION_FILE]),
                 ),
                 model_data_statistics=baseline_file(BASELINE_STATISTICS_FILE),
                 model_data_constraints=baseline_file(BASELINE_CONSTRAINTS_FILE),
@@ -272,12 +306,15 @@ def gate_step(ctx: StepContext, report: Any, register: Any, failed: Any) -> Any:
 # --------------------------------------------------------------------------- shared pieces
 
 
-def _processor(ctx: StepContext, module: str, job_suffix: str, command: list[str] | None = None) -> Any:
+def _processor(ctx: StepContext, module: str, job_suffix: str, command: list[str] | None = None, *,
+               role_arn: str | None = None, network_access: bool = False) -> Any:
     """A processing job running `python3 -m <module> [command]` in the training image: isolated, encrypted,
-    bounded. (So no step reaches the MLflow tracking server: `infra.release log-experiment` logs finished runs.)"""
+    bounded. Only LogExperiment asks for ``network_access`` (and its own role), always inside the VPC."""
     sdk, spec = ctx.sdk, ctx.spec
+    if network_access and not spec.subnet_ids:
+        raise ValueError("a step with network access runs only inside the VPC (network.subnetIds)")
     return sdk.Processor(
-        role=spec.role_arn,
+        role=role_arn or spec.role_arn,
         image_uri=spec.training_image_uri,
         instance_count=1,
         instance_type=spec.processing_instance_type,
@@ -290,7 +327,7 @@ def _processor(ctx: StepContext, module: str, job_suffix: str, command: list[str
         sagemaker_session=ctx.session,
         tags=dict(spec.job_tags()) or None,
         network_config=sdk.NetworkConfig(
-            enable_network_isolation=True,
+            enable_network_isolation=not network_access,
             encrypt_inter_container_traffic=True,
             subnets=list(spec.subnet_ids) or None,
             security_group_ids=list(spec.security_group_ids) or None,
