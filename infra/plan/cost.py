@@ -13,7 +13,7 @@ from typing import Any
 
 from infra.plan.model import PlanResult
 from policies.rules.cost_model import CostInput, CostReport, estimate
-from policies.rules.pricing import price_book
+from policies.rules.pricing import PriceBook, price_book
 
 AWS_PROVIDER = "pulumi:providers:aws"
 
@@ -28,7 +28,8 @@ def plan_region(plan: PlanResult) -> str | None:
     return None
 
 
-def plan_cost(plan: PlanResult) -> CostReport:
+def plan_cost(plan: PlanResult, prices: PriceBook | None = None) -> CostReport:
+    """The plan priced with the snapshot's prices for the plan's region (or the given price book)."""
     inputs = [
         CostInput(
             urn=r.urn,
@@ -41,7 +42,7 @@ def plan_cost(plan: PlanResult) -> CostReport:
         )
         for r in plan.resources
     ]
-    return estimate(inputs, price_book(plan_region(plan)))
+    return estimate(inputs, prices if prices is not None else price_book(plan_region(plan)))
 
 
 def _usd(value: float) -> str:
