@@ -104,10 +104,11 @@ def test_the_pulled_monitor_means_what_the_pushed_monitor_declares(dev_pushed: P
     rendered = _rendered()
     _, pulled_job = sagemaker_view(rendered["DataQualityJobDefinition"])  # type: ignore[misc]
     _, pulled_schedule = sagemaker_view(rendered["MonitoringSchedule"])  # type: ignore[misc]
-    [pushed_job] = [r.inputs for r in dev_pushed.resources
-                    if r.type == "aws:sagemaker/dataQualityJobDefinition:DataQualityJobDefinition"]
-    [pushed_schedule] = [r.inputs for r in dev_pushed.resources
-                         if r.type == "aws:sagemaker/monitoringSchedule:MonitoringSchedule"]
+    churn = Naming("mlops", "dev").monitoring_schedule("churn")  # dev also monitors fraud (Kubernetes) in Pulumi
+    [pushed_job] = [r.inputs for r in dev_pushed.resources if r.inputs.get("name") == churn
+                    and r.type == "aws:sagemaker/dataQualityJobDefinition:DataQualityJobDefinition"]
+    [pushed_schedule] = [r.inputs for r in dev_pushed.resources if r.inputs.get("name") == churn
+                         and r.type == "aws:sagemaker/monitoringSchedule:MonitoringSchedule"]
     for key in ("networkConfig", "stoppingCondition", "dataQualityJobInput"):
         assert pulled_job[key] == pushed_job[key], key
     cluster, pushed_cluster = pulled_job["jobResources"]["clusterConfig"], pushed_job["jobResources"]["clusterConfig"]
