@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -25,6 +26,21 @@ from retrain_guard.guard import Decision, Execution, GuardSettings, decide, exec
 
 PARAM_TRIGGER_REASON = "TriggerReason"
 """The pipeline parameter that records why a run started (infra/core/pipeline/spec.py holds the same name)."""
+LINEAGE_VALUE_PUNCTUATION = "_.:/=+-@"
+LINEAGE_VALUE_MAX = 256
+
+
+def lineage_value(text: str) -> str:
+    """`text` in the characters and length a model package records (a copy of `infra.core.pipeline.spec.
+    lineage_value`, which says why; this Lambda ships alone. tests/retrain_guard/test_lineage_values.py holds the
+    two to the same answer)."""
+    kept = "".join(c if unicodedata.category(c)[0] in "LZN" or c in LINEAGE_VALUE_PUNCTUATION else " " for c in text)
+    value = " ".join(kept.split())
+    while len(value.encode("utf-16-le")) // 2 > LINEAGE_VALUE_MAX:
+        value = value[:-1]
+    return value.strip() or "unknown"
+
+
 HISTORY_PAGES = 5
 """ListPipelineExecutions pages (newest first, 100 each) read: more than a day of runs at any cap allowed."""
 
@@ -41,7 +57,7 @@ class AlarmEvent:
     timestamp: str
 
     def trigger_reason(self) -> str:
-        return f"drift alarm {self.name} value {self.value} at {self.timestamp}"[:1024]
+        return lineage_value(f"drift alarm {self.name} value {self.value} at {self.timestamp}")
 
     def request_token(self) -> str:
         """The same state change delivered twice yields the same token (32-128 characters: StartPipelineExecution)."""

@@ -30,6 +30,7 @@ from infra.core.pipeline.spec import (
     PARAM_DATA_SNAPSHOT,
     PARAM_TRIGGER_REASON,
     ExperimentLogging,
+    lineage_value,
     scheduled_data_snapshot,
 )
 
@@ -241,7 +242,8 @@ class TrainingPipeline(pulumi.ComponentResource):
                         ),
                     ),
                     aws.cloudwatch.EventTargetSagemakerPipelineTargetPipelineParameterListArgs(
-                        name=PARAM_TRIGGER_REASON, value=f"schedule {a.naming.retrain_rule(a.model)} ({expression})",
+                        # The rule's name, not its expression: `(`, `*` and `?` are not characters a package records.
+                        name=PARAM_TRIGGER_REASON, value=lineage_value(f"schedule {a.naming.retrain_rule(a.model)}"),
                     ),
                 ]
             ),

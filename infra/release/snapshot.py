@@ -2,7 +2,7 @@
 
 The Preprocess step reads an S3 *prefix* (a ProcessingInput cannot name an object version), so `start-training`
 makes the version it records readable as a prefix of its own: a server-side CopyObject of
-`<model>/raw/raw.csv?versionId=V` to `<model>/runs/<run id>/raw/raw.csv` in the same (versioned, SSE-KMS) data
+`<model>/raw/raw.csv` version V to `<model>/runs/<run id>/raw/raw.csv` in the same (versioned, SSE-KMS) data
 bucket, passed to the pipeline as `RawDataUri`. S3 computes the copy's SHA-256 (`ChecksumAlgorithm`), which goes
 to the pipeline as `RawDataSha256`: Preprocess (`model_code.data --raw-sha256`) refuses any other bytes, so a copy
 overwritten after it was made fails the run instead of training on other data.
@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from infra.core import bucket_layout
+from infra.core.pipeline.spec import lineage_value
 from infra.release.aws import Aws, expect
 from infra.release.errors import AwsError, UsageError
 
@@ -43,8 +44,11 @@ class Pinned:
 
     @property
     def data_snapshot(self) -> str:
-        """The DataSnapshot lineage value (the format earlier releases recorded)."""
-        return f"{self.source_uri}?versionId={self.version}"
+        """The DataSnapshot lineage value: `<source uri> versionId=<V>`, in the characters a package can record.
+
+        Not `?versionId=`: a `?` makes CreateModelPackage refuse the Register step (`lineage_value`).
+        """
+        return lineage_value(f"{self.source_uri} versionId={self.version}")
 
     def to_json(self) -> dict[str, Any]:
         return {"dataSnapshot": self.data_snapshot, "rawDataUri": self.run_prefix_uri, "rawDataSha256": self.sha256,

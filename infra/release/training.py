@@ -2,7 +2,7 @@
 it to the end.
 
 Lineage is passed as the pipeline parameters `GitCommit` (from `--git-commit`, else `$GITHUB_SHA`, else
-`git rev-parse HEAD`) and `DataSnapshot` (`s3://<data bucket>/<model>/raw/raw.csv?versionId=V`: the newest version,
+`git rev-parse HEAD`) and `DataSnapshot` (`s3://<data bucket>/<model>/raw/raw.csv versionId=V`: the newest version,
 or the one `--data-version` names). The run reads exactly that version: `infra.release.snapshot` copies it to the
 run's own prefix first, and the run gets the copy as `RawDataUri` and its SHA-256 as `RawDataSha256`. The
 pipeline records all four on the package it registers, with its own execution ARN, which is how the registered
@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from infra.core import bucket_layout
-from infra.core.pipeline.spec import PARAM_RAW_DATA_SHA256, PARAM_RAW_DATA_URI, PARAM_TRIGGER_REASON
+from infra.core.pipeline.spec import PARAM_RAW_DATA_SHA256, PARAM_RAW_DATA_URI, PARAM_TRIGGER_REASON, lineage_value
 from infra.release import registry, snapshot, stacks
 from infra.release.aws import Aws, expect
 from infra.release.errors import EXIT_VERDICT, AwsError, ReleaseError, UsageError
@@ -61,11 +61,15 @@ VERSION_ID = re.compile(r"[A-Za-z0-9._+=/-]{1,1024}")
 
 
 def trigger_reason(given: str | None) -> str:
-    """Why this run starts (the TriggerReason parameter, recorded on the package): as given, else who started it."""
-    if given:
-        return given[:1024]
+    """Why this run starts (the TriggerReason parameter, recorded on the package): as given, else who started it.
+
+    In the characters and length a package can record (`lineage_value`): a drift event's payload or a person's
+    text with `(`, `#` or 300 characters would otherwise fail the run at its Register step, hours later.
+    """
+    if given and given.strip():
+        return lineage_value(given)
     actor = os.environ.get("GITHUB_ACTOR")
-    return f"manual by {actor}" if actor else "manual"
+    return lineage_value(f"manual by {actor}") if actor else "manual"
 
 
 def run(project_dir: Path, model: str, *, commit: str | None, data_version: str | None, outputs_file: Path | None,

@@ -46,6 +46,7 @@ NO_CHARGE_PREFIXES = {
     "aws:ecr/repositoryPolicy": "configuration of a repository",
     "aws:sns/topicPolicy": "configuration of a topic",
     "aws:cloudwatch/eventTarget": "configuration of a rule",
+    "aws:lambda/permission:": "configuration of a function",
     "aws:sagemaker/model:": "billed through the endpoint that serves it",
     "aws:sagemaker/endpointConfiguration:": "billed through the endpoint that uses it",
     "aws:sagemaker/modelPackageGroup": "registry metadata",
@@ -64,6 +65,8 @@ USAGE_BASED = {
     "aws:sns/topic:Topic": "SNS requests and deliveries",
     "aws:ecr/repository:Repository": "ECR image storage: no size is declared",
     "aws:cloudwatch/eventRule:EventRule": "EventBridge events",
+    "aws:lambda/function:Function": "Lambda requests and GB-seconds: no invocation rate is declared",
+    "aws:cloudwatch/logGroup:LogGroup": "CloudWatch Logs ingestion and storage: no volume is declared",
 }
 
 

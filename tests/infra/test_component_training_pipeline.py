@@ -111,8 +111,8 @@ def test_schedule_starts_exactly_this_pipeline_through_a_role_that_may_do_only_t
 def test_scheduled_runs_record_that_they_were_scheduled_and_which_raw_file_they_read(scheduled: PlanResult) -> None:
     target = one(scheduled, "aws:cloudwatch/eventTarget:EventTarget")
     assert target.inputs["sagemakerPipelineTarget"]["pipelineParameterLists"] == [
-        {"name": "DataSnapshot", "value": "scheduled (latest s3://mlops-test-data/churn/raw/raw.csv)"},
-        {"name": "TriggerReason", "value": "schedule mlops-test-churn-retrain (rate(7 days))"}]
+        {"name": "DataSnapshot", "value": "scheduled: latest s3://mlops-test-data/churn/raw/raw.csv"},
+        {"name": "TriggerReason", "value": "schedule mlops-test-churn-retrain"}]
     definition = json.loads(one(scheduled, PIPELINE).inputs["pipelineDefinition"])
     declared = {p["Name"]: p.get("DefaultValue") for p in definition["Parameters"]}
     assert declared["DataSnapshot"] == declared["GitCommit"] == "unknown"  # GitCommit is not passed: unknown

@@ -64,6 +64,14 @@ def test_unpriced_resources_are_named_and_not_counted(plans: dict) -> None:
     assert all(r.min_usd == r.max_usd == 0 for r in report.resources if r.status == "unpriced")
 
 
+def test_every_type_the_stacks_declare_has_a_pricing_rule(plans: dict) -> None:
+    """A type nobody classified is unpriced for the wrong reason (the guard Lambdas were): each type the plans hold
+    is priced, free with a reason, or usage-based with a reason; only a missing price may leave it unpriced."""
+    unclassified = {(stack, r.type) for stack, plan in plans.items() for r in plan_cost(plan).resources
+                    if any(m.startswith("no pricing rule") for m in r.missing)}
+    assert unclassified == set()
+
+
 def test_every_stack_has_a_region_and_a_cost(plans: dict) -> None:
     for stack, plan in plans.items():
         assert plan_region(plan) == "us-east-1", stack

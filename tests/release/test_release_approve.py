@@ -13,7 +13,7 @@ def _described(arn: str) -> dict:
 def test_approves_the_newest_pending_package_that_meets_the_gate(emulator, project, capsys):
     older = seed.register("churn", report=seed.evaluation_report("auc", 0.99), commit="a" * 40)
     newest = seed.register("churn", report=seed.evaluation_report("auc", 0.91), commit="b" * 40,
-                           snapshot="s3://mlops-shared-data-111111111111/churn/raw/raw.csv?versionId=v7")
+                           snapshot="s3://mlops-shared-data-111111111111/churn/raw/raw.csv versionId=v7")
     code, doc, err = release(capsys, project, "approve", "--model", "churn")
     assert (code, err) == (0, "")
     assert doc["decision"] == "Approved" and doc["package"]["arn"] == newest

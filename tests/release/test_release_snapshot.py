@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 
 import botocore.client
 import pytest
@@ -48,7 +49,7 @@ def test_the_run_reads_the_version_it_records_even_after_a_newer_upload(emulator
     code, doc, _ = _start(capsys, project)
     assert code == 0
     parameters = seed.execution_parameters(doc["executionArn"])
-    assert parameters["DataSnapshot"] == f"s3://{BUCKET}/churn/raw/raw.csv?versionId={v1}"
+    assert parameters["DataSnapshot"] == f"s3://{BUCKET}/churn/raw/raw.csv versionId={v1}"
     seed.raw_data("churn", V2)  # the data engineers upload a new version while the run is queued
     assert _read(parameters["RawDataUri"]) == V1
     assert parameters["RawDataSha256"] == _sha256(V1)
@@ -65,7 +66,7 @@ def test_an_older_version_can_be_pinned_by_its_id(emulator, project, capsys):
     v1 = seed.raw_data("churn", V1)
     seed.raw_data("churn", V2)
     code, doc, _ = _start(capsys, project, "--data-version", v1)
-    assert code == 0 and doc["lineage"]["dataSnapshot"].endswith(f"?versionId={v1}")
+    assert code == 0 and doc["lineage"]["dataSnapshot"].endswith(f" versionId={v1}")
     assert _read(doc["lineage"]["rawDataUri"]) == V1 and doc["lineage"]["rawDataSha256"] == _sha256(V1)
 
 
@@ -193,7 +194,7 @@ def test_versions_are_read_across_pages(emulator, project, capsys, monkeypatch):
 
     monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", two_per_page)
     code, doc, _ = _start(capsys, project)
-    assert code == 0 and doc["lineage"]["dataSnapshot"].endswith(f"?versionId={newest}") and len(calls) == 3
+    assert code == 0 and doc["lineage"]["dataSnapshot"].endswith(f" versionId={newest}") and len(calls) == 3
     code, doc, _ = _start(capsys, project, "--data-version", first)  # the oldest is on the last page
     assert code == 0 and _read(doc["lineage"]["rawDataUri"]) == V1
 
@@ -211,3 +212,18 @@ def test_a_copy_not_under_the_kms_key_starts_no_run(emulator, project, capsys):
     assert code == 2 and "s3:CopyObject to s3://mlops-shared-data-111111111111/churn/runs/" in line
     assert "not aws:kms; the data bucket's default encryption must be the shared KMS key" in line
     assert _runs() == []
+
+
+@pytest.mark.parametrize("reason", ["drift (event from #ops-alerts)", "x" * 300, "retrain?\nplease", "*"])
+def test_every_lineage_parameter_is_one_a_package_can_record(emulator, project, capsys, reason):
+    """CreateModelPackage takes `[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]`, 1-256 (tests/infra/test_lineage_values.py): a `?` in
+    the snapshot or a `(` in a drift payload would fail the run at Register, hours after it started."""
+    seed.pipeline(PIPELINE)
+    seed.raw_data("churn", V1)
+    code, doc, _ = _start(capsys, project, "--trigger-reason", reason)
+    assert code == 0
+    parameters = seed.execution_parameters(doc["executionArn"])
+    allowed = re.compile(r"[\w .:/=+\-@]{1,256}")  # ASCII view of the API's pattern, enough for these values
+    for name in ("GitCommit", "DataSnapshot", "TriggerReason", "RawDataUri", "RawDataSha256"):
+        assert allowed.fullmatch(parameters[name]), (name, parameters[name])
+    assert doc["lineage"]["triggerReason"] == parameters["TriggerReason"]

@@ -48,7 +48,7 @@ def test_starts_with_commit_and_data_snapshot_as_parameters(emulator, project, c
     monkeypatch.setenv("GITHUB_ACTOR", "alice")
     code, doc, err = release(capsys, project, "start-training", "--model", "churn")
     assert (code, err) == (0, "")
-    snapshot = f"s3://{DATA_BUCKET}/churn/raw/raw.csv?versionId={version}"
+    snapshot = f"s3://{DATA_BUCKET}/churn/raw/raw.csv versionId={version}"
     parameters = _parameters(doc["executionArn"])
     run_copy = parameters.pop("RawDataUri")
     assert run_copy.startswith(f"s3://{DATA_BUCKET}/churn/runs/") and run_copy.endswith("/raw/")
@@ -93,7 +93,7 @@ def test_wait_shows_steps_and_reports_the_registered_package(emulator, project, 
     assert all(line.startswith("[  0m0") for line in shown)  # elapsed time, minutes and seconds
     assert outcome.data["package"]["arn"] == package
     assert f"registered mlops-shared-churn v1 (PendingManualApproval): {package}" in outcome.lines
-    assert f"  git commit {COMMIT}, data snapshot s3://{DATA_BUCKET}/churn/raw/raw.csv?versionId={version}" \
+    assert f"  git commit {COMMIT}, data snapshot s3://{DATA_BUCKET}/churn/raw/raw.csv versionId={version}" \
         in outcome.lines
 
 
@@ -172,7 +172,7 @@ def test_outputs_of_the_shared_stack_name_the_pipeline_and_the_data_bucket(emula
     code, doc, _ = release(capsys, project, "start-training", "--model", "churn", "--git-commit", COMMIT,
                            "--outputs", str(tmp_path / "shared.json"))
     assert code == 0 and doc["pipeline"] == "renamed-pipeline"
-    assert doc["lineage"]["dataSnapshot"] == f"s3://other-data-bucket/churn/raw/raw.csv?versionId={version}"
+    assert doc["lineage"]["dataSnapshot"] == f"s3://other-data-bucket/churn/raw/raw.csv versionId={version}"
     assert doc["lineage"]["rawDataUri"].startswith("s3://other-data-bucket/churn/runs/")
     (tmp_path / "env.json").write_text(json.dumps({"endpoints": {}}))
     code, _, err = release(capsys, project, "start-training", "--model", "churn",

@@ -90,3 +90,14 @@ def test_a_foreign_event_is_refused_loudly(sagemaker: object, event: dict) -> No
 def test_a_misconfigured_function_fails_before_any_call(sagemaker: object) -> None:
     with pytest.raises(RuntimeError, match="misconfigured"):
         handle(alarm_event(), sagemaker, {**ENV, "RETRAIN_ENABLED": "yes"})
+
+
+def test_the_recorded_reason_is_one_a_package_can_record(sagemaker: object) -> None:
+    """An alarm's name and time come from the event: whatever they hold, TriggerReason stays in the characters and
+    the 256-character length CreateModelPackage takes (tests/infra/test_lineage_values.py)."""
+    event = alarm_event(at="2026-03-10T12:00:00.000+0000")
+    event["detail"]["alarmName"] = "drift (churn) #" + "x" * 300
+    record = handle(event, sagemaker, ENV)
+    reason = _parameters(sagemaker, record["executionArn"])["TriggerReason"]
+    assert reason.startswith("drift alarm drift churn xxx") and len(reason) == 256
+    assert "(" not in reason and "#" not in reason

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -40,13 +41,36 @@ BASELINE_STATISTICS_FILE = "statistics.json"  # written by `python -m model_code
 BASELINE_CONSTRAINTS_FILE = "constraints.json"
 
 
+LINEAGE_VALUE_PUNCTUATION = "_.:/=+-@"
+LINEAGE_VALUE_MAX = 256
+
+
+def lineage_value(text: str) -> str:
+    """`text` as a value the Register step can record: CreateModelPackage refuses any other.
+
+    The package's CustomerMetadataProperties values must match `[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*`, 1-256 characters
+    (the SageMaker API model's `CustomerMetadataValue` shape: botocore `data/sagemaker/*/service-2.json`), and the
+    parameters reach those values at run time, where no plan sees them. So every producer of a lineage parameter
+    (the release tool, the schedule, the retraining guard) passes its text through here: any other character
+    becomes a space, runs of white space one, and the result is cut to 256 UTF-16 units (the API counts Java
+    characters). Text with nothing left records `unknown`.
+    """
+    kept = "".join(c if unicodedata.category(c)[0] in "LZN" or c in LINEAGE_VALUE_PUNCTUATION else " " for c in text)
+    value = " ".join(kept.split())
+    while len(value.encode("utf-16-le")) // 2 > LINEAGE_VALUE_MAX:
+        value = value[:-1]
+    return value.strip() or LINEAGE_UNKNOWN
+
+
 def scheduled_data_snapshot(raw_data_s3_uri: str) -> str:
     """The DataSnapshot a scheduled run records: no version is pinned, the run reads the latest raw file.
 
     Distinguishes a scheduled run from a manual one that passed nothing (`unknown`); the version actually read
     is the one current at the execution's start (the data bucket is versioned).
     """
-    return f"scheduled (latest {raw_data_s3_uri.rstrip('/')}/{RAW_DATA_FILE})"
+    return lineage_value(f"scheduled: latest {raw_data_s3_uri.rstrip('/')}/{RAW_DATA_FILE}")
+
+
 METADATA_EXECUTION_ARN = "PipelineExecutionArn"
 PROPERTY_FILE_EVALUATION = "EvaluationReport"
 EVALUATION_FILE = "evaluation.json"
