@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from infra.core.arns import Arns
+from infra.core.pipeline.spec import lineage_value
 from infra.release import registry, stacks
 from infra.release.aws import Aws
 from infra.release.errors import ReleaseError, UsageError
@@ -75,7 +76,8 @@ def _record(aws: Aws, model: str, package: registry.Package, uri: str, run_id: s
     """Record the run on the package (`MlflowRun`), keeping its lineage."""
     group = shared.naming.package_group(model)
     run_uri = f"runs:/{run_id}"
-    metadata = {**package.metadata, META_MLFLOW_RUN: f"{uri}#{run_uri}"[:256]}
+    # `<tracking uri> runs:/<id>`, through lineage_value: a `#` would make UpdateModelPackage refuse the value.
+    metadata = {**package.metadata, META_MLFLOW_RUN: lineage_value(f"{uri} {run_uri}")}
     aws.call("sagemaker", "update_model_package", package.arn, ModelPackageArn=package.arn,
              CustomerMetadataProperties=metadata)
     out = Outcome("log-experiment", data={"model": model, "package": package.arn, "trackingUri": uri,

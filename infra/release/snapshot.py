@@ -118,9 +118,14 @@ def _choose(entries: list[dict[str, Any]], bucket: str, prefix: str, key: str, v
     own = [e for e in entries if e["Key"] == key]
     if not own:
         raise UsageError(f"{where} holds no {bucket_layout.RAW_DATA_FILE}: upload the raw data to {source} first")
-    if any(e["VersionId"] == "null" for e in own):
+    chosen = _pick(own, where, source, version)
+    if chosen["VersionId"] == "null":  # an older null version (versioning once suspended) does not matter
         raise UsageError(f"{source} has an unversioned copy (VersionId null): the data bucket's versioning must be "
                          "Enabled before a run can pin a version")
+    return chosen
+
+
+def _pick(own: list[dict[str, Any]], where: str, source: str, version: str | None) -> dict[str, Any]:
     if version is None:
         latest = next((e for e in own if e["IsLatest"]), None)
         if latest is None:

@@ -23,7 +23,7 @@ def test_a_candidate_is_logged_and_its_package_links_the_run(emulator: object, p
     assert run.data.metrics["auc"] == 0.91
     assert run.data.tags["lineage.GitCommit"] == "ab" * 20 and run.data.tags["package"] == arn
     described = seed.client("sagemaker").describe_model_package(ModelPackageName=arn)
-    assert described["CustomerMetadataProperties"]["MlflowRun"] == f"{uri}#runs:/{doc['runId']}"
+    assert described["CustomerMetadataProperties"]["MlflowRun"] == f"{uri} runs:/{doc['runId']}"
     assert described["CustomerMetadataProperties"]["GitCommit"] == "ab" * 20  # lineage kept
 
 
@@ -42,7 +42,7 @@ def test_a_run_the_pipeline_logged_is_linked_not_logged_twice(emulator: object, 
     assert doc["runId"] == "r" * 32 and doc["loggedBy"] == "pipeline" and doc["trackingUri"] == pipeline_uri
     assert mlflow.MlflowClient(uri).search_experiments(filter_string="name = 'mlops-shared-churn'") == []
     described = seed.client("sagemaker").describe_model_package(ModelPackageName=arn)
-    assert described["CustomerMetadataProperties"]["MlflowRun"] == f"{pipeline_uri}#runs:/{'r' * 32}"
+    assert described["CustomerMetadataProperties"]["MlflowRun"] == f"{pipeline_uri} runs:/{'r' * 32}"
     assert described["CustomerMetadataProperties"]["GitCommit"] == "cd" * 20
 
 

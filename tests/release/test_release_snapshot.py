@@ -227,3 +227,18 @@ def test_every_lineage_parameter_is_one_a_package_can_record(emulator, project, 
     for name in ("GitCommit", "DataSnapshot", "TriggerReason", "RawDataUri", "RawDataSha256"):
         assert allowed.fullmatch(parameters[name]), (name, parameters[name])
     assert doc["lineage"]["triggerReason"] == parameters["TriggerReason"]
+
+
+def test_an_old_null_version_does_not_block_runs_once_versioning_is_enabled_again(emulator, project, capsys):
+    """Versioning suspended once, then Enabled again: the null version left behind is noncurrent (it lives 90 days
+    under the data bucket's lifecycle) and the newest real version is pinned; pinning the null one is refused."""
+    seed.pipeline(PIPELINE)
+    s3 = seed.client("s3")
+    _suspended(s3)
+    s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    v3 = s3.put_object(Bucket=BUCKET, Key="churn/raw/raw.csv", Body=V1)["VersionId"]
+    code, doc, err = _start(capsys, project)
+    assert code == 0, err
+    assert doc["lineage"]["dataSnapshot"].endswith(f" versionId={v3}") and _read(doc["lineage"]["rawDataUri"]) == V1
+    code, _, err = _start(capsys, project, "--data-version", "null")
+    assert code == 2 and "unversioned copy (VersionId null)" in err
